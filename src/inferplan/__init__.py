@@ -1,0 +1,3 @@
+"""inferplan: plan LLM inference deployments from first principles."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""`python -m inferplan`."""
+
+from inferplan.cli import main
+
+main()

@@ -1,0 +1,23 @@
+"""The `inferplan` command. Only this package prints or reads user files."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+
+from inferplan.cli import commands_catalog, commands_memory  # noqa: F401  (register commands)
+from inferplan.cli.app import app
+from inferplan.units import InferplanError
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Entry point. Usage errors exit 2 (typer); a bad input prints one clear line, exit 2."""
+    try:
+        app()
+    except InferplanError as exc:
+        Console(stderr=True, soft_wrap=True).print(f"error: {exc}", highlight=False,
+                                                   markup=False)
+        sys.exit(2)

@@ -1,0 +1,52 @@
+"""Resolve a scenario file into a `Deployment`: catalog names or paths next to the file."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from inferplan.cli.files import looks_like_path, read_mapping
+from inferplan.deployment import Deployment, Workload
+from inferplan.hardware import ChipSpec, catalog_chip, chip_from_dict
+from inferplan.models import ModelSpec, catalog_model, model_from_hf_config
+from inferplan.scenario import build_deployment, parse_scenario
+
+DEFAULT_SCENARIO = "default.yaml"
+
+
+def default_scenario_text() -> str:
+    return (resources.files("inferplan") / "data" / "scenarios" / DEFAULT_SCENARIO).read_text(
+        encoding="utf-8")
+
+
+def load_model(ref: str, base: Path) -> ModelSpec:
+    """A catalog name, or a path (relative to the scenario) to an HF config.json."""
+    if looks_like_path(ref):
+        path = (base / ref) if not Path(ref).is_absolute() else Path(ref)
+        return model_from_hf_config(read_mapping(path, "model"), name=path.parent.name
+                                    if path.name == "config.json" else path.stem)
+    return catalog_model(ref)
+
+
+def load_chip(ref: str, base: Path) -> ChipSpec:
+    """A catalog name or alias, or a path to a hardware YAML."""
+    if looks_like_path(ref):
+        path = (base / ref) if not Path(ref).is_absolute() else Path(ref)
+        return chip_from_dict(read_mapping(path, "hardware"), origin=path.name)
+    return catalog_chip(ref)
+
+
+def load_raw(path: str | None) -> tuple[dict[str, Any], Path, str]:
+    """The scenario mapping, the folder its references are relative to, and its label."""
+    if path is None:
+        import yaml
+
+        return yaml.safe_load(default_scenario_text()), Path.cwd(), "bundled default scenario"
+    return read_mapping(path, "scenario"), Path(path).resolve().parent, path
+
+
+def load_scenario(path: str | None) -> tuple[Deployment, Workload]:
+    raw, base, _ = load_raw(path)
+    scenario = parse_scenario(raw, origin="scenario")
+    return build_deployment(scenario, lambda r: load_model(r, base), lambda r: load_chip(r, base))

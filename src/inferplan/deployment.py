@@ -1,0 +1,83 @@
+"""`Deployment` and `Workload`: the plain, immutable data every model downstream reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+import yaml
+
+from inferplan.hardware import ChipSpec, Topology
+from inferplan.models import ModelSpec
+from inferplan.parallel import Layout
+
+Efficiency = Literal["ideal", "realistic"]
+
+
+@dataclass(frozen=True)
+class Dtypes:
+    """Storage dtype of weights and KV cache; arithmetic dtype of the matmuls."""
+
+    weights: str = "bf16"
+    kv: str = "bf16"
+    compute: str = "bf16"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Request shape: prompt and output lengths, and either a static batch or a
+    closed-loop concurrency per replica (None where not given)."""
+
+    input_len: int
+    output_len: int
+    batch: int | Literal["max"] | None = None
+    concurrency: int | None = None
+    prefill_chunk_tokens: int | None = None
+
+    @property
+    def context_len(self) -> int:
+        """Tokens a sequence holds in the KV cache at its end: input + output."""
+        return self.input_len + self.output_len
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One model on one set of chips with one layout, dtypes and efficiency mode."""
+
+    model: ModelSpec
+    chip: ChipSpec
+    topology: Topology
+    layout: Layout
+    dtypes: Dtypes
+    efficiency: Efficiency = "realistic"
+    memory_utilization: float | None = None
+    price_usd_per_chip_hour: float | None = None
+
+    @property
+    def chips(self) -> int:
+        return self.topology.chips
+
+    @property
+    def usable_fraction(self) -> float:
+        """Fraction of memory the engine may plan for: 1 when ideal, else the scenario's
+        `memory_utilization` or the engine default."""
+        if self.memory_utilization is not None:
+            return self.memory_utilization
+        if self.efficiency == "ideal":
+            return 1.0
+        return float(engine_defaults()["memory_utilization"])
+
+    @property
+    def price(self) -> float | None:
+        """USD per chip-hour: the scenario's override, else the catalog's."""
+        return self.price_usd_per_chip_hour or self.chip.price_usd_per_chip_hour
+
+
+@cache
+def engine_defaults() -> dict[str, Any]:
+    """Sourced engine defaults from `data/engine_defaults.yaml`."""
+    text = (resources.files("inferplan") / "data" / "engine_defaults.yaml").read_text("utf-8")
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data

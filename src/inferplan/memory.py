@@ -1,0 +1,405 @@
+"""Per-chip memory: weights, KV cache and working memory; fits; largest batch; smallest slice.
+
+A *device* is one tensor/pipeline shard: a chip, or a core (PE) on chips built of
+cores. Per-chip bytes are per-device bytes times the devices a chip hosts.
+Everything over batch is vectorised with numpy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from inferplan.deployment import Deployment, Dtypes, Efficiency, Workload, engine_defaults
+from inferplan.hardware import ChipSpec, Topology, default_topology, legal_chip_counts
+from inferplan.models import ModelSpec
+from inferplan.parallel import Layout, check_layout
+from inferplan.units import InferplanError, dtype_bytes
+
+FloatArray = npt.NDArray[np.float64]
+
+
+# ----------------------------------------------------------------- weights
+def stage_layers(num_layers: int, pp: int) -> list[range]:
+    """Contiguous layer ranges of each pipeline stage, the first ones one layer longer.
+
+    80 layers over pp=3: range(0, 27), range(27, 54), range(54, 80).
+    """
+    q, r = divmod(num_layers, pp)
+    bounds = [0]
+    for s in range(pp):
+        bounds.append(bounds[-1] + q + (1 if s < r else 0))
+    return [range(bounds[s], bounds[s + 1]) for s in range(pp)]
+
+
+def attention_params_per_device(model: ModelSpec, layout: Layout) -> float:
+    """Attention weights one tensor shard holds.
+
+    Q and O are split tp ways; K and V over the min(tp, K) KV-head shards (a KV head
+    is replicated when tp > K). MLA: the latent down-projections are replicated,
+    the up-projections and O split. LLaMA 3-70B, tp=8: (2·8192·8192 + 2·8192·1024)/8
+    = 18,874,368.
+    """
+    tp = layout.tp
+    if model.mla is not None:
+        m, D = model.mla, model.hidden_size
+        down = D * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank
+        if m.q_lora_rank:
+            down += D * m.q_lora_rank + m.q_lora_rank
+        return down + (model.attention_params_per_layer - down) / tp
+    D, K, H = model.hidden_size, model.num_kv_heads, model.head_dim
+    kv = 2 * D * K * H + (2 * K * H if model.qkv_bias else 0)
+    return (model.attention_params_per_layer - kv) / tp + kv / layout.head_shards(model)
+
+
+def ffn_params_per_device(model: ModelSpec, layout: Layout, moe_layer: bool) -> float:
+    """FFN weights of one layer on one shard.
+
+    Dense: F split tp ways. MoE: the E experts spread over max(tp, ep) devices (expert
+    parallelism beyond tp spans data-parallel ranks), router replicated, shared
+    experts split tp ways. Mixtral-8x7B, tp=8: 8·3·4096·14336/8 + 4096·8 = 176,193,536.
+    """
+    if not moe_layer or model.moe is None:
+        return model.dense_ffn_params / layout.tp
+    m, D = model.moe, model.hidden_size
+    router = D * m.num_experts + (m.num_experts if m.router_bias else 0)
+    shared = model.moe_shared_params - router
+    experts = m.num_experts * model.expert_params / max(layout.tp, layout.ep)
+    return experts + router + shared / layout.tp
+
+
+def weight_params_per_device(model: ModelSpec, layout: Layout) -> float:
+    """Parameters on the fullest device: max over pipeline stages of its layers, plus the
+    vocab-parallel embedding on stage 0 and the LM head and final norm on the last stage.
+
+    Llama-3.1-70B, tp=8, pp=1: 70,553,706,496/8 plus replicated norms ≈ 8.82e9.
+    """
+    attn = attention_params_per_device(model, layout)
+    norms = model.norm_params_per_layer
+    V, D = model.vocab_size, model.hidden_size
+    final_norm = D * (2 if model.norm_with_bias else 1)
+    stages = stage_layers(model.num_layers, layout.pp)
+    best = 0.0
+    for s, layers in enumerate(stages):
+        params = sum(attn + norms + ffn_params_per_device(model, layout, model.layer_moe[i])
+                     for i in layers)
+        if s == 0:
+            params += V * D / layout.tp
+        if s == len(stages) - 1:
+            params += final_norm + (0 if model.tie_word_embeddings and len(stages) == 1
+                                    else V * D / layout.tp)
+        best = max(best, params)
+    return best
+
+
+def weight_bytes_per_device(model: ModelSpec, layout: Layout, weights_dtype: str) -> float:
+    """Weight bytes on the fullest device: params · bytes(weights dtype).
+
+    All parameters, embeddings included, are stored at the weights dtype (as the
+    seeds assume). Llama-3.1-70B int8 on 8 chips: ≈ 8.82e9 B.
+    """
+    return weight_params_per_device(model, layout) * dtype_bytes(weights_dtype, "dtypes.weights")
+
+
+# ---------------------------------------------------------------- KV cache
+def kv_bytes_per_sequence_per_device(model: ModelSpec, layout: Layout, kv_dtype: str,
+                                     context_tokens: npt.ArrayLike) -> FloatArray:
+    """KV bytes of one sequence on the fullest device's stage, one KV-head shard.
+
+    Σ_{l in stage} min(T, window_l) · elements_l · bytes / min(tp, K).
+    LLaMA 3-70B int8, tp=8, T=8192: 163,840·8192/8 = 167,772,160 B.
+    """
+    T = np.asarray(context_tokens, dtype=np.float64)
+    per_token_layer = model.kv_elements_per_token_per_layer * dtype_bytes(kv_dtype, "dtypes.kv")
+    best = np.zeros_like(T)
+    for layers in stage_layers(model.num_layers, layout.pp):
+        total = np.zeros_like(T)
+        for i in layers:
+            w = model.layer_windows[i]
+            total = total + (T if w is None else np.minimum(T, float(w)))
+        best = np.maximum(best, total)
+    return np.asarray(best * per_token_layer / layout.head_shards(model), dtype=np.float64)
+
+
+def sequences_per_device(model: ModelSpec, layout: Layout, batch: npt.ArrayLike) -> FloatArray:
+    """Sequences whose KV a device holds: ⌈B / batch shards⌉ (batch-sharded attention
+    splits the batch tp/K ways). B=32, tp=16, K=8, batch sharding: 16."""
+    B = np.asarray(batch, dtype=np.float64)
+    return np.asarray(np.ceil(B / layout.kv_batch_shards(model)), dtype=np.float64)
+
+
+# ------------------------------------------------------------- activations
+def activation_bytes_per_token(model: ModelSpec, layout: Layout, compute_dtype: str) -> float:
+    """Live activations per token in one layer on one shard: the residual stream and
+    normed input (2·D), the QKV projection ((N+2K)·H/tp) and the FFN's gate and up
+    outputs (2·F/tp; MoE: top-k experts plus shared experts) at the compute dtype.
+
+    LLaMA 3-70B, tp=8, bf16: (16384 + 1280 + 7168)·2 = 49,664 B.
+    """
+    D, N, K, H, tp = (model.hidden_size, model.num_heads, model.num_kv_heads, model.head_dim,
+                      layout.tp)
+    ffn = model.intermediate_size if model.num_dense_layers else 0
+    if model.moe is not None:
+        m = model.moe
+        ffn = max(ffn, m.experts_per_token * m.expert_ffn + m.num_shared_experts * m.shared_ffn)
+    width = 2 * D + (N + 2 * K) * H / tp + 2 * ffn / tp
+    return width * dtype_bytes(compute_dtype, "dtypes.compute")
+
+
+def decode_working_bytes(model: ModelSpec, layout: Layout, compute_dtype: str,
+                         batch: npt.ArrayLike) -> FloatArray:
+    """Working memory of a decode step on one shard: B tokens of activations plus the
+    fp32 logits of B sequences over the vocab-parallel LM head (B·V/tp·4).
+
+    Seed 001 Q2(c), Llama-3-8B at B=240, tp=1, bf16: 240·86,016 + 240·128,256·4
+    ≈ 1.44e8 B (the seed's ≈0.15 GB).
+    """
+    B = np.asarray(batch, dtype=np.float64)
+    logits_bytes = dtype_bytes(str(engine_defaults()["logits_dtype"]))
+    logits = B * model.vocab_size / layout.tp * logits_bytes
+    return np.asarray(B * activation_bytes_per_token(model, layout, compute_dtype) + logits,
+                      dtype=np.float64)
+
+
+def prefill_working_bytes(model: ModelSpec, layout: Layout, compute_dtype: str,
+                          chunk_tokens: npt.ArrayLike, sequences: npt.ArrayLike) -> FloatArray:
+    """Working memory of a prefill step of T tokens from `sequences` prompts: T tokens of
+    activations plus last-token logits of each sequence.
+
+    Llama-3-8B, tp=1, bf16, an 8192-token chunk: 8192·86,016 + 128,256·4 ≈ 7.05e8 B
+    (the seed's "gate and up 470 MB per layer" is the 2·F part alone).
+    """
+    T = np.asarray(chunk_tokens, dtype=np.float64)
+    n = np.asarray(sequences, dtype=np.float64)
+    logits_bytes = dtype_bytes(str(engine_defaults()["logits_dtype"]))
+    logits = n * model.vocab_size / layout.tp * logits_bytes
+    return np.asarray(T * activation_bytes_per_token(model, layout, compute_dtype) + logits,
+                      dtype=np.float64)
+
+
+def prefill_chunk_tokens(workload: Workload, batch: npt.ArrayLike) -> FloatArray:
+    """Tokens in the largest prefill step: the workload's chunk (default: the engine's
+    8192), capped at B·input_len."""
+    B = np.asarray(batch, dtype=np.float64)
+    chunk = workload.prefill_chunk_tokens or int(engine_defaults()["prefill_chunk_tokens"])
+    return np.asarray(np.minimum(B * workload.input_len, float(chunk)), dtype=np.float64)
+
+
+def activation_bytes_per_device(deployment: Deployment, workload: Workload,
+                                batch: npt.ArrayLike) -> FloatArray:
+    """Working memory of the largest step: max(prefill step, decode step).
+
+    LLaMA 3-70B tp=8 bf16, B=32, S=8192: prefill 8192·49,664 + 32... ≈ 4.07e8 B.
+    """
+    model, layout, dt = deployment.model, deployment.layout, deployment.dtypes.compute
+    B = np.asarray(batch, dtype=np.float64)
+    chunk = prefill_chunk_tokens(workload, B)
+    seqs = np.maximum(1.0, np.ceil(chunk / workload.input_len))
+    return np.asarray(np.maximum(prefill_working_bytes(model, layout, dt, chunk, seqs),
+                                 decode_working_bytes(model, layout, dt, B)), dtype=np.float64)
+
+
+# ------------------------------------------------------------------ totals
+@dataclass(frozen=True)
+class MemoryBreakdown:
+    """Per-chip bytes (arrays when evaluated over several batches)."""
+
+    weights_bytes_per_chip: float
+    kv_bytes_per_chip: FloatArray
+    activation_bytes_per_chip: FloatArray
+    capacity_bytes_per_chip: float
+    usable_bytes_per_chip: float
+
+    @property
+    def total_bytes_per_chip(self) -> FloatArray:
+        return np.asarray(self.weights_bytes_per_chip + self.kv_bytes_per_chip
+                          + self.activation_bytes_per_chip, dtype=np.float64)
+
+    @property
+    def fits(self) -> npt.NDArray[np.bool_]:
+        return np.asarray(self.total_bytes_per_chip <= self.usable_bytes_per_chip)
+
+    @property
+    def headroom_bytes_per_chip(self) -> FloatArray:
+        return np.asarray(self.usable_bytes_per_chip - self.total_bytes_per_chip,
+                          dtype=np.float64)
+
+
+def devices_per_chip(chip: ChipSpec) -> int:
+    """Shards one chip hosts: its cores (8 PEs on RNGD), else 1."""
+    return chip.cores_per_chip
+
+
+def memory_breakdown(deployment: Deployment, workload: Workload,
+                     batch: npt.ArrayLike) -> MemoryBreakdown:
+    """Weights, KV cache (at the full context input+output) and working memory per chip.
+
+    LLaMA 3-70B int8 weights and KV on a TPU v5e 4x2, B=32, S=8192 (book numbers):
+    weights 8.82e9 + KV 5.37e9 + activations 0.41e9 ≈ 14.6e9 of 16e9 B: fits.
+    """
+    model, layout, dt = deployment.model, deployment.layout, deployment.dtypes
+    per_chip = devices_per_chip(deployment.chip)
+    weights = weight_bytes_per_device(model, layout, dt.weights) * per_chip
+    kv_seq = kv_bytes_per_sequence_per_device(model, layout, dt.kv, workload.context_len)
+    kv = sequences_per_device(model, layout, batch) * kv_seq * per_chip
+    act = activation_bytes_per_device(deployment, workload, batch) * per_chip
+    capacity = deployment.chip.memory_bytes
+    return MemoryBreakdown(
+        weights_bytes_per_chip=float(weights), kv_bytes_per_chip=np.asarray(kv),
+        activation_bytes_per_chip=act, capacity_bytes_per_chip=capacity,
+        usable_bytes_per_chip=capacity * deployment.usable_fraction)
+
+
+def max_batch(deployment: Deployment, workload: Workload, limit: int = 1 << 24) -> int:
+    """Largest batch per replica whose weights, KV at full context and working memory
+    fit in usable memory; 0 if not even one sequence fits.
+
+    Memory grows monotonically with batch, so this doubles then bisects, evaluating
+    `memory_breakdown` on arrays. Book TPU v5e 4x4, LLaMA 3-70B int8, S=8192 with
+    batch-sharded attention: 138 (the seed's corrected roofline table).
+    """
+    def fits(b: int) -> bool:
+        return bool(memory_breakdown(deployment, workload, b).fits)
+
+    if not fits(1):
+        return 0
+    lo, hi = 1, 2
+    while hi <= limit and fits(hi):
+        lo, hi = hi, hi * 2
+    if hi > limit:
+        return limit
+    # bisect [lo, hi) in one vectorised pass per 64-wide window
+    while hi - lo > 1:
+        grid = np.unique(np.linspace(lo, hi, num=min(65, hi - lo + 1)).astype(np.int64))
+        ok = memory_breakdown(deployment, workload, grid).fits
+        last = int(grid[np.nonzero(ok)[0][-1]])
+        nxt = grid[grid > last]
+        lo, hi = last, int(nxt[0]) if nxt.size else last + 1
+    return lo
+
+
+# ---------------------------------------------------------- smallest slice
+@dataclass(frozen=True)
+class SliceFit:
+    """The smallest deployment found, with its memory at the requested batch."""
+
+    deployment: Deployment
+    memory: MemoryBreakdown
+    max_batch: int
+
+
+def model_parallel_layouts(model: ModelSpec, chip: ChipSpec, chips: int) -> list[Layout]:
+    """Legal layouts using every device of `chips` for one replica, most TP first:
+    tp = devices, then trading tp for pipeline stages."""
+    devices = chips * chip.cores_per_chip
+    out = []
+    for pp in (p for p in range(1, devices + 1) if devices % p == 0):
+        layout = Layout(tp=devices // pp, pp=pp, dp=1)
+        try:
+            check_layout(model, chip, layout, chips)
+        except InferplanError:
+            continue
+        out.append(layout)
+    return out
+
+
+def smallest_deployment(model: ModelSpec, chip: ChipSpec, dtypes: Dtypes, workload: Workload,
+                        batch: int, efficiency: Efficiency = "realistic",
+                        max_chips: int = 4096) -> SliceFit | None:
+    """The fewest chips (a legal slice on tori) holding one replica at `batch` sequences of
+    the workload's context, with pure model parallelism (tp, then pp if tp cannot grow).
+
+    Seed 001: LLaMA 3-70B int8, B=32, S=8192 on book v5e: 8 chips (4x2);
+    bf16 / int8 / int4 weights at B=1: 16 / 8 / 4 chips.
+    """
+    for chips in legal_chip_counts(chip, max_chips):
+        topo: Topology = default_topology(chip, chips)
+        for layout in model_parallel_layouts(model, chip, chips):
+            dep = Deployment(model=model, chip=chip, topology=topo, layout=layout,
+                             dtypes=dtypes, efficiency=efficiency)
+            mem = memory_breakdown(dep, workload, batch)
+            if bool(mem.fits):
+                return SliceFit(dep, mem, max_batch(dep, workload))
+    return None
+
+
+def min_chips_for_weights(model: ModelSpec, chip: ChipSpec, weights_dtype: str,
+                          usable_fraction: float = 1.0) -> float:
+    """Chips needed for the weights alone: P·bytes / memory (fractional).
+
+    LLaMA 3-70B on 16e9-B chips: bf16 8.82, int8 4.41, int4 2.20 (the seed's 8.75 /
+    4.38 / 2.81 use 70e9 parameters; its 2.81 for int4 is wrong).
+    """
+    return (model.parameters * dtype_bytes(weights_dtype, "dtypes.weights")
+            / (chip.memory_bytes * usable_fraction))
+
+
+def kv_capacity_sequences(deployment: Deployment, context_tokens: int) -> int:
+    """Whole sequences of `context_tokens` the memory left after weights holds per replica,
+    ignoring working memory (the seed's 'num KV caches' column)."""
+    model, layout, dt = deployment.model, deployment.layout, deployment.dtypes
+    per_chip = devices_per_chip(deployment.chip)
+    free = (deployment.chip.memory_bytes * deployment.usable_fraction
+            - weight_bytes_per_device(model, layout, dt.weights) * per_chip)
+    per_seq = float(kv_bytes_per_sequence_per_device(model, layout, dt.kv, context_tokens))
+    per_seq *= per_chip / layout.kv_batch_shards(model)
+    return max(0, math.floor(free / per_seq))
+
+
+# ------------------------------------------------------------------ result
+@dataclass(frozen=True)
+class MemoryResult:
+    """What `inferplan memory` reports for one scenario."""
+
+    deployment: Deployment
+    workload: Workload
+    batch: int
+    max_batch: int
+    memory: MemoryBreakdown
+
+    @property
+    def fits(self) -> bool:
+        return bool(self.memory.fits) and self.batch >= 1
+
+    def memory_dict(self) -> dict[str, float]:
+        m = self.memory
+        return {
+            "weights_bytes_per_chip": float(m.weights_bytes_per_chip),
+            "kv_bytes_per_chip": float(m.kv_bytes_per_chip),
+            "activation_bytes_per_chip": float(m.activation_bytes_per_chip),
+            "total_bytes_per_chip": float(m.total_bytes_per_chip),
+            "capacity_bytes_per_chip": float(m.capacity_bytes_per_chip),
+            "usable_bytes_per_chip": float(m.usable_bytes_per_chip),
+        }
+
+    def to_dict(self) -> dict[str, object]:
+        d, lay = self.deployment, self.deployment.layout
+        return {
+            "model": d.model.name,
+            "hardware": d.chip.name,
+            "chips": d.chips,
+            "topology": d.topology.describe(),
+            "parallelism": {"tp": lay.tp, "pp": lay.pp, "dp": lay.dp, "ep": lay.ep,
+                            "attention": lay.attention_mode(d.model)},
+            "dtypes": {"weights": d.dtypes.weights, "kv": d.dtypes.kv,
+                       "compute": d.dtypes.compute},
+            "efficiency": d.efficiency,
+            "context_tokens": self.workload.context_len,
+            "batch": self.batch,
+            "fits": self.fits,
+            "max_batch": self.max_batch,
+            "memory": self.memory_dict(),
+        }
+
+
+def memory_result(deployment: Deployment, workload: Workload) -> MemoryResult:
+    """Memory at the workload's batch (or concurrency; 'max' resolves to the largest
+    batch that fits) and the largest batch."""
+    best = max_batch(deployment, workload)
+    requested = workload.batch if workload.batch is not None else workload.concurrency
+    batch = best if requested == "max" else int(requested or 1)
+    return MemoryResult(deployment, workload, batch, best,
+                        memory_breakdown(deployment, workload, max(batch, 1)))

@@ -1,0 +1,524 @@
+"""`ModelSpec`: a transformer's shape, built from an HF `config.json` dict or the catalog.
+
+Notation follows the seeds: L layers, D d_model, F d_ff, N query heads, K KV heads,
+H head dim, V vocabulary, E experts. Parameter counts are exact integers from the
+shape; the catalog checks them against published counts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from inferplan.units import InferplanError, dtype_bytes, unknown_name_error
+
+FloatArray = npt.NDArray[np.float64]
+
+#: HF `model_type`s this parser understands (the catalog's own "palm" included).
+SUPPORTED_MODEL_TYPES = (
+    "llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3", "gemma3_text", "falcon",
+    "mixtral", "qwen2_moe", "qwen3_moe", "gpt_oss", "deepseek_v3", "deepseek_v2", "palm",
+)
+
+
+@dataclass(frozen=True)
+class MoESpec:
+    """Mixture-of-experts FFN: E routed experts of width `expert_ffn`, top-k routing."""
+
+    num_experts: int
+    experts_per_token: int
+    expert_ffn: int
+    num_shared_experts: int = 0
+    shared_ffn: int = 0
+    shared_expert_gate: bool = False   # qwen2_moe: a D->1 sigmoid gate on the shared expert
+    router_bias: bool = False          # gpt-oss router bias; deepseek e_score_correction_bias
+    expert_bias: bool = False          # gpt-oss experts carry biases
+
+
+@dataclass(frozen=True)
+class MLASpec:
+    """DeepSeek multi-head latent attention ranks."""
+
+    q_lora_rank: int | None
+    kv_lora_rank: int
+    qk_nope_head_dim: int
+    qk_rope_head_dim: int
+    v_head_dim: int
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The shape of a decoder-only transformer. Never mutated by sharding.
+
+    `layer_windows[i]` is the sliding-window length of layer i (None: full attention);
+    `layer_moe[i]` says whether layer i's FFN is a mixture of experts.
+    """
+
+    name: str
+    model_type: str
+    num_layers: int            # L
+    hidden_size: int           # D
+    intermediate_size: int     # F of the dense FFN layers
+    num_heads: int             # N
+    num_kv_heads: int          # K (1 for multi-query; MLA counts as 1 latent "head")
+    head_dim: int              # H
+    vocab_size: int            # V
+    gated_mlp: bool = True
+    qkv_bias: bool = False
+    o_bias: bool = False
+    mlp_bias: bool = False
+    norm_with_bias: bool = False   # LayerNorm (weight + bias) instead of RMSNorm
+    norms_per_layer: int = 2
+    qk_norm: bool = False
+    attention_sinks: bool = False
+    parallel_block: bool = False   # attention and FFN read the same input (PaLM, Falcon)
+    tie_word_embeddings: bool = False
+    layer_windows: tuple[int | None, ...] = ()
+    layer_moe: tuple[bool, ...] = ()
+    moe: MoESpec | None = None
+    mla: MLASpec | None = None
+    max_position_embeddings: int | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    # ---------------------------------------------------------------- shape checks
+    def __post_init__(self) -> None:
+        for name in ("num_layers", "hidden_size", "num_heads", "num_kv_heads", "head_dim",
+                     "vocab_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise InferplanError(f"model.{name}", value, "must be a positive integer")
+        if self.num_heads % self.num_kv_heads:
+            raise InferplanError("model.num_key_value_heads", self.num_kv_heads,
+                                 f"must divide num_attention_heads={self.num_heads}")
+        if len(self.layer_windows) != self.num_layers or len(self.layer_moe) != self.num_layers:
+            raise InferplanError("model.layers", len(self.layer_windows),
+                                 f"per-layer tables must have {self.num_layers} entries")
+        if any(self.layer_moe) and self.moe is None:
+            raise InferplanError("model.moe", None, "MoE layers need expert counts")
+
+    # ------------------------------------------------------------- parameter counts
+    @property
+    def attention_params_per_layer(self) -> int:
+        """Q, K, V, O projections (+ biases, q/k norms, sinks) of one layer.
+
+        Standard: D·N·H + 2·D·K·H + N·H·D. LLaMA 3-70B: 8192·8192·2 + 2·8192·1024
+        = 150,994,944 per layer.
+        """
+        D, N, K, H = self.hidden_size, self.num_heads, self.num_kv_heads, self.head_dim
+        if self.mla is not None:
+            m = self.mla
+            qk = m.qk_nope_head_dim + m.qk_rope_head_dim
+            if m.q_lora_rank:
+                q = D * m.q_lora_rank + m.q_lora_rank + m.q_lora_rank * N * qk
+            else:
+                q = D * N * qk
+            kv = D * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank
+            kv += m.kv_lora_rank * N * (m.qk_nope_head_dim + m.v_head_dim)
+            return q + kv + N * m.v_head_dim * D
+        params = D * N * H + 2 * D * K * H + N * H * D
+        if self.qkv_bias:
+            params += (N + 2 * K) * H
+        if self.o_bias:
+            params += D
+        if self.qk_norm:
+            params += 2 * H
+        if self.attention_sinks:
+            params += N
+        return params
+
+    def _ffn_params(self, width: int) -> int:
+        """One FFN of width F: gated 3·D·F (gate, up, down), plain 2·D·F, plus biases."""
+        D = self.hidden_size
+        mats = 3 if self.gated_mlp else 2
+        bias = ((mats - 1) * width + D) if self.mlp_bias else 0
+        return mats * D * width + bias
+
+    @property
+    def dense_ffn_params(self) -> int:
+        """FFN of a dense layer. LLaMA 3-70B: 3·8192·28672 = 704,643,072."""
+        return self._ffn_params(self.intermediate_size)
+
+    @property
+    def expert_params(self) -> int:
+        """One routed expert (gated 3·D·F_e, + biases where the model has them)."""
+        if self.moe is None:
+            return 0
+        D, Fe = self.hidden_size, self.moe.expert_ffn
+        bias = (2 * Fe + D) if self.moe.expert_bias else 0
+        return 3 * D * Fe + bias
+
+    @property
+    def moe_shared_params(self) -> int:
+        """Router, shared experts and shared-expert gate of one MoE layer (always active)."""
+        if self.moe is None:
+            return 0
+        m, D = self.moe, self.hidden_size
+        params = D * m.num_experts + (m.num_experts if m.router_bias else 0)
+        params += m.num_shared_experts * 3 * D * m.shared_ffn
+        if m.shared_expert_gate:
+            params += D
+        return params
+
+    @property
+    def norm_params_per_layer(self) -> int:
+        """Layer norms of one layer: norms·D (·2 with biases)."""
+        return self.norms_per_layer * self.hidden_size * (2 if self.norm_with_bias else 1)
+
+    @property
+    def embedding_params(self) -> int:
+        """Token embedding V·D, plus an untied LM head V·D, plus the final norm."""
+        V, D = self.vocab_size, self.hidden_size
+        final_norm = D * (2 if self.norm_with_bias else 1)
+        return V * D * (1 if self.tie_word_embeddings else 2) + final_norm
+
+    @property
+    def num_moe_layers(self) -> int:
+        return sum(self.layer_moe)
+
+    @property
+    def num_dense_layers(self) -> int:
+        return self.num_layers - self.num_moe_layers
+
+    @property
+    def layer_params(self) -> int:
+        """All transformer-layer parameters (every expert counted)."""
+        per_layer = self.attention_params_per_layer + self.norm_params_per_layer
+        total = self.num_layers * per_layer + self.num_dense_layers * self.dense_ffn_params
+        if self.moe is not None:
+            total += self.num_moe_layers * (
+                self.moe.num_experts * self.expert_params + self.moe_shared_params)
+        return total
+
+    @property
+    def parameters(self) -> int:
+        """Total parameters. Llama-3.1-8B: 8,030,261,248; Llama-3.1-70B: 70,553,706,496."""
+        return self.layer_params + self.embedding_params
+
+    @property
+    def active_parameters(self) -> int:
+        """Parameters touched per token: all but the unrouted experts (embeddings included).
+
+        Mixtral-8x7B: 46.70B total, 12.88B active (2 of 8 experts).
+        """
+        if self.moe is None:
+            return self.parameters
+        idle = self.moe.num_experts - self.moe.experts_per_token
+        return self.parameters - self.num_moe_layers * idle * self.expert_params
+
+    @property
+    def active_matmul_params(self) -> int:
+        """Parameters in matmuls per token: active params less embedding lookup and norms.
+
+        The LM head (V·D) is a matmul and counts, tied or not.
+        """
+        layer_norms = self.num_layers * self.norm_params_per_layer
+        lm_head = self.vocab_size * self.hidden_size
+        return self.active_parameters - self.embedding_params - layer_norms + lm_head
+
+    # ------------------------------------------------------------------- KV cache
+    @property
+    def kv_elements_per_token_per_layer(self) -> int:
+        """Cached elements per token and layer: 2·K·H (MLA: kv_lora_rank + rope dim)."""
+        if self.mla is not None:
+            return self.mla.kv_lora_rank + self.mla.qk_rope_head_dim
+        return 2 * self.num_kv_heads * self.head_dim
+
+    def kv_bytes_per_token(self, kv_dtype: str) -> float:
+        """KV bytes per token over all layers, ignoring sliding-window caps.
+
+        2·K·H·L·bytes. LLaMA 3-70B int8: 2·8·128·80 = 163,840 B (the seed's "160kB").
+        """
+        return self.num_layers * self.kv_elements_per_token_per_layer * dtype_bytes(
+            kv_dtype, "dtypes.kv")
+
+    def kv_bytes_per_sequence(self, context_tokens: npt.ArrayLike, kv_dtype: str) -> FloatArray:
+        """KV bytes of one sequence of `context_tokens`, sliding layers capped at their window.
+
+        Σ_layers min(T, window_l)·elements·bytes. LLaMA 3-70B, int8, T=8192: 1.342e9 B.
+        Vectorised over `context_tokens`.
+        """
+        T = np.asarray(context_tokens, dtype=np.float64)
+        per_layer = self.kv_elements_per_token_per_layer * dtype_bytes(kv_dtype, "dtypes.kv")
+        full = sum(1 for w in self.layer_windows if w is None)
+        total = full * T
+        for w in self.layer_windows:
+            if w is not None:
+                total = total + np.minimum(T, float(w))
+        return np.asarray(total * per_layer, dtype=np.float64)
+
+    # ---------------------------------------------------------------------- FLOPs
+    def attention_flops_per_token(self, context_tokens: npt.ArrayLike) -> FloatArray:
+        """Score and value FLOPs of one new token attending to T cached tokens.
+
+        4·N·H_qk·Σ_l min(T, window_l) (QKᵀ and AV, 2 FLOPs per MAC). LLaMA 3-70B at
+        T=8192: 4·64·128·80·8192 = 2.15e10 FLOPs (the seed's 8.26e6·T for 405B).
+        """
+        T = np.asarray(context_tokens, dtype=np.float64)
+        if self.mla is not None:
+            qk = self.mla.qk_nope_head_dim + self.mla.qk_rope_head_dim
+            per_pos = 2 * self.num_heads * (qk + self.mla.v_head_dim)
+        else:
+            per_pos = 4 * self.num_heads * self.head_dim
+        total = np.zeros_like(T)
+        for w in self.layer_windows:
+            total = total + (T if w is None else np.minimum(T, float(w)))
+        return np.asarray(per_pos * total, dtype=np.float64)
+
+    def decode_flops_per_token(self, context_tokens: npt.ArrayLike) -> FloatArray:
+        """FLOPs to generate one token at context T: 2·P_matmul + attention(T).
+
+        LLaMA 3-70B, T=0: 2·69.5e9 ≈ 1.39e11 (the seed's "2·70e9").
+        """
+        return 2.0 * self.active_matmul_params + self.attention_flops_per_token(context_tokens)
+
+    def prefill_flops(self, prompt_tokens: npt.ArrayLike) -> FloatArray:
+        """FLOPs to prefill S tokens causally: 2·P_matmul·S + Σ_{t<S} attention(t).
+
+        The causal sum is attention_flops_per_token at the mean position S/2 times S
+        for full layers (exact for the linear part). LLaMA 3-70B, S=8192:
+        2·69.5e9·8192 + 4·64·128·80·8192²/2 ≈ 1.14e15 + 8.8e13.
+        """
+        S = np.asarray(prompt_tokens, dtype=np.float64)
+        return np.asarray(2.0 * self.active_matmul_params * S + self._causal_attention(S),
+                          dtype=np.float64)
+
+    def _causal_attention(self, S: FloatArray) -> FloatArray:
+        """Σ_{t=0}^{S-1} attention_flops_per_token(t), sliding windows included."""
+        if self.mla is not None:
+            qk = self.mla.qk_nope_head_dim + self.mla.qk_rope_head_dim
+            per_pos = 2 * self.num_heads * (qk + self.mla.v_head_dim)
+        else:
+            per_pos = 4 * self.num_heads * self.head_dim
+        total = np.zeros_like(S)
+        for w in self.layer_windows:
+            if w is None:
+                total = total + S * S / 2.0
+            else:
+                capped = np.minimum(S, float(w))
+                # positions below the window grow linearly, the rest see w tokens
+                total = total + capped * capped / 2.0 + (S - capped) * w
+        return per_pos * total
+
+
+# ---------------------------------------------------------------------- parsing
+def _get(cfg: Mapping[str, Any], key: str, kind: type, default: Any = None,
+         required: bool = False) -> Any:
+    """Read `cfg[key]`, check its type, and name the field if it is wrong."""
+    if key not in cfg or cfg[key] is None:
+        if required:
+            raise InferplanError(f"config.{key}", None, "is required")
+        return default
+    value = cfg[key]
+    if kind is int and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise InferplanError(f"config.{key}", value, f"must be {kind.__name__}")
+    return value
+
+
+def _layer_windows(cfg: Mapping[str, Any], model_type: str, L: int) -> tuple[int | None, ...]:
+    """Per-layer sliding windows from `layer_types`, gemma patterns or `sliding_window`."""
+    window = _get(cfg, "sliding_window", int)
+    layer_types = cfg.get("layer_types")
+    if layer_types is not None:
+        if not isinstance(layer_types, list) or len(layer_types) != L:
+            raise InferplanError("config.layer_types", layer_types,
+                                 f"must list one type per layer ({L})")
+        if window is None and any(t == "sliding_attention" for t in layer_types):
+            raise InferplanError("config.sliding_window", None,
+                                 "required when layer_types has sliding_attention")
+        return tuple(window if t == "sliding_attention" else None for t in layer_types)
+    if window is None or cfg.get("use_sliding_window") is False:
+        return (None,) * L
+    if model_type == "gemma2":   # even layers are local (HF Gemma2: layer_idx % 2 == 0)
+        return tuple(window if i % 2 == 0 else None for i in range(L))
+    if model_type in ("gemma3", "gemma3_text"):
+        pattern = _get(cfg, "sliding_window_pattern", int, 6)
+        return tuple(None if (i + 1) % pattern == 0 else window for i in range(L))
+    if model_type in ("qwen2", "qwen2_moe", "qwen3", "qwen3_moe"):
+        # Qwen applies the window only when use_sliding_window is true, above max_window_layers
+        if not cfg.get("use_sliding_window", False):
+            return (None,) * L
+        first = _get(cfg, "max_window_layers", int, L)
+        return tuple(window if i >= first else None for i in range(L))
+    return (window,) * L
+
+
+def _moe_layers(cfg: Mapping[str, Any], model_type: str, L: int) -> tuple[bool, ...]:
+    if model_type in ("mixtral", "gpt_oss"):
+        return (True,) * L
+    if model_type in ("qwen2_moe", "qwen3_moe"):
+        step = _get(cfg, "decoder_sparse_step", int, 1)
+        only_mlp = set(cfg.get("mlp_only_layers") or [])
+        return tuple((i not in only_mlp) and (i + 1) % step == 0 for i in range(L))
+    if model_type in ("deepseek_v3", "deepseek_v2"):
+        first = _get(cfg, "first_k_dense_replace", int, 0)
+        freq = _get(cfg, "moe_layer_freq", int, 1)
+        return tuple(i >= first and i % freq == 0 for i in range(L))
+    return (False,) * L
+
+
+def model_from_hf_config(cfg: Mapping[str, Any], name: str | None = None) -> ModelSpec:
+    """Build a `ModelSpec` from a Hugging Face `config.json` dict (no download).
+
+    Multimodal configs with a `text_config` use the text model. Raises
+    `InferplanError` naming the field for anything missing or malformed.
+    """
+    if not isinstance(cfg, Mapping):
+        raise InferplanError("config", type(cfg).__name__, "must be a JSON object")
+    if isinstance(cfg.get("text_config"), Mapping):
+        inner = dict(cfg["text_config"])
+        inner.setdefault("model_type", f"{cfg.get('model_type', '')}_text")
+        for key in ("tie_word_embeddings",):
+            if key in cfg and key not in inner:
+                inner[key] = cfg[key]
+        cfg = inner
+    model_type = _get(cfg, "model_type", str, required=True)
+    if model_type not in SUPPORTED_MODEL_TYPES:
+        raise InferplanError("config.model_type", model_type,
+                             f"supported: {', '.join(SUPPORTED_MODEL_TYPES)}")
+    is_falcon = model_type == "falcon"
+    L = _get(cfg, "num_hidden_layers", int, required=not is_falcon) or _get(
+        cfg, "n_layer", int, required=True)
+    D = _get(cfg, "hidden_size", int, required=True)
+    N = _get(cfg, "num_attention_heads", int) or _get(cfg, "n_head", int, required=True)
+    if D < 1 or N < 1 or L < 1:
+        raise InferplanError("config", {"hidden_size": D, "num_attention_heads": N,
+                                        "num_hidden_layers": L}, "must be positive")
+    H = _get(cfg, "head_dim", int) or D // N
+    V = _get(cfg, "vocab_size", int, required=True)
+    kwargs: dict[str, Any] = {}
+
+    if is_falcon:
+        if cfg.get("new_decoder_architecture"):
+            K = _get(cfg, "num_kv_heads", int, N)
+            norms = 2 if _get(cfg, "num_ln_in_parallel_attn", int, 2) == 2 else 1
+        else:
+            K = 1 if cfg.get("multi_query", True) else N
+            norms = 1
+        F = _get(cfg, "ffn_hidden_size", int, 4 * D)
+        bias = bool(cfg.get("bias", False))
+        kwargs.update(gated_mlp=False, qkv_bias=bias, o_bias=bias, mlp_bias=bias,
+                      norm_with_bias=True, norms_per_layer=norms,
+                      parallel_block=bool(cfg.get("parallel_attn", True)),
+                      tie_word_embeddings=bool(cfg.get("tie_word_embeddings", True)))
+    else:
+        K = _get(cfg, "num_key_value_heads", int, N)
+        F = _get(cfg, "intermediate_size", int, required=model_type not in ("gpt_oss",)) or 0
+        tie_default = model_type in ("gemma2", "gemma3", "gemma3_text", "palm")
+        kwargs["tie_word_embeddings"] = bool(cfg.get("tie_word_embeddings", tie_default))
+        attn_bias = bool(cfg.get("attention_bias", False))
+        kwargs["qkv_bias"] = attn_bias or model_type in ("qwen2", "qwen2_moe")
+        kwargs["o_bias"] = attn_bias
+        kwargs["mlp_bias"] = bool(cfg.get("mlp_bias", False))
+        kwargs["qk_norm"] = model_type in ("qwen3", "qwen3_moe", "gemma3", "gemma3_text")
+        kwargs["norms_per_layer"] = 4 if model_type.startswith("gemma") else 2
+        if model_type == "palm":
+            kwargs.update(norms_per_layer=1, parallel_block=True)
+        if model_type == "gpt_oss":
+            kwargs["attention_sinks"] = True
+        if not cfg.get("gated_mlp", True):
+            kwargs["gated_mlp"] = False
+
+    moe: MoESpec | None = None
+    mla: MLASpec | None = None
+    if model_type in ("mixtral", "gpt_oss"):
+        moe = MoESpec(
+            num_experts=_get(cfg, "num_local_experts", int, required=True),
+            experts_per_token=(_get(cfg, "num_experts_per_tok", int)
+                               or _get(cfg, "experts_per_token", int, required=True)),
+            expert_ffn=F or _get(cfg, "intermediate_size", int, required=True),
+            router_bias=model_type == "gpt_oss", expert_bias=model_type == "gpt_oss")
+    elif model_type in ("qwen2_moe", "qwen3_moe"):
+        shared = _get(cfg, "shared_expert_intermediate_size", int, 0)
+        moe = MoESpec(
+            num_experts=_get(cfg, "num_experts", int, required=True),
+            experts_per_token=_get(cfg, "num_experts_per_tok", int, required=True),
+            expert_ffn=_get(cfg, "moe_intermediate_size", int, required=True),
+            num_shared_experts=1 if shared else 0, shared_ffn=shared,
+            shared_expert_gate=bool(shared))
+    elif model_type in ("deepseek_v3", "deepseek_v2"):
+        moe = MoESpec(
+            num_experts=_get(cfg, "n_routed_experts", int, required=True),
+            experts_per_token=_get(cfg, "num_experts_per_tok", int, required=True),
+            expert_ffn=_get(cfg, "moe_intermediate_size", int, required=True),
+            num_shared_experts=_get(cfg, "n_shared_experts", int, 0),
+            shared_ffn=_get(cfg, "moe_intermediate_size", int, required=True),
+            router_bias=model_type == "deepseek_v3")
+        mla = MLASpec(
+            q_lora_rank=_get(cfg, "q_lora_rank", int),
+            kv_lora_rank=_get(cfg, "kv_lora_rank", int, required=True),
+            qk_nope_head_dim=_get(cfg, "qk_nope_head_dim", int, required=True),
+            qk_rope_head_dim=_get(cfg, "qk_rope_head_dim", int, required=True),
+            v_head_dim=_get(cfg, "v_head_dim", int, required=True))
+        K = 1
+        H = mla.qk_nope_head_dim + mla.qk_rope_head_dim
+    if moe is not None and moe.experts_per_token > moe.num_experts:
+        raise InferplanError("config.num_experts_per_tok", moe.experts_per_token,
+                             f"must be at most the number of experts ({moe.num_experts})")
+    if K < 1 or N % K:
+        raise InferplanError("config.num_key_value_heads", K,
+                             f"must be positive and divide num_attention_heads={N}")
+
+    return ModelSpec(
+        name=name or str(cfg.get("_name_or_path") or model_type), model_type=model_type,
+        num_layers=L, hidden_size=D, intermediate_size=F, num_heads=N, num_kv_heads=K,
+        head_dim=H, vocab_size=V,
+        layer_windows=_layer_windows(cfg, model_type, L),
+        layer_moe=_moe_layers(cfg, model_type, L), moe=moe, mla=mla,
+        max_position_embeddings=_get(cfg, "max_position_embeddings", int), **kwargs)
+
+
+# ---------------------------------------------------------------------- catalog
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One bundled model: its config, where it came from, and its published size."""
+
+    name: str
+    hf_repo: str | None
+    source: str
+    config: Mapping[str, Any]
+    published_parameters: int | None
+    published_active_parameters: int | None
+    parameters_source: str | None
+    parameters_rounding: float   # the published figure's precision (0 for exact counts)
+
+
+@cache
+def model_catalog() -> dict[str, CatalogEntry]:
+    """All bundled models, keyed by their exact catalog name."""
+    entries: dict[str, CatalogEntry] = {}
+    folder = resources.files("inferplan") / "data" / "models"
+    for item in sorted(folder.iterdir(), key=lambda p: p.name):
+        if not item.name.endswith(".json"):
+            continue
+        raw = json.loads(item.read_text(encoding="utf-8"))
+        entries[raw["name"]] = CatalogEntry(
+            name=raw["name"], hf_repo=raw.get("hf_repo"), source=raw["source"],
+            config=raw["config"], published_parameters=raw.get("published_parameters"),
+            published_active_parameters=raw.get("published_active_parameters"),
+            parameters_source=raw.get("parameters_source"),
+            parameters_rounding=float(raw.get("parameters_rounding", 0)))
+    return entries
+
+
+def catalog_model(name: str) -> ModelSpec:
+    """The catalog model with this exact name; unknown names suggest close ones."""
+    catalog = model_catalog()
+    if name not in catalog:
+        raise unknown_name_error("model", name, list(catalog))
+    return _catalog_spec(name)
+
+
+@cache
+def _catalog_spec(name: str) -> ModelSpec:
+    return model_from_hf_config(model_catalog()[name].config, name=name)

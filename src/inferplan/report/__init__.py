@@ -1,0 +1,1 @@
+"""Rendering of result records: terminal tables and JSON. Computes nothing."""

@@ -1,0 +1,143 @@
+"""The scenario file: validation of a user's deployment description.
+
+The CLI reads the file; this module validates the mapping and builds a `Deployment`
+and a `Workload`. Model and hardware references are resolved by callables the CLI
+passes in (a catalog name or a path it reads), so no file is opened here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from inferplan.deployment import Deployment, Dtypes, Workload
+from inferplan.hardware import ChipSpec, parse_shape, topology_for
+from inferplan.models import ModelSpec
+from inferplan.parallel import LAYOUTS, Layout, check_layout
+from inferplan.units import DTYPES, InferplanError
+from inferplan.validation import first_error
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ParallelismIn(_Strict):
+    tp: int = Field(default=1, ge=1)
+    pp: int = Field(default=1, ge=1)
+    dp: int | Literal["auto"] = "auto"
+    ep: int = Field(default=1, ge=1)
+    layout: str = "auto"
+    attention: Literal["auto", "heads", "batch"] = "auto"
+
+    @field_validator("layout")
+    @classmethod
+    def _layout(cls, v: str) -> str:
+        if v not in LAYOUTS:
+            raise ValueError(f"allowed: {', '.join(LAYOUTS)}")
+        return v
+
+    @field_validator("dp")
+    @classmethod
+    def _dp(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and v < 1:
+            raise ValueError("must be a positive integer or 'auto'")
+        return v
+
+
+class DtypesIn(_Strict):
+    weights: str = "bf16"
+    kv: str = "bf16"
+    compute: str = "bf16"
+
+    @field_validator("weights", "kv", "compute")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in DTYPES:
+            raise ValueError(f"allowed: {', '.join(DTYPES)}")
+        return v
+
+
+class WorkloadIn(_Strict):
+    input_len: int = Field(ge=1)
+    output_len: int = Field(ge=1)
+    batch: int | Literal["max"] | None = None
+    concurrency: int | None = Field(default=None, ge=1)
+    prefill_chunk_tokens: int | None = Field(default=None, ge=1)
+
+    @field_validator("batch")
+    @classmethod
+    def _batch(cls, v: int | str | None) -> int | str | None:
+        if isinstance(v, int) and v < 1:
+            raise ValueError("must be a positive integer or 'max'")
+        return v
+
+    @model_validator(mode="after")
+    def _one_of(self) -> WorkloadIn:
+        if (self.batch is None) == (self.concurrency is None):
+            raise ValueError("give exactly one of batch or concurrency (per model replica)")
+        return self
+
+
+class ScenarioIn(_Strict):
+    model: str
+    hardware: str
+    chips: int = Field(ge=1)
+    topology: str | int | None = None
+    parallelism: ParallelismIn = ParallelismIn()
+    dtypes: DtypesIn = DtypesIn()
+    efficiency: Literal["ideal", "realistic"] = "realistic"
+    workload: WorkloadIn
+    memory_utilization: float | None = Field(default=None, gt=0, le=1)
+    price_per_chip_hour: float | None = Field(default=None, gt=0)
+    name: str | None = None
+    description: str | None = None
+
+
+def parse_scenario(raw: Mapping[str, Any], origin: str = "scenario") -> ScenarioIn:
+    """Validate a scenario mapping; the first problem becomes one `InferplanError`."""
+    if not isinstance(raw, Mapping):
+        raise InferplanError(origin, type(raw).__name__, "must be a mapping")
+    try:
+        return ScenarioIn.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise first_error(exc, origin) from None
+
+
+def build_deployment(
+    scenario: ScenarioIn,
+    resolve_model: Callable[[str], ModelSpec],
+    resolve_chip: Callable[[str], ChipSpec],
+) -> tuple[Deployment, Workload]:
+    """Resolve references, check the layout against model and chip, and build the data."""
+    model = resolve_model(scenario.model)
+    chip = resolve_chip(scenario.hardware)
+    shape = parse_shape(scenario.topology) if scenario.topology is not None else None
+    topology = topology_for(chip, scenario.chips, shape)
+    p = scenario.parallelism
+    devices = scenario.chips * chip.cores_per_chip
+    if p.dp == "auto":
+        if devices % (p.tp * p.pp):
+            raise InferplanError("parallelism", f"tp={p.tp} pp={p.pp}",
+                                 f"tp*pp must divide the {devices} devices to fill them with dp")
+        dp = devices // (p.tp * p.pp)
+    else:
+        dp = p.dp
+    layout = Layout(tp=p.tp, pp=p.pp, dp=dp, ep=p.ep, layout=p.layout, attention=p.attention)
+    check_layout(model, chip, layout, scenario.chips)
+    d = scenario.dtypes
+    for field_name, dtype in (("compute", d.compute),):
+        if dtype not in chip.peak_flops_per_s:
+            raise InferplanError(f"dtypes.{field_name}", dtype,
+                                 f"{chip.name} computes in {', '.join(chip.peak_flops_per_s)}")
+    deployment = Deployment(
+        model=model, chip=chip, topology=topology, layout=layout,
+        dtypes=Dtypes(weights=d.weights, kv=d.kv, compute=d.compute),
+        efficiency=scenario.efficiency, memory_utilization=scenario.memory_utilization,
+        price_usd_per_chip_hour=scenario.price_per_chip_hour)
+    w = scenario.workload
+    workload = Workload(input_len=w.input_len, output_len=w.output_len, batch=w.batch,
+                        concurrency=w.concurrency, prefill_chunk_tokens=w.prefill_chunk_tokens)
+    return deployment, workload

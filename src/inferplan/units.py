@@ -1,0 +1,89 @@
+"""Data types, unit constants and human-readable formatting.
+
+This module imports nothing of ours: every other module may use it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Literal, get_args
+
+#: Storage or arithmetic formats a scenario may name.
+Dtype = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4", "fp4"]
+
+#: Bytes per element of each dtype (int4 and fp4 pack two elements per byte).
+DTYPE_BYTES: dict[str, float] = {
+    "fp32": 4.0,
+    "bf16": 2.0,
+    "fp16": 2.0,
+    "fp8": 1.0,
+    "int8": 1.0,
+    "int4": 0.5,
+    "fp4": 0.5,
+}
+
+DTYPES: tuple[str, ...] = get_args(Dtype)
+
+KB = 1e3
+MB = 1e6
+GB = 1e9
+TB = 1e12
+KIB = 2**10
+MIB = 2**20
+GIB = 2**30
+
+MS_PER_S = 1e3
+US_PER_S = 1e6
+S_PER_HOUR = 3600.0
+
+
+class InferplanError(ValueError):
+    """A user-facing error: names the field, the value and what is allowed.
+
+    The CLI prints `str(error)` on one line and exits with status 2.
+    """
+
+    def __init__(self, field: str, value: object, allowed: str) -> None:
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{field}: {value!r} is not valid; {allowed}")
+
+
+def close_matches(name: str, candidates: list[str], n: int = 3) -> list[str]:
+    """Names among `candidates` that look like `name` (for 'did you mean' hints)."""
+    lowered = {c.lower(): c for c in candidates}
+    hits = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.5)
+    subs = [c for c in candidates if name.lower() in c.lower() and c not in hits]
+    return [lowered[h] for h in hits] + subs[: max(0, n - len(hits))]
+
+
+def unknown_name_error(field: str, name: str, candidates: list[str]) -> InferplanError:
+    """An `InferplanError` for an unknown catalog name, suggesting close names."""
+    near = close_matches(name, candidates)
+    hint = f"did you mean {', '.join(near)}?" if near else f"known: {', '.join(sorted(candidates))}"
+    return InferplanError(field, name, f"not in the catalog; {hint}")
+
+
+def dtype_bytes(dtype: str, field: str = "dtype") -> float:
+    """Bytes per element of `dtype`, e.g. dtype_bytes('int4') == 0.5."""
+    try:
+        return DTYPE_BYTES[dtype]
+    except KeyError:
+        raise InferplanError(field, dtype, f"allowed: {', '.join(DTYPES)}") from None
+
+
+def format_bytes(n_bytes: float) -> str:
+    """Decimal units with three significant digits: 163840 -> '164 kB'."""
+    for unit, scale in (("TB", TB), ("GB", GB), ("MB", MB), ("kB", KB)):
+        if abs(n_bytes) >= scale:
+            return f"{n_bytes / scale:.3g} {unit}"
+    return f"{n_bytes:.0f} B"
+
+
+def format_count(n: float) -> str:
+    """Short count: 70553706496 -> '70.55B'."""
+    for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f}{unit}"
+    return f"{n:.0f}"

@@ -1,0 +1,79 @@
+"""ARCHITECTURE.md's one-way data flow, checked by parsing every import with `ast`.
+
+Each module has a rank; a module may import only modules of lower or equal-group
+rank. Core modules never import report, sim, calibrate or cli.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "inferplan"
+
+#: Lower ranks are upstream. A module may import modules of strictly lower rank
+#: (or its own package's siblings of the same rank).
+RANKS: dict[str, int] = {
+    "units": 0, "validation": 1,
+    "models": 2, "hardware": 2,
+    "collectives": 3, "parallel": 3,
+    "deployment": 4, "scenario": 5,
+    "memory": 6, "cost": 7, "efficiency": 7, "serving": 8,
+    "search": 9, "buckets": 9, "sim": 9, "calibrate": 9, "validate": 9,
+    "report": 10, "cli": 11, "__main__": 12,
+}
+CORE_FORBIDDEN = {"report", "sim", "calibrate", "cli"}
+
+
+def top_module(path: Path) -> str:
+    rel = path.relative_to(SRC).with_suffix("")
+    return rel.parts[0] if rel.parts[0] != "__init__" else "__init__"
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(
+                "inferplan."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.ImportFrom) and node.module == "inferplan":
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("inferplan."):
+                    found.add(alias.name.split(".")[1])
+    return found
+
+
+def test_every_module_has_a_rank() -> None:
+    for path in SRC.rglob("*.py"):
+        name = top_module(path)
+        if name != "__init__":
+            assert name in RANKS, f"{path}: add '{name}' to RANKS (and to ARCHITECTURE.md)"
+
+
+def test_imports_flow_one_way() -> None:
+    problems = []
+    for path in SRC.rglob("*.py"):
+        name = top_module(path)
+        if name == "__init__":
+            continue
+        for dep in imported_modules(path):
+            if dep == name or dep not in RANKS:
+                continue
+            if RANKS[dep] >= RANKS[name]:
+                problems.append(f"{path.relative_to(SRC)} imports {dep}")
+            if name not in CORE_FORBIDDEN and dep in CORE_FORBIDDEN:
+                problems.append(f"core module {path.relative_to(SRC)} imports {dep}")
+    assert not problems, "\n".join(problems)
+
+
+def test_units_imports_nothing_of_ours() -> None:
+    assert imported_modules(SRC / "units.py") == set()
+
+
+def test_the_checker_catches_a_violation(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("from inferplan.cli.app import app\nimport inferplan.report.json_out\n")
+    assert imported_modules(bad) == {"cli", "report"}
