@@ -18,11 +18,12 @@ RANKS: dict[str, int] = {
     "models": 2, "hardware": 2,
     "collectives": 3, "parallel": 3,
     "deployment": 4, "scenario": 5,
-    "memory": 6, "cost": 7, "efficiency": 7, "serving": 8,
+    "memory": 6, "efficiency": 6, "cost": 7, "serving": 8,
     "search": 9, "buckets": 9, "sim": 9, "calibrate": 9, "validate": 9,
     "report": 10, "cli": 11, "__main__": 12,
 }
 CORE_FORBIDDEN = {"report", "sim", "calibrate", "cli"}
+ENTRY_POINTS = {"cli", "__main__"}   # the command itself may import anything
 
 
 def top_module(path: Path) -> str:
@@ -64,7 +65,7 @@ def test_imports_flow_one_way() -> None:
                 continue
             if RANKS[dep] >= RANKS[name]:
                 problems.append(f"{path.relative_to(SRC)} imports {dep}")
-            if name not in CORE_FORBIDDEN and dep in CORE_FORBIDDEN:
+            if name not in CORE_FORBIDDEN | ENTRY_POINTS and dep in CORE_FORBIDDEN:
                 problems.append(f"core module {path.relative_to(SRC)} imports {dep}")
     assert not problems, "\n".join(problems)
 

@@ -359,6 +359,7 @@ class MemoryResult:
     batch: int
     max_batch: int
     memory: MemoryBreakdown
+    smallest: SliceFit | None
 
     @property
     def fits(self) -> bool:
@@ -392,14 +393,24 @@ class MemoryResult:
             "fits": self.fits,
             "max_batch": self.max_batch,
             "memory": self.memory_dict(),
+            "smallest_deployment": None if self.smallest is None else {
+                "chips": self.smallest.deployment.chips,
+                "topology": self.smallest.deployment.topology.describe(),
+                "tp": self.smallest.deployment.layout.tp,
+                "pp": self.smallest.deployment.layout.pp,
+                "max_batch": self.smallest.max_batch,
+            },
         }
 
 
 def memory_result(deployment: Deployment, workload: Workload) -> MemoryResult:
     """Memory at the workload's batch (or concurrency; 'max' resolves to the largest
-    batch that fits) and the largest batch."""
+    batch that fits), the largest batch, and the smallest deployment of this chip that
+    holds one replica at that batch with the same dtypes."""
     best = max_batch(deployment, workload)
     requested = workload.batch if workload.batch is not None else workload.concurrency
     batch = best if requested == "max" else int(requested or 1)
+    smallest = smallest_deployment(deployment.model, deployment.chip, deployment.dtypes,
+                                   workload, max(batch, 1), deployment.efficiency)
     return MemoryResult(deployment, workload, batch, best,
-                        memory_breakdown(deployment, workload, max(batch, 1)))
+                        memory_breakdown(deployment, workload, max(batch, 1)), smallest)

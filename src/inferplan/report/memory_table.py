@@ -29,7 +29,7 @@ def render_memory(result: MemoryResult, console: Console) -> None:
     rows = [("weights", "weights_bytes_per_chip"),
             (f"KV cache ({result.batch} seq x {result.workload.context_len} tok)",
              "kv_bytes_per_chip"),
-            ("working memory (activations, logits)", "activation_bytes_per_chip"),
+            ("working memory", "activation_bytes_per_chip"),
             ("total", "total_bytes_per_chip"),
             (f"usable ({d.usable_fraction:.0%} of capacity)", "usable_bytes_per_chip"),
             ("capacity", "capacity_bytes_per_chip")]
@@ -44,6 +44,15 @@ def render_memory(result: MemoryResult, console: Console) -> None:
                   f"{'free' if spare >= 0 else 'over'} per chip; attention sharded by "
                   f"{lay.attention_mode(d.model)}; largest batch per replica at "
                   f"{result.workload.context_len} tokens: [bold]{result.max_batch}[/]")
+    small = result.smallest
+    if small is None:
+        console.print(f"no deployment of {d.chip.name} holds batch {result.batch} "
+                      "with pure model parallelism")
+    else:
+        s = small.deployment
+        console.print(f"smallest {d.chip.name} deployment for batch {result.batch}: "
+                      f"[bold]{s.chips} chips[/] ({s.topology.describe()}, tp={s.layout.tp}"
+                      f" pp={s.layout.pp}), which holds up to {small.max_batch} sequences")
 
 
 def render_catalog(rows: Iterable[dict[str, object]], columns: list[tuple[str, str]],
