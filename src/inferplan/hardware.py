@@ -218,18 +218,33 @@ def parse_shape(text: str | int) -> tuple[int, ...]:
 def legal_chip_counts(chip: ChipSpec, limit: int = 4096) -> list[int]:
     """Deployment sizes a planner should consider, smallest first.
 
-    Tori: the legal slice shapes. Switched/PCIe systems: powers of two up to the
-    scale-up domain, then whole domains.
+    Tori with listed slices: those slices. Otherwise powers of two inside the scale-up
+    domain, the whole domain (12 Inferentia2, 72 GB200), then doublings of whole domains.
+    GB200: 1, 2, 4, 8, 16, 32, 64, 72, 144, ...
     """
     su = chip.scale_up
     if su.slice_shapes:
         return sorted({math.prod(s) for s in su.slice_shapes if math.prod(s) <= limit})
-    counts = [c for c in (1, 2, 4, 8, 16, 32, 64) if c <= su.max_chips]
-    n = su.max_chips * 2
+    counts = {c for c in (2**i for i in range(13)) if c <= min(su.max_chips, limit)}
+    n = su.max_chips
     while n <= limit:
-        counts.append(n)
+        counts.add(n)
         n *= 2
-    return counts
+    return sorted(counts)
+
+
+def _torus_shape(chips: int, dims: int) -> tuple[int, ...]:
+    """The most balanced `dims`-axis factorisation of `chips`: 16 over 2 axes -> (4, 4)."""
+    if dims == 1 or chips == 1:
+        return (chips,)
+    best: tuple[int, ...] = (chips,) + (1,) * (dims - 1)
+    for a in range(1, chips + 1):
+        if chips % a == 0:
+            rest = _torus_shape(chips // a, dims - 1)
+            cand = tuple(sorted((a, *rest), reverse=True))
+            if max(cand) - min(cand) < max(best) - min(best):
+                best = cand
+    return best
 
 
 def default_topology(chip: ChipSpec, chips: int) -> Topology:
@@ -241,6 +256,8 @@ def default_topology(chip: ChipSpec, chips: int) -> Topology:
     if chip.scale_up.slice_shapes:
         legal = ", ".join("x".join(map(str, s)) for s in chip.scale_up.slice_shapes)
         raise InferplanError("chips", chips, f"{chip.name} slices are: {legal}")
+    if chip.scale_up.topology == "torus" and chips <= chip.scale_up.max_chips:
+        return Topology(chip, _torus_shape(chips, chip.scale_up.dims))
     return Topology(chip, (chips,))
 
 
