@@ -308,6 +308,13 @@ class ModelSpec:
 
 
 # ---------------------------------------------------------------------- parsing
+#: Fields transformers fills from its config class when a config.json omits them
+#: (transformers Gemma3TextConfig: vocab_size=262208, max_position_embeddings=131072).
+HF_CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
+    "gemma3_text": {"vocab_size": 262_208, "max_position_embeddings": 131_072},
+}
+
+
 def _get(cfg: Mapping[str, Any], key: str, kind: type, default: Any = None,
          required: bool = False) -> Any:
     """Read `cfg[key]`, check its type, and name the field if it is wrong."""
@@ -383,6 +390,7 @@ def model_from_hf_config(cfg: Mapping[str, Any], name: str | None = None) -> Mod
                 inner[key] = cfg[key]
         cfg = inner
     model_type = _get(cfg, "model_type", str, required=True)
+    cfg = {**HF_CONFIG_DEFAULTS.get(model_type, {}), **cfg}
     if model_type not in SUPPORTED_MODEL_TYPES:
         raise InferplanError("config.model_type", model_type,
                              f"supported: {', '.join(SUPPORTED_MODEL_TYPES)}")
