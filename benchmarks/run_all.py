@@ -1,0 +1,73 @@
+"""Speed targets of inferplan, printed as a table. Run: `make bench`.
+
+Targets (this 2-core machine):
+- memory breakdown of one deployment over 100,000 batch sizes: under 50 ms;
+- largest batch for every catalog model on every catalog chip (8 chips, tp=8 where
+  legal): under 5 s in all.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from inferplan.deployment import Deployment, Dtypes, Workload
+from inferplan.hardware import default_topology, hardware_catalog
+from inferplan.memory import max_batch, memory_breakdown
+from inferplan.models import catalog_model, model_catalog
+from inferplan.parallel import Layout, check_layout
+from inferplan.units import InferplanError
+
+
+def bench_memory_vectorised() -> tuple[str, float, float]:
+    chip = hardware_catalog()["h100-sxm"]
+    dep = Deployment(catalog_model("llama-3.1-70b"), chip, default_topology(chip, 8),
+                     Layout(tp=8), Dtypes("fp8", "fp8"))
+    wl = Workload(input_len=2048, output_len=512, batch=1)
+    batches = np.arange(1, 100_001)
+    start = time.perf_counter()
+    fits = memory_breakdown(dep, wl, batches).fits
+    elapsed = time.perf_counter() - start
+    assert fits.shape == batches.shape
+    return "memory over 100,000 batch sizes", elapsed, 0.05
+
+
+def bench_max_batch_catalog() -> tuple[str, float, float]:
+    wl = Workload(input_len=4096, output_len=1024, batch=1)
+    start = time.perf_counter()
+    count = 0
+    for chip in hardware_catalog().values():
+        chips = 1 if chip.cores_per_chip > 1 else 8
+        try:
+            topo = default_topology(chip, chips)
+        except InferplanError:
+            topo = default_topology(chip, 4)
+            chips = 4
+        for name in model_catalog():
+            model = catalog_model(name)
+            layout = Layout(tp=chips * chip.cores_per_chip)
+            try:
+                check_layout(model, chip, layout, chips)
+            except InferplanError:
+                continue
+            max_batch(Deployment(model, chip, topo, layout, Dtypes("bf16", "bf16")), wl)
+            count += 1
+    elapsed = time.perf_counter() - start
+    return f"max batch, {count} model x chip pairs", elapsed, 5.0
+
+
+def main() -> None:
+    rows = [bench_memory_vectorised(), bench_max_batch_catalog()]
+    print(f"{'benchmark':45} {'seconds':>9} {'target':>8}  ok")
+    failed = False
+    for name, seconds, target in rows:
+        ok = seconds <= target
+        failed |= not ok
+        print(f"{name:45} {seconds:9.4f} {target:8.2f}  {'yes' if ok else 'NO'}")
+    if failed:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
