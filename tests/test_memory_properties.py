@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from tests.conftest import make
 
 from inferplan.memory import max_batch, memory_breakdown
 from inferplan.units import InferplanError
-from tests.conftest import make
 
 MODELS = ["llama-3.1-8b", "llama-3.1-70b", "mixtral-8x7b", "qwen3-30b-a3b", "deepseek-v3",
           "gemma-2-9b", "palm-62b", "falcon-180b", "gpt-oss-120b"]

@@ -85,5 +85,5 @@ def test_malformed_config_names_the_field(patch: dict[str, object], field: str) 
 
 
 def test_unknown_catalog_name_suggests() -> None:
-    with pytest.raises(InferplanError, match="did you mean.*llama-3.1-70b"):
+    with pytest.raises(InferplanError, match=r"did you mean.*llama-3\.1-70b"):
         catalog_model("llama-3.1-70")

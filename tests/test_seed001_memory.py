@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from tests.conftest import make
 
 from inferplan.deployment import Dtypes, Workload
 from inferplan.hardware import catalog_chip
@@ -25,7 +26,6 @@ from inferplan.memory import (
 )
 from inferplan.models import catalog_model
 from inferplan.parallel import Layout
-from tests.conftest import make
 
 BOOK = "tpu-v5e-scaling-book"
 L70 = "llama-3.1-70b"   # same shape as LLaMA 3-70B (L=80, D=8192, F=28672, N=64, K=8)
