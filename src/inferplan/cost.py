@@ -1,0 +1,297 @@
+"""Roofline step cost: how long one prefill, decode, chunked-prefill or verify step takes,
+and why. Vectorised with numpy over batch, new tokens and cached tokens.
+
+One *step* runs `batch` sequences, each adding `new_tokens` (q) on top of
+`cached_tokens` (kv) already in its KV cache: prefill q=S, kv=0; decode q=1, kv=T;
+chunked prefill q=chunk, kv=past; speculative verify q=γ+1, kv=T.
+
+Quantities are per device (one tensor shard). With pp stages a batch of B runs as pp
+micro-batches of B/pp; per step each device runs all pp micro-batches through its L/pp
+layers, the same work as one micro-batch through all L layers, which is what is counted.
+
+`ideal` is the textbook roofline of seed 001: attention time max(FLOPs, KV bytes)
+plus matmul time max(FLOPs, weight bytes), at peak rates, communication overlapped.
+`realistic` divides each rate by its measured achievable fraction (data/efficiency.yaml)
+and adds communication without overlap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from inferplan.collectives import (
+    all_gather_time,
+    all_reduce_time,
+    all_to_all_time,
+    place_group,
+    send_recv_time,
+)
+from inferplan.deployment import Deployment
+from inferplan.efficiency import efficiency_for
+from inferplan.memory import (
+    activation_bytes_per_token,
+    attention_params_per_device,
+    ffn_params_per_device,
+)
+from inferplan.models import ModelSpec
+from inferplan.parallel import Layout
+from inferplan.units import dtype_bytes
+
+FloatArray = npt.NDArray[np.float64]
+TERMS = ("compute", "weights", "kv", "communication", "overhead")
+
+
+# ------------------------------------------------------------------- FLOPs
+def attended_positions(new_tokens: npt.ArrayLike, cached_tokens: npt.ArrayLike,
+                       window: float | None) -> FloatArray:
+    """Σ_{i=1..q} min(kv + i, w): keys the q new tokens attend to in one layer (causal).
+
+    No window: q·kv + q(q+1)/2. Decode at kv=8191: 8192; prefill of 8192: 33,558,528.
+    """
+    q = np.asarray(new_tokens, dtype=np.float64)
+    kv = np.asarray(cached_tokens, dtype=np.float64)
+    if window is None:
+        return np.asarray(q * kv + q * (q + 1) / 2, dtype=np.float64)
+    below = np.clip(window - kv, 0, q)            # new tokens whose span is under the window
+    return np.asarray(below * kv + below * (below + 1) / 2 + (q - below) * window,
+                      dtype=np.float64)
+
+
+def attention_flops(model: ModelSpec, layout: Layout, batch: npt.ArrayLike,
+                    new_tokens: npt.ArrayLike, cached_tokens: npt.ArrayLike) -> FloatArray:
+    """Score and value FLOPs per device over all layers: B·per_pos/tp·Σ_l attended_l.
+
+    per_pos = 4·N·H (QKᵀ and AV); MLA: 2·N·(qk_dim + v_dim). LLaMA 3-70B, tp=8, one
+    decode token at T=8192: 4·64·128·80·8192/8 = 2.68e9 FLOPs.
+    """
+    if model.mla is not None:
+        per_pos = 2 * model.num_heads * (model.mla.qk_nope_head_dim + model.mla.qk_rope_head_dim
+                                         + model.mla.v_head_dim)
+    else:
+        per_pos = 4 * model.num_heads * model.head_dim
+    total = sum(attended_positions(new_tokens, cached_tokens, w) for w in model.layer_windows)
+    return np.asarray(np.asarray(batch, dtype=np.float64) * per_pos / layout.tp * total,
+                      dtype=np.float64)
+
+
+def matmul_params_per_token(model: ModelSpec, layout: Layout) -> float:
+    """Weight parameters one token multiplies on one device over all layers (top-k experts,
+    shared experts, router), without the LM head.
+
+    LLaMA 3-70B, tp=8: 80·(18,874,368 + 88,080,384) = 8.56e9.
+    """
+    attn = attention_params_per_device(model, layout)
+    total = 0.0
+    for moe_layer in model.layer_moe:
+        if moe_layer and model.moe is not None:
+            m = model.moe
+            router = model.hidden_size * m.num_experts
+            ffn = (m.experts_per_token * model.expert_params
+                   + model.moe_shared_params - router) / layout.tp + router
+        else:
+            ffn = ffn_params_per_device(model, layout, False)
+        total += attn + ffn
+    return total
+
+
+def lm_head_tokens(batch: npt.ArrayLike, new_tokens: npt.ArrayLike,
+                   phase: str) -> FloatArray:
+    """Tokens whose logits a step computes: B for prefill, chunk and decode (the last
+    position only), B·q for speculative verify (every drafted position)."""
+    B = np.asarray(batch, dtype=np.float64)
+    q = np.asarray(new_tokens, dtype=np.float64)
+    return np.asarray(B * q if phase == "verify" else B * np.ones_like(q), dtype=np.float64)
+
+
+# ------------------------------------------------------------------- bytes
+def expected_distinct_experts(num_experts: int, experts_per_token: int,
+                              tokens: npt.ArrayLike) -> FloatArray:
+    """Experts a batch of T tokens touches, routing uniformly: E·(1 − (1 − k/E)^T).
+
+    Mixtral (E=8, k=2): 1 token → 2; 8 tokens → 7.2; 64 tokens → 8.0.
+    """
+    T = np.asarray(tokens, dtype=np.float64)
+    E, k = float(num_experts), float(experts_per_token)
+    return np.asarray(E * (1.0 - (1.0 - k / E) ** T), dtype=np.float64)
+
+
+def weight_bytes_read(model: ModelSpec, layout: Layout, weights_dtype: str,
+                      tokens: npt.ArrayLike) -> FloatArray:
+    """Weight bytes one device reads per step: attention, dense FFN and router always;
+    routed experts only as many as the step's tokens touch; the LM head.
+
+    With ep > tp the expert group also receives the tokens of ep/tp replicas. LLaMA
+    3-70B int8 on 8 chips: 8.82e9 B whatever the batch.
+    """
+    T = np.asarray(tokens, dtype=np.float64)
+    attn = attention_params_per_device(model, layout)
+    params = np.zeros_like(T) + model.num_layers * (attn + model.norm_params_per_layer)
+    params = params + model.vocab_size * model.hidden_size / layout.tp
+    for moe_layer in model.layer_moe:
+        if moe_layer and model.moe is not None:
+            m = model.moe
+            group_tokens = T * max(1, layout.ep // layout.tp)
+            touched = expected_distinct_experts(m.num_experts, m.experts_per_token,
+                                                group_tokens) / m.num_experts
+            router = model.hidden_size * m.num_experts
+            experts = m.num_experts * model.expert_params / max(layout.tp, layout.ep)
+            params = params + touched * experts + router + (
+                model.moe_shared_params - router) / layout.tp
+        else:
+            params = params + ffn_params_per_device(model, layout, False)
+    return np.asarray(params * dtype_bytes(weights_dtype, "dtypes.weights"), dtype=np.float64)
+
+
+def kv_bytes_moved(model: ModelSpec, layout: Layout, kv_dtype: str, batch: npt.ArrayLike,
+                   new_tokens: npt.ArrayLike, cached_tokens: npt.ArrayLike) -> FloatArray:
+    """KV bytes one device reads and writes per step: the cache read once by the step's
+    attention (Σ_l min(kv + q, w_l) positions, flash-attention style) plus the q new
+    positions written, over min(tp, K) head shards and the batch shards.
+
+    LLaMA 3-70B int8, tp=8, B=32, decode at T=8192: 32·8193·163,840/8 ≈ 5.37e9 B.
+    """
+    B = np.asarray(batch, dtype=np.float64)
+    q = np.asarray(new_tokens, dtype=np.float64)
+    kv = np.asarray(cached_tokens, dtype=np.float64)
+    span = kv + q
+    positions = sum(span if w is None else np.minimum(span, float(w))
+                    for w in model.layer_windows)
+    per_position = model.kv_elements_per_token_per_layer * dtype_bytes(kv_dtype, "dtypes.kv")
+    shards = layout.head_shards(model) * layout.kv_batch_shards(model)
+    return np.asarray(B * positions * per_position / shards, dtype=np.float64)
+
+
+# ----------------------------------------------------------- communication
+def communication_time_s(deployment: Deployment, batch: npt.ArrayLike,
+                         new_tokens: npt.ArrayLike, phase: str,
+                         link_efficiency: float) -> FloatArray:
+    """Collective time of one step on the critical path.
+
+    Megatron TP: per layer one all-reduce of the B·q·D activations after attention
+    and one after the FFN (one in all for parallel blocks); batch-sharded attention adds
+    two all-to-alls of the queries/outputs; expert parallelism two all-to-alls
+    (dispatch, combine) of top-k token copies; the vocab-parallel logits are gathered;
+    pipeline stages pass B·q·D activations pp−1 times. On chips built of cores, a tp
+    group inside one chip fuses cores and pays no link traffic.
+    """
+    dep, model, layout = deployment, deployment.model, deployment.layout
+    act = dtype_bytes(dep.dtypes.compute, "dtypes.compute")
+    B = np.asarray(batch, dtype=np.float64)
+    tokens = B * np.asarray(new_tokens, dtype=np.float64)
+    hidden = tokens * model.hidden_size * act
+    total = np.zeros_like(hidden)
+    cores = dep.chip.cores_per_chip
+    tp_chips = max(1, layout.tp // cores)
+    if tp_chips > 1:
+        group = place_group(dep.topology, tp_chips)
+        per_layer = 1 if model.parallel_block else 2
+        total = total + model.num_layers * per_layer * all_reduce_time(
+            group, hidden, link_efficiency).total_s
+        if layout.attention_mode(model) == "batch" and layout.kv_batch_shards(model) > 1:
+            q_bytes = tokens * model.num_heads * model.head_dim * act / layout.tp
+            total = total + model.num_layers * 2 * all_to_all_time(
+                group, q_bytes, link_efficiency).total_s
+        logits = lm_head_tokens(B, new_tokens, phase) * model.vocab_size * 4.0
+        total = total + all_gather_time(group, logits, link_efficiency).total_s
+    if layout.ep > 1 and model.moe is not None and layout.ep // cores > 1:
+        ep_group = place_group(dep.topology, max(1, layout.ep // cores))
+        dispatch = hidden * model.moe.experts_per_token
+        total = total + model.num_moe_layers * 2 * all_to_all_time(
+            ep_group, dispatch, link_efficiency).total_s
+    if layout.pp > 1:
+        crosses = dep.topology.domains > 1
+        total = total + (layout.pp - 1) * send_recv_time(
+            dep.topology, hidden / layout.pp, crosses, link_efficiency).total_s
+    return np.asarray(total, dtype=np.float64)
+
+
+# --------------------------------------------------------------- the step
+@dataclass(frozen=True)
+class StepCost:
+    """One step's cost with every term named. Times are exposed seconds: they add up to
+    `latency_s` (a term hidden under another's roofline contributes nothing)."""
+
+    phase: str
+    flops: FloatArray                 # per device, matmul + attention
+    weight_bytes: FloatArray
+    kv_bytes: FloatArray
+    activation_bytes: FloatArray
+    compute_s: FloatArray
+    weights_s: FloatArray
+    kv_s: FloatArray
+    communication_s: FloatArray
+    overhead_s: FloatArray
+    latency_s: FloatArray
+    mfu: FloatArray
+
+    def breakdown_s(self) -> dict[str, FloatArray]:
+        return {"compute": self.compute_s, "weights": self.weights_s, "kv": self.kv_s,
+                "communication": self.communication_s, "overhead": self.overhead_s}
+
+    @property
+    def bound(self) -> npt.NDArray[np.str_]:
+        """The term with the largest share of the step: compute, weights, kv, ..."""
+        stacked = np.stack(np.broadcast_arrays(*self.breakdown_s().values()))
+        return np.asarray(np.array(TERMS)[np.argmax(stacked, axis=0)])
+
+
+def step_cost(deployment: Deployment, phase: str, batch: npt.ArrayLike,
+              new_tokens: npt.ArrayLike, cached_tokens: npt.ArrayLike) -> StepCost:
+    """Cost of one step of `batch` sequences adding `new_tokens` onto `cached_tokens`.
+
+    Seed 001 A9 (ideal, book v5e 4x2, LLaMA 3-70B int8, B=32, T=8192): KV 6.47 ms +
+    max(FLOPs 2.84, weights 10.80) ms ≈ 17.3 ms, memory-bound.
+    """
+    dep, model, layout = deployment, deployment.model, deployment.layout
+    eff = efficiency_for(dep)
+    B = np.asarray(batch, dtype=np.float64)
+    q = np.asarray(new_tokens, dtype=np.float64)
+    kv = np.asarray(cached_tokens, dtype=np.float64)
+    micro = np.ceil(B / layout.pp)            # pp micro-batches in flight
+    tokens = micro * q
+    peak = dep.chip.flops_per_s(dep.dtypes.compute)
+    flop_rate = peak * eff.compute
+    bw = dep.chip.memory_bandwidth_bytes_per_s * eff.memory_bandwidth
+
+    head = 2.0 * lm_head_tokens(micro, q, phase) * model.vocab_size * model.hidden_size / layout.tp
+    mm_flops = 2.0 * tokens * matmul_params_per_token(model, layout) + head
+    at_flops = attention_flops(model, layout, micro, q, kv)
+    w_bytes = weight_bytes_read(model, layout, dep.dtypes.weights, tokens)
+    kv_bytes = kv_bytes_moved(model, layout, dep.dtypes.kv, micro, q, kv)
+    act_bytes = 2.0 * model.num_layers * tokens * activation_bytes_per_token(
+        model, layout, dep.dtypes.compute)
+
+    # attention: max(FLOPs, KV bytes); matmuls: max(FLOPs, weight + activation bytes)
+    at_compute, at_memory = at_flops / flop_rate, kv_bytes / bw
+    # the textbook roofline (ideal) moves weights and KV only; realistic adds the
+    # activations each layer writes and reads back
+    moved = w_bytes + (act_bytes if dep.efficiency == "realistic" else 0.0)
+    mm_compute, mm_memory = mm_flops / flop_rate, moved / bw
+    compute_s = np.where(at_compute > at_memory, at_compute, 0.0) + np.where(
+        mm_compute > mm_memory, mm_compute, 0.0)
+    kv_s = np.where(at_compute > at_memory, 0.0, at_memory)
+    weights_s = np.where(mm_compute > mm_memory, 0.0, mm_memory)
+    per_pass = compute_s + kv_s + weights_s
+    comm = communication_time_s(dep, micro, q, phase, eff.interconnect)
+    # ideal: communication overlaps with compute; realistic: it does not
+    comm_exposed = np.maximum(comm - per_pass, 0.0) if dep.efficiency == "ideal" else comm
+    # No per-step or per-layer overhead is modelled yet: calibration is issue 3's work.
+    overhead = np.zeros_like(per_pass)
+    # A device runs pp micro-batches through its L/pp layers per step: the same work as
+    # one micro-batch through all L layers, which is what the terms above count.
+    latency = per_pass + overhead + comm_exposed
+    mfu = (mm_flops + at_flops) / np.maximum(latency * peak, 1e-30)
+    shape = np.broadcast_shapes(B.shape, q.shape, kv.shape)
+
+    def b(x: FloatArray) -> FloatArray:
+        return np.asarray(np.broadcast_to(x, shape), dtype=np.float64)
+
+    return StepCost(
+        phase=phase, flops=b(mm_flops + at_flops), weight_bytes=b(w_bytes),
+        kv_bytes=b(kv_bytes), activation_bytes=b(act_bytes),
+        compute_s=b(compute_s), weights_s=b(weights_s),
+        kv_s=b(kv_s), communication_s=b(comm_exposed), overhead_s=b(overhead),
+        latency_s=b(latency), mfu=b(mfu))
