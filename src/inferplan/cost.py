@@ -165,22 +165,21 @@ def kv_bytes_moved(model: ModelSpec, layout: Layout, kv_dtype: str, batch: npt.A
 
 
 # ----------------------------------------------------------- communication
-def communication_time_s(deployment: Deployment, batch: npt.ArrayLike,
-                         new_tokens: npt.ArrayLike, phase: str,
-                         link_efficiency: float) -> FloatArray:
-    """Collective time of one step on the critical path.
+def communication_time_s(deployment: Deployment, tokens: npt.ArrayLike,
+                         logit_tokens: npt.ArrayLike, link_efficiency: float) -> FloatArray:
+    """Collective time of one step of `tokens` (B·q summed over the step's sequences) on
+    the critical path.
 
-    Megatron TP: per layer one all-reduce of the B·q·D activations after attention
+    Megatron TP: per layer one all-reduce of the tokens·D activations after attention
     and one after the FFN (one in all for parallel blocks); batch-sharded attention adds
     two all-to-alls of the queries/outputs; expert parallelism two all-to-alls
-    (dispatch, combine) of top-k token copies; the vocab-parallel logits are gathered;
-    pipeline stages pass B·q·D activations pp−1 times. On chips built of cores, a tp
-    group inside one chip fuses cores and pays no link traffic.
+    (dispatch, combine) of top-k token copies; the vocab-parallel logits of
+    `logit_tokens` are gathered; pipeline stages pass the activations pp−1 times. On
+    chips built of cores, a tp group inside one chip fuses cores and pays no link traffic.
     """
     dep, model, layout = deployment, deployment.model, deployment.layout
     act = dtype_bytes(dep.dtypes.compute, "dtypes.compute")
-    B = np.asarray(batch, dtype=np.float64)
-    tokens = B * np.asarray(new_tokens, dtype=np.float64)
+    tokens = np.asarray(tokens, dtype=np.float64)
     hidden = tokens * model.hidden_size * act
     total = np.zeros_like(hidden)
     cores = dep.chip.cores_per_chip
@@ -194,7 +193,7 @@ def communication_time_s(deployment: Deployment, batch: npt.ArrayLike,
             q_bytes = tokens * model.num_heads * model.head_dim * act / layout.tp
             total = total + model.num_layers * 2 * all_to_all_time(
                 group, q_bytes, link_efficiency).total_s
-        logits = lm_head_tokens(B, new_tokens, phase) * model.vocab_size * 4.0
+        logits = np.asarray(logit_tokens, dtype=np.float64) * model.vocab_size * 4.0
         total = total + all_gather_time(group, logits, link_efficiency).total_s
     if layout.ep > 1 and model.moe is not None and layout.ep // cores > 1:
         ep_group = place_group(dep.topology, max(1, layout.ep // cores))
@@ -238,44 +237,71 @@ class StepCost:
         return np.asarray(np.array(TERMS)[np.argmax(stacked, axis=0)])
 
 
+@dataclass(frozen=True)
+class Segment:
+    """Sequences of one kind in a step: `batch` of them each adding `new_tokens` onto
+    `cached_tokens` (arrays broadcast)."""
+
+    phase: str
+    batch: npt.ArrayLike
+    new_tokens: npt.ArrayLike
+    cached_tokens: npt.ArrayLike
+
+
 def step_cost(deployment: Deployment, phase: str, batch: npt.ArrayLike,
               new_tokens: npt.ArrayLike, cached_tokens: npt.ArrayLike) -> StepCost:
     """Cost of one step of `batch` sequences adding `new_tokens` onto `cached_tokens`.
 
-    Seed 001 A9 (ideal, book v5e 4x2, LLaMA 3-70B int8, B=32, T=8192): KV 6.47 ms +
-    max(FLOPs 2.84, weights 10.80) ms ≈ 17.3 ms, memory-bound.
+    Seed 001 A9 (ideal, book v5e 4x2, LLaMA 3-70B int8, B=32, T=8192): KV 6.55 ms +
+    max(FLOPs 2.84, weights 10.6) ms ≈ 17.2 ms, bound by weight loading.
+    """
+    return mixed_step_cost(deployment, [Segment(phase, batch, new_tokens, cached_tokens)])
+
+
+def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost:
+    """Cost of one step that runs several kinds of sequences together, as in-flight
+    batching does (decode sequences plus a chunk of a prompt): FLOPs, KV bytes and
+    activations add up; the weights are read once for all the step's tokens.
     """
     dep, model, layout = deployment, deployment.model, deployment.layout
     eff = efficiency_for(dep)
-    B = np.asarray(batch, dtype=np.float64)
-    q = np.asarray(new_tokens, dtype=np.float64)
-    kv = np.asarray(cached_tokens, dtype=np.float64)
-    micro = np.ceil(B / layout.pp)            # pp micro-batches in flight
-    tokens = micro * q
     peak = dep.chip.flops_per_s(dep.dtypes.compute)
     flop_rate = peak * eff.compute
     bw = dep.chip.memory_bandwidth_bytes_per_s * eff.memory_bandwidth
+    per_token_params = matmul_params_per_token(model, layout)
+    act_per_token = activation_bytes_per_token(model, layout, dep.dtypes.compute)
 
-    head = 2.0 * lm_head_tokens(micro, q, phase) * model.vocab_size * model.hidden_size / layout.tp
-    mm_flops = 2.0 * tokens * matmul_params_per_token(model, layout) + head
-    at_flops = attention_flops(model, layout, micro, q, kv)
+    tokens: FloatArray = np.zeros(())
+    logit_tokens: FloatArray = np.zeros(())
+    at_flops: FloatArray = np.zeros(())
+    kv_bytes: FloatArray = np.zeros(())
+    for seg in segments:
+        B = np.asarray(seg.batch, dtype=np.float64)
+        q = np.asarray(seg.new_tokens, dtype=np.float64)
+        kv = np.asarray(seg.cached_tokens, dtype=np.float64)
+        micro = np.ceil(B / layout.pp)            # pp micro-batches in flight
+        tokens = tokens + micro * q
+        logit_tokens = logit_tokens + lm_head_tokens(micro, q, seg.phase)
+        at_flops = at_flops + attention_flops(model, layout, micro, q, kv)
+        kv_bytes = kv_bytes + kv_bytes_moved(model, layout, dep.dtypes.kv, micro, q, kv)
+
+    head = 2.0 * logit_tokens * model.vocab_size * model.hidden_size / layout.tp
+    mm_flops = 2.0 * tokens * per_token_params + head
     w_bytes = weight_bytes_read(model, layout, dep.dtypes.weights, tokens)
-    kv_bytes = kv_bytes_moved(model, layout, dep.dtypes.kv, micro, q, kv)
-    act_bytes = 2.0 * model.num_layers * tokens * activation_bytes_per_token(
-        model, layout, dep.dtypes.compute)
+    act_bytes = 2.0 * model.num_layers * tokens * act_per_token
 
-    # attention: max(FLOPs, KV bytes); matmuls: max(FLOPs, weight + activation bytes)
-    at_compute, at_memory = at_flops / flop_rate, kv_bytes / bw
-    # the textbook roofline (ideal) moves weights and KV only; realistic adds the
-    # activations each layer writes and reads back
+    # attention: max(FLOPs, KV bytes); matmuls: max(FLOPs, weight bytes). The textbook
+    # roofline (ideal) moves weights and KV only; realistic adds the activations each
+    # layer writes and reads back.
     moved = w_bytes + (act_bytes if dep.efficiency == "realistic" else 0.0)
+    at_compute, at_memory = at_flops / flop_rate, kv_bytes / bw
     mm_compute, mm_memory = mm_flops / flop_rate, moved / bw
     compute_s = np.where(at_compute > at_memory, at_compute, 0.0) + np.where(
         mm_compute > mm_memory, mm_compute, 0.0)
     kv_s = np.where(at_compute > at_memory, 0.0, at_memory)
     weights_s = np.where(mm_compute > mm_memory, 0.0, mm_memory)
     per_pass = compute_s + kv_s + weights_s
-    comm = communication_time_s(dep, micro, q, phase, eff.interconnect)
+    comm = communication_time_s(dep, tokens, logit_tokens, eff.interconnect)
     # ideal: communication overlaps with compute; realistic: it does not
     comm_exposed = np.maximum(comm - per_pass, 0.0) if dep.efficiency == "ideal" else comm
     # No per-step or per-layer overhead is modelled yet: calibration is issue 3's work.
@@ -284,14 +310,14 @@ def step_cost(deployment: Deployment, phase: str, batch: npt.ArrayLike,
     # one micro-batch through all L layers, which is what the terms above count.
     latency = per_pass + overhead + comm_exposed
     mfu = (mm_flops + at_flops) / np.maximum(latency * peak, 1e-30)
-    shape = np.broadcast_shapes(B.shape, q.shape, kv.shape)
+    shape = np.broadcast_shapes(*(np.shape(x) for x in (tokens, at_flops, kv_bytes, latency)))
 
     def b(x: FloatArray) -> FloatArray:
         return np.asarray(np.broadcast_to(x, shape), dtype=np.float64)
 
     return StepCost(
-        phase=phase, flops=b(mm_flops + at_flops), weight_bytes=b(w_bytes),
-        kv_bytes=b(kv_bytes), activation_bytes=b(act_bytes),
-        compute_s=b(compute_s), weights_s=b(weights_s),
-        kv_s=b(kv_s), communication_s=b(comm_exposed), overhead_s=b(overhead),
-        latency_s=b(latency), mfu=b(mfu))
+        phase="+".join(seg.phase for seg in segments), flops=b(mm_flops + at_flops),
+        weight_bytes=b(w_bytes), kv_bytes=b(kv_bytes), activation_bytes=b(act_bytes),
+        compute_s=b(compute_s), weights_s=b(weights_s), kv_s=b(kv_s),
+        communication_s=b(comm_exposed), overhead_s=b(overhead), latency_s=b(latency),
+        mfu=b(mfu))
