@@ -130,3 +130,20 @@ def test_malformed_hf_config_names_the_field(tmp_path: Path) -> None:
                                "vocab_size": 10, "intermediate_size": 8}))
     out = run("memory", scenario(tmp_path, BASE.replace("llama-3.1-8b", str(cfg))))
     assert out.returncode == 2 and "config.hidden_size" in out.stderr
+
+
+def test_estimate_several_files_keeps_order_and_errors(tmp_path: Path) -> None:
+    good = scenario(tmp_path, BASE, "good.yaml")
+    bad = scenario(tmp_path, BASE.replace("llama-3.1-8b", "nope"), "bad.yaml")
+    out = run("estimate", good, bad, "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert "ttft_s" in data[0] and "error" in data[1] and "nope" in data[1]["error"]
+    only_bad = run("estimate", bad, bad, "--json")
+    assert only_bad.returncode == 2
+
+
+def test_estimate_bad_input_one_line(tmp_path: Path) -> None:
+    out = run("estimate", scenario(tmp_path, BASE.replace("batch: 8", "batch: 0")))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().startswith("error:") and len(out.stderr.strip().splitlines()) == 1

@@ -6,7 +6,11 @@ import sys
 
 from rich.console import Console
 
-from inferplan.cli import commands_catalog, commands_memory  # noqa: F401  (register commands)
+from inferplan.cli import (  # noqa: F401  (each module registers its commands)
+    commands_catalog,
+    commands_estimate,
+    commands_memory,
+)
 from inferplan.cli.app import app
 from inferplan.units import InferplanError
 

@@ -1,0 +1,45 @@
+"""Terminal rendering of `inferplan estimate`."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from inferplan.serving import Estimate, explain
+
+
+def render_estimate(est: Estimate, console: Console) -> None:
+    """Latency and throughput, then the step-time split of prefill and decode."""
+    d = est.deployment
+    lay = d.layout
+    console.print(
+        f"[bold]{d.model.name}[/] on {d.chips}x {d.chip.display_name} "
+        f"({d.topology.describe()}), tp={lay.tp} pp={lay.pp} dp={lay.dp}"
+        + (f" ep={lay.ep}" if lay.ep > 1 else "")
+        + f"; weights {d.dtypes.weights}, KV {d.dtypes.kv}, compute {d.dtypes.compute};"
+        f" {d.efficiency}; {est.mode} batch {est.batch} per replica"
+        f" ({est.workload.input_len} in / {est.workload.output_len} out)")
+    if not est.fits:
+        console.print(f"[red]does not fit[/]: the largest batch is {est.memory.max_batch}")
+    top = Table(show_header=True, title_justify="left")
+    for col in ("TTFT", "TPOT", "end-to-end", "output tok/s", "tok/s/chip", "req/s",
+                "$/M out tok"):
+        top.add_column(col, justify="right")
+    usd = est.usd_per_million_output_tokens
+    top.add_row(f"{est.ttft_s * 1e3:.1f} ms", f"{est.tpot_s * 1e3:.2f} ms",
+                f"{est.e2e_latency_s:.2f} s", f"{est.output_tokens_per_s:,.0f}",
+                f"{est.output_tokens_per_s_per_chip:,.1f}", f"{est.requests_per_s:.2f}",
+                "n/a" if usd is None else f"${usd:.3f}")
+    console.print(top)
+    split = Table(title="step time, exposed (ms)", title_justify="left")
+    split.add_column("phase")
+    for term in ("compute", "weights", "kv", "communication", "overhead", "total"):
+        split.add_column(term, justify="right")
+    split.add_column("bound")
+    split.add_column("MFU", justify="right")
+    for name, p in (("prefill", est.prefill), ("decode (mean step)", est.decode)):
+        split.add_row(name, *(f"{p.breakdown_s[k] * 1e3:.3f}" for k in (
+            "compute", "weights", "kv", "communication", "overhead")),
+            f"{p.latency_s * 1e3:.3f}", p.bound, f"{p.mfu:.1%}")
+    console.print(split)
+    console.print(explain(est))

@@ -1,0 +1,68 @@
+"""Serving metrics: static batching, closed-loop concurrency, and the estimate contract."""
+
+from __future__ import annotations
+
+import pytest
+from tests.conftest import make
+
+from inferplan.serving import estimate, estimate_dict
+
+BOOK = "tpu-v5e-scaling-book"
+
+
+def test_static_batch_seed_a22_a23_decode_of_512_tokens() -> None:
+    dep, wl = make(model="llama-3.1-70b", hardware=BOOK, chips=16, topology="4x4",
+                   parallelism={"tp": 16}, dtypes={"weights": "bf16", "kv": "bf16"},
+                   efficiency="ideal",
+                   workload={"input_len": 7680, "output_len": 513, "batch": 41})
+    est = estimate(dep, wl)
+    # Seed: 19 ms per step at full HBM, "about 9 s" for 512 tokens (10 s with 19.5 ms).
+    assert est.tpot_s * 512 == pytest.approx(9.7, rel=0.05)
+    assert est.e2e_latency_s == pytest.approx(est.ttft_s + 512 * est.tpot_s)
+    assert est.output_tokens_per_s == pytest.approx(41 * 513 / est.e2e_latency_s)
+
+
+def test_throughput_per_chip_and_cost() -> None:
+    dep, wl = make(model="llama-3.1-70b", hardware=BOOK, chips=8, topology="4x2",
+                   parallelism={"tp": 8}, dtypes={"weights": "int8", "kv": "int8"},
+                   efficiency="ideal",
+                   workload={"input_len": 8192, "output_len": 512, "batch": 32})
+    est = estimate(dep, wl)
+    assert est.output_tokens_per_s_per_chip == pytest.approx(est.output_tokens_per_s / 8)
+    usd = est.usd_per_million_output_tokens
+    assert usd == pytest.approx(1.2 * 8 / est.output_tokens_per_s * 1e6 / 3600)
+
+
+def test_concurrency_closed_loop_behaves() -> None:
+    def run(c: int) -> tuple[float, float, float]:
+        dep, wl = make(model="llama-3.1-8b", hardware="h100-sxm", chips=1,
+                       parallelism={"tp": 1},
+                       workload={"input_len": 1024, "output_len": 256, "concurrency": c})
+        e = estimate(dep, wl)
+        return e.output_tokens_per_s, e.tpot_s, e.ttft_s
+    low, high = run(4), run(64)
+    assert high[0] > low[0]          # more in flight: more tokens/s
+    assert high[1] >= low[1]         # ... at a longer step
+    assert high[2] >= low[2]
+
+
+def test_batch_max_uses_the_memory_limit() -> None:
+    dep, wl = make(model="llama-3.1-8b", hardware="h100-sxm", chips=1, parallelism={"tp": 1},
+                   workload={"input_len": 2048, "output_len": 256, "batch": "max"})
+    est = estimate(dep, wl)
+    assert est.mode == "max" and est.batch == est.memory.max_batch > 1 and est.fits
+
+
+def test_estimate_json_contract() -> None:
+    dep, wl = make(model="llama-3.1-8b", hardware="h100-sxm", chips=2, parallelism={"tp": 2},
+                   workload={"input_len": 512, "output_len": 64, "batch": 8})
+    d = estimate_dict(estimate(dep, wl))
+    for key in ("fits", "batch", "memory", "ttft_s", "tpot_s", "e2e_latency_s", "prefill",
+                "decode", "throughput", "cost"):
+        assert key in d
+    decode = d["decode"]
+    assert isinstance(decode, dict)
+    assert set(decode["breakdown_s"]) == {"compute", "weights", "kv", "communication",
+                                          "overhead"}
+    assert decode["bound"] in decode["breakdown_s"]
+    assert sum(decode["breakdown_s"].values()) == pytest.approx(decode["step_latency_s"])
