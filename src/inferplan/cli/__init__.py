@@ -7,6 +7,7 @@ import sys
 from rich.console import Console
 
 from inferplan.cli import (  # noqa: F401  (each module registers its commands)
+    commands_buckets,
     commands_catalog,
     commands_estimate,
     commands_memory,

@@ -1,0 +1,135 @@
+"""The bucket config file: furiosa-llm ArtifactBuilder's arguments plus planner options.
+
+`parse_bucket_config(raw)` validates a mapping (read by the CLI from YAML/JSON) and
+raises `InferplanError` naming the field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from inferplan.units import Dtype, InferplanError
+
+Positive = Annotated[int, Field(gt=0)]
+#: (batch, context length), as ArtifactBuilder's prefill_buckets / decode_buckets.
+Bucket2 = tuple[Positive, Positive]
+#: (batch, attention length, new tokens q), as 2026.x append_buckets.
+Bucket3 = tuple[Positive, Positive, Positive]
+
+
+class BucketConfig(BaseModel):
+    """One furiosa-llm artifact build, as ArtifactBuilder would receive it.
+
+    Planner-only fields: `hardware`, the dtypes, `decode_batch_weights` (how often the
+    engine runs each decode batch size; default: every configured decode batch equally),
+    `decode_grouping` (default: the version's), `max_batch_context` (cap on decode
+    batch x context for suggestions; default: the largest in the config),
+    `bucket_multiple` (suggested lengths are multiples of it) and `model_id` (the
+    Hugging Face id written by --emit).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    target: Literal["furiosa-llm"] = "furiosa-llm"
+    model: str
+    model_id: str | None = None
+    hardware: str = "rngd"
+    furiosa_llm_version: str | None = None
+    tensor_parallel_size: Positive | None = None
+    prefill_buckets: tuple[Bucket2, ...] = ()
+    decode_buckets: tuple[Bucket2, ...] = ()
+    append_buckets: tuple[Bucket3, ...] = ()
+    tokenwise_seq_lens: tuple[Positive, ...] = ()
+    max_seq_len_to_capture: Positive | None = None
+    max_prompt_len: Positive | None = None
+    max_model_len: Positive | None = None
+    prefill_chunk_size: Positive | None = None
+    num_speculative_tokens: Annotated[int, Field(ge=0)] = 0
+    skip_bucket_validation: bool = False
+    activation_dtype: Dtype = "bf16"
+    kv_dtype: Dtype = "bf16"
+    weight_dtype: Dtype = "bf16"
+    decode_batch_weights: dict[Positive, Annotated[float, Field(gt=0)]] | None = None
+    decode_grouping: Literal["batch_max", "per_sequence"] | None = None
+    max_batch_context: Positive | None = None
+    bucket_multiple: Positive = 128
+
+    @field_validator("furiosa_llm_version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        """YAML reads 2025.3 as a float; keep the text."""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+
+class JetStreamConfig(BaseModel):
+    """XLA/TPU prefill-length buckets (JetStream's `prefill_lengths`); default: JetStream's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    target: Literal["jetstream"]
+    model: str
+    prefill_lengths: tuple[Positive, ...] | None = None
+    max_prefill_length: Positive | None = None
+    power_of_two: bool = True
+    add_bos: bool = True
+
+
+class VllmCaptureConfig(BaseModel):
+    """vLLM CUDA-graph capture sizes; default: vLLM's list for `scheme`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    target: Literal["vllm"]
+    model: str | None = None
+    max_num_seqs: Positive = 256
+    scheme: Literal["v0.8", "v0.11"] = "v0.11"
+    num_speculative_tokens: Annotated[int, Field(ge=0)] = 0
+    max_num_batched_tokens: Positive | None = None
+    cudagraph_capture_sizes: tuple[Positive, ...] | None = None
+    batch_sizes: tuple[Positive, ...] | None = None
+
+
+AnyBucketConfig = BucketConfig | JetStreamConfig | VllmCaptureConfig
+TARGETS: dict[str, type[BaseModel]] = {"furiosa-llm": BucketConfig,
+                                       "jetstream": JetStreamConfig, "vllm": VllmCaptureConfig}
+
+
+def parse_any_config(raw: Mapping[str, Any], origin: str = "buckets") -> AnyBucketConfig:
+    """Pick the schema by `target` (furiosa-llm, jetstream or vllm) and validate."""
+    if not isinstance(raw, Mapping):
+        raise InferplanError(origin, type(raw).__name__, "must be a mapping")
+    target = raw.get("target", "furiosa-llm")
+    if target not in TARGETS:
+        raise InferplanError(f"{origin}.target", target, f"allowed: {', '.join(TARGETS)}")
+    if target == "furiosa-llm":
+        return parse_bucket_config(raw, origin)
+    try:
+        parsed = TARGETS[target].model_validate(dict(raw))
+    except ValidationError as exc:
+        raise _one_line(exc, origin) from None
+    assert isinstance(parsed, (JetStreamConfig, VllmCaptureConfig))
+    return parsed
+
+
+def _one_line(exc: ValidationError, origin: str) -> InferplanError:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(file)"
+    value = err.get("input")
+    if isinstance(value, Mapping):
+        value = "{...}"
+    return InferplanError(f"{origin}.{where}", value, err["msg"])
+
+
+def parse_bucket_config(raw: Mapping[str, Any], origin: str = "buckets") -> BucketConfig:
+    """Validate a bucket-config mapping; the first problem becomes an `InferplanError`."""
+    if not isinstance(raw, Mapping):
+        raise InferplanError(origin, type(raw).__name__, "must be a mapping")
+    try:
+        return BucketConfig.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise _one_line(exc, origin) from None
