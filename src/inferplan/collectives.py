@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -531,8 +532,11 @@ def bidirectional_link_bandwidth(chip: ChipSpec) -> float:
 
 
 # ------------------------------------------------------------ intra-domain dispatch
-def _intra_all_gather(group: Group, v: Seconds, eff: float) -> CollectiveTime:
-    """All-gather of V among the members of one scale-up domain (`group.local`)."""
+def _intra(group: Group, v: Seconds, eff: float, ring: Any, direct: Any, axis: Any,
+           torus: Any) -> CollectiveTime:
+    """Dispatch one collective among the members of one scale-up domain (`group.local`)
+    to its formula for the fabric: ring on switches and PCIe, direct on fully connected
+    boxes, a ring fabric's axis, or the torus form."""
     g = group.local if group.domains > 1 and group.local is not None else group
     p = g.size
     if p == 1:
@@ -540,31 +544,28 @@ def _intra_all_gather(group: Group, v: Seconds, eff: float) -> CollectiveTime:
     link = _interconnect(g.topology.chip)
     w = link.bandwidth_bytes_per_s_per_direction * eff
     kind = g.kind
+    result: CollectiveTime
     if kind in ("switch", "pcie"):
-        return ring_all_gather_time(v, p, w, link.latency_s, link.name)
-    if kind == "fully_connected":
-        return direct_all_gather_time(v, p, w, link.links_per_chip, link.latency_s, link.name)
-    if kind == "ring":
-        return torus_axis_all_gather_time(v, p, w, link.latency_s, g.wraps[0], g.strides[0])
-    return torus_all_gather_time(v, g.axes, g.wraps, g.strides, w, link.latency_s)
+        result = ring(v, p, w, link.latency_s, link.name)
+    elif kind == "fully_connected":
+        result = direct(v, p, w, link.links_per_chip, link.latency_s, link.name)
+    elif kind == "ring":
+        result = axis(v, p, w, link.latency_s, g.wraps[0], g.strides[0])
+    else:
+        result = torus(v, g.axes, g.wraps, g.strides, w, link.latency_s)
+    return result
+
+
+def _intra_all_gather(group: Group, v: Seconds, eff: float) -> CollectiveTime:
+    """All-gather of V among the members of one scale-up domain."""
+    return _intra(group, v, eff, ring_all_gather_time, direct_all_gather_time,
+                  torus_axis_all_gather_time, torus_all_gather_time)
 
 
 def _intra_all_to_all(group: Group, v: Seconds, eff: float) -> CollectiveTime:
     """All-to-all of V per device among the members of one scale-up domain."""
-    g = group.local if group.domains > 1 and group.local is not None else group
-    p = g.size
-    if p == 1:
-        return no_collective(v)
-    link = _interconnect(g.topology.chip)
-    w = link.bandwidth_bytes_per_s_per_direction * eff
-    kind = g.kind
-    if kind in ("switch", "pcie"):
-        return ring_all_to_all_time(v, p, w, link.latency_s, link.name)
-    if kind == "fully_connected":
-        return direct_all_to_all_time(v, p, w, link.links_per_chip, link.latency_s, link.name)
-    if kind == "ring":
-        return torus_axis_all_to_all_time(v, p, w, link.latency_s, g.wraps[0], g.strides[0])
-    return torus_all_to_all_time(v, g.axes, g.wraps, g.strides, w, link.latency_s)
+    return _intra(group, v, eff, ring_all_to_all_time, direct_all_to_all_time,
+                  torus_axis_all_to_all_time, torus_all_to_all_time)
 
 
 def _inter_all_gather(group: Group, v_local: Seconds, eff: float) -> CollectiveTime:

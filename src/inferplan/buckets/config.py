@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from inferplan.units import Dtype, InferplanError
+from inferplan.validation import first_error
 
 Positive = Annotated[int, Field(gt=0)]
 #: (batch, context length), as ArtifactBuilder's prefill_buckets / decode_buckets.
@@ -111,18 +112,9 @@ def parse_any_config(raw: Mapping[str, Any], origin: str = "buckets") -> AnyBuck
     try:
         parsed = TARGETS[target].model_validate(dict(raw))
     except ValidationError as exc:
-        raise _one_line(exc, origin) from None
+        raise first_error(exc, origin) from None
     assert isinstance(parsed, (JetStreamConfig, VllmCaptureConfig))
     return parsed
-
-
-def _one_line(exc: ValidationError, origin: str) -> InferplanError:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "(file)"
-    value = err.get("input")
-    if isinstance(value, Mapping):
-        value = "{...}"
-    return InferplanError(f"{origin}.{where}", value, err["msg"])
 
 
 def parse_bucket_config(raw: Mapping[str, Any], origin: str = "buckets") -> BucketConfig:
@@ -132,4 +124,4 @@ def parse_bucket_config(raw: Mapping[str, Any], origin: str = "buckets") -> Buck
     try:
         return BucketConfig.model_validate(dict(raw))
     except ValidationError as exc:
-        raise _one_line(exc, origin) from None
+        raise first_error(exc, origin) from None
