@@ -110,8 +110,8 @@ class ChipSpec(_Frozen):
 
     # ---------------------------------------------------------------- helpers
     def flops_per_s(self, dtype: str) -> float:
-        """Dense peak FLOP/s for `dtype`; falls back to the fastest rate not above bf16's
-        width (int4 weights computed in bf16 use the bf16 rate)."""
+        """Dense peak FLOP/s for `dtype`; a dtype the chip cannot compute in is an error
+        naming the rates it has (TPU v5e bf16: 1.97e14)."""
         if dtype in self.peak_flops_per_s:
             return self.peak_flops_per_s[dtype]
         raise InferplanError("dtypes.compute", dtype,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -85,7 +85,6 @@ class ModelSpec:
     moe: MoESpec | None = None
     mla: MLASpec | None = None
     max_position_embeddings: int | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     # ---------------------------------------------------------------- shape checks
     def __post_init__(self) -> None:

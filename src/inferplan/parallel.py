@@ -14,7 +14,6 @@ Attention under tp > K (more shards than KV heads) has two options:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -116,13 +115,3 @@ def check_layout(model: ModelSpec, chip: ChipSpec, layout: Layout, chips: int) -
         if model.moe.num_experts % layout.ep:
             raise InferplanError("parallelism.ep", layout.ep,
                                  f"must divide the {model.moe.num_experts} experts")
-
-
-def layers_per_stage(model: ModelSpec, pp: int) -> int:
-    """Layers on the fullest pipeline stage: ⌈L/pp⌉. LLaMA 3-70B, pp=3: 27."""
-    return math.ceil(model.num_layers / pp)
-
-
-def chips_per_replica(chip: ChipSpec, layout: Layout) -> float:
-    """Chips one replica occupies: tp·pp/cores (0.125 for TP=1 on an 8-PE RNGD)."""
-    return layout.model_parallel / chip.cores_per_chip

@@ -128,10 +128,9 @@ def build_deployment(
     layout = Layout(tp=p.tp, pp=p.pp, dp=dp, ep=p.ep, layout=p.layout, attention=p.attention)
     check_layout(model, chip, layout, scenario.chips)
     d = scenario.dtypes
-    for field_name, dtype in (("compute", d.compute),):
-        if dtype not in chip.peak_flops_per_s:
-            raise InferplanError(f"dtypes.{field_name}", dtype,
-                                 f"{chip.name} computes in {', '.join(chip.peak_flops_per_s)}")
+    if d.compute not in chip.peak_flops_per_s:
+        raise InferplanError("dtypes.compute", d.compute,
+                             f"{chip.name} computes in {', '.join(chip.peak_flops_per_s)}")
     deployment = Deployment(
         model=model, chip=chip, topology=topology, layout=layout,
         dtypes=Dtypes(weights=d.weights, kv=d.kv, compute=d.compute),

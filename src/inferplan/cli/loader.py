@@ -6,6 +6,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from inferplan.cli.files import looks_like_path, read_mapping
 from inferplan.deployment import Deployment, Workload
 from inferplan.hardware import ChipSpec, catalog_chip, chip_from_dict
@@ -37,16 +39,15 @@ def load_chip(ref: str, base: Path) -> ChipSpec:
     return catalog_chip(ref)
 
 
-def load_raw(path: str | None) -> tuple[dict[str, Any], Path, str]:
-    """The scenario mapping, the folder its references are relative to, and its label."""
+def load_raw(path: str | None) -> tuple[dict[str, Any], Path]:
+    """The scenario mapping and the folder its references are relative to."""
     if path is None:
-        import yaml
-
-        return yaml.safe_load(default_scenario_text()), Path.cwd(), "bundled default scenario"
-    return read_mapping(path, "scenario"), Path(path).resolve().parent, path
+        data: dict[str, Any] = yaml.safe_load(default_scenario_text())
+        return data, Path.cwd()
+    return read_mapping(path, "scenario"), Path(path).resolve().parent
 
 
 def load_scenario(path: str | None) -> tuple[Deployment, Workload]:
-    raw, base, _ = load_raw(path)
+    raw, base = load_raw(path)
     scenario = parse_scenario(raw, origin="scenario")
     return build_deployment(scenario, lambda r: load_model(r, base), lambda r: load_chip(r, base))
