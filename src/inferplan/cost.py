@@ -34,6 +34,7 @@ from inferplan.efficiency import efficiency_for
 from inferplan.memory import (
     activation_bytes_per_token,
     attention_params_per_device,
+    expert_params_per_device,
     ffn_params_per_device,
 )
 from inferplan.models import ModelSpec
@@ -136,10 +137,8 @@ def weight_bytes_read(model: ModelSpec, layout: Layout, weights_dtype: str,
             group_tokens = T * max(1, layout.ep // layout.tp)
             touched = expected_distinct_experts(m.num_experts, m.experts_per_token,
                                                 group_tokens) / m.num_experts
-            router = model.hidden_size * m.num_experts
-            experts = m.num_experts * model.expert_params / max(layout.tp, layout.ep)
-            params = params + touched * experts + router + (
-                model.moe_shared_params - router) / layout.tp
+            untouched = (1.0 - touched) * expert_params_per_device(model, layout)
+            params = params + ffn_params_per_device(model, layout, True) - untouched
         else:
             params = params + ffn_params_per_device(model, layout, False)
     return np.asarray(params * dtype_bytes(weights_dtype, "dtypes.weights"), dtype=np.float64)

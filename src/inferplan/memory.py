@@ -55,6 +55,16 @@ def attention_params_per_device(model: ModelSpec, layout: Layout) -> float:
     return (model.attention_params_per_layer - kv) / tp + kv / layout.head_shards(model)
 
 
+def expert_params_per_device(model: ModelSpec, layout: Layout) -> float:
+    """Routed-expert weights of one MoE layer on one device: E·expert/max(tp, ep).
+
+    Mixtral-8x7B, tp=8: 8·3·4096·14336/8 = 176,160,768.
+    """
+    if model.moe is None:
+        return 0.0
+    return model.moe.num_experts * model.expert_params / max(layout.tp, layout.ep)
+
+
 def ffn_params_per_device(model: ModelSpec, layout: Layout, moe_layer: bool) -> float:
     """FFN weights of one layer on one shard.
 
@@ -67,8 +77,7 @@ def ffn_params_per_device(model: ModelSpec, layout: Layout, moe_layer: bool) -> 
     m, D = model.moe, model.hidden_size
     router = D * m.num_experts + (m.num_experts if m.router_bias else 0)
     shared = model.moe_shared_params - router
-    experts = m.num_experts * model.expert_params / max(layout.tp, layout.ep)
-    return experts + router + shared / layout.tp
+    return expert_params_per_device(model, layout) + router + shared / layout.tp
 
 
 def weight_params_per_device(model: ModelSpec, layout: Layout) -> float:
@@ -149,6 +158,14 @@ def activation_bytes_per_token(model: ModelSpec, layout: Layout, compute_dtype: 
     return width * dtype_bytes(compute_dtype, "dtypes.compute")
 
 
+def logits_bytes(model: ModelSpec, layout: Layout, sequences: npt.ArrayLike) -> FloatArray:
+    """Last-token logits of n sequences over the vocab-parallel LM head, in the engine's
+    logits dtype (fp32): n·V/tp·4. Llama-3-8B, 240 sequences, tp=1: 123,125,760 B."""
+    n = np.asarray(sequences, dtype=np.float64)
+    per_value = dtype_bytes(str(engine_defaults()["logits_dtype"]))
+    return np.asarray(n * model.vocab_size / layout.tp * per_value, dtype=np.float64)
+
+
 def decode_working_bytes(model: ModelSpec, layout: Layout, compute_dtype: str,
                          batch: npt.ArrayLike) -> FloatArray:
     """Working memory of a decode step on one shard: B tokens of activations plus the
@@ -158,10 +175,8 @@ def decode_working_bytes(model: ModelSpec, layout: Layout, compute_dtype: str,
     ≈ 1.44e8 B (the seed's ≈0.15 GB).
     """
     B = np.asarray(batch, dtype=np.float64)
-    logits_bytes = dtype_bytes(str(engine_defaults()["logits_dtype"]))
-    logits = B * model.vocab_size / layout.tp * logits_bytes
-    return np.asarray(B * activation_bytes_per_token(model, layout, compute_dtype) + logits,
-                      dtype=np.float64)
+    return np.asarray(B * activation_bytes_per_token(model, layout, compute_dtype)
+                      + logits_bytes(model, layout, B), dtype=np.float64)
 
 
 def prefill_working_bytes(model: ModelSpec, layout: Layout, compute_dtype: str,
@@ -173,11 +188,8 @@ def prefill_working_bytes(model: ModelSpec, layout: Layout, compute_dtype: str,
     (the seed's "gate and up 470 MB per layer" is the 2·F part alone).
     """
     T = np.asarray(chunk_tokens, dtype=np.float64)
-    n = np.asarray(sequences, dtype=np.float64)
-    logits_bytes = dtype_bytes(str(engine_defaults()["logits_dtype"]))
-    logits = n * model.vocab_size / layout.tp * logits_bytes
-    return np.asarray(T * activation_bytes_per_token(model, layout, compute_dtype) + logits,
-                      dtype=np.float64)
+    return np.asarray(T * activation_bytes_per_token(model, layout, compute_dtype)
+                      + logits_bytes(model, layout, sequences), dtype=np.float64)
 
 
 def prefill_chunk_tokens(workload: Workload, batch: npt.ArrayLike) -> FloatArray:
@@ -192,7 +204,8 @@ def activation_bytes_per_device(deployment: Deployment, workload: Workload,
                                 batch: npt.ArrayLike) -> FloatArray:
     """Working memory of the largest step: max(prefill step, decode step).
 
-    LLaMA 3-70B tp=8 bf16, B=32, S=8192: prefill 8192·49,664 + 32... ≈ 4.07e8 B.
+    LLaMA 3-70B tp=8 bf16, B=32, S=8192: the prefill step, 8192·49,664 + 128,256/8·4
+    ≈ 4.07e8 B.
     """
     model, layout, dt = deployment.model, deployment.layout, deployment.dtypes.compute
     B = np.asarray(batch, dtype=np.float64)
@@ -403,14 +416,17 @@ class MemoryResult:
         }
 
 
-def memory_result(deployment: Deployment, workload: Workload) -> MemoryResult:
+def memory_result(deployment: Deployment, workload: Workload,
+                  find_smallest: bool = True) -> MemoryResult:
     """Memory at the workload's batch (or concurrency; 'max' resolves to the largest
     batch that fits), the largest batch, and the smallest deployment of this chip that
-    holds one replica at that batch with the same dtypes."""
+    holds one replica at that batch with the same dtypes (a search over chip counts,
+    skipped when `find_smallest` is false)."""
     best = max_batch(deployment, workload)
     requested = workload.batch if workload.batch is not None else workload.concurrency
     batch = best if requested == "max" else int(requested or 1)
     smallest = smallest_deployment(deployment.model, deployment.chip, deployment.dtypes,
-                                   workload, max(batch, 1), deployment.efficiency)
+                                   workload, max(batch, 1), deployment.efficiency
+                                   ) if find_smallest else None
     return MemoryResult(deployment, workload, batch, best,
                         memory_breakdown(deployment, workload, max(batch, 1)), smallest)

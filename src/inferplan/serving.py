@@ -146,22 +146,19 @@ def in_flight(deployment: Deployment, workload: Workload, concurrency: int) -> t
 
 def estimate(deployment: Deployment, workload: Workload) -> Estimate:
     """Memory, step costs and serving metrics for one scenario."""
-    mem = memory_result(deployment, workload)
+    mem = memory_result(deployment, workload, find_smallest=False)
     if workload.batch == "max":
         mode: Mode = "max"
         batch = max(mem.max_batch, 1)
         prefill, decode, ttft, tpot, e2e = in_flight(deployment, workload, batch)
-        per_request_steps_s = e2e
     elif workload.concurrency is not None:
         mode, batch = "concurrency", workload.concurrency
         prefill, decode, ttft, tpot, e2e = in_flight(deployment, workload, batch)
-        per_request_steps_s = e2e
     else:
         mode, batch = "static", int(workload.batch or 1)
         prefill, decode, ttft, tpot, e2e = static_batch(deployment, workload, batch)
-        per_request_steps_s = e2e
-    replicas = deployment.layout.dp
-    requests_per_s = replicas * batch / per_request_steps_s if per_request_steps_s > 0 else 0.0
+    # every replica completes `batch` requests per end-to-end latency
+    requests_per_s = deployment.layout.dp * batch / e2e if e2e > 0 else 0.0
     return Estimate(
         deployment=deployment, workload=workload, mode=mode, batch=batch, memory=mem,
         prefill=prefill, decode=decode, ttft_s=ttft, tpot_s=tpot, e2e_latency_s=e2e,
