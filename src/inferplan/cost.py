@@ -11,8 +11,11 @@ layers, the same work as one micro-batch through all L layers, which is what is 
 
 `ideal` is the textbook roofline of seed 001: attention time max(FLOPs, KV bytes)
 plus matmul time max(FLOPs, weight bytes), at peak rates, communication overlapped.
-`realistic` divides each rate by its measured achievable fraction (data/efficiency.yaml)
-and adds communication without overlap.
+`realistic` runs the matmuls at peak · MAMF ceiling · engine GEMM fraction (attention
+math at the 16-bit rate), memory-bound kernels at the measured HBM ceiling, exposes
+`gemm_overlap_loss` of the shorter matmul term, adds communication without overlap, and
+adds fixed costs per layer, per collective and per step (data/efficiency.yaml says which
+numbers are measured and which are fitted, and by what command).
 """
 
 from __future__ import annotations
@@ -165,7 +168,8 @@ def kv_bytes_moved(model: ModelSpec, layout: Layout, kv_dtype: str, batch: npt.A
 
 # ----------------------------------------------------------- communication
 def communication_time_s(deployment: Deployment, tokens: npt.ArrayLike,
-                         logit_tokens: npt.ArrayLike, link_efficiency: float) -> FloatArray:
+                         logit_tokens: npt.ArrayLike, link_efficiency: float,
+                         per_collective_s: float = 0.0) -> FloatArray:
     """Collective time of one step of `tokens` (B·q summed over the step's sequences) on
     the critical path.
 
@@ -175,6 +179,7 @@ def communication_time_s(deployment: Deployment, tokens: npt.ArrayLike,
     (dispatch, combine) of top-k token copies; the vocab-parallel logits of
     `logit_tokens` are gathered; pipeline stages pass the activations pp−1 times. On
     chips built of cores, a tp group inside one chip fuses cores and pays no link traffic.
+    Each collective also pays `per_collective_s` (launch and synchronisation, realistic).
     """
     dep, model, layout = deployment, deployment.model, deployment.layout
     act = dtype_bytes(dep.dtypes.compute, "dtypes.compute")
@@ -186,23 +191,24 @@ def communication_time_s(deployment: Deployment, tokens: npt.ArrayLike,
     if tp_chips > 1:
         group = place_group(dep.topology, tp_chips)
         per_layer = 1 if model.parallel_block else 2
-        total = total + model.num_layers * per_layer * all_reduce_time(
-            group, hidden, link_efficiency).total_s
+        total = total + model.num_layers * per_layer * (all_reduce_time(
+            group, hidden, link_efficiency).total_s + per_collective_s)
         if layout.attention_mode(model) == "batch" and layout.kv_batch_shards(model) > 1:
             q_bytes = tokens * model.num_heads * model.head_dim * act / layout.tp
-            total = total + model.num_layers * 2 * all_to_all_time(
-                group, q_bytes, link_efficiency).total_s
+            total = total + model.num_layers * 2 * (all_to_all_time(
+                group, q_bytes, link_efficiency).total_s + per_collective_s)
         logits = np.asarray(logit_tokens, dtype=np.float64) * model.vocab_size * 4.0
-        total = total + all_gather_time(group, logits, link_efficiency).total_s
+        total = total + all_gather_time(group, logits, link_efficiency).total_s + per_collective_s
     if layout.ep > 1 and model.moe is not None and layout.ep // cores > 1:
         ep_group = place_group(dep.topology, max(1, layout.ep // cores))
         dispatch = hidden * model.moe.experts_per_token
-        total = total + model.num_moe_layers * 2 * all_to_all_time(
-            ep_group, dispatch, link_efficiency).total_s
+        total = total + model.num_moe_layers * 2 * (all_to_all_time(
+            ep_group, dispatch, link_efficiency).total_s + per_collective_s)
     if layout.pp > 1:
         crosses = dep.topology.domains > 1
-        total = total + (layout.pp - 1) * send_recv_time(
+        total = total + (layout.pp - 1) * (send_recv_time(
             dep.topology, hidden / layout.pp, crosses, link_efficiency).total_s
+            + per_collective_s)
     return np.asarray(total, dtype=np.float64)
 
 
@@ -265,11 +271,7 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
     dep, model, layout = deployment, deployment.model, deployment.layout
     eff = efficiency_for(dep)
     peak = dep.chip.flops_per_s(dep.dtypes.compute)
-    flop_rate = peak * eff.compute
-    bw = dep.chip.memory_bandwidth_bytes_per_s * eff.memory_bandwidth
     per_token_params = matmul_params_per_token(model, layout)
-    act_per_token = activation_bytes_per_token(model, layout, dep.dtypes.compute)
-
     tokens: FloatArray = np.zeros(())
     logit_tokens: FloatArray = np.zeros(())
     at_flops: FloatArray = np.zeros(())
@@ -287,24 +289,30 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
     head = 2.0 * logit_tokens * model.vocab_size * model.hidden_size / layout.tp
     mm_flops = 2.0 * tokens * per_token_params + head
     w_bytes = weight_bytes_read(model, layout, dep.dtypes.weights, tokens)
-    act_bytes = 2.0 * model.num_layers * tokens * act_per_token
+    act_bytes = 2.0 * model.num_layers * tokens * activation_bytes_per_token(
+        model, layout, dep.dtypes.compute)
 
-    # attention: max(FLOPs, KV bytes); matmuls: max(FLOPs, weight bytes). The textbook
-    # roofline (ideal) moves weights and KV only; realistic adds the activations each
-    # layer writes and reads back.
-    moved = w_bytes + (act_bytes if dep.efficiency == "realistic" else 0.0)
-    at_compute, at_memory = at_flops / flop_rate, kv_bytes / bw
-    mm_compute, mm_memory = mm_flops / flop_rate, moved / bw
-    compute_s = np.where(at_compute > at_memory, at_compute, 0.0) + np.where(
-        mm_compute > mm_memory, mm_compute, 0.0)
-    kv_s = np.where(at_compute > at_memory, 0.0, at_memory)
-    weights_s = np.where(mm_compute > mm_memory, 0.0, mm_memory)
+    # Two rooflines, as seed 001 draws them: attention max(FLOPs, KV bytes) and matmuls
+    # max(FLOPs, weight bytes). Realistic runs each at its achieved rate and exposes
+    # `gemm_overlap_loss` of the shorter matmul term (mid-intensity GEMMs hide little).
+    at_compute = at_flops / eff.attention_flops_per_s
+    at_memory = kv_bytes / eff.memory_bytes_per_s
+    mm_compute = mm_flops / eff.matmul_flops_per_s
+    mm_memory = w_bytes / eff.memory_bytes_per_s
+    mm_bound = mm_compute > mm_memory
+    at_bound = at_compute > at_memory
+    hidden = eff.gemm_overlap_loss
+    compute_s = np.where(at_bound, at_compute, 0.0) + np.where(
+        mm_bound, mm_compute, hidden * mm_compute)
+    kv_s = np.where(at_bound, 0.0, at_memory)
+    weights_s = np.where(mm_bound, hidden * mm_memory, mm_memory)
     per_pass = compute_s + kv_s + weights_s
-    comm = communication_time_s(dep, tokens, logit_tokens, eff.interconnect)
+    comm = communication_time_s(dep, tokens, logit_tokens, eff.interconnect,
+                                eff.per_collective_overhead_s)
     # ideal: communication overlaps with compute; realistic: it does not
     comm_exposed = np.maximum(comm - per_pass, 0.0) if dep.efficiency == "ideal" else comm
-    # No per-step or per-layer overhead is modelled yet: calibration is issue 3's work.
-    overhead = np.zeros_like(per_pass)
+    overhead = np.zeros_like(per_pass) + (model.num_layers * eff.per_layer_overhead_s
+                                          + eff.per_step_overhead_s)
     # A device runs pp micro-batches through its L/pp layers per step: the same work as
     # one micro-batch through all L layers, which is what the terms above count.
     latency = per_pass + overhead + comm_exposed

@@ -1,7 +1,9 @@
-"""Achievable fractions of peak for `efficiency: realistic`, read from `data/efficiency.yaml`.
+"""Achievable fractions of peak and kernel overheads for `efficiency: realistic`, read from
+`data/efficiency.yaml`.
 
-Every number there is a measurement (row id of measured_dev.csv) or a stated default;
-`ideal` uses 1.0 everywhere.
+Ceilings (MAMF, HBM, links) are measurements (row ids of measured_dev.csv) or stated
+defaults; the `kernels` section is fitted by `benchmarks/fit_realistic.py` and says so.
+`ideal` uses peak rates, perfect overlap and no overheads.
 """
 
 from __future__ import annotations
@@ -14,15 +16,23 @@ from typing import Any
 import yaml
 
 from inferplan.deployment import Deployment
+from inferplan.hardware import ChipSpec
+from inferplan.units import dtype_bytes
 
 
 @dataclass(frozen=True)
 class Efficiency:
-    """Fractions of peak a deployment achieves: matmul FLOP/s, HBM bandwidth, links."""
+    """What a deployment achieves: FLOP/s of the matmuls and of attention, bandwidth of
+    memory-bound kernels, link bandwidth, and fixed costs per layer, collective and step."""
 
-    compute: float = 1.0
-    memory_bandwidth: float = 1.0
+    matmul_flops_per_s: float
+    attention_flops_per_s: float
+    memory_bytes_per_s: float
     interconnect: float = 1.0
+    gemm_overlap_loss: float = 0.0
+    per_layer_overhead_s: float = 0.0
+    per_collective_overhead_s: float = 0.0
+    per_step_overhead_s: float = 0.0
 
 
 @cache
@@ -32,8 +42,7 @@ def efficiency_table() -> dict[str, Any]:
     return data
 
 
-def _lookup(section: str, chip: str, dtype: str | None = None) -> float:
-    table = efficiency_table()[section]
+def _lookup(table: dict[str, Any], chip: str, dtype: str | None = None) -> float:
     entry = table.get(chip)
     if isinstance(entry, dict) and dtype is not None and dtype in entry:
         return float(entry[dtype])
@@ -42,15 +51,48 @@ def _lookup(section: str, chip: str, dtype: str | None = None) -> float:
     return float(table["default"])
 
 
-def efficiency_for(deployment: Deployment) -> Efficiency:
-    """Measured fractions for this chip and compute dtype (ideal: all 1.0).
+def attention_dtype(chip: ChipSpec, compute: str, bits: int) -> str:
+    """The dtype attention math runs in: the compute dtype if it is at least `bits` wide,
+    else the chip's `bits`-bit float (bf16, else fp16). fp8 on H100 with 16: bf16."""
+    if dtype_bytes(compute, "dtypes.compute") * 8 >= bits:
+        return compute
+    for name in ("bf16", "fp16"):
+        if name in chip.peak_flops_per_s:
+            return name
+    return compute
 
-    H100 SXM bf16: compute 0.803 (MAMF-005), HBM 0.90 (FMLA-001), NVLink 0.88 (NVL-001).
+
+def matmul_rate(chip: ChipSpec, dtype: str, table: dict[str, Any]) -> float:
+    """Layer-GEMM FLOP/s: peak · MAMF ceiling · engine fraction of the ceiling.
+
+    H100 SXM fp8: 1.979e15 · 0.709 · 0.65 = 9.12e14 FLOP/s.
     """
+    kernels = table["kernels"]["gemm_fraction_of_ceiling"]
+    fraction = float(kernels.get(dtype, kernels["default"]))
+    return chip.flops_per_s(dtype) * _lookup(table["compute"], chip.name, dtype) * fraction
+
+
+def efficiency_for(deployment: Deployment) -> Efficiency:
+    """Rates and overheads for this chip and dtype (ideal: peak rates, no overheads).
+
+    A100 80GB SXM bf16: matmul 3.12e14 · 0.869 · 0.90 = 2.44e14 FLOP/s; memory-bound
+    kernels 2.039e12 · 0.85 = 1.73e12 B/s; links 0.88; 80 µs per layer.
+    """
+    chip, compute = deployment.chip, deployment.dtypes.compute
     if deployment.efficiency == "ideal":
-        return Efficiency()
-    chip = deployment.chip.name
+        peak = chip.flops_per_s(compute)
+        return Efficiency(matmul_flops_per_s=peak, attention_flops_per_s=peak,
+                          memory_bytes_per_s=chip.memory_bandwidth_bytes_per_s)
+    table = efficiency_table()
+    k = table["kernels"]
+    att_dtype = attention_dtype(chip, compute, int(k["attention_dtype_bits"]))
     return Efficiency(
-        compute=_lookup("compute", chip, deployment.dtypes.compute),
-        memory_bandwidth=_lookup("memory_bandwidth", chip),
-        interconnect=_lookup("interconnect", chip))
+        matmul_flops_per_s=matmul_rate(chip, compute, table),
+        attention_flops_per_s=matmul_rate(chip, att_dtype, table),
+        memory_bytes_per_s=chip.memory_bandwidth_bytes_per_s
+        * _lookup(table["memory_bandwidth"], chip.name),
+        interconnect=_lookup(table["interconnect"], chip.name),
+        gemm_overlap_loss=float(k["gemm_overlap_loss"]),
+        per_layer_overhead_s=float(k["per_layer_overhead_s"]),
+        per_collective_overhead_s=float(k["per_collective_overhead_s"]),
+        per_step_overhead_s=float(k["per_step_overhead_s"]))

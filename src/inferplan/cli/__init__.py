@@ -11,6 +11,7 @@ from inferplan.cli import (  # noqa: F401  (each module registers its commands)
     commands_catalog,
     commands_estimate,
     commands_memory,
+    commands_validate,
 )
 from inferplan.cli.app import app
 from inferplan.units import InferplanError

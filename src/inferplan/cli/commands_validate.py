@@ -1,0 +1,52 @@
+"""`inferplan validate`: predictions against published measurements."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+
+from inferplan.cli.app import app
+from inferplan.hardware import catalog_chip
+from inferplan.models import catalog_model
+from inferplan.report.json_out import to_json
+from inferplan.report.validation_table import render_validation
+from inferplan.units import InferplanError
+from inferplan.validate import (
+    acceptance_cases,
+    bundled_measurements_text,
+    error_table,
+    read_rows,
+    run_validation,
+    validation_dict,
+)
+
+
+@app.command("validate")
+def validate_command(
+    measurements: Annotated[str | None, typer.Argument(
+        help="CSV with the columns of measured_dev.csv; omitted: the bundled copy")] = None,
+    efficiency: Annotated[str, typer.Option(help="realistic or ideal")] = "realistic",
+    rows: Annotated[bool, typer.Option("--rows", help="Also list every mapped row")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print a JSON object")] = False,
+) -> None:
+    """Error of the model per source and per hardware (median, p90 APE, bias)."""
+    if efficiency not in ("realistic", "ideal"):
+        raise InferplanError("--efficiency", efficiency, "allowed: realistic, ideal")
+    mode: Literal["realistic", "ideal"] = "ideal" if efficiency == "ideal" else "realistic"
+    if measurements is None:
+        text, origin = bundled_measurements_text(), "measured_dev.csv"
+    else:
+        path = Path(measurements)
+        if not path.is_file():
+            raise InferplanError("measurements", measurements, "no such file")
+        text, origin = path.read_text(encoding="utf-8"), path.name
+    cases, skipped = run_validation(read_rows(text, origin), catalog_model, catalog_chip, mode)
+    target = acceptance_cases(cases)
+    if json_out:
+        print(to_json(validation_dict(cases, skipped, mode)))
+        return
+    render_validation(error_table(cases), error_table(target), cases, skipped, mode,
+                      Console(width=110), show_rows=rows)
