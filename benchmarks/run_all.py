@@ -4,6 +4,8 @@ Targets (this 2-core machine):
 - memory breakdown of one deployment over 100,000 batch sizes: under 50 ms;
 - largest batch for every catalog model on every catalog chip (8 chips, tp=8 where
   legal): under 5 s in all.
+Then the accuracy target (benchmarks/validation_accuracy.py): median APE ≤ 15% on the
+static-batch throughput and TTFT rows of every hardware kind in the dev measurements.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from validation_accuracy import accuracy_report
 
 from inferplan.deployment import Deployment, Dtypes, Workload
 from inferplan.hardware import default_topology, hardware_catalog
@@ -65,6 +68,8 @@ def main() -> None:
         ok = seconds <= target
         failed |= not ok
         print(f"{name:45} {seconds:9.4f} {target:8.2f}  {'yes' if ok else 'NO'}")
+    print()
+    failed |= not accuracy_report()
     if failed:
         raise SystemExit(1)
 
