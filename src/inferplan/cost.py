@@ -280,7 +280,9 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
         B = np.asarray(seg.batch, dtype=np.float64)
         q = np.asarray(seg.new_tokens, dtype=np.float64)
         kv = np.asarray(seg.cached_tokens, dtype=np.float64)
-        micro = np.ceil(B / layout.pp)            # pp micro-batches in flight
+        # pp micro-batches in flight; a sequence is not split, and a fractional B is an
+        # expectation (in-flight steps carry B = tokens/chunk prompt chunks on average)
+        micro = np.maximum(B / layout.pp, np.minimum(B, 1.0))
         tokens = tokens + micro * q
         logit_tokens = logit_tokens + lm_head_tokens(micro, q, seg.phase)
         at_flops = at_flops + attention_flops(model, layout, micro, q, kv)
