@@ -15,7 +15,7 @@ run: $(BIN)/python
 
 test: $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[dev]"
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

@@ -230,6 +230,9 @@ class StepCost:
     overhead_s: FloatArray
     latency_s: FloatArray
     mfu: FloatArray
+    #: collectives the step waits on in full: under `ideal` they overlap the rest, and a
+    #: step whose collectives outlast its compute and memory traffic is bound by them
+    communication_bound: npt.NDArray[np.bool_] | None = None
 
     def breakdown_s(self) -> dict[str, FloatArray]:
         return {"compute": self.compute_s, "weights": self.weights_s, "kv": self.kv_s,
@@ -239,7 +242,10 @@ class StepCost:
     def bound(self) -> npt.NDArray[np.str_]:
         """The term with the largest share of the step: compute, weights, kv, ..."""
         stacked = np.stack(np.broadcast_arrays(*self.breakdown_s().values()))
-        return np.asarray(np.array(TERMS)[np.argmax(stacked, axis=0)])
+        terms = np.array(TERMS)[np.argmax(stacked, axis=0)]
+        if self.communication_bound is not None:
+            terms = np.where(self.communication_bound, "communication", terms)
+        return np.asarray(terms)
 
 
 @dataclass(frozen=True)
@@ -329,4 +335,5 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
         weight_bytes=b(w_bytes), kv_bytes=b(kv_bytes), activation_bytes=b(act_bytes),
         compute_s=b(compute_s), weights_s=b(weights_s), kv_s=b(kv_s),
         communication_s=b(comm_exposed), overhead_s=b(overhead), latency_s=b(latency),
-        mfu=b(mfu))
+        mfu=b(mfu), communication_bound=np.asarray(b(comm) >= b(per_pass + overhead))
+        & (b(comm) > 0))

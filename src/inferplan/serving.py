@@ -46,8 +46,9 @@ def summarise(cost: StepCost, weights: np.ndarray | None = None) -> PhaseSummary
         return float(np.average(np.ravel(x), weights=None if weights is None
                                 else np.ravel(np.broadcast_to(weights, np.shape(x)))))
     breakdown = {k: mean(v) for k, v in cost.breakdown_s().items()}
-    return PhaseSummary(latency_s=mean(cost.latency_s), bound=max(breakdown,
-                        key=lambda k: breakdown[k]), mfu=mean(cost.mfu), breakdown_s=breakdown)
+    bounds, counts = np.unique(np.ravel(cost.bound), return_counts=True)
+    return PhaseSummary(latency_s=mean(cost.latency_s), bound=str(bounds[np.argmax(counts)]),
+                        mfu=mean(cost.mfu), breakdown_s=breakdown)
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,9 @@ def explain(est: Estimate) -> str:
     """One line on why decode takes the time it does."""
     d = est.decode
     total = sum(d.breakdown_s.values()) or 1.0
+    if d.bound == "communication" and d.breakdown_s["communication"] < 0.5 * total:
+        return ("decode is communication-bound: its collectives outlast the compute and "
+                "memory traffic they overlap")
     share = d.breakdown_s[d.bound] / total
     kind = {"compute": "compute-bound", "weights": "HBM-bound (weights)",
             "kv": "HBM-bound (KV cache)", "communication": "communication-bound",

@@ -1,0 +1,167 @@
+"""Prefill/decode disaggregation: how many prefill servers keep the decode servers fed.
+
+A disaggregated deployment runs prompts on a *prefill* pool and generation on a
+*decode* pool (DistServe, Splitwise, the Scaling Book's part 8). It is a pipeline:
+the prefill pool supplies requests at P · r_p (P servers, r_p prompts/s each), the
+decode pool consumes them at G · r_d (G servers, r_d requests/s each). Both stay
+saturated when P/G = r_d / r_p.
+
+Conventions follow `serving`: the prefill step emits the first output token, so a
+request of `output_len` tokens spends output_len − 1 steps on a decode server, at
+contexts S, S+1, ..., S+output_len−2 cached tokens. Step times come from
+`cost.step_cost` (so `efficiency: ideal` is the seed's textbook roofline). Moving
+the KV cache between the pools is not counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from inferplan.cost import step_cost
+from inferplan.deployment import Deployment
+from inferplan.units import InferplanError
+
+
+def _positive(field: str, value: int) -> int:
+    if value < 1:
+        raise InferplanError(field, value, "must be a positive integer")
+    return value
+
+
+def _decode_steps(output_len: int) -> int:
+    if output_len < 2:
+        raise InferplanError("output_len", output_len,
+                             "must be ≥ 2: the prefill step emits the first token, so a "
+                             "decode server runs output_len − 1 steps")
+    return output_len - 1
+
+
+# ------------------------------------------------------------------ prefill pool
+def prefill_step_s(deployment: Deployment, input_len: int, batch: int = 1,
+                   mfu: float | None = None) -> float:
+    """Time of one prefill step of `batch` prompts of `input_len` tokens.
+
+    mfu None: the roofline step time (`cost.step_cost`). mfu given: the step's FLOPs per
+    device over mfu · peak, t = FLOPs / (mfu · C), the way the seed states prefill.
+    Seed 001 A31, LLaMA 3-70B bf16 on 16 book v5e chips, S = 8192, mfu = 0.4:
+    (2·69.5e9·8192 + causal attention 8.8e13) / (16 · 0.4 · 1.97e14) = 0.98 s
+    (the seed's 0.91 s leaves out attention and rounds P to 70e9).
+    """
+    _positive("input_len", input_len)
+    _positive("batch", batch)
+    cost = step_cost(deployment, "prefill", batch, input_len, 0)
+    if mfu is None:
+        return float(cost.latency_s)
+    if not 0.0 < mfu <= 1.0:
+        raise InferplanError("mfu", mfu, "a fraction of peak FLOP/s in (0, 1]")
+    peak = deployment.chip.flops_per_s(deployment.dtypes.compute)
+    return float(cost.flops) / (mfu * peak)
+
+
+def prefill_requests_per_s(deployment: Deployment, input_len: int, batch: int = 1,
+                           mfu: float | None = None) -> float:
+    """Prompts one prefill server completes per second: r_p = B_p / t_prefill.
+
+    Seed 001 A34: one 8192-token prompt per 0.98 s on 16 chips at 40% MFU: 1.02 prompts/s.
+    """
+    return batch / prefill_step_s(deployment, input_len, batch, mfu)
+
+
+# ------------------------------------------------------------------- decode pool
+def decode_step_s(deployment: Deployment, batch: int, input_len: int,
+                  output_len: int) -> float:
+    """Mean decode step of `batch` sequences over a request's life: the mean of the
+    step times at contexts S, ..., S+output_len−2 (the TPOT of a full decode batch).
+
+    Seed 001 A25, bf16 on a book v5e 4x4 at B = 41 (the caches that fit at 8k),
+    S = 8192, 512 output tokens: weights 10.8 ms + KV 8.65 ms = 19.45 ms (seed: 19 ms).
+    """
+    _positive("batch", batch)
+    _positive("input_len", input_len)
+    contexts = input_len + np.arange(_decode_steps(output_len), dtype=np.float64)
+    return float(np.mean(step_cost(deployment, "decode", batch, 1, contexts).latency_s))
+
+
+def decode_tokens_per_s(deployment: Deployment, batch: int, input_len: int,
+                        output_len: int) -> float:
+    """Tokens one decode server generates per second, every slot busy: B / τ.
+
+    Seed 001 A10, int8 on a book v5e 4x2, B = 32, S = 8192, 512 output tokens:
+    32 / 17.35 ms = 1,845 tok/s, 231 per chip (the seed's 1,882 rounds the step to 17 ms).
+    """
+    return batch / decode_step_s(deployment, batch, input_len, output_len)
+
+
+def decode_requests_per_s(deployment: Deployment, batch: int, input_len: int,
+                          output_len: int) -> float:
+    """Requests one decode server finishes per second, which is the rate it must be
+    fed at: r_d = B / ((output_len − 1) · τ).
+
+    Seed 001 A25, bf16 on 4x4, B = 41, 512 output tokens: 41 / (511 · 19.45 ms)
+    = 4.12 requests/s, 0.258 per chip (the seed's 43 / (0.019 · 512) / 16 = 0.276).
+    """
+    steps = _decode_steps(output_len)
+    return batch / (steps * decode_step_s(deployment, batch, input_len, output_len))
+
+
+def sequences_finished_per_step(batch: int, output_len: int) -> float:
+    """Sequences a full decode batch finishes per step at steady state: B / (output_len − 1).
+
+    Seed 001 A32: B = 32, 4096 generated tokens: 32 / 4095 = 0.0078 (seed: 32/4096).
+    """
+    return _positive("batch", batch) / _decode_steps(output_len)
+
+
+def kv_tokens_freed_per_step(batch: int, input_len: int, output_len: int) -> float:
+    """KV-cache tokens freed per decode step at steady state: each finishing sequence
+    frees its S + output_len positions, B·(S + n)/(n − 1).
+
+    Seed 001 A33: B = 32, S = 8192, n = 4096: 32 · 12288 / 4095 = 96.0 (seed: 96).
+    """
+    finished = sequences_finished_per_step(batch, output_len)
+    return finished * (_positive("input_len", input_len) + output_len)
+
+
+# ------------------------------------------------------------------- the ratio
+@dataclass(frozen=True)
+class DisaggregationRatio:
+    """Rates of one server of each pool and the ratio that saturates both."""
+
+    prefill_requests_per_s: float      # r_p, one prefill server
+    decode_requests_per_s: float       # r_d, one decode server
+    prefill_chips: int
+    decode_chips: int
+
+    @property
+    def prefill_servers_per_decode_server(self) -> float:
+        """P/G = r_d / r_p."""
+        return self.decode_requests_per_s / self.prefill_requests_per_s
+
+    @property
+    def prefill_chips_per_decode_chip(self) -> float:
+        """P·chips_p / (G·chips_d): the ratio of the pools' chip counts."""
+        return (self.prefill_servers_per_decode_server * self.prefill_chips
+                / self.decode_chips)
+
+
+def prefill_decode_ratio(prefill: Deployment, decode: Deployment, input_len: int,
+                         output_len: int, decode_batch: int, prefill_batch: int = 1,
+                         prefill_mfu: float | None = None) -> DisaggregationRatio:
+    """Prefill servers per decode server that keep both pools saturated.
+
+    P / t_prefill · B_p = G · B_d / ((output_len − 1) · τ)  ⇒
+    P/G = B_d · t_prefill / (B_p · (output_len − 1) · τ).
+
+    Seed 001 A34, LLaMA 3-70B bf16, both pools 16 book v5e chips, S = 8192, 512 output
+    tokens, prefill at 40% MFU (0.98 s), decode B = 43 (τ = 19.9 ms):
+    43 · 0.98 / (511 · 0.0199) = 4.1 prefill servers per decode server. The seed's
+    "P = 3G" puts B = 32 against the 19 ms step of B = 43.
+    """
+    return DisaggregationRatio(
+        prefill_requests_per_s=prefill_requests_per_s(prefill, input_len, prefill_batch,
+                                                      prefill_mfu),
+        decode_requests_per_s=decode_requests_per_s(decode, decode_batch, input_len,
+                                                    output_len),
+        prefill_chips=prefill.chips, decode_chips=decode.chips)

@@ -1,0 +1,178 @@
+"""Rerun the command blocks of a Markdown walkthrough and compare or refresh their output.
+
+Two kinds of block are run; every other fence is left alone:
+
+- a ```console fence whose first line is `$ inferplan ARGS...`: the rest of the fence
+  is that command's output. It runs in-process (typer's CliRunner on
+  `inferplan.cli.app`) from the repository root, with a fixed terminal (120 columns,
+  no colour) so rich tables wrap the same everywhere.
+- a ```python fence followed (blank lines allowed) by a ```text fence: the text fence
+  is what the snippet prints. The snippet runs with `exec` from the repository root.
+
+Outputs are compared with trailing spaces stripped from every line (rich pads lines
+to the table width; editors strip them) and trailing blank lines dropped.
+
+Used by tests/test_walkthrough_doc.py (check) and tools/update_walkthrough.py (refresh).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import io
+import os
+import re
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = (ROOT / "docs" / "serving-llama-3-70b-on-tpu-v5e.md",)
+
+#: The terminal every block runs in: 120 columns, no colour, no tty tricks.
+TERMINAL_ENV: dict[str, str | None] = {
+    "COLUMNS": "120", "LINES": "200", "TERM": "dumb", "NO_COLOR": "1",
+    "FORCE_COLOR": None, "TTY_COMPATIBLE": None, "TTY_INTERACTIVE": None,
+    "JUPYTER_COLUMNS": None,
+}
+
+FENCE = re.compile(r"^```(\w*)\s*$")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One runnable block: `source` runs, its output sits in lines [start, end) of the doc."""
+
+    kind: str            # "console" or "python"
+    source: str          # the command after "$ ", or the python code
+    output: str          # the output as written in the doc
+    line: int            # 1-based line of the block's opening fence (for messages)
+    start: int           # 0-based index of the first output line
+    end: int             # 0-based index of the output's closing fence
+
+    def label(self, doc: Path) -> str:
+        what = f"$ {self.source}" if self.kind == "console" else (
+            "python: " + self.source.strip().splitlines()[0])
+        return f"{doc.relative_to(ROOT) if doc.is_relative_to(ROOT) else doc}:{self.line} {what}"
+
+
+def _fences(lines: list[str]) -> Iterator[tuple[str, int, int]]:
+    """(language, opening index, closing index) of every fenced block."""
+    i = 0
+    while i < len(lines):
+        m = FENCE.match(lines[i])
+        if m is None:
+            i += 1
+            continue
+        j = i + 1
+        while j < len(lines) and lines[j].rstrip() != "```":
+            j += 1
+        if j == len(lines):
+            raise ValueError(f"line {i + 1}: fence ```{m.group(1)} is never closed")
+        yield m.group(1), i, j
+        i = j + 1
+
+
+def parse_blocks(text: str) -> list[Block]:
+    """The runnable blocks of a Markdown text, in order."""
+    lines = text.split("\n")
+    fences = list(_fences(lines))
+    blocks: list[Block] = []
+    for n, (lang, open_i, close_i) in enumerate(fences):
+        body = lines[open_i + 1:close_i]
+        if lang == "console" and body and body[0].startswith("$ inferplan"):
+            blocks.append(Block("console", body[0][2:].strip(), "\n".join(body[1:]),
+                                open_i + 1, open_i + 2, close_i))
+        elif lang == "python" and n + 1 < len(fences):
+            nxt_lang, nxt_open, nxt_close = fences[n + 1]
+            between = lines[close_i + 1:nxt_open]
+            if nxt_lang == "text" and all(not s.strip() for s in between):
+                blocks.append(Block("python", "\n".join(body),
+                                    "\n".join(lines[nxt_open + 1:nxt_close]),
+                                    open_i + 1, nxt_open + 1, nxt_close))
+    return blocks
+
+
+@contextlib.contextmanager
+def _in_root() -> Iterator[None]:
+    old = Path.cwd()
+    os.chdir(ROOT)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+def run_console(command: str) -> str:
+    """Output of `inferplan ARGS` (stdout, then stderr) in the fixed terminal."""
+    from typer.testing import CliRunner
+
+    from inferplan.cli import app
+
+    args = shlex.split(command)
+    if not args or args[0] != "inferplan":
+        raise ValueError(f"only `inferplan ...` commands run here, not {command!r}")
+    with _in_root():
+        result = CliRunner().invoke(app, args[1:], env=TERMINAL_ENV)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise RuntimeError(f"`{command}` raised {result.exception!r}") from result.exception
+    out = result.output
+    if result.exit_code != 0:
+        out += f"\n[exit status {result.exit_code}]"
+    return out
+
+
+def run_python(code: str) -> str:
+    """What a snippet prints, run from the repository root in a fresh namespace."""
+    buffer = io.StringIO()
+    with _in_root(), contextlib.redirect_stdout(buffer):
+        exec(compile(code, "<walkthrough snippet>", "exec"), {"__name__": "__walkthrough__"})
+    return buffer.getvalue()
+
+
+def normalise(output: str) -> str:
+    """Trailing spaces stripped from each line, trailing blank lines dropped."""
+    return "\n".join(line.rstrip() for line in output.split("\n")).rstrip("\n")
+
+
+def run_block(block: Block) -> str:
+    out = run_console(block.source) if block.kind == "console" else run_python(block.source)
+    return normalise(out)
+
+
+@dataclass(frozen=True)
+class Stale:
+    """A block whose output in the doc is not what it prints now."""
+
+    block: Block
+    fresh: str
+
+    def message(self, doc: Path) -> str:
+        diff = difflib.unified_diff(normalise(self.block.output).split("\n"),
+                                    self.fresh.split("\n"), "in the doc", "printed now",
+                                    lineterm="", n=1)
+        return f"stale block {self.block.label(doc)}\n" + "\n".join(diff)
+
+
+def check(doc: Path) -> list[Stale]:
+    """Every block of `doc` whose output differs from a fresh run."""
+    stale = []
+    for block in parse_blocks(doc.read_text(encoding="utf-8")):
+        fresh = run_block(block)
+        if fresh != normalise(block.output):
+            stale.append(Stale(block, fresh))
+    return stale
+
+
+def refresh(text: str) -> tuple[str, list[Block]]:
+    """The text with every block's output replaced by a fresh run; and the blocks changed."""
+    lines = text.split("\n")
+    changed = []
+    # bottom-up, so the indices of earlier blocks stay valid
+    for block in reversed(parse_blocks(text)):
+        fresh = run_block(block)
+        if fresh != normalise(block.output):
+            changed.append(block)
+        lines[block.start:block.end] = fresh.split("\n") if fresh else []
+    return "\n".join(lines), changed[::-1]
