@@ -37,7 +37,8 @@ L70 = "llama-3.1-70b"
 def v5e(chips: int, topology: str, dtype: str = "int8", bandwidth: float | None = None,
         compute: str = "bf16") -> Deployment:
     dep, _ = make(model=L70, hardware=BOOK, chips=chips, topology=topology,
-                  parallelism={"tp": chips},
+                  # the seed reasons with 1D (Megatron) model parallelism throughout
+                  parallelism={"tp": chips, "layout": "megatron"},
                   dtypes={"weights": dtype, "kv": dtype, "compute": compute},
                   efficiency="ideal", workload={"input_len": 8191, "output_len": 1, "batch": 1})
     if bandwidth is not None:
@@ -193,7 +194,8 @@ def comm_over_pass(dep: Deployment, batch: int) -> float:
 def l405(chips: int, topology: str | None, dtype: str = "int8", tp: int | None = None,
          attention: str = "auto") -> Deployment:
     dep, _ = make(model=L405, hardware=BOOK, chips=chips, topology=topology,
-                  parallelism={"tp": tp or chips, "attention": attention},
+                  parallelism={"tp": tp or chips, "attention": attention,
+                               "layout": "megatron"},
                   dtypes={"weights": dtype, "kv": dtype, "compute": "bf16"},
                   efficiency="ideal", workload={"input_len": 8191, "output_len": 1, "batch": 1})
     return dep

@@ -66,3 +66,25 @@ def test_estimate_json_contract() -> None:
                                           "overhead"}
     assert decode["bound"] in decode["breakdown_s"]
     assert sum(decode["breakdown_s"].values()) == pytest.approx(decode["step_latency_s"])
+
+
+def test_auto_layout_is_reported_per_phase() -> None:
+    """The bundled default (LLaMA 3-70B, v5e 4x2, tp=8) leaves the layout to the tool: a
+    32×7680-token prefill gathers weights (Pope et al.'s weight-gathered layout), while
+    decode keeps the weights still."""
+    from tests.conftest import make
+
+    from inferplan.serving import estimate, estimate_dict
+    dep, wl = make(model="llama-3.1-70b", hardware="tpu-v5e", chips=8, topology="4x2",
+                   parallelism={"tp": 8}, dtypes={"weights": "int8", "kv": "int8"},
+                   workload={"input_len": 7680, "output_len": 512, "batch": 32})
+    out = estimate_dict(estimate(dep, wl))
+    assert out["prefill"]["layout"].startswith("wg_")  # type: ignore[index]
+    assert out["decode"]["layout"] in ("ws1d", "ws2d", "megatron")  # type: ignore[index]
+    named, _ = make(model="llama-3.1-70b", hardware="tpu-v5e", chips=8, topology="4x2",
+                    parallelism={"tp": 8, "layout": "megatron"},
+                    dtypes={"weights": "int8", "kv": "int8"},
+                    workload={"input_len": 7680, "output_len": 512, "batch": 32})
+    fixed = estimate_dict(estimate(named, wl))
+    assert fixed["prefill"]["layout"] == "megatron"  # type: ignore[index]
+    assert fixed["ttft_s"] >= out["ttft_s"]  # type: ignore[operator]

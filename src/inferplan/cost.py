@@ -27,7 +27,6 @@ import numpy.typing as npt
 
 from inferplan.collectives import (
     all_gather_time,
-    all_reduce_time,
     all_to_all_time,
     place_group,
     send_recv_time,
@@ -42,6 +41,7 @@ from inferplan.memory import (
 )
 from inferplan.models import ModelSpec
 from inferplan.parallel import Layout
+from inferplan.partitioning import feasible_layouts, layout_plan
 from inferplan.units import dtype_bytes
 
 FloatArray = npt.NDArray[np.float64]
@@ -167,36 +167,65 @@ def kv_bytes_moved(model: ModelSpec, layout: Layout, kv_dtype: str, batch: npt.A
 
 
 # ----------------------------------------------------------- communication
+def tensor_parallel_time_s(deployment: Deployment, tokens: npt.ArrayLike,
+                           link_efficiency: float, per_collective_s: float = 0.0,
+                           ) -> tuple[FloatArray, npt.NDArray[np.str_]]:
+    """Per-step collectives of the tensor-parallel group under `parallelism.layout`, and
+    the layout that runs: the named one, or for 'auto' the feasible partitioning of Pope
+    et al. with the least time at each token count (`inferplan.partitioning`). Each
+    collective also pays `per_collective_s`.
+
+    Megatron on LLaMA 3-70B, tp=8: 2 all-reduces of B·q·D activations per layer.
+    """
+    layout = deployment.layout.layout
+    names = feasible_layouts(deployment) if layout == "auto" else (layout,)
+    times = []
+    for name in names:
+        plan = layout_plan(deployment, name, tokens)
+        launches = plan.layers * sum(t.per_layer for t in plan.transfers)
+        times.append(plan.time_s(link_efficiency) + per_collective_s * launches)
+    stacked = np.stack(np.broadcast_arrays(*times))
+    chosen = np.asarray(np.array(names)[np.argmin(stacked, axis=0)])
+    return np.asarray(np.min(stacked, axis=0), dtype=np.float64), chosen
+
+
 def communication_time_s(deployment: Deployment, tokens: npt.ArrayLike,
                          logit_tokens: npt.ArrayLike, link_efficiency: float,
                          per_collective_s: float = 0.0) -> FloatArray:
+    """Collective seconds of one step on the critical path (see `communication`)."""
+    return communication(deployment, tokens, logit_tokens, link_efficiency,
+                         per_collective_s)[0]
+
+
+def communication(deployment: Deployment, tokens: npt.ArrayLike,
+                  logit_tokens: npt.ArrayLike, link_efficiency: float,
+                  per_collective_s: float = 0.0) -> tuple[FloatArray, npt.NDArray[np.str_]]:
     """Collective time of one step of `tokens` (B·q summed over the step's sequences) on
     the critical path.
 
-    Megatron TP: per layer one all-reduce of the tokens·D activations after attention
-    and one after the FFN (one in all for parallel blocks); batch-sharded attention adds
-    two all-to-alls of the queries/outputs; expert parallelism two all-to-alls
+    The tensor-parallel group's collectives follow the layout (`tensor_parallel_time_s`;
+    Megatron: per layer one all-reduce of the tokens·D activations after attention and
+    one after the FFN, one in all for parallel blocks; batch-sharded attention adds two
+    all-to-alls of the queries/outputs); expert parallelism two all-to-alls
     (dispatch, combine) of top-k token copies; the vocab-parallel logits of
     `logit_tokens` are gathered; pipeline stages pass the activations pp−1 times. On
     chips built of cores, a tp group inside one chip fuses cores and pays no link traffic.
     Each collective also pays `per_collective_s` (launch and synchronisation, realistic).
+    Returns the seconds and the tensor-parallel layout that runs ('none' without one).
     """
     dep, model, layout = deployment, deployment.model, deployment.layout
     act = dtype_bytes(dep.dtypes.compute, "dtypes.compute")
     tokens = np.asarray(tokens, dtype=np.float64)
     hidden = tokens * model.hidden_size * act
     total = np.zeros_like(hidden)
+    chosen = np.asarray(np.full(np.shape(hidden), "none"))
     cores = dep.chip.cores_per_chip
     tp_chips = max(1, layout.tp // cores)
     if tp_chips > 1:
         group = place_group(dep.topology, tp_chips)
-        per_layer = 1 if model.parallel_block else 2
-        total = total + model.num_layers * per_layer * (all_reduce_time(
-            group, hidden, link_efficiency).total_s + per_collective_s)
-        if layout.attention_mode(model) == "batch" and layout.kv_batch_shards(model) > 1:
-            q_bytes = tokens * model.num_heads * model.head_dim * act / layout.tp
-            total = total + model.num_layers * 2 * (all_to_all_time(
-                group, q_bytes, link_efficiency).total_s + per_collective_s)
+        tp_time, chosen = tensor_parallel_time_s(dep, tokens, link_efficiency,
+                                                 per_collective_s)
+        total = total + tp_time
         logits = np.asarray(logit_tokens, dtype=np.float64) * model.vocab_size * 4.0
         total = total + all_gather_time(group, logits, link_efficiency).total_s + per_collective_s
     if layout.ep > 1 and model.moe is not None and layout.ep // cores > 1:
@@ -209,7 +238,7 @@ def communication_time_s(deployment: Deployment, tokens: npt.ArrayLike,
         total = total + (layout.pp - 1) * (send_recv_time(
             dep.topology, hidden / layout.pp, crosses, link_efficiency).total_s
             + per_collective_s)
-    return np.asarray(total, dtype=np.float64)
+    return np.asarray(total, dtype=np.float64), chosen
 
 
 # --------------------------------------------------------------- the step
@@ -233,6 +262,8 @@ class StepCost:
     #: collectives the step waits on in full: under `ideal` they overlap the rest, and a
     #: step whose collectives outlast its compute and memory traffic is bound by them
     communication_bound: npt.NDArray[np.bool_] | None = None
+    #: the tensor-parallel partitioning that runs ('none' without one; see partitioning)
+    layout: npt.NDArray[np.str_] | None = None
 
     def breakdown_s(self) -> dict[str, FloatArray]:
         return {"compute": self.compute_s, "weights": self.weights_s, "kv": self.kv_s,
@@ -276,7 +307,7 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
     """
     dep, model, layout = deployment, deployment.model, deployment.layout
     eff = efficiency_for(dep)
-    peak = dep.chip.flops_per_s(dep.dtypes.compute)
+    peak = dep.chip.flops_per_s(dep.dtypes.compute) / dep.chip.cores_per_chip  # per device
     per_token_params = matmul_params_per_token(model, layout)
     tokens: FloatArray = np.zeros(())
     logit_tokens: FloatArray = np.zeros(())
@@ -315,8 +346,8 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
     kv_s = np.where(at_bound, 0.0, at_memory)
     weights_s = np.where(mm_bound, hidden * mm_memory, mm_memory)
     per_pass = compute_s + kv_s + weights_s
-    comm = communication_time_s(dep, tokens, logit_tokens, eff.interconnect,
-                                eff.per_collective_overhead_s)
+    comm, chosen = communication(dep, tokens, logit_tokens, eff.interconnect,
+                                 eff.per_collective_overhead_s)
     # ideal: communication overlaps with compute; realistic: it does not
     comm_exposed = np.maximum(comm - per_pass, 0.0) if dep.efficiency == "ideal" else comm
     overhead = np.zeros_like(per_pass) + (model.num_layers * eff.per_layer_overhead_s
@@ -336,4 +367,4 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
         compute_s=b(compute_s), weights_s=b(weights_s), kv_s=b(kv_s),
         communication_s=b(comm_exposed), overhead_s=b(overhead), latency_s=b(latency),
         mfu=b(mfu), communication_bound=np.asarray(b(comm) >= b(per_pass + overhead))
-        & (b(comm) > 0))
+        & (b(comm) > 0), layout=np.asarray(np.broadcast_to(chosen, shape)))

@@ -73,23 +73,25 @@ def matmul_rate(chip: ChipSpec, dtype: str, table: dict[str, Any]) -> float:
 
 
 def efficiency_for(deployment: Deployment) -> Efficiency:
-    """Rates and overheads for this chip and dtype (ideal: peak rates, no overheads).
+    """Rates of one device (a chip, or one core of a chip built of cores: RNGD's PE has
+    1/8 of its FLOP/s and bandwidth) and overheads (ideal: peak rates, no overheads).
 
     A100 80GB SXM bf16: matmul 3.12e14 · 0.869 · 0.90 = 2.44e14 FLOP/s; memory-bound
     kernels 2.039e12 · 0.85 = 1.73e12 B/s; links 0.88; 80 µs per layer.
     """
     chip, compute = deployment.chip, deployment.dtypes.compute
+    share = 1.0 / chip.cores_per_chip      # a device is one core on chips built of cores
     if deployment.efficiency == "ideal":
-        peak = chip.flops_per_s(compute)
+        peak = chip.flops_per_s(compute) * share
         return Efficiency(matmul_flops_per_s=peak, attention_flops_per_s=peak,
-                          memory_bytes_per_s=chip.memory_bandwidth_bytes_per_s)
+                          memory_bytes_per_s=chip.memory_bandwidth_bytes_per_s * share)
     table = efficiency_table()
     k = table["kernels"]
     att_dtype = attention_dtype(chip, compute, int(k["attention_dtype_bits"]))
     return Efficiency(
-        matmul_flops_per_s=matmul_rate(chip, compute, table),
-        attention_flops_per_s=matmul_rate(chip, att_dtype, table),
-        memory_bytes_per_s=chip.memory_bandwidth_bytes_per_s
+        matmul_flops_per_s=matmul_rate(chip, compute, table) * share,
+        attention_flops_per_s=matmul_rate(chip, att_dtype, table) * share,
+        memory_bytes_per_s=chip.memory_bandwidth_bytes_per_s * share
         * _lookup(table["memory_bandwidth"], chip.name),
         interconnect=_lookup(table["interconnect"], chip.name),
         gemm_overlap_loss=float(k["gemm_overlap_loss"]),

@@ -38,6 +38,7 @@ class PhaseSummary:
     bound: str
     mfu: float
     breakdown_s: dict[str, float]
+    layout: str = "none"             # tensor-parallel partitioning that ran (most steps)
 
 
 def summarise(cost: StepCost, weights: np.ndarray | None = None) -> PhaseSummary:
@@ -46,9 +47,15 @@ def summarise(cost: StepCost, weights: np.ndarray | None = None) -> PhaseSummary
         return float(np.average(np.ravel(x), weights=None if weights is None
                                 else np.ravel(np.broadcast_to(weights, np.shape(x)))))
     breakdown = {k: mean(v) for k, v in cost.breakdown_s().items()}
-    bounds, counts = np.unique(np.ravel(cost.bound), return_counts=True)
-    return PhaseSummary(latency_s=mean(cost.latency_s), bound=str(bounds[np.argmax(counts)]),
-                        mfu=mean(cost.mfu), breakdown_s=breakdown)
+    return PhaseSummary(latency_s=mean(cost.latency_s), bound=most_common(cost.bound),
+                        mfu=mean(cost.mfu), breakdown_s=breakdown,
+                        layout="none" if cost.layout is None else most_common(cost.layout))
+
+
+def most_common(values: np.ndarray) -> str:
+    """The most frequent entry of a string array (ties: the first in sorted order)."""
+    names, counts = np.unique(np.ravel(values), return_counts=True)
+    return str(names[np.argmax(counts)])
 
 
 @dataclass(frozen=True)
@@ -169,7 +176,7 @@ def estimate(deployment: Deployment, workload: Workload) -> Estimate:
 
 def phase_dict(p: PhaseSummary, step_key: str) -> dict[str, object]:
     return {step_key: p.latency_s, "bound": p.bound, "mfu": p.mfu,
-            "breakdown_s": dict(p.breakdown_s)}
+            "breakdown_s": dict(p.breakdown_s), "layout": p.layout}
 
 
 def explain(est: Estimate) -> str:

@@ -143,7 +143,8 @@ def map_row(row: Mapping[str, str]) -> Case | Skipped:
     pp = int(row.get("pp") or 1)
     scenario = {
         "name": rid, "model": model, "hardware": chip, "chips": chips,
-        "parallelism": {"tp": tp, "pp": pp},
+        # serving engines run Megatron tensor parallelism, not Pope et al.'s layouts
+        "parallelism": {"tp": tp, "pp": pp, "layout": "megatron"},
         "dtypes": {"weights": dtypes["weight"], "kv": dtypes["kv"],
                    "compute": dtypes["compute"]},
         "efficiency": "realistic", "workload": workload}

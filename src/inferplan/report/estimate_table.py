@@ -42,4 +42,7 @@ def render_estimate(est: Estimate, console: Console) -> None:
             "compute", "weights", "kv", "communication", "overhead")),
             f"{p.latency_s * 1e3:.3f}", p.bound, f"{p.mfu:.1%}")
     console.print(split)
+    if lay.layout == "auto" and est.prefill.layout != "none":
+        console.print(f"layout (auto, least communication per phase): prefill "
+                      f"{est.prefill.layout}, decode {est.decode.layout}")
     console.print(explain(est))
