@@ -39,6 +39,14 @@ def test_json_for_seed000() -> None:
                                "bytes": 201_326_592}
     assert data["deployment"]["fits"] is False
     assert data["suggestion"] is None
+    # priced in step time on the config's chip, next to the FLOP figures
+    assert data["padding"]["unit"] == "FLOP" and data["time_padding"]["unit"] == "s"
+    assert data["step_time_source"] == "cost.step_cost on rngd, TP=1, realistic"
+    t = data["time_padding"]
+    assert t["prefill"]["padded_cost_per_request"] == pytest.approx(
+        t["prefill"]["useful_cost_per_request"] + t["prefill"]["wasted_cost_per_request"])
+    assert 0 < t["decode"]["wasted_fraction"] < 1 and 0 < t["wasted_fraction"] < 1
+    assert data["objective"] == "flops"
 
 
 def test_table_and_emit(tmp_path: Path) -> None:
@@ -46,6 +54,9 @@ def test_table_and_emit(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "38 graphs = 34 configured buckets + 4 added" in out.stdout
     assert "Suggestion" in out.stdout and "kv16384-b1-attn24576" in out.stdout
+    assert "Padding in step time (cost.step_cost on rngd, TP=1, realistic" in out.stdout
+    assert "decode: wasted time / token (share)" in out.stdout
+    assert "wasted step time -" in out.stdout
     script = tmp_path / "build.py"
     emitted = run(str(SEED), "--emit", "furiosa-llm", "--out", str(script))
     assert emitted.returncode == 0, emitted.stderr
@@ -53,6 +64,16 @@ def test_table_and_emit(tmp_path: Path) -> None:
     assert "ArtifactBuilder(" in text and "prefill_chunk_size=4096" in text
     assert '"meta-llama/Llama-3.1-8B-Instruct"' in text
     compile(text, "build.py", "exec")                       # valid Python
+
+
+def test_objective_time() -> None:
+    out = run(str(SEED), "--json", "--objective", "time", "--split", "free")
+    assert out.returncode == 0, out.stderr
+    s = json.loads(out.stdout)["suggestion"]
+    assert s["objective"] == "time" and s["split"] == "free" and s["count"] <= 38
+    assert s["time_padding"]["unit"] == "s" and s["time_waste_reduction"] > 0.5
+    bad = run(str(SEED), "--objective", "speed")
+    assert bad.returncode == 2
 
 
 def test_lengths_file_and_other_targets(tmp_path: Path) -> None:

@@ -13,9 +13,11 @@ from inferplan.buckets.lengths import (
 )
 from inferplan.buckets.plan import BucketsResult, plan_buckets
 from inferplan.buckets.rules import furiosa_rules
+from inferplan.buckets.step_time import bucket_deployment, deployment_step_time
 
 __all__ = [
     "BucketConfig", "BucketsResult", "Graph", "GraphPlan", "LengthDistribution", "StepTimeFn",
-    "enumerate_graphs", "furiosa_rules", "lengths_from_arrays", "lengths_from_records",
-    "named_distribution", "parse_bucket_config", "plan_buckets",
+    "bucket_deployment", "deployment_step_time", "enumerate_graphs", "furiosa_rules",
+    "lengths_from_arrays", "lengths_from_records", "named_distribution", "parse_bucket_config",
+    "plan_buckets",
 ]

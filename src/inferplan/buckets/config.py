@@ -28,8 +28,10 @@ class BucketConfig(BaseModel):
     engine runs each decode batch size; default: every configured decode batch equally),
     `decode_grouping` (default: the version's), `max_batch_context` (cap on decode
     batch x context for suggestions; default: the largest in the config),
-    `bucket_multiple` (suggested lengths are multiples of it) and `model_id` (the
-    Hugging Face id written by --emit).
+    `bucket_multiple` (suggested lengths are multiples of it), `model_id` (the
+    Hugging Face id written by --emit), `efficiency` (`realistic` or `ideal`: the
+    roofline that prices steps in seconds on `hardware`, as in `inferplan estimate`) and
+    `objective` (`flops` or `time`: what the suggestion minimises).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -57,6 +59,8 @@ class BucketConfig(BaseModel):
     decode_grouping: Literal["batch_max", "per_sequence"] | None = None
     max_batch_context: Positive | None = None
     bucket_multiple: Positive = 128
+    efficiency: Literal["realistic", "ideal"] = "realistic"
+    objective: Literal["flops", "time"] = "flops"
 
     @field_validator("furiosa_llm_version", mode="before")
     @classmethod

@@ -1,7 +1,10 @@
 """What a graph step costs: FLOPs from `ModelSpec`, or seconds from a performance model.
 
 `StepTimeFn(kind, batch, q, attn) -> seconds` is the protocol a performance model
-implements (vectorised over numpy arrays); without one, costs are FLOPs.
+implements (vectorised over numpy arrays; kind is prefill, chunk, append, decode or
+verify; the cached tokens are attn - q). `step_time.deployment_step_time` builds one
+from `cost.step_cost`. Padding is priced in FLOPs always, and in seconds where a
+step-time model is given.
 """
 
 from __future__ import annotations

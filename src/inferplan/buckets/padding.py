@@ -12,13 +12,22 @@ ceil(B/b)·cost(b, L); `per_sequence` charges each sequence its own context
 (composable kernels, 2026.1+); `batch_max` charges the longest of B independent
 contexts (one graph per step, <= 2025.3). Contexts with B·t above the memory cap
 `max_batch_context` are not run at batch B and are left out of that level.
+
+Waste = expected cost at the bucket shapes - expected cost of the same requests at
+their own shapes, both from the same step-cost function: the reference ("useful")
+runs a prompt of S tokens as one step (1, q=S, attn=S) and a decode step of B
+sequences as one step of batch B at their own contexts, priced per sequence as
+cost(B, 1, t)/B (exact when the cost is affine in t, as FLOPs and cost.step_cost's
+decode are). The reference does not depend on the bucket set, so least waste = least
+cost. Waste >= 0 when the cost grows with batch, q and attn and one step of b1 + b2
+costs no more than two steps of b1 and b2 (true of FLOPs and of cost.step_cost, which
+reads the weights once per step); it then also counts the extra steps of a chunk chain
+and of a batch split over smaller buckets, not only padded slots.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -26,97 +35,18 @@ import numpy.typing as npt
 from inferplan.buckets.costs import CostModel
 from inferplan.buckets.graphs import Graph
 from inferplan.buckets.lengths import LengthDistribution
+from inferplan.buckets.padding_report import (
+    DecodeLevelPadding,
+    DecodeModel,
+    DecodePadding,
+    Grouping,
+    PaddingReport,
+    PrefillPadding,
+)
+
+__all__ = ["DecodeModel", "Grouping", "PaddingReport", "evaluate_padding"]
 
 FloatArray = npt.NDArray[np.float64]
-Grouping = Literal["batch_max", "per_sequence"]
-
-
-@dataclass(frozen=True)
-class DecodeModel:
-    """Decode batch sizes the engine runs (weights sum to 1), grouping and memory cap."""
-
-    levels: tuple[int, ...]
-    weights: tuple[float, ...]
-    grouping: Grouping
-    max_batch_context: int
-
-
-@dataclass(frozen=True)
-class PrefillPadding:
-    mean_prompt_tokens: float
-    padded_tokens_per_request: float
-    wasted_cost_per_request: float
-    useful_cost_per_request: float
-    uncovered_share: float
-
-    @property
-    def padded_share(self) -> float:
-        """Padded tokens as a share of real prompt tokens."""
-        return self.padded_tokens_per_request / self.mean_prompt_tokens
-
-
-@dataclass(frozen=True)
-class DecodeLevelPadding:
-    batch: int
-    weight: float
-    padded_keys_per_token: float
-    padded_slots_per_token: float
-    wasted_cost_per_token: float
-    useful_cost_per_token: float
-    uncovered_share: float
-    over_memory_cap_share: float
-
-
-@dataclass(frozen=True)
-class DecodePadding:
-    grouping: Grouping
-    levels: tuple[DecodeLevelPadding, ...]
-
-    def _mean(self, field: str) -> float:
-        return float(sum(lv.weight * getattr(lv, field) for lv in self.levels))
-
-    @property
-    def padded_keys_per_token(self) -> float:
-        return self._mean("padded_keys_per_token")
-
-    @property
-    def wasted_cost_per_token(self) -> float:
-        return self._mean("wasted_cost_per_token")
-
-    @property
-    def useful_cost_per_token(self) -> float:
-        return self._mean("useful_cost_per_token")
-
-    @property
-    def uncovered_share(self) -> float:
-        return self._mean("uncovered_share")
-
-
-@dataclass(frozen=True)
-class PaddingReport:
-    """Padding of one bucket set; costs in `unit` (FLOP, or s with a step-time model)."""
-
-    distribution: str
-    unit: str
-    mean_output_tokens: float
-    prefill: PrefillPadding
-    decode: DecodePadding
-
-    @property
-    def wasted_cost_per_request(self) -> float:
-        """Prefill waste + mean output tokens x decode waste per token."""
-        return (self.prefill.wasted_cost_per_request
-                + self.mean_output_tokens * self.decode.wasted_cost_per_token)
-
-    @property
-    def useful_cost_per_request(self) -> float:
-        return (self.prefill.useful_cost_per_request
-                + self.mean_output_tokens * self.decode.useful_cost_per_token)
-
-    @property
-    def wasted_share(self) -> float:
-        """Wasted / useful compute per request."""
-        return self.wasted_cost_per_request / self.useful_cost_per_request
 
 
 def prefill_paths(graphs: Sequence[Graph]) -> list[tuple[int, int]]:
@@ -191,6 +121,34 @@ def _level_table(buckets: Sequence[tuple[int, int]], B: int, cost: CostModel
     return L, best, np.stack([best_keys, best_slots])
 
 
+def step_context_mass(h: FloatArray, B: int, grouping: Grouping) -> FloatArray:
+    """Share of decode steps whose graph is chosen for context t.
+
+    per_sequence: h[t]/Σh (each sequence at its own context). batch_max: the longest of
+    B independent contexts, F(t)^B - F(t-1)^B with F the CDF of h. Contexts 1, 2 equally
+    likely, B = 2: the longest is 2 with probability 1 - 0.5² = 0.75.
+    """
+    total = h.sum()
+    if grouping == "batch_max":
+        F = np.cumsum(h) / total
+        return np.asarray(np.diff(np.concatenate([[0.0], F ** B])), dtype=np.float64)
+    return np.asarray(h / total, dtype=np.float64)
+
+
+def decode_reference_per_token(h: FloatArray, B: int, cost: CostModel) -> float:
+    """Unpadded cost per generated token at batch B: Σ_t h[t]·cost(B, 1, t) / (B·Σ_t h[t]),
+    one step of B sequences at their own contexts, shared over its B tokens.
+
+    FLOPs of Llama-3.1-8B, all contexts 1024, B = 4: 4·decode_flops_per_token(1024)/4
+    = 2·7,504,658,432 + 4·32·128·32·1024 = 1.555e10 FLOP/token.
+    """
+    t = np.nonzero(h)[0]
+    if t.size == 0:
+        return 0.0
+    w = h[t] / h[t].sum()
+    return float((w * cost.fn("decode", B, 1, t.astype(np.float64))).sum() / B)
+
+
 def evaluate_decode_level(buckets: Sequence[tuple[int, int]], h: FloatArray, B: int,
                           weight: float, model: DecodeModel, cost: CostModel
                           ) -> DecodeLevelPadding:
@@ -209,16 +167,12 @@ def evaluate_decode_level(buckets: Sequence[tuple[int, int]], h: FloatArray, B: 
     c = np.where(covered, per_token[safe], np.inf)
     keys = extra[0][safe]
     slots = extra[1][safe]
-    if model.grouping == "batch_max":
-        F = np.cumsum(servable) / servable.sum()
-        mass = np.diff(np.concatenate([[0.0], F ** B]))
-    else:
-        mass = servable / servable.sum()
+    mass = step_context_mass(servable, B, model.grouping)
     cov_mass = mass[covered].sum()
     p = np.where(covered, mass, 0.0) / cov_mass if cov_mass else mass * 0
     hs = np.where(covered, servable, 0.0)
     hs = hs / hs.sum() if hs.sum() else hs
-    useful = float((hs * cost.fn("decode", 1, 1, t)).sum())
+    useful = decode_reference_per_token(hs, B, cost)
     spent = float((p * np.where(covered, c, 0.0)).sum())
     return DecodeLevelPadding(
         batch=B, weight=weight,

@@ -49,7 +49,13 @@ class Emit(str, Enum):
 
 class Split(str, Enum):
     keep = "keep"
+    free = "free"
     flops = "flops"
+
+
+class Objective(str, Enum):
+    flops = "flops"
+    time = "time"
 
 
 def read_length_rows(path: str) -> list[dict[str, Any]]:
@@ -105,8 +111,12 @@ def buckets_command(
         "--ignore-evidence", help="Let suggestions exceed graph sizes known to compile")]
     = False,
     split: Annotated[Split, typer.Option(
-        "--split", help="keep: prefill/decode graph shares as configured; flops: trade "
-        "freely")] = Split.keep,
+        "--split", help="keep: prefill/decode graph shares as configured; free (or flops): "
+        "trade them by the objective")] = Split.keep,
+    objective: Annotated[Objective | None, typer.Option(
+        "--objective", help="What the suggestion minimises: wasted FLOPs or wasted step "
+        "time on the config's hardware (default: the config's objective, else flops)")]
+    = None,
 ) -> None:
     """Graphs a compiler builds for a bucket config, their risk, padding, and a better set."""
     raw = read_mapping(config, "config")
@@ -130,7 +140,8 @@ def buckets_command(
     chip = load_chip(cfg.hardware, base)
     result = plan_buckets(cfg, model, chip, dist, max_graphs=max_graphs, tp=tp,
                           optimise=not no_suggest or emit is not None,
-                          respect_evidence=not ignore_evidence, split=split.value)
+                          respect_evidence=not ignore_evidence, split=split.value,
+                          objective=None if objective is None else objective.value)
     if emit is not None:
         s = result.suggestion
         assert s is not None

@@ -29,6 +29,14 @@ def _sci(x: float) -> str:
     return f"{x:.3g}"
 
 
+def _secs(x: float) -> str:
+    """Seconds, three digits, readable prefix: 0.000323 -> '323 µs', 0.004 -> '4.00 ms'."""
+    scale, unit = next(((s, u) for s, u in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"))
+                        if abs(x) >= s), (1e-9, "ns"))
+    v = x / scale
+    return f"{v:.{max(0, 3 - len(str(int(abs(v)))))}f} {unit}"
+
+
 # ------------------------------------------------------------------------- JSON
 def _graph_json(f: GraphFootprint, rank: int) -> dict[str, Any]:
     g = f.graph
@@ -56,19 +64,27 @@ def padding_json(p: PaddingReport) -> dict[str, Any]:
         "mean_output_tokens": p.mean_output_tokens,
         "wasted_cost_per_request": p.wasted_cost_per_request,
         "useful_cost_per_request": p.useful_cost_per_request, "wasted_share": p.wasted_share,
+        "padded_cost_per_request": p.padded_cost_per_request,
+        "wasted_fraction": p.wasted_fraction,
         "prefill": {"mean_prompt_tokens": p.prefill.mean_prompt_tokens,
                     "padded_tokens_per_request": p.prefill.padded_tokens_per_request,
                     "padded_share": p.prefill.padded_share,
                     "wasted_cost_per_request": p.prefill.wasted_cost_per_request,
+                    "useful_cost_per_request": p.prefill.useful_cost_per_request,
+                    "padded_cost_per_request": p.prefill.padded_cost_per_request,
+                    "wasted_fraction": p.prefill.wasted_fraction,
                     "uncovered_share": p.prefill.uncovered_share},
         "decode": {"grouping": p.decode.grouping,
                    "padded_keys_per_token": p.decode.padded_keys_per_token,
                    "wasted_cost_per_token": p.decode.wasted_cost_per_token,
                    "useful_cost_per_token": p.decode.useful_cost_per_token,
+                   "padded_cost_per_token": p.decode.padded_cost_per_token,
+                   "wasted_fraction": p.decode.wasted_fraction,
                    "levels": [{"batch": lv.batch, "weight": lv.weight,
                                "padded_keys_per_token": lv.padded_keys_per_token,
                                "padded_slots_per_token": lv.padded_slots_per_token,
                                "wasted_cost_per_token": lv.wasted_cost_per_token,
+                               "useful_cost_per_token": lv.useful_cost_per_token,
                                "uncovered_share": lv.uncovered_share,
                                "over_memory_cap_share": lv.over_memory_cap_share}
                               for lv in p.decode.levels]},
@@ -88,6 +104,8 @@ def suggestion_json(s: Suggestion) -> dict[str, Any]:
         "waste_reduction": s.waste_reduction,
         "prefill_padding_reduction": s.prefill_padding_reduction,
         "padding": padding_json(s.padding),
+        "objective": s.objective, "time_waste_reduction": s.time_waste_reduction,
+        "time_padding": None if s.time_padding is None else padding_json(s.time_padding),
     }
 
 
@@ -113,6 +131,8 @@ def buckets_json(r: BucketsResult) -> dict[str, Any]:
         "notes": list(plan.notes),
         "padding": None if r.padding is None else padding_json(r.padding),
         "suggestion": None if r.suggestion is None else suggestion_json(r.suggestion),
+        "objective": r.objective, "step_time_source": r.step_time_source,
+        "time_padding": None if r.time_padding is None else padding_json(r.time_padding),
     }
 
 
@@ -162,6 +182,33 @@ def _padding_table(title: str, reports: list[tuple[str, PaddingReport]]) -> Tabl
     return t
 
 
+def _time_table(title: str, reports: list[tuple[str, PaddingReport]]) -> Table:
+    """Padding priced in seconds: step time at the bucket shapes (and unpadded), waste."""
+    t = Table(title=title, title_justify="left")
+    t.add_column("")
+    for name, _ in reports:
+        t.add_column(name, justify="right")
+    rows: list[tuple[str, list[str]]] = [
+        ("prefill: step time / request, padded (unpadded)",
+         [f"{_secs(p.prefill.padded_cost_per_request)} "
+          f"({_secs(p.prefill.useful_cost_per_request)})" for _, p in reports]),
+        ("prefill: wasted time / request (share)",
+         [f"{_secs(p.prefill.wasted_cost_per_request)} ({p.prefill.wasted_fraction:.1%})"
+          for _, p in reports]),
+        ("decode: step time / token, padded (unpadded)",
+         [f"{_secs(p.decode.padded_cost_per_token)} ({_secs(p.decode.useful_cost_per_token)})"
+          for _, p in reports]),
+        ("decode: wasted time / token (share)",
+         [f"{_secs(p.decode.wasted_cost_per_token)} ({p.decode.wasted_fraction:.1%})"
+          for _, p in reports]),
+        ("wasted time / request (share)",
+         [f"{_secs(p.wasted_cost_per_request)} ({p.wasted_fraction:.1%})" for _, p in reports]),
+    ]
+    for label, cells in rows:
+        t.add_row(label, *cells)
+    return t
+
+
 def render_buckets(r: BucketsResult, console: Console) -> None:
     """The full terminal report."""
     plan, v = r.plan, r.plan.version
@@ -205,6 +252,12 @@ def render_buckets(r: BucketsResult, console: Console) -> None:
     if s is not None:
         reports.append((f"suggested ({s.plan.count} graphs)", s.padding))
     console.print(_padding_table("Padding and wasted compute", reports))
+    if r.time_padding is not None:
+        timed = [("configured", r.time_padding)]
+        if s is not None and s.time_padding is not None:
+            timed.append((f"suggested ({s.plan.count} graphs)", s.time_padding))
+        console.print(_time_table(f"Padding in step time ({r.step_time_source}; share = of "
+                                  "the padded time)", timed))
     if s is not None:
         _render_suggestion(s, r, console)
 
@@ -214,10 +267,12 @@ def _render_suggestion(s: Suggestion, r: BucketsResult, console: Console) -> Non
     limit = ("off" if s.risk_limit is None else
              f"b·q·attn <= {s.risk_limit:,} (largest known to compile on "
              f"{r.budget.fused_pes} PE(s))")
+    timed = ("" if s.time_waste_reduction is None
+             else f", wasted step time -{s.time_waste_reduction:.0%}")
     console.print(f"[bold]Suggestion[/] at <= {s.max_graphs} graphs ({s.plan.count} built), "
-                  f"split {s.split}, risk limit {limit}: "
+                  f"objective {s.objective}, split {s.split}, risk limit {limit}: "
                   f"wasted compute -{s.waste_reduction:.0%}, prefill padding "
-                  f"-{s.prefill_padding_reduction:.0%}.", highlight=False)
+                  f"-{s.prefill_padding_reduction:.0%}{timed}.", highlight=False)
     console.print(f"  prefill_chunk_size: {s.chunk_size}  max_prompt_len: {cfg.max_prompt_len}"
                   f"  max_model_len: {cfg.max_model_len}", highlight=False)
     console.print(f"  prefill_buckets: {[list(b) for b in cfg.prefill_buckets]}",
