@@ -116,3 +116,33 @@ def test_bad_input_names_the_field(call: object, field: str) -> None:
     with pytest.raises(InferplanError) as info:
         call(v5e())
     assert info.value.field == field
+
+
+def test_kv_hand_off_worked_example() -> None:
+    """LLaMA 3-70B int8, 8 v5e chips, 8192 tokens: each chip sends its 1/8 of
+    8192 · 163,840 B over its DCN share (catalog 3.125e9 B/s, 10 µs)."""
+    from tests.conftest import make
+
+    from inferplan.disagg import kv_transfer_s
+    dep, _ = make(model="llama-3.1-70b", hardware="tpu-v5e", chips=8, topology="4x2",
+                  parallelism={"tp": 8}, dtypes={"weights": "int8", "kv": "int8"})
+    shard = 8192 * 163_840 / 8
+    nic = dep.chip.scale_out.bandwidth_bytes_per_s_per_direction  # type: ignore[union-attr]
+    latency = dep.chip.scale_out.latency_s  # type: ignore[union-attr]
+    assert kv_transfer_s(dep, 8192) == pytest.approx(shard / nic + latency, rel=1e-9)
+    assert kv_transfer_s(dep, 8192, same_domain=True) < kv_transfer_s(dep, 8192)
+
+
+def test_disaggregated_pools_per_chip_accounting() -> None:
+    """tokens/s/chip = r_d · n / (chips_d + (P/G) · chips_p); TTFT adds the hand-off."""
+    from tests.conftest import make
+
+    from inferplan.disagg import disaggregated_serving, kv_transfer_s, prefill_step_s
+    dep, _ = make(model="llama-3.1-70b", hardware="tpu-v5e", chips=8, topology="4x2",
+                  parallelism={"tp": 8}, dtypes={"weights": "int8", "kv": "int8"})
+    out = disaggregated_serving(dep, dep, 8192, 512, 32)
+    r = out.ratio
+    assert out.output_tokens_per_s_per_chip == pytest.approx(
+        r.decode_requests_per_s * 512 / (8 + r.prefill_servers_per_decode_server * 8))
+    assert out.ttft_s == pytest.approx(prefill_step_s(dep, 8192) + kv_transfer_s(dep, 8192))
+    assert out.to_dict()["prefill_servers_per_decode_server"] > 1
