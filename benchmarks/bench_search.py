@@ -1,0 +1,117 @@
+"""Speed targets of `inferplan search` (run: `python benchmarks/bench_search.py`).
+
+Each benchmark returns (name, seconds, target) like `run_all.py`'s. Seconds are the
+median of three timed runs after one untimed run (catalogs loaded, numpy warm), on
+this machine's 2 cores.
+
+- 100,000+ candidate deployments (chips × layouts × dtypes × batch) in ≤ 1 s: LLaMA
+  3.1-70B on 8/16/32 H100s, tp and pp in {1, 2, 4, 8}, dp filling the rest, weights
+  bf16/fp8/int4, KV bf16/fp8, static batch 1..512, 2048 in / 512 out: 147,456 points.
+- The question NVIDIA's aiconfigurator answers in 11-15 s (peers.md): LLaMA 3.1-70B on
+  8 H100s, every TP/PP/DP split, fp8/bf16, batch 1..512 in flight, under TTFT and TPOT
+  limits, in ≤ 0.5 s, the whole answer: the search, the top five's estimates, why the
+  winner wins and the frontier with its decode split.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from inferplan.hardware import catalog_chip
+from inferplan.models import catalog_model
+from inferplan.search import SearchResult, parse_space, run_search
+from inferplan.search.explain import why
+from inferplan.search.frontier import frontiers
+
+SPACE_100K: dict[str, Any] = {
+    "model": "llama-3.1-70b", "hardware": "h100-sxm", "chips": [8, 16, 32],
+    "parallelism": {"tp": [1, 2, 4, 8], "pp": [1, 2, 4, 8], "dp": "auto"},
+    "dtypes": {"weights": ["bf16", "fp8", "int4"], "kv": ["bf16", "fp8"], "compute": "auto"},
+    "workload": {"input_len": 2048, "output_len": 512, "batch": {"min": 1, "max": 512}},
+}
+
+SPACE_AICONFIGURATOR: dict[str, Any] = {
+    "model": "llama-3.1-70b", "hardware": "h100-sxm", "chips": 8,
+    "parallelism": {"tp": [1, 2, 4, 8], "pp": [1, 2, 4, 8], "dp": "auto"},
+    "dtypes": {"weights": ["bf16", "fp8"], "kv": ["bf16", "fp8"], "compute": "auto"},
+    "workload": {"input_len": 4000, "output_len": 500,
+                 "concurrency": {"min": 1, "max": 512}},
+    "slo": {"ttft_s": 1.0, "tpot_s": 0.05},
+}
+
+
+def timed(run: Callable[[], object], repeats: int = 3) -> float:
+    """Median wall time of `repeats` runs after one untimed run."""
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def search(raw: dict[str, Any]) -> SearchResult:
+    return run_search(parse_space(raw), catalog_model, catalog_chip)
+
+
+def full_answer(raw: dict[str, Any]) -> SearchResult:
+    """What `inferplan search --json` computes: search, top-5 estimates, why, frontier."""
+    result = search(raw)
+    for i in result.best(5):
+        result.estimate(i)
+    why(result)
+    frontiers(result)
+    return result
+
+
+def bench_search_100k() -> tuple[str, float, float]:
+    points = search(SPACE_100K).evaluated
+    assert points >= 100_000
+    return f"search, {points:,} candidate points", timed(lambda: search(SPACE_100K)), 1.0
+
+
+def bench_search_100k_in_flight() -> tuple[str, float, float]:
+    raw = {**SPACE_100K, "workload": {**SPACE_100K["workload"], "batch": None,
+                                      "concurrency": {"min": 1, "max": 512}}}
+    points = search(raw).evaluated
+    return f"search in flight, {points:,} points", timed(lambda: search(raw)), 1.0
+
+
+def bench_aiconfigurator_question() -> tuple[str, float, float]:
+    result = full_answer(SPACE_AICONFIGURATOR)
+    assert result.feasible > 0
+    seconds = timed(lambda: full_answer(SPACE_AICONFIGURATOR))
+    return f"70B on 8xH100 under SLO, {result.evaluated:,} points, full answer", seconds, 0.5
+
+
+def bench_aiconfigurator_static() -> tuple[str, float, float]:
+    raw = {**SPACE_AICONFIGURATOR, "workload": {
+        "input_len": 4000, "output_len": 500, "batch": {"min": 1, "max": 512}}}
+    result = full_answer(raw)
+    return (f"same, static batches, {result.evaluated:,} points", timed(lambda: full_answer(raw)),
+            0.5)
+
+
+BENCHMARKS: list[Callable[[], tuple[str, float, float]]] = [
+    bench_search_100k, bench_search_100k_in_flight, bench_aiconfigurator_question,
+    bench_aiconfigurator_static]
+
+
+def main() -> None:
+    print(f"{'benchmark':58} {'seconds':>9} {'target':>8}  ok")
+    failed = False
+    for bench in BENCHMARKS:
+        name, seconds, target = bench()
+        ok = seconds <= target
+        failed |= not ok
+        print(f"{name:58} {seconds:9.4f} {target:8.2f}  {'yes' if ok else 'NO'}")
+    if failed:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

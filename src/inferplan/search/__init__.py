@@ -1,0 +1,11 @@
+"""Search a space of deployments: enumerate, evaluate vectorised, rank, frontier, recommend.
+
+`parse_space` validates a space (a scenario whose fields may hold lists and ranges);
+`run_search` evaluates every point, grouped by deployment with all batch values in one
+numpy pass; `frontier`, `recommend` and `why` answer the questions the CLI asks.
+"""
+
+from inferplan.search.result import SearchResult, run_search
+from inferplan.search.space import SpaceIn, parse_space
+
+__all__ = ["SearchResult", "SpaceIn", "parse_space", "run_search"]

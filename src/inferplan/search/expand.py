@@ -1,0 +1,195 @@
+"""Enumerate a space into groups: one deployment and workload shape each, with all the
+batch (or concurrency) values evaluated together in one numpy pass.
+
+A combination that cannot be built is a group with a drop reason, checked in the order
+`scenario.build_deployment` checks: the slice shape (`topology`), the layout (`layout`:
+dp: auto cannot fill the chips, or `parallel.check_layout` refuses it), the compute
+dtype the chip has no rate for (`compute_dtype`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from inferplan.deployment import Deployment, Dtypes, Workload
+from inferplan.hardware import ChipSpec, Topology, parse_shape, topology_for
+from inferplan.models import ModelSpec
+from inferplan.parallel import Layout, check_layout
+from inferplan.search.space import SpaceIn
+from inferplan.units import InferplanError
+
+Mode = Literal["static", "concurrency", "max"]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Group:
+    """One deployment × workload shape and its batch (or concurrency) values.
+
+    `scenario` is the points' scenario without the batch/concurrency value; a group that
+    cannot be built has no deployment and says why (`drop_reason`, `drop_message`).
+    """
+
+    scenario: dict[str, Any]
+    mode: Mode
+    values: IntArray
+    workload: Workload
+    deployment: Deployment | None = None
+    drop_reason: str | None = None
+    drop_message: str | None = None
+
+    @property
+    def points(self) -> int:
+        return int(self.values.size)
+
+    def point_scenario(self, value: int) -> dict[str, Any]:
+        """The scenario of one point, ready for `inferplan estimate`."""
+        wl = dict(self.scenario["workload"])
+        if self.mode == "concurrency":
+            wl["concurrency"] = int(value)
+        else:
+            wl["batch"] = "max" if self.mode == "max" else int(value)
+        return {**self.scenario, "workload": wl}
+
+
+def resolve_compute(compute: str, weights: str, chip: ChipSpec) -> str:
+    """'auto': the weights' dtype where the chip computes in it, else bf16 (W4A16).
+    fp8 weights on H100 → fp8; int4 on H100 → bf16; int8 on TPU v5e → int8."""
+    if compute != "auto":
+        return compute
+    return weights if weights in chip.peak_flops_per_s else "bf16"
+
+
+def _shapes_for(space: SpaceIn, chips: int) -> list[tuple[int, ...] | None]:
+    """The listed slice shapes with `chips` chips, else the default (None)."""
+    shapes = [parse_shape(t) for t in (space.topology or [])]
+    matching = [s for s in shapes if math.prod(s) == chips]
+    return list(matching) or [None]
+
+
+def _check_topologies(space: SpaceIn) -> None:
+    for t in space.topology or []:
+        if math.prod(parse_shape(t)) not in space.chips:
+            raise InferplanError("space.topology", t, f"has {math.prod(parse_shape(t))} chips; "
+                                 f"none of chips {space.chips}")
+
+
+def _workload_modes(space: SpaceIn) -> list[tuple[Mode, IntArray]]:
+    w = space.workload
+    if w.concurrency is not None:
+        return [("concurrency", np.asarray(w.concurrency, dtype=np.int64))]
+    values = w.batch or []
+    ints = [int(v) for v in values if v != "max"]
+    modes: list[tuple[Mode, IntArray]] = []
+    if ints:
+        modes.append(("static", np.asarray(ints, dtype=np.int64)))
+    if "max" in values:
+        modes.append(("max", np.zeros(1, dtype=np.int64)))
+    return modes
+
+
+def _base_scenario(space: SpaceIn, model: str, hardware: str, chips: int,
+                   shape: tuple[int, ...] | None) -> dict[str, Any]:
+    s: dict[str, Any] = {"model": model, "hardware": hardware, "chips": chips}
+    if shape is not None:
+        s["topology"] = "x".join(map(str, shape))
+    if space.memory_utilization is not None:
+        s["memory_utilization"] = space.memory_utilization
+    if space.price_per_chip_hour is not None:
+        s["price_per_chip_hour"] = space.price_per_chip_hour
+    return s
+
+
+def _workloads(space: SpaceIn) -> Iterator[tuple[dict[str, Any], Workload, Mode, IntArray]]:
+    w = space.workload
+    for input_len, output_len in itertools.product(w.input_len, w.output_len):
+        wl_dict: dict[str, Any] = {"input_len": input_len, "output_len": output_len}
+        if w.prefill_chunk_tokens is not None:
+            wl_dict["prefill_chunk_tokens"] = w.prefill_chunk_tokens
+        for mode, values in _workload_modes(space):
+            workload = Workload(input_len=input_len, output_len=output_len,
+                                batch=None if mode == "concurrency" else 1,
+                                concurrency=1 if mode == "concurrency" else None,
+                                prefill_chunk_tokens=w.prefill_chunk_tokens)
+            yield wl_dict, workload, mode, values
+
+
+def _layout(p: tuple[Any, ...], devices: int) -> Layout:
+    """Layout from (tp, pp, dp, ep, layout, attention); raises for dp: auto that cannot fill."""
+    tp, pp, dp, ep, layout, attention = p
+    if dp == "auto":
+        if devices % (tp * pp):
+            raise InferplanError("parallelism", f"tp={tp} pp={pp}",
+                                 f"tp*pp must divide the {devices} devices to fill them with dp")
+        dp = devices // (tp * pp)
+    return Layout(tp=tp, pp=pp, dp=int(dp), ep=ep, layout=layout, attention=attention)
+
+
+def expand(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
+           resolve_chip: Callable[[str], ChipSpec]) -> list[Group]:
+    """Every group of the space, buildable or with its drop reason."""
+    _check_topologies(space)
+    models = {name: resolve_model(name) for name in space.model}
+    chips_ = {name: resolve_chip(name) for name in space.hardware}
+    p, d = space.parallelism, space.dtypes
+    layouts = list(itertools.product(p.tp, p.pp, p.dp, p.ep, p.layout, p.attention))
+    dtypes = list(itertools.product(d.weights, d.kv, d.compute, space.efficiency))
+    workloads = list(_workloads(space))
+    groups: list[Group] = []
+
+    def emit(base: dict[str, Any], deployment: Deployment | None, reason: str | None,
+             message: str | None) -> None:
+        for wl_dict, workload, mode, values in workloads:
+            groups.append(Group({**base, "workload": wl_dict}, mode, values, workload,
+                                deployment, reason, message))
+
+    for (mname, model), (hname, chip), n in itertools.product(
+            models.items(), chips_.items(), space.chips):
+        for shape in _shapes_for(space, n):
+            base = _base_scenario(space, mname, hname, n, shape)
+            try:
+                topology: Topology | None = topology_for(chip, n, shape)
+                topo_error = None
+            except InferplanError as exc:
+                topology, topo_error = None, str(exc)
+            for lay in layouts:
+                par = dict(zip(("tp", "pp", "dp", "ep", "layout", "attention"), lay,
+                               strict=True))
+                layout: Layout | None = None
+                error = topo_error
+                reason = "topology" if topo_error else None
+                if topology is not None:
+                    try:
+                        layout = _layout(lay, n * chip.cores_per_chip)
+                        check_layout(model, chip, layout, n)
+                        par["dp"] = layout.dp
+                    except InferplanError as exc:
+                        layout, error, reason = None, str(exc), "layout"
+                for weights, kv, compute, eff in dtypes:
+                    comp = resolve_compute(compute, weights, chip)
+                    scen = {**base, "parallelism": dict(par),
+                            "dtypes": {"weights": weights, "kv": kv, "compute": comp},
+                            "efficiency": eff}
+                    if layout is None or topology is None:
+                        emit(scen, None, reason, error)
+                        continue
+                    if comp not in chip.peak_flops_per_s:
+                        emit(scen, None, "compute_dtype", str(InferplanError(
+                            "dtypes.compute", comp,
+                            f"{chip.name} computes in {', '.join(chip.peak_flops_per_s)}")))
+                        continue
+                    dep = Deployment(
+                        model=model, chip=chip, topology=topology, layout=layout,
+                        dtypes=Dtypes(weights=weights, kv=kv, compute=comp),
+                        efficiency="ideal" if eff == "ideal" else "realistic",
+                        memory_utilization=space.memory_utilization,
+                        price_usd_per_chip_hour=space.price_per_chip_hour)
+                    emit(scen, dep, None, None)
+    return groups

@@ -1,0 +1,117 @@
+"""Why a point is dropped, and how the kept ones are ranked.
+
+Drop reasons, in the order they are checked (a point counts under the first):
+`topology` (no such slice), `layout` (tp/pp/dp/ep cannot split this model on these
+chips), `compute_dtype` (the chip has no rate for it), `memory` (weights, KV at full
+context and working memory exceed the usable memory), `slo_ttft`, `slo_tpot`,
+`slo_e2e` (the modelled p50 misses the limit), `no_price` (a cost objective and no
+price for the chip).
+
+Objectives give a score, higher is better; ties go to more output tokens/s per chip,
+then lower TPOT, then fewer chips, then the first point of the space.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from inferplan.search.space import SLO
+from inferplan.units import S_PER_HOUR
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+REASONS: tuple[str, ...] = ("topology", "layout", "compute_dtype", "memory", "slo_ttft",
+                            "slo_tpot", "slo_e2e", "no_price")
+OK = -1
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The numbers objectives look at, one entry per point."""
+
+    chips: FloatArray
+    usd_per_hour: FloatArray            # NaN where the chip has no price
+    ttft_s: FloatArray
+    tpot_s: FloatArray
+    e2e_latency_s: FloatArray
+    output_tokens_per_s: FloatArray
+
+    @property
+    def tokens_per_s_per_chip(self) -> FloatArray:
+        """Output tokens/s over all chips. 1851 tok/s on 8 chips: 231 (seed 001 A10)."""
+        return np.asarray(self.output_tokens_per_s / self.chips, dtype=np.float64)
+
+    @property
+    def tokens_per_usd(self) -> FloatArray:
+        """Output tokens per dollar: tok/s · 3600 / (chips · $/chip-hour).
+        1851 tok/s on 8 v5e at $1.2/h: 694,125 tokens per USD ($1.44 per Mtok)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(self.output_tokens_per_s * S_PER_HOUR / self.usd_per_hour,
+                              dtype=np.float64)
+
+    @property
+    def usd_per_million_tokens(self) -> FloatArray:
+        """USD per million output tokens: $/hour / (tok/s · 3600) · 1e6.
+        8 v5e at $1.2/h serving 1851 tok/s: $1.44."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(self.usd_per_hour / (self.output_tokens_per_s * S_PER_HOUR)
+                              * 1e6, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    """An objective: its score (higher is better), what it is called, its unit."""
+
+    score: Callable[[Columns], FloatArray]
+    label: str
+    unit: str
+    needs_price: bool = False
+
+
+OBJECTIVES: dict[str, ObjectiveSpec] = {
+    "throughput_per_chip": ObjectiveSpec(lambda c: c.tokens_per_s_per_chip,
+                                         "output tokens/s per chip", "tok/s/chip"),
+    "throughput_per_usd": ObjectiveSpec(lambda c: c.tokens_per_usd,
+                                        "output tokens per USD", "tok/$", needs_price=True),
+    "min_tpot": ObjectiveSpec(lambda c: -c.tpot_s, "lowest TPOT", "s"),
+    "min_ttft": ObjectiveSpec(lambda c: -c.ttft_s, "lowest TTFT", "s"),
+    "min_chips": ObjectiveSpec(lambda c: -c.chips, "fewest chips", "chips"),
+}
+
+
+def objective_value(name: str, score: float) -> float:
+    """The score in the objective's own unit (min_* scores are negated)."""
+    return -score if name.startswith("min_") else score
+
+
+def classify(fits: BoolArray, cols: Columns, slo: SLO, objective: str) -> IntArray:
+    """Per point: OK (−1) or the index in REASONS of the first reason it is dropped."""
+    status = np.full(fits.shape, OK, dtype=np.int64)
+    checks: list[tuple[str, BoolArray]] = [("memory", ~fits)]
+    for reason, values, limit in (("slo_ttft", cols.ttft_s, slo.ttft_s),
+                                  ("slo_tpot", cols.tpot_s, slo.tpot_s),
+                                  ("slo_e2e", cols.e2e_latency_s, slo.e2e_latency_s)):
+        if limit is not None:
+            checks.append((reason, ~(values <= limit)))
+    if OBJECTIVES[objective].needs_price:
+        checks.append(("no_price", np.isnan(cols.usd_per_hour)))
+    for reason, failed in checks:
+        status = np.where((status == OK) & failed, REASONS.index(reason), status)
+    return status
+
+
+def rank(objective: str, cols: Columns, candidates: IntArray) -> IntArray:
+    """`candidates` (point indices) best first by the objective, ties broken as above."""
+    if candidates.size == 0:
+        return candidates
+    c = Columns(*(getattr(cols, f)[candidates] for f in (
+        "chips", "usd_per_hour", "ttft_s", "tpot_s", "e2e_latency_s", "output_tokens_per_s")))
+    keys = (candidates, c.chips, c.tpot_s, -c.tokens_per_s_per_chip,
+            -OBJECTIVES[objective].score(c))
+    return candidates[np.lexsort(keys)]

@@ -1,0 +1,186 @@
+"""Run a search: expand the space, evaluate every group, classify and rank the points.
+
+`SearchResult` holds one entry per point of the buildable groups (columns of numpy
+arrays), the drop counts of every point, and the feasible points best first. Any point
+can be turned back into its scenario and its `serving.Estimate`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from inferplan.deployment import Deployment, Workload
+from inferplan.hardware import ChipSpec
+from inferplan.models import ModelSpec
+from inferplan.search.evaluate import EVALUATORS
+from inferplan.search.expand import Group, expand
+from inferplan.search.objectives import OK, REASONS, Columns, classify, rank
+from inferplan.search.space import SpaceIn
+from inferplan.serving import Estimate, estimate
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+#: Axes a point is described by, with where the value sits in its scenario.
+AXES: dict[str, tuple[str, ...]] = {
+    "model": ("model",), "hardware": ("hardware",), "chips": ("chips",),
+    "topology": ("topology",), "tp": ("parallelism", "tp"), "pp": ("parallelism", "pp"),
+    "dp": ("parallelism", "dp"), "ep": ("parallelism", "ep"),
+    "layout": ("parallelism", "layout"), "attention": ("parallelism", "attention"),
+    "weights": ("dtypes", "weights"), "kv": ("dtypes", "kv"),
+    "compute": ("dtypes", "compute"), "efficiency": ("efficiency",),
+    "input_len": ("workload", "input_len"), "output_len": ("workload", "output_len"),
+}
+
+
+def scenario_value(scenario: dict[str, Any], axis: str) -> Any:
+    """The value of one axis in a point's scenario (None where absent: default topology)."""
+    value: Any = scenario
+    for key in AXES[axis]:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Every point of a space, evaluated; the feasible ones ranked by the objective."""
+
+    space: SpaceIn
+    groups: list[Group]
+    point_group: IntArray              # group of each timed point
+    point_value: IntArray              # its batch or concurrency value as the space gives it
+    batch: IntArray                    # sequences in flight per replica
+    status: IntArray                   # OK or an index into REASONS
+    cols: Columns
+    dropped: dict[str, int]
+    drop_examples: dict[str, str]
+    evaluated: int
+    order: IntArray                    # feasible points, best first
+    elapsed_s: float
+
+    @property
+    def feasible(self) -> int:
+        return int(self.order.size)
+
+    @property
+    def objective(self) -> str:
+        return self.space.objective
+
+    def group(self, i: int) -> Group:
+        return self.groups[int(self.point_group[i])]
+
+    def deployment(self, i: int) -> Deployment:
+        dep = self.group(i).deployment
+        assert dep is not None
+        return dep
+
+    def scenario(self, i: int) -> dict[str, Any]:
+        """The point's scenario (feed it to `inferplan estimate`)."""
+        return self.group(i).point_scenario(int(self.point_value[i]))
+
+    def workload(self, i: int) -> Workload:
+        g, value = self.group(i), int(self.point_value[i])
+        w = g.workload
+        if g.mode == "concurrency":
+            return Workload(w.input_len, w.output_len, None, value, w.prefill_chunk_tokens)
+        return Workload(w.input_len, w.output_len, "max" if g.mode == "max" else value,
+                        None, w.prefill_chunk_tokens)
+
+    def estimate(self, i: int) -> Estimate:
+        """`serving.estimate` of the point: the exact figures the report shows."""
+        return estimate(self.deployment(i), self.workload(i))
+
+    def value(self, i: int, axis: str) -> Any:
+        return scenario_value(self.group(i).scenario, axis)
+
+    def axis_values(self, axis: str) -> list[Any]:
+        """The values this axis takes over the buildable groups, in order."""
+        seen: list[Any] = []
+        for g in self.groups:
+            v = scenario_value(g.scenario, axis)
+            if g.deployment is not None and v not in seen:
+                seen.append(v)
+        return seen
+
+    @cached_property
+    def varied_axes(self) -> frozenset[str]:
+        """Axes whose value differs between groups of the space."""
+        return frozenset(a for a in AXES if len({repr(scenario_value(g.scenario, a))
+                                                 for g in self.groups}) > 1)
+
+    def best(self, n: int) -> list[int]:
+        return [int(i) for i in self.order[:n]]
+
+
+def _drop_example(result_groups: list[Group], g: int, value: int, reason: str,
+                  cols: Columns, i: int, slo: Any) -> str:
+    what = "concurrency" if result_groups[g].mode == "concurrency" else "batch"
+    if reason == "memory":
+        return f"{what} {value} does not fit in memory"
+    if reason == "no_price":
+        return "the chip has no price (give price_per_chip_hour)"
+    field, limit = {"slo_ttft": ("ttft_s", slo.ttft_s), "slo_tpot": ("tpot_s", slo.tpot_s),
+                    "slo_e2e": ("e2e_latency_s", slo.e2e_latency_s)}[reason]
+    return f"{what} {value}: {field} {getattr(cols, field)[i]:.4g} s > {limit} s"
+
+
+def run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
+               resolve_chip: Callable[[str], ChipSpec]) -> SearchResult:
+    """Evaluate every point of the space (vectorised per group) and rank the feasible."""
+    start = time.perf_counter()
+    groups = expand(space, resolve_model, resolve_chip)
+    dropped = dict.fromkeys(REASONS, 0)
+    examples: dict[str, str] = {}
+    parts: dict[str, list[Any]] = {k: [] for k in (
+        "group", "value", "batch", "fits", "ttft", "tpot", "e2e", "tps", "chips", "usd")}
+    for gi, g in enumerate(groups):
+        if g.deployment is None:
+            reason = g.drop_reason or "layout"
+            dropped[reason] += g.points
+            examples.setdefault(reason, g.drop_message or reason)
+            continue
+        dep = g.deployment
+        m = EVALUATORS[g.mode](dep, g.workload, g.values, space.slo)
+        n = m.batch.size
+        parts["group"].append(np.full(n, gi, dtype=np.int64))
+        parts["value"].append(g.values)
+        parts["batch"].append(m.batch)
+        parts["fits"].append(m.fits)
+        parts["ttft"].append(m.ttft_s)
+        parts["tpot"].append(m.tpot_s)
+        parts["e2e"].append(m.e2e_latency_s)
+        parts["tps"].append(m.requests_per_s(dep.layout.dp) * g.workload.output_len)
+        parts["chips"].append(np.full(n, float(dep.chips)))
+        price = dep.price
+        parts["usd"].append(np.full(n, np.nan if price is None else price * dep.chips))
+
+    def cat(key: str, dtype: type) -> Any:
+        return np.concatenate(parts[key]).astype(dtype) if parts[key] else np.zeros(0, dtype)
+
+    cols = Columns(chips=cat("chips", np.float64), usd_per_hour=cat("usd", np.float64),
+                   ttft_s=cat("ttft", np.float64), tpot_s=cat("tpot", np.float64),
+                   e2e_latency_s=cat("e2e", np.float64),
+                   output_tokens_per_s=cat("tps", np.float64))
+    point_group, point_value = cat("group", np.int64), cat("value", np.int64)
+    status = classify(cat("fits", bool), cols, space.slo, space.objective)
+    for k, reason in enumerate(REASONS):
+        hits = np.nonzero(status == k)[0]
+        dropped[reason] += int(hits.size)
+        if hits.size and reason not in examples:
+            i = int(hits[0])
+            examples[reason] = _drop_example(groups, int(point_group[i]),
+                                             int(point_value[i]), reason, cols, i, space.slo)
+    order = rank(space.objective, cols, np.nonzero(status == OK)[0].astype(np.int64))
+    return SearchResult(
+        space=space, groups=groups, point_group=point_group, point_value=point_value,
+        batch=cat("batch", np.int64), status=status, cols=cols,
+        dropped={k: v for k, v in dropped.items() if v}, drop_examples=examples,
+        evaluated=sum(g.points for g in groups), order=order,
+        elapsed_s=time.perf_counter() - start)

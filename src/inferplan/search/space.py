@@ -1,0 +1,250 @@
+"""The search space: a scenario whose fields may hold several values.
+
+Any field of a scenario may be a list (a set of values); integer fields may also be a
+range `{min: 1, max: 512}` (every integer between, both ends included; `step`
+optional). `parallelism.dp: auto` fills the chips left by tp×pp; `dtypes.compute: auto`
+computes in the weights' dtype where the chip has that rate, else in bf16. A space adds
+`slo` (limits on the modelled p50 TTFT, TPOT and end-to-end latency) and `objective`.
+
+    chips: [8, 16, 32]
+    parallelism: {tp: [1, 2, 4, 8], pp: [1, 2], dp: auto}
+    dtypes: {weights: [bf16, fp8, int4], kv: [bf16, fp8]}
+    workload: {input_len: [2048, 8192], output_len: 512, batch: {min: 1, max: 512}}
+    slo: {ttft_s: 2.0, tpot_s: 0.05}
+    objective: throughput_per_chip
+
+Validated with pydantic; the first problem becomes one `InferplanError` line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from inferplan.parallel import LAYOUTS
+from inferplan.units import DTYPES, InferplanError
+from inferplan.validation import first_error
+
+#: What the search maximises or minimises; see `objectives.OBJECTIVES`.
+Objective = Literal["throughput_per_chip", "throughput_per_usd", "min_tpot", "min_ttft",
+                    "min_chips"]
+OBJECTIVE_NAMES: tuple[str, ...] = ("throughput_per_chip", "throughput_per_usd", "min_tpot",
+                                    "min_ttft", "min_chips")
+#: Most points one search may hold (a guard against a mistyped range).
+MAX_POINTS = 20_000_000
+_RANGE_HELP = "give a positive integer, a list of them, or a range {min: 1, max: 512}"
+
+
+def _dedupe(values: list[Any]) -> list[Any]:
+    """The values in first-seen order, each once."""
+    seen: list[Any] = []
+    for v in values:
+        if v not in seen:
+            seen.append(v)
+    return seen
+
+
+def int_values(value: object, allow: tuple[str, ...] = ()) -> list[Any]:
+    """A positive integer, a list of them, or {min, max, step} → the list of values.
+
+    `allow` names extra words accepted as values ('max', 'auto'). {min: 1, max: 4} →
+    [1, 2, 3, 4]; {min: 8, max: 32, step: 8} → [8, 16, 24, 32].
+    """
+    words = f"; or {', '.join(allow)}" if allow else ""
+    if isinstance(value, Mapping):
+        extra = set(value) - {"min", "max", "step"}
+        lo, hi, step = value.get("min"), value.get("max"), value.get("step", 1)
+        if extra or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 1
+                            for x in (lo, hi, step)):
+            raise ValueError("a range is {min: 1, max: 512} (positive integers, optional step)")
+        assert isinstance(lo, int) and isinstance(hi, int) and isinstance(step, int)
+        if lo > hi:
+            raise ValueError(f"range min {lo} is above max {hi}")
+        return list(range(lo, hi + 1, step))
+    is_list = isinstance(value, (list, tuple))
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not items:
+        raise ValueError(f"an empty list; {_RANGE_HELP}{words}")
+    for v in items:
+        ok_int = isinstance(v, int) and not isinstance(v, bool) and v >= 1
+        if not ok_int and v not in allow:
+            where = f"{v!r} in the list; " if is_list else ""
+            raise ValueError(f"{where}{_RANGE_HELP}{words}")
+    return _dedupe(items)
+
+
+def str_values(value: object, allowed: tuple[str, ...] | None = None) -> list[str]:
+    """A name or a list of names → the list (each checked against `allowed` if given)."""
+    is_list = isinstance(value, (list, tuple))
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not items:
+        raise ValueError("an empty list; give at least one value")
+    for v in items:
+        where = f"{v!r} in the list; " if is_list else ""
+        if not isinstance(v, str):
+            raise ValueError(f"{where}give a name or a list of names")
+        if allowed is not None and v not in allowed:
+            raise ValueError(f"{where}allowed: {', '.join(allowed)}")
+    return _dedupe(items)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ParallelismSpace(_Strict):
+    tp: list[int] = [1]
+    pp: list[int] = [1]
+    dp: list[int | str] = ["auto"]
+    ep: list[int] = [1]
+    layout: list[str] = ["auto"]
+    attention: list[str] = ["auto"]
+
+    @field_validator("tp", "pp", "ep", mode="before")
+    @classmethod
+    def _ints(cls, v: object) -> list[Any]:
+        return int_values(v)
+
+    @field_validator("dp", mode="before")
+    @classmethod
+    def _dp(cls, v: object) -> list[Any]:
+        return int_values(v, ("auto",))
+
+    @field_validator("layout", mode="before")
+    @classmethod
+    def _layout(cls, v: object) -> list[str]:
+        return str_values(v, LAYOUTS)
+
+    @field_validator("attention", mode="before")
+    @classmethod
+    def _attention(cls, v: object) -> list[str]:
+        return str_values(v, ("auto", "heads", "batch"))
+
+
+class DtypesSpace(_Strict):
+    weights: list[str] = ["bf16"]
+    kv: list[str] = ["bf16"]
+    compute: list[str] = ["bf16"]
+
+    @field_validator("weights", "kv", mode="before")
+    @classmethod
+    def _known(cls, v: object) -> list[str]:
+        return str_values(v, DTYPES)
+
+    @field_validator("compute", mode="before")
+    @classmethod
+    def _compute(cls, v: object) -> list[str]:
+        return str_values(v, (*DTYPES, "auto"))
+
+
+class WorkloadSpace(_Strict):
+    input_len: list[int]
+    output_len: list[int]
+    batch: list[int | str] | None = None
+    concurrency: list[int] | None = None
+    prefill_chunk_tokens: int | None = Field(default=None, ge=1)
+
+    @field_validator("input_len", "output_len", "concurrency", mode="before")
+    @classmethod
+    def _ints(cls, v: object) -> list[Any] | None:
+        return None if v is None else int_values(v)
+
+    @field_validator("batch", mode="before")
+    @classmethod
+    def _batch(cls, v: object) -> list[Any] | None:
+        return None if v is None else int_values(v, ("max",))
+
+    @model_validator(mode="after")
+    def _one_of(self) -> WorkloadSpace:
+        if (self.batch is None) == (self.concurrency is None):
+            raise ValueError("give exactly one of batch or concurrency (per model replica)")
+        return self
+
+
+class SLO(_Strict):
+    """Limits on the modelled (p50) latencies; None: no limit."""
+
+    ttft_s: float | None = Field(default=None, gt=0)
+    tpot_s: float | None = Field(default=None, gt=0)
+    e2e_latency_s: float | None = Field(default=None, gt=0)
+
+
+class SpaceIn(_Strict):
+    model: list[str]
+    hardware: list[str]
+    chips: list[int]
+    topology: list[str | int] | None = None
+    parallelism: ParallelismSpace = ParallelismSpace()
+    dtypes: DtypesSpace = DtypesSpace()
+    efficiency: list[str] = ["realistic"]
+    workload: WorkloadSpace
+    memory_utilization: float | None = Field(default=None, gt=0, le=1)
+    price_per_chip_hour: float | None = Field(default=None, gt=0)
+    slo: SLO = SLO()
+    objective: Objective = "throughput_per_chip"
+    name: str | None = None
+    description: str | None = None
+
+    @field_validator("model", "hardware", mode="before")
+    @classmethod
+    def _names(cls, v: object) -> list[str]:
+        return str_values(v)
+
+    @field_validator("chips", mode="before")
+    @classmethod
+    def _chips(cls, v: object) -> list[Any]:
+        return int_values(v)
+
+    @field_validator("topology", mode="before")
+    @classmethod
+    def _topology(cls, v: object) -> list[Any] | None:
+        if v is None:
+            return None
+        items = list(v) if isinstance(v, (list, tuple)) else [v]
+        if not items or not all(isinstance(t, (str, int)) and not isinstance(t, bool)
+                                for t in items):
+            raise ValueError("give a slice shape like 4x2, or a list of them")
+        return _dedupe(items)
+
+    @field_validator("efficiency", mode="before")
+    @classmethod
+    def _efficiency(cls, v: object) -> list[str]:
+        return str_values(v, ("ideal", "realistic"))
+
+
+def count_points(space: SpaceIn) -> int:
+    """Points the space holds at most: the product of every axis's number of values."""
+    p, d, w = space.parallelism, space.dtypes, space.workload
+    n = len(space.model) * len(space.hardware) * len(space.chips) * len(space.efficiency)
+    n *= len(space.topology or [None])          # an upper bound: shapes pair with chips
+    for axis in (p.tp, p.pp, p.dp, p.ep, p.layout, p.attention, d.weights, d.kv, d.compute,
+                 w.input_len, w.output_len, w.batch or w.concurrency or [1]):
+        n *= len(axis)
+    return n
+
+
+def parse_space(raw: Mapping[str, Any], origin: str = "space") -> SpaceIn:
+    """Validate a search-space mapping; the first problem becomes one `InferplanError`.
+
+    A plain scenario is a space of one point.
+    """
+    if not isinstance(raw, Mapping):
+        raise InferplanError(origin, type(raw).__name__, "must be a mapping")
+    try:
+        space = SpaceIn.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise first_error(exc, origin) from None
+    points = count_points(space)
+    if points > MAX_POINTS:
+        raise InferplanError(origin, points, f"the space holds too many points; at most "
+                             f"{MAX_POINTS:,} (narrow a range or a list)")
+    return space
