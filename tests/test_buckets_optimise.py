@@ -9,9 +9,10 @@ The asserted margins are a little below these, so noise in the last digits does 
 
 Priced in step time (cost.step_cost on RNGD, TP=1, realistic; measured with the
 cost model and efficiency data of this commit), objective "time" with split "free":
-  'chat'         wasted step time 246.5 -> 93.6 ms/request (-62.0 %); the FLOP objective
-                 gives 98.5 ms (split keep) and 119.5 ms (split free: FLOPs starve decode)
-  'long-context' 793.7 -> 348.0 ms/request (-56.2 %); FLOP objective 356.8 / 496.9 ms.
+  'chat'         wasted step time 1.955 -> 0.749 s/request (-62 %); the FLOP objective
+                 gives 0.787 s (split keep) and 0.955 s (split free: FLOPs starve decode)
+  'long-context' 6.313 -> 2.771 s/request (-56 %); FLOP objective 2.841 / 3.949 s.
+  (One RNGD PE, realistic efficiency; docs/buckets.md reruns these.)
 The step-time margins asserted (-50 %, -45 %) leave room for recalibration of cost.py.
 """
 
