@@ -19,6 +19,7 @@ RANKS: dict[str, int] = {
     "collectives": 3, "parallel": 3,
     "deployment": 4, "scenario": 5,
     "memory": 6, "efficiency": 6, "partitioning": 6, "cost": 7, "serving": 8, "disagg": 8,
+    "speculative": 8,
     "search": 9, "buckets": 9, "sim": 9, "calibrate": 9, "validate": 9,
     "report": 10, "cli": 11, "__main__": 12,
 }

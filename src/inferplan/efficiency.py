@@ -72,9 +72,26 @@ def matmul_rate(chip: ChipSpec, dtype: str, table: dict[str, Any]) -> float:
     return chip.flops_per_s(dtype) * _lookup(table["compute"], chip.name, dtype) * fraction
 
 
+def core_fusion_fraction(deployment: Deployment, table: dict[str, Any]) -> float:
+    """Fraction of the summed rates of the cores a tensor-parallel group fuses that the fused
+    device achieves (`core_fusion` in data/efficiency.yaml): 1 for a one-core device and on
+    chips not built of cores. RNGD, tp=4 (4 PEs fused): the default, 1.0 (no sourced figure).
+    """
+    cores = deployment.chip.cores_per_chip
+    fused = min(deployment.layout.tp, cores)
+    if cores == 1 or fused == 1:
+        return 1.0
+    section: dict[str, Any] = table.get("core_fusion", {})
+    entry = section.get(deployment.chip.name, section.get("default", 1.0))
+    if isinstance(entry, dict):
+        entry = entry.get(fused, entry.get(str(fused), section.get("default", 1.0)))
+    return float(entry)
+
+
 def efficiency_for(deployment: Deployment) -> Efficiency:
     """Rates of one device (a chip, or one core of a chip built of cores: RNGD's PE has
-    1/8 of its FLOP/s and bandwidth) and overheads (ideal: peak rates, no overheads).
+    1/8 of its FLOP/s and bandwidth, times `core_fusion_fraction` when the tp group fuses
+    several) and overheads (ideal: peak rates, no overheads).
 
     A100 80GB SXM bf16: matmul 3.12e14 · 0.869 · 0.90 = 2.44e14 FLOP/s; memory-bound
     kernels 2.039e12 · 0.85 = 1.73e12 B/s; links 0.88; 80 µs per layer.
@@ -86,6 +103,7 @@ def efficiency_for(deployment: Deployment) -> Efficiency:
         return Efficiency(matmul_flops_per_s=peak, attention_flops_per_s=peak,
                           memory_bytes_per_s=chip.memory_bandwidth_bytes_per_s * share)
     table = efficiency_table()
+    share *= core_fusion_fraction(deployment, table)
     k = table["kernels"]
     att_dtype = attention_dtype(chip, compute, int(k["attention_dtype_bits"]))
     return Efficiency(

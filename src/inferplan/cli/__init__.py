@@ -11,6 +11,8 @@ from inferplan.cli import (  # noqa: F401  (each module registers its commands)
     commands_catalog,
     commands_estimate,
     commands_memory,
+    commands_search,
+    commands_speculative,
     commands_validate,
 )
 from inferplan.cli.app import app
