@@ -140,3 +140,13 @@ def test_cli_prints_tables_and_json(tmp_path: Path) -> None:
     assert err.returncode == 2 and "missing columns" in err.stderr
     assert "Traceback" not in err.stderr
     assert run("validate", "--efficiency", "best").returncode == 2
+
+
+def test_readme_shows_the_table_the_command_prints() -> None:
+    """README's accuracy table is the output of `inferplan validate` on this commit."""
+    out = run("validate").stdout.splitlines()
+    end = next(i for i, line in enumerate(out) if line.startswith("skipped rows"))
+    readme = (ROOT / "README.md").read_text("utf-8")
+    stale = [line.rstrip() for line in out[:end] if line.rstrip() not in readme]
+    assert not stale, ("README's validate table is stale; paste `inferplan validate` "
+                       f"output again. First differing line: {stale[0]}")
