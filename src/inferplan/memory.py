@@ -8,6 +8,7 @@ Everything over batch is vectorised with numpy.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -266,32 +267,40 @@ def memory_breakdown(deployment: Deployment, workload: Workload,
         usable_bytes_per_chip=capacity * deployment.usable_fraction)
 
 
+def largest_true(fits: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.bool_]],
+                 limit: int = 1 << 24) -> int:
+    """The largest n in 1..limit with fits(n), for a predicate monotone in n that takes an
+    array of n (0 if none): doubling, then bisection in one vectorised call per 64-wide
+    window. fits = n ≤ 138: 138."""
+    def one(n: int) -> bool:
+        return bool(fits(np.asarray([n], dtype=np.int64))[0])
+
+    if not one(1):
+        return 0
+    lo, hi = 1, 2
+    while hi <= limit and one(hi):
+        lo, hi = hi, hi * 2
+    if hi > limit:
+        return limit
+    while hi - lo > 1:
+        grid = np.unique(np.linspace(lo, hi, num=min(65, hi - lo + 1)).astype(np.int64))
+        ok = fits(grid)
+        last = int(grid[np.nonzero(ok)[0][-1]])
+        above = grid[grid > last]
+        lo, hi = last, int(above[0]) if above.size else last + 1
+    return lo
+
+
 def max_batch(deployment: Deployment, workload: Workload, limit: int = 1 << 24) -> int:
     """Largest batch per replica whose weights, KV at full context and working memory
     fit in usable memory; 0 if not even one sequence fits.
 
-    Memory grows monotonically with batch, so this doubles then bisects, evaluating
-    `memory_breakdown` on arrays. Book TPU v5e 4x4, LLaMA 3-70B int8, S=8192 with
+    Memory grows monotonically with batch, so `largest_true` doubles then bisects,
+    evaluating `memory_breakdown` on arrays. Book TPU v5e 4x4, LLaMA 3-70B int8, S=8192 with
     batch-sharded attention: 138 (the seed's corrected roofline table).
     """
-    def fits(b: int) -> bool:
-        return bool(memory_breakdown(deployment, workload, b).fits)
-
-    if not fits(1):
-        return 0
-    lo, hi = 1, 2
-    while hi <= limit and fits(hi):
-        lo, hi = hi, hi * 2
-    if hi > limit:
-        return limit
-    # bisect [lo, hi) in one vectorised pass per 64-wide window
-    while hi - lo > 1:
-        grid = np.unique(np.linspace(lo, hi, num=min(65, hi - lo + 1)).astype(np.int64))
-        ok = memory_breakdown(deployment, workload, grid).fits
-        last = int(grid[np.nonzero(ok)[0][-1]])
-        nxt = grid[grid > last]
-        lo, hi = last, int(nxt[0]) if nxt.size else last + 1
-    return lo
+    return largest_true(lambda b: np.asarray(
+        memory_breakdown(deployment, workload, b).fits, dtype=bool), limit)
 
 
 # ---------------------------------------------------------- smallest slice

@@ -24,7 +24,6 @@ target: `speculative_memory` and `max_batch_with_draft`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -37,6 +36,7 @@ from inferplan.memory import (
     decode_working_bytes,
     devices_per_chip,
     kv_bytes_per_sequence_per_device,
+    largest_true,
     max_batch,
     sequences_per_device,
     weight_bytes_per_device,
@@ -299,28 +299,6 @@ def speculative_memory(target: Deployment, draft: Deployment, workload: Workload
         draft_kv_bytes_per_chip=kv(draft.model),
         working_bytes_per_chip=np.asarray(working * per_chip, dtype=np.float64),
         usable_bytes_per_chip=target.chip.memory_bytes * target.usable_fraction)
-
-
-def largest_true(fits: Callable[[IntArray], npt.NDArray[np.bool_]], limit: int = 1 << 24) -> int:
-    """The largest n in 1..limit with fits(n), for a predicate monotone in n (0 if none):
-    doubling, then vectorised bisection over 64-wide grids."""
-    def one(n: int) -> bool:
-        return bool(fits(np.asarray([n], dtype=np.int64))[0])
-
-    if not one(1):
-        return 0
-    lo, hi = 1, 2
-    while hi <= limit and one(hi):
-        lo, hi = hi, hi * 2
-    if hi > limit:
-        return limit
-    while hi - lo > 1:
-        grid = np.unique(np.linspace(lo, hi, num=min(65, hi - lo + 1)).astype(np.int64))
-        ok = fits(grid)
-        last = int(grid[np.nonzero(ok)[0][-1]])
-        above = grid[grid > last]
-        lo, hi = last, int(above[0]) if above.size else last + 1
-    return lo
 
 
 def max_batch_with_draft(target: Deployment, draft: Deployment, workload: Workload,

@@ -15,7 +15,7 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 import yaml
 
-from inferplan.deployment import Deployment, Workload
 from inferplan.hardware import ChipSpec
 from inferplan.models import ModelSpec
 from inferplan.scenario import build_deployment, parse_scenario
@@ -167,15 +166,7 @@ def predict(case: Case, resolve_model: Callable[[str], ModelSpec],
     except InferplanError as exc:
         return Skipped(case.row_id, str(exc))
     est = estimate(deployment, workload)
-    return Case(**{**case.__dict__, "predicted": float(getattr(est, case.field)),
-                   "fits": est.fits})
-
-
-def scenario_of(case: Case, resolve_model: Callable[[str], ModelSpec],
-                resolve_chip: Callable[[str], ChipSpec]) -> tuple[Deployment, Workload]:
-    """The deployment a case runs (for explaining one row)."""
-    return build_deployment(parse_scenario(case.scenario, case.row_id), resolve_model,
-                            resolve_chip)
+    return replace(case, predicted=float(getattr(est, case.field)), fits=est.fits)
 
 
 def run_validation(rows: Iterable[Mapping[str, str]], resolve_model: Callable[[str], ModelSpec],
@@ -188,7 +179,10 @@ def run_validation(rows: Iterable[Mapping[str, str]], resolve_model: Callable[[s
         mapped = map_row(row)
         result = mapped if isinstance(mapped, Skipped) else predict(
             mapped, resolve_model, resolve_chip, efficiency)
-        (skipped if isinstance(result, Skipped) else cases).append(result)  # type: ignore[arg-type]
+        if isinstance(result, Skipped):
+            skipped.append(result)
+        else:
+            cases.append(result)
     return cases, skipped
 
 

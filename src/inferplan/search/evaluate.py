@@ -19,7 +19,11 @@ import numpy.typing as npt
 from inferplan.deployment import Deployment, Workload
 from inferplan.memory import max_batch, memory_breakdown
 from inferplan.search.space import SLO
-from inferplan.search.vectorised import in_flight_latencies, static_batch_latencies
+from inferplan.search.vectorised import (
+    Latencies,
+    in_flight_latencies,
+    static_batch_latencies,
+)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -51,30 +55,30 @@ def _nan(n: int) -> FloatArray:
     return np.full(n, np.nan, dtype=np.float64)
 
 
+def _evaluate_fitting(deployment: Deployment, workload: Workload, values: IntArray,
+                      latencies: Callable[[Deployment, Workload, IntArray], Latencies],
+                      ) -> GroupMetrics:
+    """Latencies of the values (batch or concurrency) whose memory fits; NaN elsewhere."""
+    V = np.asarray(values, dtype=np.int64)
+    fits = np.asarray(memory_breakdown(deployment, workload, V).fits, dtype=bool)
+    ttft, tpot, e2e = _nan(V.size), _nan(V.size), _nan(V.size)
+    rows = np.nonzero(fits)[0]
+    if rows.size:
+        lat = latencies(deployment, workload, V[rows])
+        ttft[rows], tpot[rows], e2e[rows] = lat.ttft_s, lat.tpot_s, lat.e2e_latency_s
+    return GroupMetrics(V, fits, ttft, tpot, e2e)
+
+
 def evaluate_static(deployment: Deployment, workload: Workload, batches: IntArray,
                     slo: SLO) -> GroupMetrics:
     """Static batching over the batch values (`serving.static_batch`)."""
-    B = np.asarray(batches, dtype=np.int64)
-    fits = np.asarray(memory_breakdown(deployment, workload, B).fits, dtype=bool)
-    ttft, tpot, e2e = _nan(B.size), _nan(B.size), _nan(B.size)
-    rows = np.nonzero(fits)[0]
-    if rows.size:
-        lat = static_batch_latencies(deployment, workload, B[rows])
-        ttft[rows], tpot[rows], e2e[rows] = lat.ttft_s, lat.tpot_s, lat.e2e_latency_s
-    return GroupMetrics(B, fits, ttft, tpot, e2e)
+    return _evaluate_fitting(deployment, workload, batches, static_batch_latencies)
 
 
 def evaluate_concurrency(deployment: Deployment, workload: Workload, values: IntArray,
                          slo: SLO) -> GroupMetrics:
     """A closed loop of C requests per replica for each C (`serving.in_flight`)."""
-    C = np.asarray(values, dtype=np.int64)
-    fits = np.asarray(memory_breakdown(deployment, workload, C).fits, dtype=bool)
-    ttft, tpot, e2e = _nan(C.size), _nan(C.size), _nan(C.size)
-    rows = np.nonzero(fits)[0]
-    if rows.size:
-        lat = in_flight_latencies(deployment, workload, C[rows])
-        ttft[rows], tpot[rows], e2e[rows] = lat.ttft_s, lat.tpot_s, lat.e2e_latency_s
-    return GroupMetrics(C, fits, ttft, tpot, e2e)
+    return _evaluate_fitting(deployment, workload, values, in_flight_latencies)
 
 
 def evaluate_max(deployment: Deployment, workload: Workload, values: IntArray,
