@@ -86,6 +86,7 @@ def test_frontier_table_and_html(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("args", "says"), [
     (("search", "missing.yaml"), "space: 'missing.yaml' is not valid; no such file"),
+    (("frontier", "missing.yaml"), "space: 'missing.yaml' is not valid; no such file"),
     (("recommend", "SPACE"), "give exactly one of them"),
     (("recommend", "SPACE", "--target-tokens-per-s", "-3"), "must be a positive rate"),
 ])
