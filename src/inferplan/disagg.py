@@ -19,11 +19,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from inferplan.collectives import send_recv_time
 from inferplan.cost import step_cost
 from inferplan.deployment import Deployment
-from inferplan.memory import kv_bytes_per_sequence_per_device
+from inferplan.memory import (
+    MemoryBreakdown,
+    decode_working_bytes,
+    devices_per_chip,
+    kv_bytes_per_sequence_per_device,
+    largest_true,
+    prefill_working_bytes,
+    sequences_per_device,
+    weight_bytes_per_device,
+)
 from inferplan.units import InferplanError
 
 
@@ -42,25 +52,36 @@ def _decode_steps(output_len: int) -> int:
 
 
 # ------------------------------------------------------------------ prefill pool
+def prefill_steps_s(deployment: Deployment, input_len: int, batches: npt.ArrayLike,
+                    mfu: float | None = None) -> npt.NDArray[np.float64]:
+    """`prefill_step_s` for an array of batches at once."""
+    _positive("input_len", input_len)
+    B = np.asarray(batches, dtype=np.float64)
+    if np.any(B < 1):
+        raise InferplanError("batch", np.ravel(B).tolist(), "must be positive integers")
+    cost = step_cost(deployment, "prefill", B, input_len, 0)
+    if mfu is None:
+        return np.asarray(cost.latency_s, dtype=np.float64)
+    if not 0.0 < mfu <= 1.0:
+        raise InferplanError("mfu", mfu, "a fraction of peak FLOP/s in (0, 1]")
+    chip = deployment.chip
+    peak = chip.flops_per_s(deployment.dtypes.compute) / chip.cores_per_chip   # per device
+    return np.asarray(np.asarray(cost.flops, dtype=np.float64) / (mfu * peak),
+                      dtype=np.float64)
+
+
 def prefill_step_s(deployment: Deployment, input_len: int, batch: int = 1,
                    mfu: float | None = None) -> float:
     """Time of one prefill step of `batch` prompts of `input_len` tokens.
 
     mfu None: the roofline step time (`cost.step_cost`). mfu given: the step's FLOPs per
-    device over mfu · peak, t = FLOPs / (mfu · C), the way the seed states prefill.
-    Seed 001 A31, LLaMA 3-70B bf16 on 16 book v5e chips, S = 8192, mfu = 0.4:
+    device over mfu · the device's peak, t = FLOPs / (mfu · C), the way the seed states
+    prefill. Seed 001 A31, LLaMA 3-70B bf16 on 16 book v5e chips, S = 8192, mfu = 0.4:
     (2·69.5e9·8192 + causal attention 8.8e13) / (16 · 0.4 · 1.97e14) = 0.98 s
     (the seed's 0.91 s leaves out attention and rounds P to 70e9).
     """
-    _positive("input_len", input_len)
     _positive("batch", batch)
-    cost = step_cost(deployment, "prefill", batch, input_len, 0)
-    if mfu is None:
-        return float(cost.latency_s)
-    if not 0.0 < mfu <= 1.0:
-        raise InferplanError("mfu", mfu, "a fraction of peak FLOP/s in (0, 1]")
-    peak = deployment.chip.flops_per_s(deployment.dtypes.compute)
-    return float(cost.flops) / (mfu * peak)
+    return float(prefill_steps_s(deployment, input_len, batch, mfu))
 
 
 def prefill_requests_per_s(deployment: Deployment, input_len: int, batch: int = 1,
@@ -171,21 +192,79 @@ def prefill_decode_ratio(prefill: Deployment, decode: Deployment, input_len: int
 
 
 # ------------------------------------------------------------ KV hand-off and pools
-def kv_transfer_s(prefill: Deployment, input_len: int, same_domain: bool = False) -> float:
-    """Seconds to hand one prompt's KV cache from a prefill server to a decode server:
-    each prefill device sends its shard V = kv_bytes_per_sequence_per_device at once,
-    over the scale-out NIC (pools in different hosts/slices) or the scale-up link
-    (`same_domain`): t = V / W + α.
+def kv_transfer_s(prefill: Deployment, input_len: int, same_domain: bool = False,
+                  prompts: npt.ArrayLike = 1) -> npt.NDArray[np.float64]:
+    """Seconds to hand the KV caches of `prompts` prompts (one prefill step's batch) from
+    a prefill server to a decode server: each prefill device sends its shard,
+    V = prompts · kv_bytes_per_sequence_per_device, at once, over the scale-out NIC
+    (pools in different hosts/slices) or the scale-up link (`same_domain`): t = V / W + α.
 
-    LLaMA 3-70B int8 on 8 v5e, 8192 tokens: 1.34e9 B / 8 = 1.68e8 B per chip over the
-    catalog's 3.125e9 B/s of DCN per chip, + 10 µs: 53.7 ms.
+    LLaMA 3-70B int8 on 8 v5e, 8192 tokens, one prompt: 1.34e9 B / 8 = 1.68e8 B per chip
+    over the catalog's 3.125e9 B/s of DCN per chip, + 10 µs: 53.7 ms.
     """
     _positive("input_len", input_len)
     dep = prefill
-    shard = float(kv_bytes_per_sequence_per_device(dep.model, dep.layout, dep.dtypes.kv,
-                                                   input_len))
-    return float(send_recv_time(dep.topology, shard, crosses_domain=not same_domain)
-                 .total_s)
+    shard = kv_bytes_per_sequence_per_device(dep.model, dep.layout, dep.dtypes.kv, input_len)
+    n = np.asarray(prompts, dtype=np.float64)
+    return np.asarray(send_recv_time(dep.topology, n * shard, crosses_domain=not same_domain)
+                      .total_s, dtype=np.float64)
+
+
+def _pool_memory(deployment: Deployment, kv_bytes_per_device: npt.ArrayLike,
+                 working_bytes_per_device: npt.ArrayLike) -> MemoryBreakdown:
+    model, layout, dt = deployment.model, deployment.layout, deployment.dtypes
+    per_chip = devices_per_chip(deployment.chip)
+    capacity = deployment.chip.memory_bytes
+    return MemoryBreakdown(
+        weights_bytes_per_chip=float(weight_bytes_per_device(model, layout, dt.weights)
+                                     * per_chip),
+        kv_bytes_per_chip=np.asarray(kv_bytes_per_device, dtype=np.float64) * per_chip,
+        activation_bytes_per_chip=np.asarray(working_bytes_per_device,
+                                             dtype=np.float64) * per_chip,
+        capacity_bytes_per_chip=capacity,
+        usable_bytes_per_chip=capacity * deployment.usable_fraction)
+
+
+def prefill_server_memory(deployment: Deployment, input_len: int,
+                          batch: npt.ArrayLike) -> MemoryBreakdown:
+    """Per chip on a prefill server: weights, the KV caches of the B prompts of one step
+    (input_len tokens each, held until handed off) and the working memory of that step,
+    B·S tokens of activations plus B last-token logits (`memory.prefill_working_bytes`).
+
+    LLaMA 3-70B bf16 on 16 book v5e chips (tp=16), B = 1, S = 8192: weights 8.99e9 +
+    KV 3.36e8 (8192 · 327,680 B / 8 head shards) + working 3.38e8 ≈ 9.66e9 B of 16e9.
+    """
+    model, layout, dt = deployment.model, deployment.layout, deployment.dtypes
+    B = np.asarray(batch, dtype=np.float64)
+    kv = (sequences_per_device(model, layout, B)
+          * kv_bytes_per_sequence_per_device(model, layout, dt.kv, _positive("input_len",
+                                                                              input_len)))
+    working = prefill_working_bytes(model, layout, dt.compute, B * input_len, B)
+    return _pool_memory(deployment, kv, working)
+
+
+def decode_server_memory(deployment: Deployment, input_len: int, output_len: int,
+                         batch: npt.ArrayLike) -> MemoryBreakdown:
+    """Per chip on a decode server: weights, B caches at the full context S + n, and the
+    working memory of a decode step alone (`memory.decode_working_bytes`): no prompt
+    runs here, so no prefill chunk.
+
+    LLaMA 3-70B bf16 on 16 book v5e chips (tp=16, batch-sharded attention), B = 43,
+    S = 8192, n = 512: weights 8.99e9 + KV ⌈43/2⌉ · 3.57e8 = 7.84e9 + working 3.2e6
+    ≈ 16.84e9 B, over the 16e9 (`max_decode_batch`: 38).
+    """
+    model, layout, dt = deployment.model, deployment.layout, deployment.dtypes
+    B = np.asarray(batch, dtype=np.float64)
+    context = _positive("input_len", input_len) + _positive("output_len", output_len)
+    kv = (sequences_per_device(model, layout, B)
+          * kv_bytes_per_sequence_per_device(model, layout, dt.kv, context))
+    return _pool_memory(deployment, kv, decode_working_bytes(model, layout, dt.compute, B))
+
+
+def max_decode_batch(deployment: Deployment, input_len: int, output_len: int) -> int:
+    """The largest batch a decode server holds (`decode_server_memory`); 0 if none."""
+    return largest_true(lambda b: decode_server_memory(deployment, input_len, output_len,
+                                                       b).fits)
 
 
 @dataclass(frozen=True)
@@ -218,7 +297,7 @@ def disaggregated_serving(prefill: Deployment, decode: Deployment, input_len: in
     """
     ratio = prefill_decode_ratio(prefill, decode, input_len, output_len, decode_batch,
                                  prefill_batch)
-    transfer = kv_transfer_s(prefill, input_len, same_domain)
+    transfer = float(kv_transfer_s(prefill, input_len, same_domain, prefill_batch))
     ttft = prefill_step_s(prefill, input_len, prefill_batch) + transfer
     tpot = decode_step_s(decode, decode_batch, input_len, output_len)
     chips = decode.chips + ratio.prefill_servers_per_decode_server * prefill.chips

@@ -9,6 +9,7 @@ from rich.console import Console
 from inferplan.cli import (  # noqa: F401  (each module registers its commands)
     commands_buckets,
     commands_catalog,
+    commands_disagg,
     commands_estimate,
     commands_memory,
     commands_search,

@@ -178,6 +178,25 @@ class SLO(_Strict):
     e2e_latency_s: float | None = Field(default=None, gt=0)
 
 
+class DisaggSpace(_Strict):
+    """How `inferplan disagg` runs the pools (`inferplan search` does not read it).
+
+    prefill_batch: prompts per prefill step (a list or range); prefill_mfu: state the
+    prefill step as FLOPs over this fraction of peak (seed 001's 40%) instead of the
+    roofline; kv_link: the KV hand-off crosses hosts (`scale_out`, the default) or
+    stays inside one scale-up domain (`scale_up`).
+    """
+
+    prefill_batch: list[int] = [1]
+    prefill_mfu: float | None = Field(default=None, gt=0, le=1)
+    kv_link: Literal["scale_out", "scale_up"] = "scale_out"
+
+    @field_validator("prefill_batch", mode="before")
+    @classmethod
+    def _ints(cls, v: object) -> list[Any]:
+        return int_values(v)
+
+
 class SpaceIn(_Strict):
     model: list[str]
     hardware: list[str]
@@ -191,6 +210,7 @@ class SpaceIn(_Strict):
     price_per_chip_hour: float | None = Field(default=None, gt=0)
     slo: SLO = SLO()
     objective: Objective = "throughput_per_chip"
+    disaggregated: DisaggSpace = DisaggSpace()
     name: str | None = None
     description: str | None = None
 
