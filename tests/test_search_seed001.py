@@ -9,8 +9,8 @@ What the search answers, and what it cannot:
   figure (prefill elsewhere, its P/D section). The search evaluates aggregated serving,
   prefill on the same chips, and there doubling the bf16 slice *lowers* output tokens/s
   per chip: 32-way model parallelism makes the compute-bound prefill ICI-bound (A28).
-  Disaggregated pools are not a search mode (disagg.py's), so the seed's QPS is not
-  reproduced as a search objective.
+  The seed's QPS per chip is the decode pool's of `inferplan disagg`
+  (`test_a27_decode_pool_qps_per_chip`): 0.261 -> 0.432 requests/s per chip, 1.65x.
 - A28: beyond 16 chips pure model parallelism in bf16 is ICI-bound: with the seed's 1D
   (Megatron) partitioning the search picks the 4x4 over the 4x8 and 8x8, and the 4x8's
   prefill is mostly exposed communication. With `layout: auto` the cost model may pick
@@ -27,6 +27,7 @@ import pytest
 from inferplan.hardware import catalog_chip
 from inferplan.models import catalog_model
 from inferplan.search import SearchResult, parse_space, run_search
+from inferplan.search.disagg_search import run_disagg_search
 from inferplan.search.frontier import frontiers
 from inferplan.search.recommend import recommend
 
@@ -96,6 +97,27 @@ def test_a27_doubling_the_slice(dtype: str, small: int, batches: tuple[int, int]
     assert r_big / r_small == pytest.approx(gain, abs=0.01)
     assert r_big / 511 == pytest.approx({"bf16": 0.428, "int8": 0.849, "int4": 1.306}[dtype],
                                         rel=0.01)          # seed: 0.44 / 0.90 / 1.80
+
+
+def test_a27_decode_pool_qps_per_chip() -> None:
+    """The seed's A27 QPS, out of the disaggregated search: the decode pool's requests/s
+    per chip, r_d / chips, at the best batch of each slice (decode servers hold no prompt
+    activations, so a little more than the aggregated batches fits)."""
+    raw = {"model": L70, "hardware": BOOK, "efficiency": "ideal", "chips": [16, 32],
+           "parallelism": {"tp": [16, 32], "dp": 1, "layout": "megatron"},
+           "dtypes": {"weights": "bf16", "kv": "bf16"},
+           "workload": {"input_len": 7680, "output_len": 512, "batch": {"min": 1, "max": 400}}}
+    result = run_disagg_search(parse_space(raw), catalog_model, catalog_chip)
+    d = result.decode
+    qps, batch = {}, {}
+    for chips in (16, 32):
+        rows = np.nonzero((d.status == -1) & (d.chips == chips))[0]
+        k = rows[np.argmax(d.requests_per_s[rows])]
+        qps[chips], batch[chips] = float(d.requests_per_s[k]) / chips, int(d.batch[k])
+    assert batch == {16: 40, 32: 132}                          # seed: 43 -> 140
+    assert qps[16] == pytest.approx(0.261, rel=0.005)          # seed: 0.27
+    assert qps[32] == pytest.approx(0.432, rel=0.005)          # seed: 0.44
+    assert qps[32] / qps[16] == pytest.approx(1.65, abs=0.01)  # seed: 1.63
 
 
 def test_a27_with_prefill_on_the_same_chips_doubling_loses() -> None:

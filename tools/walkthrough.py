@@ -131,14 +131,30 @@ def run_python(code: str) -> str:
     return buffer.getvalue()
 
 
-def normalise(output: str) -> str:
+#: Wall-clock figures a command prints ("evaluated in 0.02 s"): not model output, so a
+#: fresh run is compared with them masked.
+ELAPSED = re.compile(r"\bin \d+(?:\.\d+)? s\b")
+
+
+def tidy(output: str) -> str:
     """Trailing spaces stripped from each line, trailing blank lines dropped."""
     return "\n".join(line.rstrip() for line in output.split("\n")).rstrip("\n")
 
 
+def normalise(output: str) -> str:
+    """`tidy`, with elapsed times masked: what a fresh run is compared on."""
+    return ELAPSED.sub("in <elapsed> s", tidy(output))
+
+
+def run_raw(block: Block) -> str:
+    """The block's output as printed now (tidied, elapsed times kept)."""
+    return tidy(run_console(block.source) if block.kind == "console"
+                else run_python(block.source))
+
+
 def run_block(block: Block) -> str:
-    out = run_console(block.source) if block.kind == "console" else run_python(block.source)
-    return normalise(out)
+    """The block's output as printed now, normalised for comparison."""
+    return normalise(run_raw(block))
 
 
 @dataclass(frozen=True)
@@ -171,8 +187,9 @@ def refresh(text: str) -> tuple[str, list[Block]]:
     changed = []
     # bottom-up, so the indices of earlier blocks stay valid
     for block in reversed(parse_blocks(text)):
-        fresh = run_block(block)
-        if fresh != normalise(block.output):
-            changed.append(block)
+        fresh = run_raw(block)
+        if normalise(fresh) == normalise(block.output):
+            continue                      # only elapsed times differ, if anything
+        changed.append(block)
         lines[block.start:block.end] = fresh.split("\n") if fresh else []
     return "\n".join(lines), changed[::-1]

@@ -121,7 +121,7 @@ def render_top_pairs(result: DisaggResult, console: Console, top: int) -> None:
 
 
 def render_disagg(result: DisaggResult, console: Console, top: int) -> None:
-    console.print(f"disaggregated pools from the space, {result.elapsed_s:.2f} s "
+    console.print(f"disaggregated pools from the space in {result.elapsed_s:.2f} s "
                   "(co-located search included)")
     render_pools(result, console)
     if not result.pairs:
