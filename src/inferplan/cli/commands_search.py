@@ -55,11 +55,13 @@ def search_command(
     """Evaluate every point of a space; the best under the SLO, and why it wins."""
     result = load_and_search(space)
     best = [(i, result.estimate(i)) for i in result.best(top)]
+    specs = {i: spec for i, _ in best if (spec := result.speculative(i)) is not None}
     reason = why(result)
     if json_out:
-        print(to_json(search_record(result, best, frontiers(result), reason)))
+        print(to_json(search_record(result, best, frontiers(result), reason, specs)))
         return
-    render_search(result, reason, best[0][1] if best else None, Console(), top)
+    render_search(result, reason, best[0][1] if best else None, Console(), top,
+                  specs.get(best[0][0]) if best else None)
 
 
 @app.command("recommend")

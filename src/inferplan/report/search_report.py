@@ -11,12 +11,14 @@ from rich.console import Console
 from rich.table import Table
 
 from inferplan.report.estimate_table import render_estimate
+from inferplan.report.speculative_report import render_speculative
 from inferplan.search.explain import Why
 from inferplan.search.frontier import Frontier
 from inferplan.search.objectives import OBJECTIVES, objective_value
 from inferplan.search.recommend import Recommendation
 from inferplan.search.result import SearchResult
 from inferplan.serving import Estimate, estimate_dict
+from inferplan.speculative import SpeculativeResult
 
 TERMS = ("weights", "kv", "compute", "communication", "overhead")
 SHORT = {"weights": "wts", "kv": "kv", "compute": "comp", "communication": "comm",
@@ -54,6 +56,9 @@ def label(result: SearchResult, i: int, batch: bool = True, workload: bool = Tru
         parts.append(f"C={w['concurrency']}" if "concurrency" in w else
                      f"B=max({int(result.batch[i])})" if w.get("batch") == "max" else
                      f"B={w['batch']}")
+    spec = s.get("speculative")
+    if spec is not None:
+        parts.append(f"draft {spec['draft']} α{spec['alpha']:g} γ{spec['gamma']}")
     return ", ".join(parts)
 
 
@@ -133,20 +138,23 @@ def render_why(result: SearchResult, why: Why, console: Console) -> None:
     table.add_column(obj, justify="right", no_wrap=True)
     table.add_column("vs winner", justify="right", no_wrap=True)
     for alt in why.alternatives:
+        value = ("plain" if alt.value is None and alt.axis in ("draft", "alpha", "gamma")
+                 else str(alt.value))
         if alt.index is None:
-            table.add_row(alt.axis, str(alt.value), f"none feasible (mostly {alt.reason})",
-                          "", "")
+            table.add_row(alt.axis, value, f"none feasible (mostly {alt.reason})", "", "")
             continue
         s = score(result, alt.index)
         delta = (objective_value(obj, s) / objective_value(obj, win) - 1) if win else 0.0
-        table.add_row(alt.axis, str(alt.value), label(result, alt.index),
+        table.add_row(alt.axis, value, label(result, alt.index),
                       format_objective(obj, s), f"{delta:+.1%}")
     console.print(table)
 
 
 def render_search(result: SearchResult, why: Why | None, winner: Estimate | None,
-                  console: Console, top: int) -> None:
-    """Counts, the top-N table, the winner's full estimate and why it wins."""
+                  console: Console, top: int,
+                  winner_speculative: SpeculativeResult | None = None) -> None:
+    """Counts, the top-N table, the winner's full estimate (and its speculative decoding,
+    if it drafts) and why it wins."""
     render_counts(result, console)
     if why is None or winner is None:
         console.print("[red]no feasible point[/]: see why each point was dropped above")
@@ -154,15 +162,28 @@ def render_search(result: SearchResult, why: Why | None, winner: Estimate | None
     render_top(result, console, top)
     console.rule("the winner")
     render_estimate(winner, console)
+    if winner_speculative is not None:
+        console.rule("the winner decodes speculatively: decode replaced by draft + verify")
+        render_speculative(winner_speculative, console)
     render_why(result, why, console)
 
 
-def point_record(result: SearchResult, i: int, est: Estimate) -> dict[str, Any]:
-    """One point for JSON: its scenario and `serving.estimate_dict`."""
-    return {"scenario": result.scenario(i),
-            "objective": {"name": result.objective,
-                          "value": objective_value(result.objective, score(result, i))},
-            **estimate_dict(est)}
+def point_record(result: SearchResult, i: int, est: Estimate,
+                 spec: SpeculativeResult | None = None) -> dict[str, Any]:
+    """One point for JSON: its scenario, the figures the search ranked it by,
+    `serving.estimate_dict` (plain decoding) and, for a speculative point, `inferplan
+    speculative`'s record."""
+    record = {"scenario": result.scenario(i),
+              "objective": {"name": result.objective,
+                            "value": objective_value(result.objective, score(result, i))},
+              "search": {"ttft_s": float(result.cols.ttft_s[i]),
+                         "tpot_s": float(result.cols.tpot_s[i]),
+                         "output_tokens_per_s_per_chip": float(
+                             result.cols.tokens_per_s_per_chip[i])},
+              **estimate_dict(est)}
+    if spec is not None:
+        record["speculative"] = spec.to_dict()
+    return record
 
 
 def frontier_records(result: SearchResult, fronts: list[Frontier]) -> list[dict[str, Any]]:
@@ -195,13 +216,15 @@ def why_record(result: SearchResult, why: Why | None) -> dict[str, Any] | None:
 
 
 def search_record(result: SearchResult, best: list[tuple[int, Estimate]],
-                  fronts: list[Frontier], why: Why | None) -> dict[str, Any]:
+                  fronts: list[Frontier], why: Why | None,
+                  speculative: dict[int, SpeculativeResult] | None = None) -> dict[str, Any]:
     """The JSON contract of `inferplan search --json`."""
+    spec = speculative or {}
     return {"evaluated": result.evaluated, "feasible": result.feasible,
             "dropped": dict(result.dropped), "drop_examples": dict(result.drop_examples),
             "objective": result.objective, "slo": result.space.slo.model_dump(),
             "elapsed_s": result.elapsed_s,
-            "best": [point_record(result, i, est) for i, est in best],
+            "best": [point_record(result, i, est, spec.get(i)) for i, est in best],
             "frontier": frontier_records(result, fronts), "why": why_record(result, why)}
 
 

@@ -452,6 +452,10 @@ def run_disagg_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
         raise InferplanError("objective", space.objective,
                              "disaggregated pools are ranked by "
                              f"{' or '.join(DISAGG_OBJECTIVES)}")
+    if space.speculative is not None:
+        raise InferplanError("speculative", space.speculative.draft,
+                             "disaggregated pools are searched with plain decoding; "
+                             "search speculative decoding with `inferplan search`")
     start = time.perf_counter()
     groups = expand(space, resolve_model, resolve_chip)
     prefill = _distinct(prefill_candidates(space, groups), groups)

@@ -2,8 +2,9 @@
 
 Strategies share one signature, `Evaluator(deployment, workload, values, slo)`, one per
 serving mode: `static` (batch: B), `concurrency` (closed loop, in-flight batching) and
-`max` (the largest batch memory allows, in flight). A new serving mode (disaggregated
-pools, speculative decoding) is one more entry in `EVALUATORS`.
+`max` (the largest batch memory allows, in flight). Speculative-decoding groups go to
+`evaluate_speculative.evaluate_speculative`; disaggregated pools are
+`disagg_search`'s.
 
 Rows that do not fit are not timed (their drop reason is settled).
 """
@@ -39,6 +40,7 @@ class GroupMetrics:
     ttft_s: FloatArray
     tpot_s: FloatArray
     e2e_latency_s: FloatArray
+    gamma: IntArray | None = None      # draft tokens per cycle (speculative groups)
 
     def requests_per_s(self, replicas: int) -> FloatArray:
         """Every replica completes `batch` requests per end-to-end latency: dp·B/e2e.

@@ -22,11 +22,28 @@ from inferplan.deployment import Deployment, Dtypes, Workload
 from inferplan.hardware import ChipSpec, Topology, parse_shape, topology_for
 from inferplan.models import ModelSpec
 from inferplan.parallel import Layout, check_layout
-from inferplan.search.space import SpaceIn
+from inferplan.search.space import SpaceIn, speculative_choices
+from inferplan.speculative import draft_deployment
 from inferplan.units import InferplanError
 
 Mode = Literal["static", "concurrency", "max"]
 IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Speculation:
+    """A point's speculative decoding: the draft model, α, and γ (None: the best of
+    1..gamma_max, chosen per batch)."""
+
+    draft_name: str
+    draft: ModelSpec
+    alpha: float
+    gamma: int | None
+    gamma_max: int
+
+    def scenario(self) -> dict[str, Any]:
+        return {"draft": self.draft_name, "alpha": self.alpha,
+                "gamma": "auto" if self.gamma is None else self.gamma}
 
 
 @dataclass(frozen=True)
@@ -44,6 +61,7 @@ class Group:
     deployment: Deployment | None = None
     drop_reason: str | None = None
     drop_message: str | None = None
+    speculative: Speculation | None = None
 
     @property
     def points(self) -> int:
@@ -132,6 +150,26 @@ def _layout(p: tuple[Any, ...], devices: int) -> Layout:
     return Layout(tp=tp, pp=pp, dp=int(dp), ep=ep, layout=layout, attention=attention)
 
 
+def _speculations(space: SpaceIn, resolve_model: Callable[[str], ModelSpec]
+                  ) -> list[Speculation | None]:
+    """Plain decoding and every (draft, α, γ) of the space's `speculative` block."""
+    drafts: dict[str, ModelSpec] = {}
+    out: list[Speculation | None] = []
+    gamma_max = space.speculative.gamma_max if space.speculative is not None else 1
+    for choice in speculative_choices(space):
+        if choice is None:
+            out.append(None)
+            continue
+        name, alpha, gamma = choice
+        if name not in drafts:
+            try:
+                drafts[name] = resolve_model(name)
+            except InferplanError as exc:
+                raise InferplanError("speculative.draft", name, exc.allowed) from None
+        out.append(Speculation(name, drafts[name], alpha, gamma, max(gamma_max, gamma or 1)))
+    return out
+
+
 def expand(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
            resolve_chip: Callable[[str], ChipSpec]) -> list[Group]:
     """Every group of the space, buildable or with its drop reason."""
@@ -142,13 +180,24 @@ def expand(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
     layouts = list(itertools.product(p.tp, p.pp, p.dp, p.ep, p.layout, p.attention))
     dtypes = list(itertools.product(d.weights, d.kv, d.compute, space.efficiency))
     workloads = list(_workloads(space))
+    specs = _speculations(space, resolve_model)
     groups: list[Group] = []
 
     def emit(base: dict[str, Any], deployment: Deployment | None, reason: str | None,
              message: str | None) -> None:
-        for wl_dict, workload, mode, values in workloads:
-            groups.append(Group({**base, "workload": wl_dict}, mode, values, workload,
-                                deployment, reason, message))
+        for spec in specs:
+            scen, why, text = dict(base), reason, message
+            if spec is not None:
+                scen["speculative"] = spec.scenario()
+                if deployment is not None and why is None:
+                    try:
+                        draft_deployment(deployment, spec.draft)
+                    except InferplanError as exc:
+                        why, text = "draft", str(exc)
+            dep = deployment if why is None else None
+            for wl_dict, workload, mode, values in workloads:
+                groups.append(Group({**scen, "workload": wl_dict}, mode, values, workload,
+                                    dep, why, text, spec))
 
     for (mname, model), (hname, chip), n in itertools.product(
             models.items(), chips_.items(), space.chips):

@@ -5,7 +5,8 @@ Axes as in seed 001's figure: per-token latency (TPOT) against output tokens/s p
 chip. A point is on the frontier when no feasible point of the same input and output
 lengths has both a lower-or-equal TPOT and a higher-or-equal throughput per chip.
 Along it the mean decode step is split into the roofline's exposed terms: weight
-loading, KV loading, compute, communication and fixed overhead (`cost.StepCost`).
+loading, KV loading, compute, communication and fixed overhead (`cost.StepCost`); for a
+speculative point, the time per emitted token of draft and verify steps together.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ import numpy.typing as npt
 from inferplan.search.pareto import pareto_front
 from inferplan.search.result import SearchResult
 from inferplan.search.vectorised import in_flight_decode_split_s, static_decode_split_s
+from inferplan.speculative import (
+    draft_deployment,
+    mean_decode_context,
+    speculative_decode_split_s,
+)
 
 IntArray = npt.NDArray[np.int64]
 
@@ -54,8 +60,14 @@ def decode_splits(result: SearchResult, indices: IntArray) -> list[dict[str, flo
         group = result.groups[g]
         assert group.deployment is not None
         batches = result.batch[indices[ks]]
-        split = (static_decode_split_s if group.mode == "static" else
-                 in_flight_decode_split_s)(group.deployment, group.workload, batches)
+        spec = group.speculative
+        if spec is not None:
+            split = speculative_decode_split_s(
+                group.deployment, draft_deployment(group.deployment, spec.draft), batches,
+                mean_decode_context(group.workload), spec.alpha, result.gamma[indices[ks]])
+        else:
+            split = (static_decode_split_s if group.mode == "static" else
+                     in_flight_decode_split_s)(group.deployment, group.workload, batches)
         for j, k in enumerate(ks):
             out[k] = {term: float(v[j]) for term, v in split.items()}
     return out

@@ -2,7 +2,8 @@
 
 Drop reasons, in the order they are checked (a point counts under the first):
 `topology` (no such slice), `layout` (tp/pp/dp/ep cannot split this model on these
-chips), `compute_dtype` (the chip has no rate for it), `memory` (weights, KV at full
+chips), `compute_dtype` (the chip has no rate for it), `draft` (the speculative draft
+model cannot run with the target's layout), `memory` (weights, KV at full
 context and working memory exceed the usable memory), `slo_ttft`, `slo_tpot`,
 `slo_e2e` (the modelled p50 misses the limit), `no_price` (a cost objective and no
 price for the chip).
@@ -26,8 +27,8 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-REASONS: tuple[str, ...] = ("topology", "layout", "compute_dtype", "memory", "slo_ttft",
-                            "slo_tpot", "slo_e2e", "no_price")
+REASONS: tuple[str, ...] = ("topology", "layout", "compute_dtype", "draft", "memory",
+                            "slo_ttft", "slo_tpot", "slo_e2e", "no_price")
 OK = -1
 
 

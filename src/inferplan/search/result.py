@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -20,10 +20,12 @@ from inferplan.deployment import Deployment, Workload
 from inferplan.hardware import ChipSpec
 from inferplan.models import ModelSpec
 from inferplan.search.evaluate import EVALUATORS
+from inferplan.search.evaluate_speculative import evaluate_speculative
 from inferplan.search.expand import Group, expand
 from inferplan.search.objectives import OK, REASONS, Columns, classify, rank
 from inferplan.search.space import SpaceIn
 from inferplan.serving import Estimate, estimate
+from inferplan.speculative import SpeculativeResult, speculative_result
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -37,6 +39,8 @@ AXES: dict[str, tuple[str, ...]] = {
     "weights": ("dtypes", "weights"), "kv": ("dtypes", "kv"),
     "compute": ("dtypes", "compute"), "efficiency": ("efficiency",),
     "input_len": ("workload", "input_len"), "output_len": ("workload", "output_len"),
+    "draft": ("speculative", "draft"), "alpha": ("speculative", "alpha"),
+    "gamma": ("speculative", "gamma"),
 }
 
 
@@ -57,6 +61,7 @@ class SearchResult:
     point_group: IntArray              # group of each timed point
     point_value: IntArray              # its batch or concurrency value as the space gives it
     batch: IntArray                    # sequences in flight per replica
+    gamma: IntArray                    # draft tokens per cycle (0: plain decoding)
     status: IntArray                   # OK or an index into REASONS
     cols: Columns
     dropped: dict[str, int]
@@ -82,8 +87,12 @@ class SearchResult:
         return dep
 
     def scenario(self, i: int) -> dict[str, Any]:
-        """The point's scenario (feed it to `inferplan estimate`)."""
-        return self.group(i).point_scenario(int(self.point_value[i]))
+        """The point's scenario (feed it to `inferplan estimate`); a speculative point's
+        `speculative` block holds the γ chosen for it."""
+        s = self.group(i).point_scenario(int(self.point_value[i]))
+        if "speculative" in s:
+            s["speculative"] = {**s["speculative"], "gamma": int(self.gamma[i])}
+        return s
 
     def workload(self, i: int) -> Workload:
         g, value = self.group(i), int(self.point_value[i])
@@ -94,8 +103,20 @@ class SearchResult:
                         None, w.prefill_chunk_tokens)
 
     def estimate(self, i: int) -> Estimate:
-        """`serving.estimate` of the point: the exact figures the report shows."""
+        """`serving.estimate` of the point: the exact figures the report shows (plain
+        decoding; see `speculative` for a speculative point)."""
         return estimate(self.deployment(i), self.workload(i))
+
+    def speculative(self, i: int) -> SpeculativeResult | None:
+        """`inferplan speculative` of a speculative point at its batch and γ; None for
+        plain decoding."""
+        spec = self.group(i).speculative
+        if spec is None:
+            return None
+        w = self.workload(i)
+        return speculative_result(self.deployment(i), spec.draft,
+                                  replace(w, batch=int(self.batch[i])), spec.alpha,
+                                  spec.gamma, spec.gamma_max)
 
     def value(self, i: int, axis: str) -> Any:
         return scenario_value(self.group(i).scenario, axis)
@@ -139,7 +160,8 @@ def run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
     dropped = dict.fromkeys(REASONS, 0)
     examples: dict[str, str] = {}
     parts: dict[str, list[Any]] = {k: [] for k in (
-        "group", "value", "batch", "fits", "ttft", "tpot", "e2e", "tps", "chips", "usd")}
+        "group", "value", "batch", "gamma", "fits", "ttft", "tpot", "e2e", "tps", "chips",
+        "usd")}
     for gi, g in enumerate(groups):
         if g.deployment is None:
             reason = g.drop_reason or "layout"
@@ -147,11 +169,13 @@ def run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
             examples.setdefault(reason, g.drop_message or reason)
             continue
         dep = g.deployment
-        m = EVALUATORS[g.mode](dep, g.workload, g.values, space.slo)
+        m = (evaluate_speculative(g, space.slo) if g.speculative is not None
+             else EVALUATORS[g.mode](dep, g.workload, g.values, space.slo))
         n = m.batch.size
         parts["group"].append(np.full(n, gi, dtype=np.int64))
         parts["value"].append(g.values)
         parts["batch"].append(m.batch)
+        parts["gamma"].append(np.zeros(n, dtype=np.int64) if m.gamma is None else m.gamma)
         parts["fits"].append(m.fits)
         parts["ttft"].append(m.ttft_s)
         parts["tpot"].append(m.tpot_s)
@@ -180,7 +204,7 @@ def run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
     order = rank(space.objective, cols, np.nonzero(status == OK)[0].astype(np.int64))
     return SearchResult(
         space=space, groups=groups, point_group=point_group, point_value=point_value,
-        batch=cat("batch", np.int64), status=status, cols=cols,
+        batch=cat("batch", np.int64), gamma=cat("gamma", np.int64), status=status, cols=cols,
         dropped={k: v for k, v in dropped.items() if v}, drop_examples=examples,
         evaluated=sum(g.points for g in groups), order=order,
         elapsed_s=time.perf_counter() - start)

@@ -197,6 +197,41 @@ class DisaggSpace(_Strict):
         return int_values(v)
 
 
+class SpeculativeSpace(_Strict):
+    """Speculative decoding as a dimension of the space (Leviathan et al. 2023).
+
+    Each draft × α (× γ, when γ is listed) is a point beside plain decoding (`plain:
+    false` drops plain points). γ `auto` picks, per point, the γ of 1..gamma_max with
+    the least TPOT. α, the per-token acceptance rate, is an assumption the user states.
+    """
+
+    draft: list[str]
+    alpha: list[float]
+    gamma: list[int | str] = ["auto"]
+    gamma_max: int = Field(default=8, ge=1, le=64)
+    plain: bool = True
+
+    @field_validator("draft", mode="before")
+    @classmethod
+    def _drafts(cls, v: object) -> list[str]:
+        return str_values(v)
+
+    @field_validator("alpha", mode="before")
+    @classmethod
+    def _alphas(cls, v: object) -> list[float]:
+        items = list(v) if isinstance(v, (list, tuple)) else [v]
+        values = [float(a) for a in items
+                  if isinstance(a, (int, float)) and not isinstance(a, bool)]
+        if not items or len(values) < len(items) or not all(0.0 <= a <= 1.0 for a in values):
+            raise ValueError("the per-token acceptance rate: a number in [0, 1] or a list")
+        return _dedupe(values)
+
+    @field_validator("gamma", mode="before")
+    @classmethod
+    def _gammas(cls, v: object) -> list[Any]:
+        return int_values(v, ("auto",))
+
+
 class SpaceIn(_Strict):
     model: list[str]
     hardware: list[str]
@@ -211,6 +246,7 @@ class SpaceIn(_Strict):
     slo: SLO = SLO()
     objective: Objective = "throughput_per_chip"
     disaggregated: DisaggSpace = DisaggSpace()
+    speculative: SpeculativeSpace | None = None
     name: str | None = None
     description: str | None = None
 
@@ -240,6 +276,23 @@ class SpaceIn(_Strict):
     def _efficiency(cls, v: object) -> list[str]:
         return str_values(v, ("ideal", "realistic"))
 
+    @model_validator(mode="after")
+    def _speculative_needs_batches(self) -> SpaceIn:
+        if self.speculative is not None and self.workload.concurrency is not None:
+            raise ValueError("speculative decoding is searched with static batches "
+                             "(workload.batch: values or max), not concurrency")
+        return self
+
+
+def speculative_choices(space: SpaceIn) -> list[tuple[str, float, int | None] | None]:
+    """The decoding choices of a point: None (plain) and (draft, α, γ or None for auto)."""
+    spec = space.speculative
+    if spec is None:
+        return [None]
+    plain: list[tuple[str, float, int | None] | None] = [None] if spec.plain else []
+    gammas = [None if g == "auto" else int(g) for g in spec.gamma]
+    return plain + [(d, a, g) for d in spec.draft for a in spec.alpha for g in gammas]
+
 
 def count_points(space: SpaceIn) -> int:
     """Points the space holds at most: the product of every axis's number of values."""
@@ -249,7 +302,7 @@ def count_points(space: SpaceIn) -> int:
     for axis in (p.tp, p.pp, p.dp, p.ep, p.layout, p.attention, d.weights, d.kv, d.compute,
                  w.input_len, w.output_len, w.batch or w.concurrency or [1]):
         n *= len(axis)
-    return n
+    return n * len(speculative_choices(space))
 
 
 def parse_space(raw: Mapping[str, Any], origin: str = "space") -> SpaceIn:
