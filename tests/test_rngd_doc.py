@@ -39,7 +39,8 @@ def test_block_output_is_current(block: Block) -> None:
 
 
 def test_scenario_files_load_and_fill_the_chip() -> None:
-    paths = sorted((ROOT / "docs" / "rngd").glob("*.yaml"))
+    paths = sorted(p for p in (ROOT / "docs" / "rngd").glob("*.yaml")
+                   if not p.name.startswith("space-"))     # search spaces are not scenarios
     assert len(paths) == 8
     for path in paths:
         dep, wl = load_scenario(str(path))
@@ -113,3 +114,25 @@ def test_core_fusion_is_free_by_default_and_scales_fused_groups_only(
     assert slow8.memory_bytes_per_s == pytest.approx(0.5 * base8.memory_bytes_per_s)
     assert slow8.matmul_flops_per_s == pytest.approx(0.5 * base8.matmul_flops_per_s)
     assert same1 == base1
+
+
+def test_frontier_with_and_without_the_draft() -> None:
+    """§4's search: every frontier point is TP=8; the draft wins up to the largest batch
+    that fits beside it (109), plain decoding beyond."""
+    import yaml
+
+    from inferplan.hardware import catalog_chip
+    from inferplan.search import parse_space, run_search
+    from inferplan.search.frontier import frontiers
+
+    raw = yaml.safe_load((ROOT / "docs" / "rngd" / "space-speculative.yaml").read_text())
+    result = run_search(parse_space(raw), catalog_model, catalog_chip)
+    (front,) = frontiers(result)
+    assert all(result.deployment(p.index).layout.tp == 8 for p in front.points)
+    drafts = [result.group(p.index).speculative is not None for p in front.points]
+    k = drafts.index(False)
+    assert all(drafts[:k]) and not any(drafts[k:])         # speculative first, then plain
+    assert max(int(result.batch[p.index]) for p in front.points[:k]) == 109
+    assert [int(result.batch[p.index]) for p in front.points[k:]] == [128, 151]
+    assert [int(result.gamma[p.index]) for p in front.points[:k]][0] == 2
+    assert int(result.gamma[front.points[k - 1].index]) == 1
