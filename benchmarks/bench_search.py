@@ -11,6 +11,12 @@ this machine's 2 cores.
   8 H100s, every TP/PP/DP split, fp8/bf16, batch 1..512 in flight, under TTFT and TPOT
   limits, in ≤ 0.5 s, the whole answer: the search, the top five's estimates, why the
   winner wins and the frontier with its decode split.
+- The same question as disaggregated pools (`inferplan disagg`: every replica design as
+  prefill at 1/2/4/8 prompts per step and as decode at every batch, paired under the
+  SLO, plus the co-located search to compare with) in ≤ 0.5 s.
+- Speculative decoding as a dimension: the same space in static batches, each point
+  plain and with a Llama-3.2-1B draft at α 0.6 and 0.8 (best γ of 1..8 per point),
+  98,304 points in ≤ 1 s.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any
 from inferplan.hardware import catalog_chip
 from inferplan.models import catalog_model
 from inferplan.search import SearchResult, parse_space, run_search
+from inferplan.search.disagg_search import DisaggResult, run_disagg_search
 from inferplan.search.explain import why
 from inferplan.search.frontier import frontiers
 
@@ -96,9 +103,32 @@ def bench_aiconfigurator_static() -> tuple[str, float, float]:
             0.5)
 
 
+def disagg(raw: dict[str, Any]) -> DisaggResult:
+    return run_disagg_search(parse_space(raw), catalog_model, catalog_chip)
+
+
+def bench_disaggregated_question() -> tuple[str, float, float]:
+    raw = {**SPACE_AICONFIGURATOR, "disaggregated": {"prefill_batch": [1, 2, 4, 8]}}
+    result = disagg(raw)
+    assert result.pairs and result.colocated.feasible
+    pools = result.prefill.status.size + result.decode.status.size
+    return (f"same, disaggregated pools, {pools:,} pool candidates",
+            timed(lambda: disagg(raw)), 0.5)
+
+
+def bench_speculative_search() -> tuple[str, float, float]:
+    raw = {**SPACE_AICONFIGURATOR,
+           "workload": {"input_len": 4000, "output_len": 500, "batch": {"min": 1, "max": 512}},
+           "speculative": {"draft": "llama-3.2-1b", "alpha": [0.6, 0.8]}}
+    result = search(raw)
+    assert any(result.group(int(i)).speculative is not None for i in result.order)
+    return (f"same, static, plain + draft at 2 alphas, {result.evaluated:,} points",
+            timed(lambda: search(raw)), 1.0)
+
+
 BENCHMARKS: list[Callable[[], tuple[str, float, float]]] = [
     bench_search_100k, bench_search_100k_in_flight, bench_aiconfigurator_question,
-    bench_aiconfigurator_static]
+    bench_aiconfigurator_static, bench_disaggregated_question, bench_speculative_search]
 
 
 def main() -> None:

@@ -278,17 +278,17 @@ def replica_key(g: Group) -> tuple[Any, ...] | None:
 def _distinct(pool: PoolCandidates, groups: list[Group]) -> PoolCandidates:
     """One candidate per replica design and batch: rows of groups that differ only in dp,
     with the same step times (the placement inside the slice did not change them), are
-    the same replica; the first is kept."""
-    seen: set[tuple[Any, ...]] = set()
-    keep = np.ones(pool.group.size, dtype=bool)
-    for i in range(pool.group.size):
-        key = replica_key(groups[int(pool.group[i])])
-        if key is None:
-            continue
-        full = (key, int(pool.batch[i]), float(pool.step_s[i]), float(pool.transfer_s[i]),
-                int(pool.status[i]))
-        keep[i] = full not in seen
-        seen.add(full)
+    the same replica; the first is kept. Rows of unbuildable groups are all kept."""
+    codes: dict[tuple[Any, ...], int] = {}
+    group_code = np.asarray([
+        codes.setdefault(key, len(codes)) if (key := replica_key(g)) is not None
+        else -1 - gi for gi, g in enumerate(groups)], dtype=np.float64)
+    rows = np.column_stack([group_code[pool.group], pool.batch.astype(np.float64),
+                            np.nan_to_num(pool.step_s, nan=-1.0),
+                            np.nan_to_num(pool.transfer_s, nan=-1.0),
+                            pool.status.astype(np.float64)])
+    _, first = np.unique(rows, axis=0, return_index=True)
+    keep = np.sort(first)
     return PoolCandidates(*(getattr(pool, f)[keep] for f in PoolCandidates.__dataclass_fields__))
 
 
@@ -425,20 +425,17 @@ def pair_pools(space: SpaceIn, groups: list[Group], prefill: PoolCandidates,
         cost = weight_p[p] / prefill.requests_per_s[p]
         pick = cheapest_within(prefill.latency_s[p], cost, budget)
         status_d[d[pick < 0]] = POOL_REASONS.index("slo_e2e")
-        for di, k in zip(d[pick >= 0], pick[pick >= 0], strict=True):
-            pi = int(p[k])
-            r_p, r_d = prefill.requests_per_s[pi], decode.requests_per_s[di]
-            c_p, c_d = prefill.chips[pi], decode.chips[di]
-            u_p, u_d = prefill.usd_per_hour[pi], decode.usd_per_hour[di]
-            per_usd = out * S_PER_HOUR / (u_p / r_p + u_d / r_d)
-            pairs.append(Pair(
-                decode=int(di), prefill=pi, output_len=out,
-                prefill_replicas_per_decode_replica=float(r_d / r_p),
-                prefill_chips_per_decode_chip=float(r_d / r_p * c_p / c_d),
-                output_tokens_per_s_per_chip=float(fleet_goodput_per_chip(out, c_p, r_p,
-                                                                          c_d, r_d)),
-                tokens_per_usd=float(per_usd), ttft_s=float(prefill.latency_s[pi]),
-                tpot_s=float(decode.step_s[di])))
+        di, pi = d[pick >= 0], p[pick[pick >= 0]]
+        r_p, r_d = prefill.requests_per_s[pi], decode.requests_per_s[di]
+        c_p, c_d = prefill.chips[pi], decode.chips[di]
+        per_usd = out * S_PER_HOUR / (prefill.usd_per_hour[pi] / r_p
+                                      + decode.usd_per_hour[di] / r_d)
+        per_chip = fleet_goodput_per_chip(out, c_p, r_p, c_d, r_d)
+        rho = r_d / r_p
+        columns = zip(di.tolist(), pi.tolist(), rho.tolist(), (rho * c_p / c_d).tolist(),
+                      per_chip.tolist(), per_usd.tolist(), prefill.latency_s[pi].tolist(),
+                      decode.step_s[di].tolist(), strict=True)
+        pairs.extend(Pair(a, b, out, r, rc, k, u, t, tp) for a, b, r, rc, k, u, t, tp in columns)
     score = [(-(p.tokens_per_usd if usd else p.output_tokens_per_s_per_chip), p.tpot_s,
               p.ttft_s, p.decode) for p in pairs]
     ranked = [pairs[i] for i in sorted(range(len(pairs)), key=lambda i: score[i])]
