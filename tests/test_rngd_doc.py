@@ -134,5 +134,5 @@ def test_frontier_with_and_without_the_draft() -> None:
     assert all(drafts[:k]) and not any(drafts[k:])         # speculative first, then plain
     assert max(int(result.batch[p.index]) for p in front.points[:k]) == 109
     assert [int(result.batch[p.index]) for p in front.points[k:]] == [128, 151]
-    assert [int(result.gamma[p.index]) for p in front.points[:k]][0] == 2
+    assert int(result.gamma[front.points[0].index]) == 2
     assert int(result.gamma[front.points[k - 1].index]) == 1
