@@ -401,9 +401,10 @@ def cheapest_within(ttft: FloatArray, cost: FloatArray, budget: FloatArray) -> I
 
 
 def pair_pools(space: SpaceIn, groups: list[Group], prefill: PoolCandidates,
-               decode: PoolCandidates) -> tuple[list[Pair], IntArray]:
+               decode: PoolCandidates) -> tuple[list[Pair], IntArray, IntArray]:
     """Each kept decode candidate with its best prefill partner, best pair first; and the
-    decode status updated with `no_prefill` / `slo_e2e` for those left without one."""
+    prefill and decode statuses updated (`no_price` under a cost objective; `no_prefill`,
+    `slo_e2e` for decode candidates left without a partner)."""
     usd = space.objective == "throughput_per_usd"
     weight_p = prefill.usd_per_hour if usd else prefill.chips
     weight_d = decode.usd_per_hour if usd else decode.chips
@@ -439,7 +440,7 @@ def pair_pools(space: SpaceIn, groups: list[Group], prefill: PoolCandidates,
     score = [(-(p.tokens_per_usd if usd else p.output_tokens_per_s_per_chip), p.tpot_s,
               p.ttft_s, p.decode) for p in pairs]
     ranked = [pairs[i] for i in sorted(range(len(pairs)), key=lambda i: score[i])]
-    return ranked, status_d
+    return ranked, status_p, status_d
 
 
 def run_disagg_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
@@ -457,10 +458,8 @@ def run_disagg_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
     groups = expand(space, resolve_model, resolve_chip)
     prefill = _distinct(prefill_candidates(space, groups), groups)
     decode = _distinct(decode_candidates(space, groups), groups)
-    pairs, status_d = pair_pools(space, groups, prefill, decode)
-    if space.objective == "throughput_per_usd":
-        status_p = _mark(prefill.status, np.isnan(prefill.usd_per_hour), "no_price")
-        prefill = replace(prefill, status=status_p)
+    pairs, status_p, status_d = pair_pools(space, groups, prefill, decode)
+    prefill = replace(prefill, status=status_p)
     decode = replace(decode, status=status_d)
     colocated = run_search(space, resolve_model, resolve_chip)
     return DisaggResult(space=space, groups=groups, prefill=prefill, decode=decode,
