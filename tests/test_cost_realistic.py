@@ -1,5 +1,6 @@
-"""The realistic step cost: each rate and overhead from data/efficiency.yaml, applied
-where the docstrings say, checked against hand arithmetic."""
+"""The realistic step cost: each rate and overhead from data/efficiency.yaml and the
+generic engine profile (data/engines/generic.yaml), applied where the docstrings say,
+checked against hand arithmetic."""
 
 from __future__ import annotations
 
@@ -9,8 +10,14 @@ from tests.conftest import make
 
 from inferplan.cost import step_cost
 from inferplan.efficiency import efficiency_for, efficiency_table
+from inferplan.engines import engine_profile
 
-KERNELS = efficiency_table()["kernels"]
+GENERIC = engine_profile("generic").ops_for("h100-sxm")
+KERNELS = {"gemm_fraction_of_ceiling": GENERIC.gemm_fraction_of_ceiling,
+           "gemm_overlap_loss": GENERIC.gemm_overlap_loss,
+           "per_layer_overhead_s": GENERIC.per_layer_s,
+           "per_collective_overhead_s": GENERIC.per_collective_s,
+           "per_step_overhead_s": GENERIC.per_step_s}
 
 
 def h100(**kw: object) -> object:

@@ -16,11 +16,11 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "inferplan"
 RANKS: dict[str, int] = {
     "units": 0, "validation": 1,
     "models": 2, "hardware": 2,
-    "collectives": 3, "parallel": 3,
+    "collectives": 3, "parallel": 3, "engines": 3,
     "deployment": 4, "scenario": 5,
     "memory": 6, "efficiency": 6, "partitioning": 6, "cost": 7, "serving": 8, "disagg": 8,
     "speculative": 8,
-    "search": 9, "buckets": 9, "sim": 9, "calibrate": 9, "validate": 9,
+    "search": 9, "buckets": 9, "sim": 9, "calibrate": 9, "validate": 9, "validate_serving": 9,
     "report": 10, "cli": 11, "__main__": 12,
 }
 CORE_FORBIDDEN = {"report", "sim", "calibrate", "cli"}

@@ -354,7 +354,9 @@ def test_explicit_layout_is_honoured() -> None:
 def test_reason_names_the_winner_and_the_runners_up() -> None:
     reason = layout_reason(palm_64(), "decode", 64)
     assert reason.startswith("decode at 64 tokens: ws2d (activations over 2 axes")
-    assert "X=4, YZ=16" in reason and "vs ws1d" in reason and "wg_xyz" in reason
+    assert "X=4, YZ=16" in reason and "ws1d" in reason and "wg_xyz" in reason
+    # Megatron is a candidate too: the same volume as ws1d in half the calls
+    assert "vs megatron" in reason
 
 
 def test_one_chip_communicates_nothing() -> None:
@@ -377,13 +379,13 @@ def test_switch_split_and_no_concurrency() -> None:
 # ============================================================ bad input
 def test_moe_and_cores_allow_only_1d() -> None:
     moe, _ = make(model="mixtral-8x7b", hardware="h100-sxm", chips=8, parallelism={"tp": 8})
-    assert feasible_layouts(moe) == ("ws1d",)
+    assert feasible_layouts(moe) == ("ws1d", "megatron")
     problem = layout_problem(moe, "ws2d")
     assert problem is not None and "expert" in problem
     with pytest.raises(InferplanError, match=r"parallelism\.layout"):
         layout_communication_time_s(with_layout(moe, layout="ws2d"), "ws2d", 8)
     rngd, _ = make(model="llama-3.1-8b", hardware="rngd", chips=2, parallelism={"tp": 16})
-    assert feasible_layouts(rngd) == ("ws1d",)
+    assert feasible_layouts(rngd) == ("ws1d", "megatron")
     with pytest.raises(InferplanError, match="built of cores"):
         choose_layout(with_layout(rngd, layout="wg_x"), "prefill", 8192)
 

@@ -32,7 +32,7 @@ from inferplan.collectives import (
     send_recv_time,
 )
 from inferplan.deployment import Deployment
-from inferplan.efficiency import efficiency_for
+from inferplan.efficiency import Efficiency, efficiency_for
 from inferplan.memory import (
     activation_bytes_per_token,
     attention_params_per_device,
@@ -99,6 +99,38 @@ def matmul_params_per_token(model: ModelSpec, layout: Layout) -> float:
             ffn = ffn_params_per_device(model, layout, False)
         total += attn + ffn
     return total
+
+
+def gemms_per_layer(model: ModelSpec, moe_layer: bool) -> int:
+    """GEMM launches of one layer in a graph-mode engine: attention QKV and O (MLA: the
+    q down/up, kv down/up and O projections: 5), then the FFN's fused gate-up and down (an
+    MoE layer: router, grouped gate-up and down, and the shared expert's two).
+
+    LLaMA-style dense layer: 2 + 2 = 4; DeepSeek-V3 MoE layer: 5 + 3 + 2 = 10.
+    """
+    attention = 5 if model.mla is not None else 2
+    if moe_layer and model.moe is not None:
+        return attention + 3 + (2 if model.moe.num_shared_experts else 0)
+    return attention + 2
+
+
+def fixed_kernel_time_s(model: ModelSpec, eff: Efficiency, tokens: npt.ArrayLike) -> FloatArray:
+    """Per-kernel costs beyond the rooflines of one step, over all layers: each GEMM's
+    fixed cost, one attention kernel's floor, and `elementwise_ops_per_layer` elementwise
+    kernels (norms, residual adds, activation), each `elementwise_fixed_s` plus reading
+    and writing the step's tokens·D 16-bit activations at the elementwise rate.
+
+    vLLM on H200, Qwen3-32B (L = 64, D = 5120), bf16, 64 tokens: per layer 4·3.5 µs of
+    GEMM floors + 14 µs attention + 3·(3 µs + 2·64·5120·2 B / 3.84e12 B/s) = 38.02 µs;
+    64 layers: 2.433 ms.
+    """
+    T = np.asarray(tokens, dtype=np.float64)
+    gemms = sum(gemms_per_layer(model, moe) for moe in model.layer_moe)
+    moved_bytes = 2.0 * T * model.hidden_size * 2.0      # read and write, 16-bit
+    per_op = eff.elementwise_fixed_s + moved_bytes / eff.elementwise_bytes_per_s
+    elementwise = model.num_layers * eff.elementwise_ops_per_layer * per_op
+    return np.asarray(gemms * eff.gemm_fixed_s + model.num_layers * eff.attention_fixed_s
+                      + elementwise, dtype=np.float64)
 
 
 def lm_head_tokens(batch: npt.ArrayLike, new_tokens: npt.ArrayLike,
@@ -169,13 +201,17 @@ def kv_bytes_moved(model: ModelSpec, layout: Layout, kv_dtype: str, batch: npt.A
 # ----------------------------------------------------------- communication
 def tensor_parallel_time_s(deployment: Deployment, tokens: npt.ArrayLike,
                            link_efficiency: float, per_collective_s: float = 0.0,
+                           alpha_s: float | None = None,
                            ) -> tuple[FloatArray, npt.NDArray[np.str_]]:
     """Per-step collectives of the tensor-parallel group under `parallelism.layout`, and
-    the layout that runs: the named one, or for 'auto' the feasible partitioning of Pope
-    et al. with the least time at each token count (`inferplan.partitioning`). Each
-    collective also pays `per_collective_s`.
+    the layout that runs: the named one, or for 'auto' the feasible partitioning (Megatron
+    or one of Pope et al.'s) with the least time at each token count
+    (`inferplan.partitioning`). Each collective also pays `per_collective_s`; with an
+    engine's per-call latency `alpha_s` a call costs its bandwidth time plus `alpha_s`
+    instead of the link model's latency terms.
 
-    Megatron on LLaMA 3-70B, tp=8: 2 all-reduces of B·q·D activations per layer.
+    Megatron on LLaMA 3-70B, tp=8: 2 all-reduces of B·q·D activations per layer; in vLLM
+    on H200 at decode (B·q = 64, 1 MiB) each is 5.2 µs + 2·7/8·1,048,576/(450e9·0.88).
     """
     layout = deployment.layout.layout
     names = feasible_layouts(deployment) if layout == "auto" else (layout,)
@@ -183,7 +219,12 @@ def tensor_parallel_time_s(deployment: Deployment, tokens: npt.ArrayLike,
     for name in names:
         plan = layout_plan(deployment, name, tokens)
         launches = plan.layers * sum(t.per_layer for t in plan.transfers)
-        times.append(plan.time_s(link_efficiency) + per_collective_s * launches)
+        if alpha_s is None:
+            times.append(plan.time_s(link_efficiency) + per_collective_s * launches)
+        else:
+            bandwidth = plan.layers * plan.layer_time(link_efficiency).bandwidth_s
+            times.append(np.asarray(bandwidth + (alpha_s + per_collective_s) * launches,
+                                    dtype=np.float64))
     stacked = np.stack(np.broadcast_arrays(*times))
     chosen = np.asarray(np.array(names)[np.argmin(stacked, axis=0)])
     return np.asarray(np.min(stacked, axis=0), dtype=np.float64), chosen
@@ -199,7 +240,8 @@ def communication_time_s(deployment: Deployment, tokens: npt.ArrayLike,
 
 def communication(deployment: Deployment, tokens: npt.ArrayLike,
                   logit_tokens: npt.ArrayLike, link_efficiency: float,
-                  per_collective_s: float = 0.0) -> tuple[FloatArray, npt.NDArray[np.str_]]:
+                  per_collective_s: float = 0.0, eff: Efficiency | None = None,
+                  ) -> tuple[FloatArray, npt.NDArray[np.str_]]:
     """Collective time of one step of `tokens` (B·q summed over the step's sequences) on
     the critical path.
 
@@ -210,7 +252,9 @@ def communication(deployment: Deployment, tokens: npt.ArrayLike,
     (dispatch, combine) of top-k token copies; the vocab-parallel logits of
     `logit_tokens` are gathered; pipeline stages pass the activations pp−1 times. On
     chips built of cores, a tp group inside one chip fuses cores and pays no link traffic.
-    Each collective also pays `per_collective_s` (launch and synchronisation, realistic).
+    Each collective also pays `per_collective_s` (launch and synchronisation, realistic);
+    an engine that states per-call latencies (`eff.collective_alpha_s`) prices the
+    tensor-parallel calls as bandwidth time plus that latency.
     Returns the seconds and the tensor-parallel layout that runs ('none' without one).
     """
     dep, model, layout = deployment, deployment.model, deployment.layout
@@ -223,11 +267,14 @@ def communication(deployment: Deployment, tokens: npt.ArrayLike,
     tp_chips = max(1, layout.tp // cores)
     if tp_chips > 1:
         group = place_group(dep.topology, tp_chips)
+        alpha = None if eff is None else eff.collective_alpha_s(tp_chips)
         tp_time, chosen = tensor_parallel_time_s(dep, tokens, link_efficiency,
-                                                 per_collective_s)
+                                                 per_collective_s, alpha)
         total = total + tp_time
         logits = np.asarray(logit_tokens, dtype=np.float64) * model.vocab_size * 4.0
-        total = total + all_gather_time(group, logits, link_efficiency).total_s + per_collective_s
+        gather = all_gather_time(group, logits, link_efficiency)
+        total = total + per_collective_s + (gather.total_s if alpha is None
+                                            else gather.bandwidth_s + alpha)
     if layout.ep > 1 and model.moe is not None and layout.ep // cores > 1:
         ep_group = place_group(dep.topology, max(1, layout.ep // cores))
         dispatch = hidden * model.moe.experts_per_token
@@ -335,9 +382,9 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
     # max(FLOPs, weight bytes). Realistic runs each at its achieved rate and exposes
     # `gemm_overlap_loss` of the shorter matmul term (mid-intensity GEMMs hide little).
     at_compute = at_flops / eff.attention_flops_per_s
-    at_memory = kv_bytes / eff.memory_bytes_per_s
+    at_memory = kv_bytes / (eff.kv_bytes_per_s or eff.memory_bytes_per_s)
     mm_compute = mm_flops / eff.matmul_flops_per_s
-    mm_memory = w_bytes / eff.memory_bytes_per_s
+    mm_memory = w_bytes / (eff.weight_bytes_per_s or eff.memory_bytes_per_s)
     mm_bound = mm_compute > mm_memory
     at_bound = at_compute > at_memory
     hidden = eff.gemm_overlap_loss
@@ -347,11 +394,11 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
     weights_s = np.where(mm_bound, hidden * mm_memory, mm_memory)
     per_pass = compute_s + kv_s + weights_s
     comm, chosen = communication(dep, tokens, logit_tokens, eff.interconnect,
-                                 eff.per_collective_overhead_s)
+                                 eff.per_collective_overhead_s, eff)
     # ideal: communication overlaps with compute; realistic: it does not
     comm_exposed = np.maximum(comm - per_pass, 0.0) if dep.efficiency == "ideal" else comm
-    overhead = np.zeros_like(per_pass) + (model.num_layers * eff.per_layer_overhead_s
-                                          + eff.per_step_overhead_s)
+    overhead = (np.zeros_like(per_pass) + model.num_layers * eff.per_layer_overhead_s
+                + eff.per_step_overhead_s + fixed_kernel_time_s(model, eff, tokens))
     # A device runs pp micro-batches through its L/pp layers per step: the same work as
     # one micro-batch through all L layers, which is what the terms above count.
     latency = per_pass + overhead + comm_exposed

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
 import yaml
 
+from inferplan.engines import EngineProfile, engine_profile
 from inferplan.hardware import ChipSpec, Topology
 from inferplan.models import ModelSpec
 from inferplan.parallel import Layout
@@ -35,6 +36,20 @@ class Workload:
     batch: int | Literal["max"] | None = None
     concurrency: int | None = None
     prefill_chunk_tokens: int | None = None
+    #: lengths uniform in [length_ratio·L, L] (vLLM's --random-range-ratio); 1: fixed
+    length_ratio: float = 1.0
+    #: requests a closed-loop benchmark sends in all (None: 10 per client, InferenceX)
+    requests: int | None = None
+
+    @property
+    def mean_input_len(self) -> float:
+        """Mean prompt tokens: L_in·(1 + ratio)/2. 1024 at ratio 0.8: 921.6."""
+        return self.input_len * (1.0 + self.length_ratio) / 2.0
+
+    @property
+    def mean_output_len(self) -> float:
+        """Mean output tokens: L_out·(1 + ratio)/2."""
+        return self.output_len * (1.0 + self.length_ratio) / 2.0
 
     @property
     def context_len(self) -> int:
@@ -54,6 +69,8 @@ class Deployment:
     efficiency: Efficiency = "realistic"
     memory_utilization: float | None = None
     price_usd_per_chip_hour: float | None = None
+    #: the serving engine: its scheduler and per-op costs (`inferplan.engines`)
+    engine: EngineProfile = field(default_factory=lambda: engine_profile("generic"))
 
     @property
     def chips(self) -> int:

@@ -1,9 +1,12 @@
-"""Achievable fractions of peak and kernel overheads for `efficiency: realistic`, read from
-`data/efficiency.yaml`.
+"""Achievable rates and fixed costs of one device under `efficiency: realistic`: the
+deployment's engine profile (`data/engines/*.yaml`, op costs per chip) over the measured
+ceilings of `data/efficiency.yaml` (MAMF, HBM, links; row ids of measured_dev.csv).
 
-Ceilings (MAMF, HBM, links) are measurements (row ids of measured_dev.csv) or stated
-defaults; the `kernels` section is fitted by `benchmarks/fit_realistic.py` and says so.
-`ideal` uses peak rates, perfect overlap and no overheads.
+An engine with op tables states its GEMM, attention and elementwise rates as fractions of
+the datasheet peak and its fixed costs per kernel and per collective call; the `generic`
+engine (fitted by `benchmarks/fit_realistic.py`) runs GEMMs at the MAMF ceiling times a
+fraction and adds fixed costs per layer and per collective. `ideal` uses peak rates,
+perfect overlap and no overheads.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import numpy as np
 import yaml
 
 from inferplan.deployment import Deployment
+from inferplan.engines import OpCosts
 from inferplan.hardware import ChipSpec
 from inferplan.units import dtype_bytes
 
@@ -33,6 +38,28 @@ class Efficiency:
     per_layer_overhead_s: float = 0.0
     per_collective_overhead_s: float = 0.0
     per_step_overhead_s: float = 0.0
+    #: bytes/s of weight streaming in GEMMs (memory-bound kernels' rate when None)
+    weight_bytes_per_s: float | None = None
+    #: bytes/s of the attention kernels' KV reads (memory-bound kernels' rate when None)
+    kv_bytes_per_s: float | None = None
+    gemm_fixed_s: float = 0.0                 # per GEMM launch (small-M floor)
+    attention_fixed_s: float = 0.0            # per attention kernel (one per layer)
+    elementwise_ops_per_layer: int = 0
+    elementwise_fixed_s: float = 0.0
+    elementwise_bytes_per_s: float = 1.0
+    #: per-call latency of a collective over p devices (replaces the link model's α and
+    #: `per_collective_overhead_s` when the engine states it); empty: none stated
+    collective_latency_s: tuple[tuple[int, float], ...] = ()
+
+    def collective_alpha_s(self, group_size: int) -> float | None:
+        """The engine's per-call latency for a group of `group_size`, interpolated
+        linearly in log2(p) between stated sizes (clamped beyond them); None when the
+        engine states none. vLLM on H200, p = 8: 5.2 µs."""
+        if not self.collective_latency_s:
+            return None
+        sizes = np.log2([p for p, _ in self.collective_latency_s])
+        values = [t for _, t in self.collective_latency_s]
+        return float(np.interp(np.log2(max(group_size, 2)), sizes, values))
 
 
 @cache
@@ -62,16 +89,6 @@ def attention_dtype(chip: ChipSpec, compute: str, bits: int) -> str:
     return compute
 
 
-def matmul_rate(chip: ChipSpec, dtype: str, table: dict[str, Any]) -> float:
-    """Layer-GEMM FLOP/s: peak · MAMF ceiling · engine fraction of the ceiling.
-
-    H100 SXM fp8: 1.979e15 · 0.709 · 0.65 = 9.12e14 FLOP/s.
-    """
-    kernels = table["kernels"]["gemm_fraction_of_ceiling"]
-    fraction = float(kernels.get(dtype, kernels["default"]))
-    return chip.flops_per_s(dtype) * _lookup(table["compute"], chip.name, dtype) * fraction
-
-
 def core_fusion_fraction(deployment: Deployment, table: dict[str, Any]) -> float:
     """Fraction of the summed rates of the cores a tensor-parallel group fuses that the fused
     device achieves (`core_fusion` in data/efficiency.yaml): 1 for a one-core device and on
@@ -88,13 +105,34 @@ def core_fusion_fraction(deployment: Deployment, table: dict[str, Any]) -> float
     return float(entry)
 
 
+def _by_dtype(table: dict[str, float], dtype: str) -> float | None:
+    """`table[dtype]`, else `table['default']`, else None."""
+    return table.get(dtype, table.get("default"))
+
+
+def matmul_rate_for(chip: ChipSpec, dtype: str, ops: OpCosts,
+                    table: dict[str, Any]) -> float:
+    """Layer-GEMM FLOP/s of one chip: the engine's `gemm_compute_fraction` of the dense
+    peak where it states one, else the MAMF ceiling times `gemm_fraction_of_ceiling`.
+
+    vLLM on H200, fp8: 1.979e15 · 0.70 = 1.385e15 FLOP/s; generic on H100 SXM, fp8:
+    1.979e15 · 0.709 · 0.65 = 9.12e14 FLOP/s.
+    """
+    fraction = _by_dtype(ops.gemm_compute_fraction, dtype)
+    if fraction is not None:
+        return chip.flops_per_s(dtype) * fraction
+    of_ceiling = _by_dtype(ops.gemm_fraction_of_ceiling, dtype) or 1.0
+    return chip.flops_per_s(dtype) * _lookup(table["compute"], chip.name, dtype) * of_ceiling
+
+
 def efficiency_for(deployment: Deployment) -> Efficiency:
     """Rates of one device (a chip, or one core of a chip built of cores: RNGD's PE has
     1/8 of its FLOP/s and bandwidth, times `core_fusion_fraction` when the tp group fuses
-    several) and overheads (ideal: peak rates, no overheads).
+    several) and fixed costs, from the deployment's engine profile (ideal: peak rates, no
+    overheads).
 
-    A100 80GB SXM bf16: matmul 3.12e14 · 0.869 · 0.90 = 2.44e14 FLOP/s; memory-bound
-    kernels 2.039e12 · 0.85 = 1.73e12 B/s; links 0.88; 80 µs per layer.
+    A100 80GB SXM bf16, generic engine: matmul 3.12e14 · 0.869 · 0.90 = 2.44e14 FLOP/s;
+    memory-bound kernels 2.039e12 · 0.85 = 1.73e12 B/s; links 0.88; 80 µs per layer.
     """
     chip, compute = deployment.chip, deployment.dtypes.compute
     share = 1.0 / chip.cores_per_chip      # a device is one core on chips built of cores
@@ -104,15 +142,34 @@ def efficiency_for(deployment: Deployment) -> Efficiency:
                           memory_bytes_per_s=chip.memory_bandwidth_bytes_per_s * share)
     table = efficiency_table()
     share *= core_fusion_fraction(deployment, table)
-    k = table["kernels"]
-    att_dtype = attention_dtype(chip, compute, int(k["attention_dtype_bits"]))
+    engine = deployment.engine
+    ops = engine.ops_for(chip.name)
+    att_dtype = attention_dtype(chip, compute, ops.attention_dtype_bits)
+    hbm = chip.memory_bandwidth_bytes_per_s * share
+    memory = hbm * _lookup(table["memory_bandwidth"], chip.name)
+    weights_fraction = _by_dtype(ops.gemm_memory_fraction, deployment.dtypes.weights)
+    attention_rate = (chip.flops_per_s(att_dtype) * ops.attention_compute_fraction * share
+                      if ops.attention_compute_fraction is not None
+                      else matmul_rate_for(chip, att_dtype, ops, table) * share)
+    graphs = engine.scheduler.cuda_graphs
+    eager_s = 0.0 if graphs else ops.eager_kernels_per_layer * ops.eager_launch_s
+    latency = ops.allreduce_latency_s.get(engine.scheduler.allreduce if graphs else "nccl", {})
     return Efficiency(
-        matmul_flops_per_s=matmul_rate(chip, compute, table) * share,
-        attention_flops_per_s=matmul_rate(chip, att_dtype, table) * share,
-        memory_bytes_per_s=chip.memory_bandwidth_bytes_per_s * share
-        * _lookup(table["memory_bandwidth"], chip.name),
-        interconnect=_lookup(table["interconnect"], chip.name),
-        gemm_overlap_loss=float(k["gemm_overlap_loss"]),
-        per_layer_overhead_s=float(k["per_layer_overhead_s"]),
-        per_collective_overhead_s=float(k["per_collective_overhead_s"]),
-        per_step_overhead_s=float(k["per_step_overhead_s"]))
+        matmul_flops_per_s=matmul_rate_for(chip, compute, ops, table) * share,
+        attention_flops_per_s=attention_rate,
+        memory_bytes_per_s=memory,
+        interconnect=(ops.link_efficiency if ops.link_efficiency is not None
+                      else _lookup(table["interconnect"], chip.name)),
+        gemm_overlap_loss=ops.gemm_overlap_loss,
+        per_layer_overhead_s=ops.per_layer_s + eager_s,
+        per_collective_overhead_s=ops.per_collective_s,
+        per_step_overhead_s=ops.per_step_s,
+        weight_bytes_per_s=None if weights_fraction is None else hbm * weights_fraction,
+        kv_bytes_per_s=(None if ops.attention_memory_fraction is None
+                        else hbm * ops.attention_memory_fraction),
+        gemm_fixed_s=_by_dtype(ops.gemm_fixed_s, deployment.dtypes.weights) or 0.0,
+        attention_fixed_s=ops.attention_fixed_s,
+        elementwise_ops_per_layer=ops.elementwise_ops_per_layer,
+        elementwise_fixed_s=ops.elementwise_fixed_s,
+        elementwise_bytes_per_s=hbm * ops.elementwise_memory_fraction,
+        collective_latency_s=tuple(sorted(latency.items())))

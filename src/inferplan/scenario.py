@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from inferplan.deployment import Deployment, Dtypes, Workload
+from inferplan.engines import resolve_engine
 from inferplan.hardware import ChipSpec, parse_shape, topology_for
 from inferplan.models import ModelSpec
 from inferplan.parallel import LAYOUTS, Layout, check_layout
@@ -66,6 +67,8 @@ class WorkloadIn(_Strict):
     batch: int | Literal["max"] | None = None
     concurrency: int | None = Field(default=None, ge=1)
     prefill_chunk_tokens: int | None = Field(default=None, ge=1)
+    length_ratio: float = Field(default=1.0, gt=0, le=1)
+    requests: int | None = Field(default=None, ge=1)
 
     @field_validator("batch")
     @classmethod
@@ -89,6 +92,7 @@ class ScenarioIn(_Strict):
     parallelism: ParallelismIn = ParallelismIn()
     dtypes: DtypesIn = DtypesIn()
     efficiency: Literal["ideal", "realistic"] = "realistic"
+    engine: str | dict[str, Any] | None = None
     workload: WorkloadIn
     memory_utilization: float | None = Field(default=None, gt=0, le=1)
     price_per_chip_hour: float | None = Field(default=None, gt=0)
@@ -135,8 +139,10 @@ def build_deployment(
         model=model, chip=chip, topology=topology, layout=layout,
         dtypes=Dtypes(weights=d.weights, kv=d.kv, compute=d.compute),
         efficiency=scenario.efficiency, memory_utilization=scenario.memory_utilization,
-        price_usd_per_chip_hour=scenario.price_per_chip_hour)
+        price_usd_per_chip_hour=scenario.price_per_chip_hour,
+        engine=resolve_engine(scenario.engine))
     w = scenario.workload
     workload = Workload(input_len=w.input_len, output_len=w.output_len, batch=w.batch,
-                        concurrency=w.concurrency, prefill_chunk_tokens=w.prefill_chunk_tokens)
+                        concurrency=w.concurrency, prefill_chunk_tokens=w.prefill_chunk_tokens,
+                        length_ratio=w.length_ratio, requests=w.requests)
     return deployment, workload

@@ -17,17 +17,19 @@ Modes, per model replica:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from inferplan.cost import Segment, StepCost, mixed_step_cost, step_cost
-from inferplan.deployment import Deployment, Workload, engine_defaults
-from inferplan.memory import MemoryResult, memory_result
+from inferplan.deployment import Deployment, Workload
+from inferplan.memory import MemoryResult, max_batch, memory_result
 from inferplan.units import S_PER_HOUR
 
 Mode = Literal["static", "concurrency", "max"]
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -114,42 +116,189 @@ def static_batch(deployment: Deployment, workload: Workload, batch: int) -> tupl
     return summarise(prefill), decode_summary, ttft, tpot, ttft + (n - 1) * tpot
 
 
+def admitted_sequences(deployment: Deployment, workload: Workload) -> int:
+    """Sequences an engine runs at once per replica, whatever the clients send: its
+    `max_num_seqs`, and the KV cache's room. On-demand paging (vLLM, SGLang) holds each
+    sequence's tokens so far, on average S̄ + n̄/2; reserving admission (TensorRT-LLM's
+    GUARANTEED_NO_EVICT) holds the longest possible context, S + n, per sequence.
+
+    Qwen3-32B bf16 on one H200 under vLLM, 1024/1024 at ratio 0.8: the cache holds the
+    sequences' mean 1382 tokens, so the KV room, not max_num_seqs (1024), caps it.
+    """
+    sched = deployment.engine.scheduler
+    if sched.kv_admission == "reserve_full":
+        held = workload
+    else:
+        tokens = math.ceil(workload.mean_input_len + workload.mean_output_len / 2.0)
+        held = replace(workload, input_len=max(tokens - 1, 1), output_len=1)
+    return max(1, min(sched.max_num_seqs, max_batch(deployment, held)))
+
+
+def mean_ceil(step_share: npt.ArrayLike, count: npt.ArrayLike) -> FloatArray:
+    """mean_{j=1..R} ⌈j·a⌉: the mean number of steps after which the j-th of R prompts
+    queued at once has its first token, each step taking 1/a prompts (a = S/budget).
+
+    a = 0.25 (4 prompts a step), R = 8: (1+1+1+1+2+2+2+2)/8 = 1.5.
+    """
+    a = np.asarray(step_share, dtype=np.float64)
+    R = np.asarray(count, dtype=np.float64)
+    a, R = np.broadcast_arrays(a, R)
+    out = np.empty(a.shape, dtype=np.float64)
+    pairs = np.stack([a.ravel(), R.ravel()], axis=1)
+    unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    values = np.array([np.mean(np.ceil(np.arange(1, max(int(r), 1) + 1) * x - 1e-9))
+                       for x, r in unique])
+    out.ravel()[:] = values[np.ravel(inverse)]
+    return out
+
+
+@dataclass(frozen=True)
+class ClosedLoop:
+    """A closed loop of C clients on one replica, as a benchmark client drives it (the
+    first C requests at once, each completion admitting the next, N requests in all).
+
+    `running` sequences run at once (C, or fewer when KV or max_num_seqs caps them; the
+    rest queue). Prompts enter steps as the engine's scheduler says: `mixed` engines put
+    a prompt's chunk beside the decodes (`prompt_step`, a share `prompt_share` of the
+    steps); `prefill_first` engines run prompt-only steps while the decodes wait.
+    """
+
+    concurrency: FloatArray
+    running: FloatArray
+    prompt_share: FloatArray          # prompt-carrying steps per decode step
+    decode_step: StepCost             # the running sequences' decode-only step
+    prompt_step: StepCost             # a step that carries prompt tokens
+    tpot_s: FloatArray
+    first_wave_ttft_s: FloatArray     # mean TTFT of the first C requests (sent at once)
+    steady_ttft_s: FloatArray         # mean TTFT of a later request
+    ttft_s: FloatArray                # mean over the N requests
+    e2e_latency_s: FloatArray
+    mixed: bool                       # prompt chunks share steps with decodes
+
+    def breakdown_s(self) -> dict[str, FloatArray]:
+        """Exposed seconds per term of the time between two tokens of a request."""
+        d, p, phi = self.decode_step.breakdown_s(), self.prompt_step.breakdown_s(), \
+            self.prompt_share
+        if self.mixed:
+            return {k: np.asarray((1 - phi) * d[k] + phi * p[k], dtype=np.float64) for k in d}
+        return {k: np.asarray(d[k] + phi * p[k], dtype=np.float64) for k in d}
+
+
+def closed_loop(deployment: Deployment, workload: Workload,
+                concurrency: npt.ArrayLike) -> ClosedLoop:
+    """Steady state and first wave of a closed loop of C clients (vectorised over C).
+
+    Means S̄, n̄ of the prompt and output lengths; budget b (the workload's
+    `prefill_chunk_tokens`, else the engine's `max_num_batched_tokens`); R = min(C,
+    `admitted_sequences`). A request lives k_p + n̄ − 1 steps, so f = R/(k_p + n̄ − 1)
+    prompts arrive per step.
+    - mixed (vLLM, TensorRT-LLM): a prompt goes in k_p = ⌈S̄/(b − R)⌉ chunks (1 without
+      chunked prefill) beside the decodes; a share φ = min(1, f·k_p) of the steps carries
+      prompt tokens (f·S̄/φ each). TPOT τ = φ·t(prompt step) + (1 − φ)·t(decode step).
+    - prefill_first (SGLang, bucketed engines): prompt-only steps of g = min(max(1, f),
+      b/S̄) prompts (k_p = ⌈S̄/b⌉ chunks each), ψ = f·k_p/g of them per decode step, while
+      the decodes wait: TPOT = t(decode) + ψ·t(prompt step).
+    TTFT. The first C prompts arrive at once and go through the budget FCFS: the j-th
+    has its first token after ⌈j·S̄/b'⌉ full prompt steps (b' = b − R/2 beside the
+    decodes of mixed engines). A later request waits half a step, then its k_p prompt
+    steps; with fixed lengths (ratio 1) later requests arrive in the first wave's groups
+    of b'/S̄. Clients beyond R wait in the queue for a completion: (C − R)/R request
+    lifetimes (Little's law). Mean over N requests (default 10·C): (C·first + (N − C)·later)/N.
+    TTFT is never below one prompt's prefill. e2e = TTFT + (n̄ − 1)·TPOT.
+
+    Qwen3-32B on one H200, vLLM, 1024/1024 fixed, C = 8: f ≈ 0.008, k_p = 1, φ ≈ 0.8%;
+    the first wave fits one step, so every request's TTFT is a step with 8 prompts.
+    """
+    sched = deployment.engine.scheduler
+    C = np.asarray(concurrency, dtype=np.float64)
+    S, n = workload.mean_input_len, workload.mean_output_len
+    budget = float(workload.prefill_chunk_tokens or sched.max_num_batched_tokens)
+    R = np.minimum(C, float(admitted_sequences(deployment, workload)))
+    context = S + n / 2.0
+    decode = step_cost(deployment, "decode", R, 1, context)
+    mixed = sched.prompt_steps == "mixed"
+    if mixed:
+        room = np.maximum(budget - R, 1.0)
+        k_p = np.ceil(S / room) if sched.chunked_prefill else np.ones_like(R)
+        f = R / (k_p + n - 1.0)
+        phi = np.minimum(1.0, f * k_p)
+        chunk = S / k_p
+        prompts = f * k_p / np.maximum(phi, 1e-12)          # chunks per prompt step
+        decoding = R * (n - 1.0) / (k_p + n - 1.0)
+        prompt = mixed_step_cost(deployment, [
+            Segment("decode", decoding, 1, context),
+            Segment("chunk", prompts, chunk, (S - chunk) / 2.0)])
+        tpot = phi * prompt.latency_s + (1.0 - phi) * decode.latency_s
+        first_room = np.maximum(budget - R / 2.0, 1.0)
+        per_step = np.minimum(first_room, R * S)
+        first_step = mixed_step_cost(deployment, [
+            Segment("decode", R / 2.0, 1, S),
+            Segment("chunk", per_step / np.minimum(S, per_step), np.minimum(S, per_step),
+                    np.maximum(S - per_step, 0.0) / 2.0)]).latency_s
+    else:
+        k_p = np.full_like(R, math.ceil(S / budget))
+        f = R / (k_p + n - 1.0)
+        chunk = S / k_p
+        g = np.minimum(np.maximum(1.0, f), max(budget / S, 1.0))
+        phi = f * k_p / g
+        prompt = step_cost(deployment, "prefill", g, chunk, (S - chunk) / 2.0)
+        tpot = decode.latency_s + phi * prompt.latency_s
+        first_room = np.full_like(R, budget)
+        per_step = np.minimum(first_room, R * S)
+        first_step = step_cost(deployment, "prefill", per_step / np.minimum(S, per_step),
+                               np.minimum(S, per_step),
+                               np.maximum(S - per_step, 0.0) / 2.0).latency_s
+    tpot = np.asarray(tpot, dtype=np.float64)
+    one_prefill = float(step_cost(deployment, "prefill", 1, S, 0).latency_s)
+    first_steps = mean_ceil(S / first_room, R)
+    first = np.maximum(first_step * first_steps, one_prefill)
+    waves = workload.length_ratio >= 1.0 and not mixed
+    if waves:
+        # fixed lengths, prefill first: the wave's prompts all prefill before any of them
+        # decodes, so its requests finish together and the next wave comes back whole.
+        # Every request sees the first wave's TTFT; its decoding starts after the wave's
+        # last prompt step: TPOT = t(decode) + (k − mean steps to its first token)·t/(n − 1).
+        k = np.ceil(R * S / budget)
+        tpot = np.asarray(decode.latency_s + (k - first_steps) * first_step
+                          / max(n - 1.0, 1.0), dtype=np.float64)
+        later = first
+    elif workload.length_ratio < 1.0:
+        later = 0.5 * tpot + k_p * prompt.latency_s
+    else:   # fixed lengths, mixed steps: later requests come back in the first wave's groups
+        group = np.minimum(np.maximum(first_room / S, 1.0), R)
+        grouped = mixed_step_cost(deployment, [
+            Segment("decode", np.maximum(R - group, 0.0), 1, context),
+            Segment("chunk", group, S, 0.0)]).latency_s
+        later = 0.5 * tpot + grouped * k_p
+    later = np.maximum(later, one_prefill)
+    lifetime = later + (n - 1.0) * tpot
+    queued = (C - R) / R * lifetime                 # Little's law, for clients beyond R
+    later = later + queued
+    first = first + queued * (C - R) / np.maximum(C, 1.0)
+    N = float(workload.requests) if workload.requests else 10.0 * C
+    N = np.maximum(N, C)
+    ttft = np.asarray((C * first + (N - C) * later) / N, dtype=np.float64)
+    return ClosedLoop(
+        concurrency=C, running=R, prompt_share=np.asarray(phi, dtype=np.float64),
+        decode_step=decode, prompt_step=prompt, tpot_s=tpot,
+        first_wave_ttft_s=np.asarray(first, dtype=np.float64),
+        steady_ttft_s=np.asarray(later, dtype=np.float64), ttft_s=ttft,
+        e2e_latency_s=np.asarray(ttft + (n - 1.0) * tpot, dtype=np.float64), mixed=mixed)
+
+
 def in_flight(deployment: Deployment, workload: Workload, concurrency: int) -> tuple[
         PhaseSummary, PhaseSummary, float, float, float]:
-    """Closed loop of C requests with in-flight batching and chunked prefill.
-
-    At steady state a request spends n_p steps in prefill (its S prompt tokens taken
-    at most `budget` − decodes per step) and output_len − 1 steps decoding, so each step
-    carries C·S/N prompt tokens and C·(output_len − 1)/N decoding sequences at mean
-    context S + output_len/2, with N = n_p + output_len − 1. A new request waits half a
-    step on average, then its prefill takes n_p steps: TTFT = (n_p + ½)·τ; TPOT = τ.
-    """
-    S, n = workload.input_len, workload.output_len
-    budget = float(workload.prefill_chunk_tokens
-                   or int(engine_defaults()["prefill_chunk_tokens"]))
-    C = float(concurrency)
-    n_p = 1.0
-    for _ in range(20):                      # fixed point: prefill steps per request
-        N = n_p + n - 1
-        decoding = C * (n - 1) / N
-        room = max(budget - decoding, 1.0)
-        nxt = float(max(1, math.ceil(S / room)))
-        if nxt == n_p:
-            break
-        n_p = nxt
-    N = n_p + n - 1
-    decoding, prompt_tokens = C * (n - 1) / N, C * S / N
-    mean_context = S + n / 2.0
-    segments = [Segment("decode", decoding, 1, mean_context)]
-    if prompt_tokens > 0:
-        # a prompt's chunks attend on average to half the prompt already cached
-        chunk = min(float(S), budget)
-        segments.append(Segment("chunk", prompt_tokens / chunk, chunk, max(0.0, S - chunk) / 2))
-    step = mixed_step_cost(deployment, segments)
-    tau = float(step.latency_s)
-    prefill_only = step_cost(deployment, "prefill", 1, S, 0)
-    ttft = (n_p + 0.5) * tau
-    return summarise(prefill_only), summarise(step), ttft, tau, ttft + (n - 1) * tau
+    """One closed loop of C clients (`closed_loop`): the prefill summary is one prompt's
+    prefill; the decode summary the time between two tokens, term by term."""
+    loop = closed_loop(deployment, workload, concurrency)
+    breakdown = {k: float(v) for k, v in loop.breakdown_s().items()}
+    decode = summarise(loop.decode_step)
+    bound = max(breakdown, key=lambda k: breakdown[k])
+    decode = PhaseSummary(latency_s=float(loop.tpot_s), bound=bound, mfu=decode.mfu,
+                          breakdown_s=breakdown, layout=decode.layout)
+    prefill_only = step_cost(deployment, "prefill", 1, workload.input_len, 0)
+    return (summarise(prefill_only), decode, float(loop.ttft_s), float(loop.tpot_s),
+            float(loop.e2e_latency_s))
 
 
 def estimate(deployment: Deployment, workload: Workload) -> Estimate:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from inferplan.engines import EngineProfile
 from inferplan.hardware import ChipSpec
 from inferplan.models import ModelSpec
 from inferplan.scenario import build_deployment, parse_scenario
@@ -157,20 +158,25 @@ def map_row(row: Mapping[str, str]) -> Case | Skipped:
 
 def predict(case: Case, resolve_model: Callable[[str], ModelSpec],
             resolve_chip: Callable[[str], ChipSpec],
-            efficiency: str = "realistic") -> Case | Skipped:
-    """Evaluate one case; an impossible scenario becomes a `Skipped` with the error."""
+            efficiency: str = "realistic", engine: EngineProfile | None = None,
+            ) -> Case | Skipped:
+    """Evaluate one case; an impossible scenario becomes a `Skipped` with the error.
+    `engine` replaces the scenario's engine profile (a fit tries candidate profiles)."""
     scenario = dict(case.scenario, efficiency=efficiency)
     try:
         deployment, workload = build_deployment(parse_scenario(scenario, case.row_id),
                                                 resolve_model, resolve_chip)
     except InferplanError as exc:
         return Skipped(case.row_id, str(exc))
+    if engine is not None:
+        deployment = replace(deployment, engine=engine)
     est = estimate(deployment, workload)
     return replace(case, predicted=float(getattr(est, case.field)), fits=est.fits)
 
 
 def run_validation(rows: Iterable[Mapping[str, str]], resolve_model: Callable[[str], ModelSpec],
                    resolve_chip: Callable[[str], ChipSpec], efficiency: str = "realistic",
+                   engine: EngineProfile | None = None,
                    ) -> tuple[list[Case], list[Skipped]]:
     """Map and predict every row: (evaluated cases, skipped rows with reasons)."""
     cases: list[Case] = []
@@ -178,7 +184,7 @@ def run_validation(rows: Iterable[Mapping[str, str]], resolve_model: Callable[[s
     for row in rows:
         mapped = map_row(row)
         result = mapped if isinstance(mapped, Skipped) else predict(
-            mapped, resolve_model, resolve_chip, efficiency)
+            mapped, resolve_model, resolve_chip, efficiency, engine)
         if isinstance(result, Skipped):
             skipped.append(result)
         else:

@@ -98,9 +98,8 @@ class SearchResult:
         g, value = self.group(i), int(self.point_value[i])
         w = g.workload
         if g.mode == "concurrency":
-            return Workload(w.input_len, w.output_len, None, value, w.prefill_chunk_tokens)
-        return Workload(w.input_len, w.output_len, "max" if g.mode == "max" else value,
-                        None, w.prefill_chunk_tokens)
+            return replace(w, batch=None, concurrency=value)
+        return replace(w, batch="max" if g.mode == "max" else value, concurrency=None)
 
     def estimate(self, i: int) -> Estimate:
         """`serving.estimate` of the point: the exact figures the report shows (plain

@@ -1,5 +1,5 @@
-"""`serving.static_batch` and `serving.in_flight` over a whole batch (or concurrency)
-axis in one numpy pass, and the decode-step split of chosen points.
+"""`serving.static_batch` over a whole batch axis in one numpy pass, `serving.closed_loop`
+for in-flight points, and the decode-step split of chosen points.
 
 Same conventions as `serving`: the prefill step emits the first token, a request runs
 output_len − 1 decode steps, TPOT = (e2e − TTFT)/(output_len − 1). The tests check these
@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from inferplan.cost import Segment, StepCost, mixed_step_cost, step_cost
-from inferplan.deployment import Deployment, Workload, engine_defaults
+from inferplan.cost import step_cost
+from inferplan.deployment import Deployment, Workload
 from inferplan.search.decode_mean import decode_cells, decode_contexts, mean_decode_step_s
+from inferplan.serving import closed_loop
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -85,63 +86,11 @@ def static_batch_latencies(deployment: Deployment, workload: Workload,
     return Latencies(ttft, tpot, np.asarray(ttft + (n - 1) * tpot, dtype=np.float64))
 
 
-def prefill_budget_tokens(workload: Workload) -> float:
-    """Prompt tokens an in-flight step may carry: the workload's chunk, else the engine's
-    (vLLM: 8192)."""
-    return float(workload.prefill_chunk_tokens
-                 or int(engine_defaults()["prefill_chunk_tokens"]))
-
-
-def prefill_steps_per_request(workload: Workload, concurrency: npt.ArrayLike) -> FloatArray:
-    """n_p, the steps a prompt spends in prefill at steady state, for each concurrency C:
-    the fixed point of n_p = max(1, ⌈S / max(budget − C·(n−1)/(n_p + n − 1), 1)⌉),
-    iterated at most 20 times from 1 as `serving.in_flight` does.
-
-    S = 8192, n = 512, budget 8192, C = 64: 2 steps.
-    """
-    S, n = workload.input_len, workload.output_len
-    budget = prefill_budget_tokens(workload)
-    C = np.asarray(concurrency, dtype=np.float64)
-    n_p = np.ones_like(C)
-    done = np.zeros(C.shape, dtype=bool)
-    for _ in range(20):
-        N = n_p + n - 1
-        room = np.maximum(budget - C * (n - 1) / N, 1.0)
-        nxt = np.maximum(1.0, np.ceil(S / room))
-        converged = nxt == n_p
-        n_p = np.where(done | converged, n_p, nxt)
-        done |= converged
-        if done.all():
-            break
-    return np.asarray(n_p, dtype=np.float64)
-
-
-def in_flight_step(deployment: Deployment, workload: Workload,
-                   concurrency: npt.ArrayLike) -> tuple[StepCost, FloatArray]:
-    """The steady-state in-flight step for each concurrency C, and n_p: C·(n−1)/N decoding
-    sequences at mean context S + n/2 plus C·S/N prompt tokens in chunks of
-    min(S, budget) attending to half the prompt before them, N = n_p + n − 1.
-    """
-    S, n = workload.input_len, workload.output_len
-    C = np.asarray(concurrency, dtype=np.float64)
-    n_p = prefill_steps_per_request(workload, C)
-    N = n_p + n - 1
-    decoding, prompt_tokens = C * (n - 1) / N, C * S / N
-    chunk = min(float(S), prefill_budget_tokens(workload))
-    segments = [Segment("decode", decoding, 1, S + n / 2.0),
-                Segment("chunk", prompt_tokens / chunk, chunk, max(0.0, S - chunk) / 2)]
-    return mixed_step_cost(deployment, segments), n_p
-
-
 def in_flight_latencies(deployment: Deployment, workload: Workload,
                         concurrency: npt.ArrayLike) -> Latencies:
-    """Closed loop of C requests (`serving.in_flight`): TPOT = τ, the step time;
-    TTFT = (n_p + ½)·τ; e2e = TTFT + (n − 1)·τ."""
-    step, n_p = in_flight_step(deployment, workload, concurrency)
-    tau = np.asarray(step.latency_s, dtype=np.float64)
-    ttft = (n_p + 0.5) * tau
-    return Latencies(ttft, tau, np.asarray(ttft + (workload.output_len - 1) * tau,
-                                           dtype=np.float64))
+    """Closed loop of C requests for each C: `serving.closed_loop`, the one serving model."""
+    loop = closed_loop(deployment, workload, concurrency)
+    return Latencies(loop.ttft_s, loop.tpot_s, loop.e2e_latency_s)
 
 
 def static_decode_split_s(deployment: Deployment, workload: Workload,
@@ -159,11 +108,11 @@ def static_decode_split_s(deployment: Deployment, workload: Workload,
 
 def in_flight_decode_split_s(deployment: Deployment, workload: Workload,
                              concurrency: npt.ArrayLike) -> dict[str, FloatArray]:
-    """The in-flight step's exposed time per term for each concurrency."""
-    step, _ = in_flight_step(deployment, workload, concurrency)
+    """The time between two tokens of a closed loop, per term, for each concurrency."""
+    split = closed_loop(deployment, workload, concurrency).breakdown_s()
     shape = np.shape(np.asarray(concurrency))
     return {k: np.asarray(np.broadcast_to(v, shape), dtype=np.float64)
-            for k, v in step.breakdown_s().items()}
+            for k, v in split.items()}
 
 
 __all__ = ["Latencies", "in_flight_decode_split_s", "in_flight_latencies",

@@ -1,0 +1,192 @@
+"""Serving-engine profiles as data (`data/engines/*.yaml`): how an engine schedules steps
+and what each operation of a step costs on each chip.
+
+A profile has two parts.
+- `scheduler`: how prompts enter steps (`mixed`: chunks beside the decodes, vLLM and
+  TensorRT-LLM; `prefill_first`: prompt-only steps while decodes wait, SGLang; `buckets`:
+  static shapes, furiosa-llm and XLA), the per-step token budget, the running-sequence
+  cap, KV admission, CUDA graphs and the all-reduce implementation.
+- `ops`: per-chip operation costs (a `default` block, and per-chip blocks laid over it):
+  collective latency per call by implementation and group size, GEMM rates and fixed
+  costs by dtype, attention floors and rates, elementwise kernels, per-layer and
+  per-step host costs. Each block carries `sources` naming the table, doc or code line.
+
+A scenario names a profile (`engine: vllm`) or gives a block with `name`, `version` and
+overrides of the scheduler fields (`engine: {name: vllm, max_num_batched_tokens: 2048}`).
+Profiles are immutable; an override builds a new one. Nothing here is mutable state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from inferplan.units import InferplanError, unknown_name_error
+from inferplan.validation import first_error
+
+#: The profiles bundled in data/engines (file stem = name).
+ENGINE_NAMES = ("generic", "vllm", "sglang", "trtllm", "furiosa-llm", "jetstream", "vllm-tpu")
+#: Scheduler fields a scenario's `engine:` block may override.
+OVERRIDABLE = ("cuda_graphs", "allreduce", "max_num_batched_tokens", "max_num_seqs",
+               "chunked_prefill", "kv_admission", "cuda_graph_max_batch")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def __hash__(self) -> int:          # dict fields: hash the canonical JSON
+        return hash(self.model_dump_json())
+
+
+class Scheduler(_Frozen):
+    """How the engine forms steps (defaults of the version the profile names)."""
+
+    prompt_steps: Literal["mixed", "prefill_first", "buckets", "static"]
+    chunked_prefill: bool
+    max_num_batched_tokens: int = Field(ge=1)      # per-step token budget
+    max_num_seqs: int = Field(ge=1)                # running sequences per replica
+    kv_admission: Literal["on_demand", "reserve_full"]
+    cuda_graphs: bool
+    cuda_graph_max_batch: int = Field(ge=0)        # decode batches captured in graphs
+    allreduce: Literal["custom", "nccl", "xla"]
+    sources: dict[str, str]
+
+
+class OpCosts(_Frozen):
+    """What one operation costs on one chip (seconds, fractions of the datasheet peak).
+
+    Rates: a GEMM runs at max(FLOPs / (peak · compute fraction), weight bytes /
+    (HBM peak · memory fraction)) + `gemm_overlap_loss` · the smaller + a fixed cost
+    per GEMM. `gemm_compute_fraction` is of the dense peak; a profile without it runs
+    GEMMs at the MAMF ceiling of data/efficiency.yaml times `gemm_fraction_of_ceiling`.
+    """
+
+    allreduce_latency_s: dict[str, dict[int, float]] = Field(default_factory=dict)
+    link_efficiency: float | None = Field(default=None, gt=0, le=1)
+    gemm_compute_fraction: dict[str, float] = Field(default_factory=dict)
+    gemm_fraction_of_ceiling: dict[str, float] = Field(default_factory=dict)
+    gemm_memory_fraction: dict[str, float] = Field(default_factory=dict)
+    gemm_fixed_s: dict[str, float] = Field(default_factory=dict)
+    gemm_overlap_loss: float = Field(default=0.0, ge=0, le=1)
+    attention_dtype_bits: int = 16
+    attention_fixed_s: float = Field(default=0.0, ge=0)
+    attention_memory_fraction: float | None = Field(default=None, gt=0, le=1)
+    attention_compute_fraction: float | None = Field(default=None, gt=0, le=1)
+    elementwise_ops_per_layer: int = Field(default=0, ge=0)
+    elementwise_fixed_s: float = Field(default=0.0, ge=0)
+    elementwise_memory_fraction: float = Field(default=0.8, gt=0, le=1)
+    per_layer_s: float = Field(default=0.0, ge=0)
+    per_collective_s: float = Field(default=0.0, ge=0)
+    per_step_s: float = Field(default=0.0, ge=0)
+    eager_kernels_per_layer: int = Field(default=0, ge=0)
+    eager_launch_s: float = Field(default=0.0, ge=0)
+    sources: dict[str, str] = Field(default_factory=dict)
+
+
+class EngineProfile(_Frozen):
+    """One serving engine at one version: its scheduler and per-chip op costs."""
+
+    name: str
+    display_name: str
+    version: str
+    scheduler: Scheduler
+    ops: dict[str, OpCosts] = Field(default_factory=dict)
+    #: another bundled profile whose `ops` this one uses (an engine without op tables of
+    #: its own, priced with the generic fitted costs)
+    ops_from: str | None = None
+
+    def ops_for(self, chip: str) -> OpCosts:
+        """The op costs on `chip`: its own block laid over `default` (field by field,
+        dict fields merged key by key)."""
+        base = self.ops["default"]
+        own = self.ops.get(chip)
+        if own is None:
+            return base
+        merged: dict[str, Any] = base.model_dump()
+        for key in own.model_fields_set:
+            value = getattr(own, key)
+            merged[key] = {**merged[key], **value} if isinstance(value, dict) else value
+        return OpCosts.model_validate(merged)
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> EngineProfile:
+        """A copy with scheduler fields replaced (validated like the profile itself)."""
+        if not overrides:
+            return self
+        fields = {**self.scheduler.model_dump(), **overrides}
+        try:
+            scheduler = Scheduler.model_validate(fields)
+        except ValidationError as exc:
+            raise first_error(exc, "engine") from None
+        return self.model_copy(update={"scheduler": scheduler})
+
+
+def _read_profile(name: str) -> EngineProfile:
+    path = resources.files("inferplan") / "data" / "engines" / f"{name}.yaml"
+    data = yaml.safe_load(path.read_text("utf-8"))
+    try:
+        profile = EngineProfile.model_validate(data)
+    except ValidationError as exc:
+        raise first_error(exc, f"data/engines/{name}.yaml") from None
+    if profile.ops_from is not None:
+        profile = profile.model_copy(update={"ops": engine_profile(profile.ops_from).ops})
+    tables = resources.files("inferplan") / "data" / "engines" / "tables" / f"{name}.yaml"
+    if tables.is_file():
+        profile = profile.model_copy(update={"ops": {**profile.ops, **measured_ops(
+            yaml.safe_load(tables.read_text("utf-8")), f"data/engines/tables/{name}.yaml")}})
+    if "default" not in profile.ops:
+        raise InferplanError(f"data/engines/{name}.yaml", "ops", "needs a 'default' block")
+    return profile
+
+
+def measured_ops(tables: Mapping[str, Any], origin: str) -> dict[str, OpCosts]:
+    """Per-chip op costs derived from per-op microbenchmark tables by
+    `tools/derive_op_constants.py` (aiconfigurator-core's per-op parquet tables): its
+    `chips` blocks, each validated as `OpCosts` with the table version in its sources."""
+    out: dict[str, OpCosts] = {}
+    for chip, block in dict(tables.get("chips", {})).items():
+        fields = dict(block)
+        fields["sources"] = {**fields.get("sources", {}), "tables": str(tables.get("tables", ""))}
+        try:
+            out[str(chip)] = OpCosts.model_validate(fields)
+        except ValidationError as exc:
+            raise first_error(exc, f"{origin}.chips.{chip}") from None
+    return out
+
+
+@cache
+def engine_profile(name: str) -> EngineProfile:
+    """The bundled profile `name` (an unknown name lists the known ones)."""
+    if name not in ENGINE_NAMES:
+        raise unknown_name_error("engine", name, list(ENGINE_NAMES))
+    return _read_profile(name)
+
+
+def resolve_engine(spec: str | Mapping[str, Any] | None) -> EngineProfile:
+    """A scenario's `engine:` value → a profile: a name, or a block with `name`, an
+    optional `version` (must match the profile's) and scheduler overrides; None → generic.
+    """
+    if spec is None:
+        return engine_profile("generic")
+    if isinstance(spec, str):
+        return engine_profile(spec)
+    if not isinstance(spec, Mapping):
+        raise InferplanError("engine", spec, "a name or a mapping with 'name'")
+    block = dict(spec)
+    name = block.pop("name", None)
+    if not isinstance(name, str):
+        raise InferplanError("engine.name", name, f"allowed: {', '.join(ENGINE_NAMES)}")
+    profile = engine_profile(name)
+    version = block.pop("version", None)
+    if version is not None and str(version) != profile.version:
+        raise InferplanError("engine.version", version,
+                             f"the bundled {name} profile is version {profile.version}")
+    unknown = [k for k in block if k not in OVERRIDABLE]
+    if unknown:
+        raise InferplanError(f"engine.{unknown[0]}", block[unknown[0]],
+                             f"overridable fields: {', '.join(OVERRIDABLE)}")
+    return profile.with_overrides(block)

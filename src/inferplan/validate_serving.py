@@ -1,0 +1,255 @@
+"""Closed-loop serving runs of today's engines (`serving_dev.csv`) against predictions,
+with NVIDIA aiconfigurator's own predictions of the same rows beside ours.
+
+A row (model, GPU, engine, quantisation, tp/pp, attention-DP, MoE split, ISL/OSL,
+concurrency per replica, client protocol) becomes a scenario with `engine:` and a
+`concurrency:` workload whose lengths follow the client (`inferencemax`: uniform in
+[0.8·L, L]); `serving.closed_loop` predicts its mean TTFT and TPOT. Rows that cannot be
+mapped are kept with the reason. Errors are absolute percentage errors |pred − meas|/meas;
+MAPE is their mean, as the peer reports it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import yaml
+
+from inferplan.hardware import ChipSpec
+from inferplan.models import ModelSpec
+from inferplan.scenario import build_deployment, parse_scenario
+from inferplan.serving import closed_loop
+from inferplan.units import InferplanError
+
+REQUIRED_COLUMNS = ("id", "backend", "model_path", "system", "mode", "isl", "osl",
+                    "gemm_quant_mode", "batch_size", "tp_size", "pp_size",
+                    "attention_dp_size", "moe_tp_size", "moe_ep_size", "client_protocol",
+                    "silicon_ttft_ms", "silicon_tpot_ms")
+
+
+@cache
+def serving_mapping() -> dict[str, Any]:
+    """Names, dtypes and protocols of the bundled serving rows (data/validation)."""
+    path = resources.files("inferplan") / "data" / "validation" / "serving_mapping.yaml"
+    data: dict[str, Any] = yaml.safe_load(path.read_text("utf-8"))
+    return data
+
+
+def bundled_serving_text() -> str:
+    """The bundled copy of shared/validation/serving_dev.csv."""
+    return (resources.files("inferplan") / "data" / "validation"
+            / "serving_dev.csv").read_text("utf-8")
+
+
+def read_serving_rows(text: str, origin: str = "serving runs") -> list[dict[str, str]]:
+    """CSV text → rows; a missing column is an error naming it."""
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InferplanError(origin, ", ".join(missing),
+                             f"missing columns; required: {', '.join(REQUIRED_COLUMNS)}")
+    return [dict(r) for r in reader]
+
+
+def is_serving_csv(text: str) -> bool:
+    """Whether a CSV's header is that of serving runs (`silicon_tpot_ms`)."""
+    return "silicon_tpot_ms" in text.split("\n", 1)[0]
+
+
+@dataclass(frozen=True)
+class ServingCase:
+    """One measured serving run mapped to a scenario, with our prediction once made."""
+
+    row_id: str
+    group: str                        # "model on chip, engine"
+    dense: bool
+    scenario: dict[str, Any]
+    ttft_s: float
+    tpot_s: float
+    peer_ttft_s: float | None         # aiconfigurator 0.12's prediction of the row
+    peer_tpot_s: float | None
+    pred_ttft_s: float = float("nan")
+    pred_tpot_s: float = float("nan")
+
+
+@dataclass(frozen=True)
+class ServingSkip:
+    row_id: str
+    reason: str
+
+
+def _int(text: str, default: int = 1) -> int:
+    """A count column: blank or 0 → `default`."""
+    value = int(float(text)) if text.strip() else 0
+    return value if value > 0 else default
+
+
+def _optional_s(text: str) -> float | None:
+    return float(text) / 1e3 if text.strip() else None
+
+
+def map_serving_row(row: Mapping[str, str]) -> ServingCase | ServingSkip:
+    """A serving row → a `ServingCase` (scenario, measured TTFT/TPOT in s) or the reason not."""
+    table = serving_mapping()
+    rid = row["id"]
+    if row["mode"] != "agg":
+        return ServingSkip(rid, "disaggregated pools under load: the simulator's rows")
+    model = table["models"].get(row["model_path"])
+    if model is None:
+        return ServingSkip(rid, f"model '{row['model_path']}' is not in the catalog mapping")
+    chip = table["hardware"].get(row["system"])
+    if chip is None:
+        return ServingSkip(rid, f"system '{row['system']}' is not in the catalog mapping")
+    engine = table["engines"].get(row["backend"])
+    if engine is None:
+        return ServingSkip(rid, f"backend '{row['backend']}' has no engine profile")
+    quant = table["quant"].get(row["gemm_quant_mode"])
+    if quant is None:
+        return ServingSkip(rid, f"quantisation '{row['gemm_quant_mode']}' is not mapped")
+    adp = _int(row["attention_dp_size"])
+    if adp > 1:
+        return ServingSkip(rid, "attention data parallelism is not modelled yet")
+    tp, pp = _int(row["tp_size"]), _int(row["pp_size"])
+    ep = _int(row["moe_ep_size"])
+    kv_rules = table["kv"]
+    kv = kv_rules.get(quant["weights"], kv_rules.get(f"{engine}_{quant['weights']}",
+                                                      kv_rules["default"]))
+    protocol = table["protocols"].get(row["client_protocol"])
+    if protocol is None:
+        return ServingSkip(rid, f"client protocol '{row['client_protocol']}' is not mapped")
+    scenario = {
+        "name": rid, "model": model, "hardware": chip, "chips": tp * pp,
+        "parallelism": {"tp": tp, "pp": pp, "ep": ep, "dp": 1, "layout": "megatron"},
+        "dtypes": {"weights": quant["weights"], "kv": kv, "compute": quant["compute"]},
+        "engine": engine, "efficiency": "realistic",
+        "workload": {"input_len": int(row["isl"]), "output_len": int(row["osl"]),
+                     "concurrency": _int(row["batch_size"]), **protocol}}
+    return ServingCase(
+        row_id=rid, group=f"{model} on {chip}, {engine}",
+        dense=model in table["dense_models"], scenario=scenario,
+        ttft_s=float(row["silicon_ttft_ms"]) / 1e3, tpot_s=float(row["silicon_tpot_ms"]) / 1e3,
+        peer_ttft_s=_optional_s(row.get("aic_ttft_ms", "")),
+        peer_tpot_s=_optional_s(row.get("aic_tpot_ms", "")))
+
+
+def predict_serving(case: ServingCase, resolve_model: Callable[[str], ModelSpec],
+                    resolve_chip: Callable[[str], ChipSpec]) -> ServingCase | ServingSkip:
+    """Mean TTFT and TPOT of the row's closed loop; an impossible scenario is skipped."""
+    try:
+        deployment, workload = build_deployment(parse_scenario(case.scenario, case.row_id),
+                                                resolve_model, resolve_chip)
+    except InferplanError as exc:
+        return ServingSkip(case.row_id, str(exc))
+    if workload.concurrency is None:
+        raise AssertionError("serving rows map to a concurrency workload")
+    loop = closed_loop(deployment, workload, workload.concurrency)
+    return replace(case, pred_ttft_s=float(loop.ttft_s), pred_tpot_s=float(loop.tpot_s))
+
+
+def run_serving_validation(rows: Iterable[Mapping[str, str]],
+                           resolve_model: Callable[[str], ModelSpec],
+                           resolve_chip: Callable[[str], ChipSpec],
+                           ) -> tuple[list[ServingCase], list[ServingSkip]]:
+    """Map and predict every row: (predicted cases, skipped rows with reasons)."""
+    cases: list[ServingCase] = []
+    skipped: list[ServingSkip] = []
+    for row in rows:
+        mapped = map_serving_row(row)
+        result = mapped if isinstance(mapped, ServingSkip) else predict_serving(
+            mapped, resolve_model, resolve_chip)
+        if isinstance(result, ServingSkip):
+            skipped.append(result)
+        else:
+            cases.append(result)
+    return cases, skipped
+
+
+@dataclass(frozen=True)
+class ServingStats:
+    """Errors of a group: our TPOT/TTFT MAPE and median pred/meas, and the peer's MAPE on
+    the rows it predicts beside ours on the same rows (None where it predicts none)."""
+
+    group: str
+    rows: int
+    tpot_mape: float
+    ttft_mape: float
+    tpot_ratio: float
+    ttft_ratio: float
+    peer_rows: int
+    ours_tpot_mape_on_peer: float | None
+    ours_ttft_mape_on_peer: float | None
+    peer_tpot_mape: float | None
+    peer_ttft_mape: float | None
+
+
+def _mape(pred: Sequence[float], meas: Sequence[float]) -> float:
+    """mean |pred − meas| / meas. (11, 9) against (10, 10): 0.1."""
+    p, m = np.asarray(pred, dtype=np.float64), np.asarray(meas, dtype=np.float64)
+    return float(np.mean(np.abs(p - m) / m))
+
+
+def serving_stats(group: str, cases: Sequence[ServingCase]) -> ServingStats:
+    """MAPE and median ratio of one group, ours and the peer's."""
+    peer = [c for c in cases if c.peer_tpot_s is not None and c.peer_ttft_s is not None]
+
+    def ours(items: Sequence[ServingCase], what: str) -> float:
+        return _mape([getattr(c, f"pred_{what}_s") for c in items],
+                     [getattr(c, f"{what}_s") for c in items])
+
+    def theirs(what: str) -> float:
+        return _mape([getattr(c, f"peer_{what}_s") for c in peer],
+                     [getattr(c, f"{what}_s") for c in peer])
+
+    return ServingStats(
+        group=group, rows=len(cases), tpot_mape=ours(cases, "tpot"),
+        ttft_mape=ours(cases, "ttft"),
+        tpot_ratio=float(np.median([c.pred_tpot_s / c.tpot_s for c in cases])),
+        ttft_ratio=float(np.median([c.pred_ttft_s / c.ttft_s for c in cases])),
+        peer_rows=len(peer),
+        ours_tpot_mape_on_peer=ours(peer, "tpot") if peer else None,
+        ours_ttft_mape_on_peer=ours(peer, "ttft") if peer else None,
+        peer_tpot_mape=theirs("tpot") if peer else None,
+        peer_ttft_mape=theirs("ttft") if peer else None)
+
+
+def serving_table(cases: Sequence[ServingCase]) -> list[ServingStats]:
+    """One row per (model, chip, engine) group, then dense rows and all rows."""
+    groups = sorted({c.group for c in cases})
+    table = [serving_stats(g, [c for c in cases if c.group == g]) for g in groups]
+    dense = [c for c in cases if c.dense]
+    if dense:
+        table.append(serving_stats("dense rows", dense))
+    return [*table, serving_stats("all agg rows", cases)] if cases else []
+
+
+def coverage(cases: Sequence[ServingCase], skipped: Sequence[ServingSkip]) -> float:
+    """Predicted agg rows over all agg rows (disaggregated rows are not counted)."""
+    agg_skips = [s for s in skipped if not s.reason.startswith("disaggregated")]
+    total = len(cases) + len(agg_skips)
+    return len(cases) / total if total else 0.0
+
+
+def serving_validation_dict(cases: Sequence[ServingCase],
+                            skipped: Sequence[ServingSkip]) -> dict[str, object]:
+    """The JSON of `inferplan validate --serving --json`."""
+    reasons: dict[str, int] = {}
+    for s in skipped:
+        key = s.reason if len(s.reason) < 90 else s.reason[:87] + "..."
+        reasons[key] = reasons.get(key, 0) + 1
+    return {
+        "evaluated": len(cases), "skipped_count": len(skipped),
+        "coverage_agg": coverage(cases, skipped),
+        "groups": [s.__dict__ for s in serving_table(cases)],
+        "skip_reasons": reasons,
+        "rows": [{"id": c.row_id, "group": c.group, "ttft_s": c.ttft_s, "tpot_s": c.tpot_s,
+                  "pred_ttft_s": c.pred_ttft_s, "pred_tpot_s": c.pred_tpot_s,
+                  "peer_ttft_s": c.peer_ttft_s, "peer_tpot_s": c.peer_tpot_s,
+                  "scenario": c.scenario} for c in cases],
+    }
