@@ -12,6 +12,7 @@ from inferplan.cli.app import app
 from inferplan.hardware import catalog_chip
 from inferplan.models import catalog_model
 from inferplan.report.json_out import to_json
+from inferplan.report.serving_validation_table import render_serving_validation
 from inferplan.report.validation_table import render_validation
 from inferplan.units import InferplanError
 from inferplan.validate import (
@@ -22,27 +23,51 @@ from inferplan.validate import (
     run_validation,
     validation_dict,
 )
+from inferplan.validate_serving import (
+    bundled_serving_text,
+    coverage,
+    is_serving_csv,
+    read_serving_rows,
+    run_serving_validation,
+    serving_table,
+    serving_validation_dict,
+)
 
 
 @app.command("validate")
 def validate_command(
     measurements: Annotated[str | None, typer.Argument(
-        help="CSV with the columns of measured_dev.csv; omitted: the bundled copy")] = None,
+        help="CSV with the columns of measured_dev.csv or of serving_dev.csv; omitted: "
+             "the bundled copy")] = None,
+    serving: Annotated[bool, typer.Option(
+        "--serving", help="Score the bundled closed-loop serving runs (serving_dev.csv) "
+                          "against aiconfigurator's predictions of the same rows")] = False,
     efficiency: Annotated[str, typer.Option(help="realistic or ideal")] = "realistic",
     rows: Annotated[bool, typer.Option("--rows", help="Also list every mapped row")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON object")] = False,
 ) -> None:
-    """Error of the model per source and per hardware (median, p90 APE, bias)."""
+    """Error of the model per source and per hardware (median, p90 APE, bias); with
+    --serving or a serving CSV, TPOT/TTFT MAPE per (model, GPU, engine) beside the peer's."""
     if efficiency not in ("realistic", "ideal"):
         raise InferplanError("--efficiency", efficiency, "allowed: realistic, ideal")
     mode: Literal["realistic", "ideal"] = "ideal" if efficiency == "ideal" else "realistic"
     if measurements is None:
-        text, origin = bundled_measurements_text(), "measured_dev.csv"
+        text, origin = ((bundled_serving_text(), "serving_dev.csv") if serving
+                        else (bundled_measurements_text(), "measured_dev.csv"))
     else:
         path = Path(measurements)
         if not path.is_file():
             raise InferplanError("measurements", measurements, "no such file")
         text, origin = path.read_text(encoding="utf-8"), path.name
+    if serving or is_serving_csv(text):
+        served, skips = run_serving_validation(read_serving_rows(text, origin),
+                                               catalog_model, catalog_chip)
+        if json_out:
+            print(to_json(serving_validation_dict(served, skips)))
+            return
+        render_serving_validation(serving_table(served), skips, len(served),
+                                  coverage(served, skips), Console(width=140))
+        return
     cases, skipped = run_validation(read_rows(text, origin), catalog_model, catalog_chip, mode)
     target = acceptance_cases(cases)
     if json_out:
