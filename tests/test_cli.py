@@ -100,6 +100,7 @@ BAD_CASES = {
         "parallelism.pp"),
     "tp*pp*dp != chips": (BASE.replace("{tp: 1}", "{tp: 2, dp: 1}"), "must equal"),
     "bad dtype": (BASE + "dtypes: {weights: int3}\n", "dtypes.weights"),
+    "bad expert dtype": (BASE + "dtypes: {experts: int3}\n", "dtypes.experts"),
     "batch and concurrency": (BASE.replace("batch: 8", "batch: 8, concurrency: 4"),
                               "exactly one"),
     "negative batch": (BASE.replace("batch: 8", "batch: -1"), "workload.batch"),

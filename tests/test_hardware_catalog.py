@@ -22,7 +22,7 @@ from inferplan.units import DTYPES, InferplanError
 
 EXPECTED = {
     "a100-40gb-sxm", "a100-80gb-sxm", "a100-80gb-pcie", "h100-sxm", "h100-pcie", "h100-nvl",
-    "h800-sxm", "h200-sxm", "h200-nvl", "gh200", "b200", "b300", "gb200", "l40s", "l4",
+    "h800-sxm", "h200-sxm", "h200-nvl", "gh200", "b200", "b300", "gb200", "gb300", "l40s", "l4",
     "mi300x", "mi325x", "mi355x", "tpu-v4", "tpu-v5e", "tpu-v5e-scaling-book", "tpu-v5p",
     "tpu-v6e", "tpu-7x", "gaudi2", "gaudi3", "inferentia2", "trainium2", "rngd",
     "rebellions-atom",
@@ -261,3 +261,24 @@ def test_user_yaml_round_trip_validates() -> None:
     raw["aliases"] = []
     chip = chip_from_dict(raw)
     assert chip.peak_flops_per_s == catalog_chip("h100-sxm").peak_flops_per_s
+
+
+def test_gb300_spot_values() -> None:
+    # NVIDIA GB300 NVL72 per GPU, dense: the rack's 1,080 / 360 / 180 PF over 72 GPUs,
+    # 288 GB HBM3e at 8 TB/s, NVLink 5 at 900 GB/s per direction in a 72-GPU domain
+    chip = catalog_chip("GB300 NVL72")
+    assert chip.name == "gb300"
+    assert chip.peak_flops_per_s["fp4"] == pytest.approx(1080e15 / 72)
+    assert chip.peak_flops_per_s["fp8"] == pytest.approx(360e15 / 72)
+    assert chip.peak_flops_per_s["bf16"] == pytest.approx(180e15 / 72)
+    assert chip.peak_flops_per_s["int8"] < chip.peak_flops_per_s["bf16"] / 10  # cut on Ultra
+    assert chip.memory_bytes == 288e9
+    assert chip.memory_bandwidth_bytes_per_s == pytest.approx(576e12 / 72)
+    assert chip.interconnect is not None
+    assert chip.interconnect.bandwidth_bytes_per_s_per_direction == pytest.approx(1.8e12 / 2)
+    assert chip.scale_up.topology == "switch" and chip.scale_up.max_chips == 72
+    assert chip.tdp_watts == 1400
+    # the same Blackwell Ultra silicon as HGX B300, at a higher power limit
+    b300 = catalog_chip("b300")
+    assert chip.memory_bytes == b300.memory_bytes
+    assert chip.peak_flops_per_s["fp4"] > b300.peak_flops_per_s["fp4"]

@@ -50,6 +50,8 @@ REQUIRED_NAMES = (
     "deepseek-v3", "gpt-oss-20b", "gpt-oss-120b",
     "falcon-7b", "falcon-40b", "falcon-180b",
     "palm-8b", "palm-62b", "palm-540b",
+    # the serving_dev.csv models (validation/serving_dev.csv)
+    "minimax-m2.5", "kimi-k2.5", "glm-5", "qwen3.5-397b-a17b", "deepseek-r1",
 )
 
 def _raw_entries() -> dict[str, dict[str, Any]]:
@@ -88,6 +90,8 @@ def test_entry_metadata(name: str) -> None:
     if entry.hf_repo is not None:
         assert entry.source == f"https://huggingface.co/{entry.hf_repo}/blob/main/config.json"
     assert entry.parameters_source
+    if "read_from" in raw:     # where a config was read when not from its HF page
+        assert raw["read_from"].strip()
     assert entry.parameters_rounding >= 0
     assert raw.get("published_active_rounding", 0) >= 0
     if entry.published_active_parameters is not None:

@@ -38,6 +38,7 @@ from inferplan.memory import (
     attention_params_per_device,
     expert_params_per_device,
     ffn_params_per_device,
+    linear_state_shards,
 )
 from inferplan.models import ModelSpec
 from inferplan.parallel import Layout
@@ -70,15 +71,26 @@ def attention_flops(model: ModelSpec, layout: Layout, batch: npt.ArrayLike,
 
     per_pos = 4·N·H (QKᵀ and AV); MLA: 2·N·(qk_dim + v_dim). LLaMA 3-70B, tp=8, one
     decode token at T=8192: 4·64·128·80·8192/8 = 2.68e9 FLOPs.
+
+    Sparse (DSA) layers attend to attended_positions(q, kv, top-k) (the cap acts as a
+    window) and their indexer scores every causal position, index_flops_per_position each,
+    replicated on every shard (not divided by tp). Linear layers cost q·flops_per_token/tp.
+    GLM-5, tp=8, one decode token at T=8192: 78·(65,536·2048/8 + 8,256·8192) = 6.58e9.
     """
-    if model.mla is not None:
-        per_pos = 2 * model.num_heads * (model.mla.qk_nope_head_dim + model.mla.qk_rope_head_dim
-                                         + model.mla.v_head_dim)
-    else:
-        per_pos = 4 * model.num_heads * model.head_dim
-    total = sum(attended_positions(new_tokens, cached_tokens, w) for w in model.layer_windows)
-    return np.asarray(np.asarray(batch, dtype=np.float64) * per_pos / layout.tp * total,
-                      dtype=np.float64)
+    per_pos = model.attention_flops_per_position
+    q = np.asarray(new_tokens, dtype=np.float64)
+    total = np.zeros(np.broadcast_shapes(np.shape(q), np.shape(cached_tokens)))
+    for w, kind in zip(model.layer_windows, model.layer_attention, strict=True):
+        if kind == "linear" and model.linear_attention is not None:
+            total = total + q * model.linear_attention.flops_per_token / layout.tp
+        elif kind == "sparse" and model.sparse_attention is not None:
+            sp = model.sparse_attention
+            total = total + per_pos / layout.tp * attended_positions(
+                q, cached_tokens, float(sp.top_k)) + sp.index_flops_per_position * (
+                attended_positions(q, cached_tokens, None))
+        else:
+            total = total + per_pos / layout.tp * attended_positions(q, cached_tokens, w)
+    return np.asarray(np.asarray(batch, dtype=np.float64) * total, dtype=np.float64)
 
 
 def matmul_params_per_token(model: ModelSpec, layout: Layout) -> float:
@@ -87,9 +99,9 @@ def matmul_params_per_token(model: ModelSpec, layout: Layout) -> float:
 
     LLaMA 3-70B, tp=8: 80·(18,874,368 + 88,080,384) = 8.56e9.
     """
-    attn = attention_params_per_device(model, layout)
     total = 0.0
-    for moe_layer in model.layer_moe:
+    for moe_layer, kind in zip(model.layer_moe, model.layer_attention, strict=True):
+        attn = attention_params_per_device(model, layout, kind)
         if moe_layer and model.moe is not None:
             m = model.moe
             router = model.hidden_size * m.num_experts
@@ -155,28 +167,34 @@ def expected_distinct_experts(num_experts: int, experts_per_token: int,
 
 
 def weight_bytes_read(model: ModelSpec, layout: Layout, weights_dtype: str,
-                      tokens: npt.ArrayLike) -> FloatArray:
+                      tokens: npt.ArrayLike, experts_dtype: str | None = None) -> FloatArray:
     """Weight bytes one device reads per step: attention, dense FFN and router always;
-    routed experts only as many as the step's tokens touch; the LM head.
+    routed experts only as many as the step's tokens touch, at `experts_dtype` (default
+    the weights dtype); the LM head.
 
     With ep > tp the expert group also receives the tokens of ep/tp replicas. LLaMA
     3-70B int8 on 8 chips: 8.82e9 B whatever the batch.
     """
     T = np.asarray(tokens, dtype=np.float64)
-    attn = attention_params_per_device(model, layout)
-    params = np.zeros_like(T) + model.num_layers * (attn + model.norm_params_per_layer)
+    w = dtype_bytes(weights_dtype, "dtypes.weights")
+    e = dtype_bytes(experts_dtype, "dtypes.experts") if experts_dtype is not None else w
+    params = np.zeros_like(T) + sum(attention_params_per_device(model, layout, kind)
+                                    for kind in model.layer_attention)
+    params = params + model.num_layers * model.norm_params_per_layer
     params = params + model.vocab_size * model.hidden_size / layout.tp
+    experts = np.zeros_like(T)
     for moe_layer in model.layer_moe:
         if moe_layer and model.moe is not None:
             m = model.moe
             group_tokens = T * max(1, layout.ep // layout.tp)
             touched = expected_distinct_experts(m.num_experts, m.experts_per_token,
                                                 group_tokens) / m.num_experts
-            untouched = (1.0 - touched) * expert_params_per_device(model, layout)
-            params = params + ffn_params_per_device(model, layout, True) - untouched
+            routed = expert_params_per_device(model, layout)
+            experts = experts + touched * routed
+            params = params + ffn_params_per_device(model, layout, True) - routed
         else:
             params = params + ffn_params_per_device(model, layout, False)
-    return np.asarray(params * dtype_bytes(weights_dtype, "dtypes.weights"), dtype=np.float64)
+    return np.asarray(params * w + experts * e, dtype=np.float64)
 
 
 def kv_bytes_moved(model: ModelSpec, layout: Layout, kv_dtype: str, batch: npt.ArrayLike,
@@ -186,16 +204,32 @@ def kv_bytes_moved(model: ModelSpec, layout: Layout, kv_dtype: str, batch: npt.A
     positions written, over min(tp, K) head shards and the batch shards.
 
     LLaMA 3-70B int8, tp=8, B=32, decode at T=8192: 32·8193·163,840/8 ≈ 5.37e9 B.
+
+    Sparse (DSA) layers read min(kv + q, q·top-k) cached positions (each query gathers its
+    top-k) and the indexer keys of all kv + q; linear layers read and write their fixed
+    state once per step, 2·state/`linear_state_shards`. GLM-5 fp8, tp=8, B=1, decode at
+    T=8192: 78·(2048·576 + 8193·132) = 1.76e8 B. Qwen3.5-397B's 45 linear layers, tp=8:
+    2·45·4,268,032/8 = 4.80e7 B per sequence whatever T.
     """
     B = np.asarray(batch, dtype=np.float64)
     q = np.asarray(new_tokens, dtype=np.float64)
     kv = np.asarray(cached_tokens, dtype=np.float64)
     span = kv + q
-    positions = sum(span if w is None else np.minimum(span, float(w))
-                    for w in model.layer_windows)
     per_position = model.kv_elements_per_token_per_layer * dtype_bytes(kv_dtype, "dtypes.kv")
-    shards = layout.head_shards(model) * layout.kv_batch_shards(model)
-    return np.asarray(B * positions * per_position / shards, dtype=np.float64)
+    heads = layout.head_shards(model)
+    total = np.zeros_like(span)
+    for w, kind in zip(model.layer_windows, model.layer_attention, strict=True):
+        if kind == "linear" and model.linear_attention is not None:
+            total = total + 2.0 * model.linear_attention.state_bytes_per_sequence / (
+                linear_state_shards(model, layout))
+        elif kind == "sparse" and model.sparse_attention is not None:
+            sp = model.sparse_attention
+            total = total + (np.minimum(span, q * sp.top_k) * per_position
+                             + span * sp.index_bytes_per_token) / heads
+        else:
+            total = total + (span if w is None else np.minimum(span, float(w))) * (
+                per_position / heads)
+    return np.asarray(B * total / layout.kv_batch_shards(model), dtype=np.float64)
 
 
 # ----------------------------------------------------------- communication

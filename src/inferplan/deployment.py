@@ -19,11 +19,18 @@ Efficiency = Literal["ideal", "realistic"]
 
 @dataclass(frozen=True)
 class Dtypes:
-    """Storage dtype of weights and KV cache; arithmetic dtype of the matmuls."""
+    """Storage dtype of weights, routed-expert weights (None: as the weights) and KV
+    cache; arithmetic dtype of the matmuls."""
 
     weights: str = "bf16"
     kv: str = "bf16"
     compute: str = "bf16"
+    experts: str | None = None
+
+    @property
+    def expert_weights(self) -> str:
+        """The routed experts' storage dtype: `experts`, else `weights`."""
+        return self.experts if self.experts is not None else self.weights
 
 
 @dataclass(frozen=True)

@@ -216,7 +216,7 @@ def _pool_memory(deployment: Deployment, kv_bytes_per_device: npt.ArrayLike,
     per_chip = devices_per_chip(deployment.chip)
     capacity = deployment.chip.memory_bytes
     return MemoryBreakdown(
-        weights_bytes_per_chip=float(weight_bytes_per_device(model, layout, dt.weights)
+        weights_bytes_per_chip=float(weight_bytes_per_device(model, layout, dt.weights, dt.experts)
                                      * per_chip),
         kv_bytes_per_chip=np.asarray(kv_bytes_per_device, dtype=np.float64) * per_chip,
         activation_bytes_per_chip=np.asarray(working_bytes_per_device,

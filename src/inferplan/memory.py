@@ -36,15 +36,21 @@ def stage_layers(num_layers: int, pp: int) -> list[range]:
     return [range(bounds[s], bounds[s + 1]) for s in range(pp)]
 
 
-def attention_params_per_device(model: ModelSpec, layout: Layout) -> float:
-    """Attention weights one tensor shard holds.
+def attention_params_per_device(model: ModelSpec, layout: Layout, kind: str = "full") -> float:
+    """Attention weights of one layer of `kind` one tensor shard holds.
 
     Q and O are split tp ways; K and V over the min(tp, K) KV-head shards (a KV head
     is replicated when tp > K). MLA: the latent down-projections are replicated,
     the up-projections and O split. LLaMA 3-70B, tp=8: (2·8192·8192 + 2·8192·1024)/8
-    = 18,874,368.
+    = 18,874,368. A linear (Gated DeltaNet) layer splits by heads, tp ways; a sparse
+    (DSA) layer adds its indexer, replicated on every shard (GLM-5: 9,371,904).
     """
     tp = layout.tp
+    if kind == "linear":
+        return model.layer_attention_params("linear") / tp
+    if kind == "sparse":
+        indexer = model.layer_attention_params("sparse") - model.attention_params_per_layer
+        return indexer + attention_params_per_device(model, layout)
     if model.mla is not None:
         m, D = model.mla, model.hidden_size
         down = D * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank
@@ -81,57 +87,97 @@ def ffn_params_per_device(model: ModelSpec, layout: Layout, moe_layer: bool) -> 
     return expert_params_per_device(model, layout) + router + shared / layout.tp
 
 
-def weight_params_per_device(model: ModelSpec, layout: Layout) -> float:
-    """Parameters on the fullest device: max over pipeline stages of its layers, plus the
-    vocab-parallel embedding on stage 0 and the LM head and final norm on the last stage.
+def stage_params_per_device(model: ModelSpec, layout: Layout) -> list[tuple[float, float]]:
+    """(other, routed-expert) parameters one device holds in each pipeline stage: its
+    layers, plus the vocab-parallel embedding on stage 0 and the LM head and final norm on
+    the last stage; the routed experts apart so they can be stored at their own dtype.
 
-    Llama-3.1-70B, tp=8, pp=1: 70,553,706,496/8 plus replicated norms ≈ 8.82e9.
+    Mixtral-8x7B, tp=8, pp=1: experts 32·176,160,768 = 5,637,144,576.
     """
-    attn = attention_params_per_device(model, layout)
     norms = model.norm_params_per_layer
     V, D = model.vocab_size, model.hidden_size
     final_norm = D * (2 if model.norm_with_bias else 1)
     stages = stage_layers(model.num_layers, layout.pp)
-    best = 0.0
+    experts_per_layer = expert_params_per_device(model, layout)
+    out = []
     for s, layers in enumerate(stages):
-        params = sum(attn + norms + ffn_params_per_device(model, layout, model.layer_moe[i])
-                     for i in layers)
+        params, experts = 0.0, 0.0
+        for i in layers:
+            moe_layer = model.layer_moe[i]
+            routed = experts_per_layer if moe_layer else 0.0
+            experts += routed
+            params += (attention_params_per_device(model, layout, model.layer_attention[i])
+                       + norms + ffn_params_per_device(model, layout, moe_layer) - routed)
         if s == 0:
             params += V * D / layout.tp
         if s == len(stages) - 1:
             params += final_norm + (0 if model.tie_word_embeddings and len(stages) == 1
                                     else V * D / layout.tp)
-        best = max(best, params)
-    return best
+        out.append((params, experts))
+    return out
 
 
-def weight_bytes_per_device(model: ModelSpec, layout: Layout, weights_dtype: str) -> float:
-    """Weight bytes on the fullest device: params · bytes(weights dtype).
+def weight_params_per_device(model: ModelSpec, layout: Layout) -> float:
+    """Parameters on the fullest device: max over pipeline stages (`stage_params_per_device`).
 
-    All parameters, embeddings included, are stored at the weights dtype (as the
-    seeds assume). Llama-3.1-70B int8 on 8 chips: ≈ 8.82e9 B.
+    Llama-3.1-70B, tp=8, pp=1: 70,553,706,496/8 plus replicated norms ≈ 8.82e9.
     """
-    return weight_params_per_device(model, layout) * dtype_bytes(weights_dtype, "dtypes.weights")
+    return max(p + e for p, e in stage_params_per_device(model, layout))
+
+
+def weight_bytes_per_device(model: ModelSpec, layout: Layout, weights_dtype: str,
+                            experts_dtype: str | None = None) -> float:
+    """Weight bytes on the fullest device: other params · bytes(weights dtype) + routed
+    expert params · bytes(experts dtype, default the weights dtype).
+
+    All other parameters, embeddings included, are stored at the weights dtype (as the
+    seeds assume). Llama-3.1-70B int8 on 8 chips: ≈ 8.82e9 B. Mixtral-8x7B, tp=8, bf16
+    with int4 experts: 201,854,976·2 + 5,637,144,576·0.5 = 3,222,282,240 B (all bf16:
+    11,677,999,104 B).
+    """
+    w = dtype_bytes(weights_dtype, "dtypes.weights")
+    e = dtype_bytes(experts_dtype, "dtypes.experts") if experts_dtype is not None else w
+    return max(p * w + x * e for p, x in stage_params_per_device(model, layout))
 
 
 # ---------------------------------------------------------------- KV cache
+def linear_state_shards(model: ModelSpec, layout: Layout) -> int:
+    """Ways one sequence's linear-attention state is split: the tensor shards that share a
+    sequence (tp over the batch shards) up to the linear key heads, so that per device it
+    is B·state/(batch shards · this). Qwen3.5 (16 key heads), tp=8, heads mode: 8;
+    batch mode with K=2 (4 batch shards): 2."""
+    if model.linear_attention is None:
+        return 1
+    per_sequence = max(1, layout.tp // layout.kv_batch_shards(model))
+    return min(per_sequence, model.linear_attention.num_key_heads)
+
+
 def kv_bytes_per_sequence_per_device(model: ModelSpec, layout: Layout, kv_dtype: str,
                                      context_tokens: npt.ArrayLike) -> FloatArray:
     """KV bytes of one sequence on the fullest device's stage, one KV-head shard.
 
-    Σ_{l in stage} min(T, window_l) · elements_l · bytes / min(tp, K).
-    LLaMA 3-70B int8, tp=8, T=8192: 163,840·8192/8 = 167,772,160 B.
+    Σ_{l in stage} min(T, window_l) · bytes_l / min(tp, K), sparse layers with their
+    indexer keys, plus each linear layer's fixed state / `linear_state_shards`.
+    LLaMA 3-70B int8, tp=8, T=8192: 163,840·8192/8 = 167,772,160 B. Qwen3.5-397B bf16,
+    tp=8 (heads), T=8192: 15·2·2·256·2·8192/2 + 45·4,268,032/8 = 125,829,120 + 24,007,680
+    = 149,836,800 B.
     """
     T = np.asarray(context_tokens, dtype=np.float64)
-    per_token_layer = model.kv_elements_per_token_per_layer * dtype_bytes(kv_dtype, "dtypes.kv")
+    heads = layout.head_shards(model)
+    state = (model.linear_attention.state_bytes_per_sequence / linear_state_shards(model, layout)
+             if model.linear_attention is not None else 0.0)
     best = np.zeros_like(T)
     for layers in stage_layers(model.num_layers, layout.pp):
         total = np.zeros_like(T)
         for i in layers:
-            w = model.layer_windows[i]
-            total = total + (T if w is None else np.minimum(T, float(w)))
+            w, kind = model.layer_windows[i], model.layer_attention[i]
+            if kind == "linear":
+                total = total + state
+                continue
+            per = model.kv_bytes_per_token_per_layer(kind, kv_dtype) / heads
+            total = total + per * (T if w is None else np.minimum(T, float(w)))
         best = np.maximum(best, total)
-    return np.asarray(best * per_token_layer / layout.head_shards(model), dtype=np.float64)
+    return np.asarray(best, dtype=np.float64)
 
 
 def sequences_per_device(model: ModelSpec, layout: Layout, batch: npt.ArrayLike) -> FloatArray:
@@ -256,7 +302,7 @@ def memory_breakdown(deployment: Deployment, workload: Workload,
     """
     model, layout, dt = deployment.model, deployment.layout, deployment.dtypes
     per_chip = devices_per_chip(deployment.chip)
-    weights = weight_bytes_per_device(model, layout, dt.weights) * per_chip
+    weights = weight_bytes_per_device(model, layout, dt.weights, dt.experts) * per_chip
     kv_seq = kv_bytes_per_sequence_per_device(model, layout, dt.kv, workload.context_len)
     kv = sequences_per_device(model, layout, batch) * kv_seq * per_chip
     act = activation_bytes_per_device(deployment, workload, batch) * per_chip
@@ -365,7 +411,7 @@ def kv_capacity_sequences(deployment: Deployment, context_tokens: int) -> int:
     model, layout, dt = deployment.model, deployment.layout, deployment.dtypes
     per_chip = devices_per_chip(deployment.chip)
     free = (deployment.chip.memory_bytes * deployment.usable_fraction
-            - weight_bytes_per_device(model, layout, dt.weights) * per_chip)
+            - weight_bytes_per_device(model, layout, dt.weights, dt.experts) * per_chip)
     per_seq = float(kv_bytes_per_sequence_per_device(model, layout, dt.kv, context_tokens))
     per_seq *= per_chip / layout.kv_batch_shards(model)
     return max(0, math.floor(free / per_seq))
@@ -408,7 +454,8 @@ class MemoryResult:
             "parallelism": {"tp": lay.tp, "pp": lay.pp, "dp": lay.dp, "ep": lay.ep,
                             "attention": lay.attention_mode(d.model)},
             "dtypes": {"weights": d.dtypes.weights, "kv": d.dtypes.kv,
-                       "compute": d.dtypes.compute},
+                       "compute": d.dtypes.compute,
+                       **({"experts": d.dtypes.experts} if d.dtypes.experts else {})},
             "efficiency": d.efficiency,
             "context_tokens": self.workload.context_len,
             "batch": self.batch,

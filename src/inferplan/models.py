@@ -8,6 +8,7 @@ shape; the catalog checks them against published counts.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -25,7 +26,18 @@ FloatArray = npt.NDArray[np.float64]
 SUPPORTED_MODEL_TYPES = (
     "llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3", "gemma3_text", "falcon",
     "mixtral", "qwen2_moe", "qwen3_moe", "gpt_oss", "deepseek_v3", "deepseek_v2", "palm",
+    "kimi_k2", "glm_moe_dsa", "deepseek_v32", "minimax_m2", "qwen3_next", "qwen3_5_moe_text",
 )
+
+#: DeepSeek-V3-shaped types (MLA + shared-expert MoE); Kimi K2 is DeepSeek-V3 with other sizes.
+DEEPSEEK_TYPES = ("deepseek_v3", "deepseek_v2", "kimi_k2", "glm_moe_dsa", "deepseek_v32")
+#: Qwen types with hybrid Gated DeltaNet / gated full attention and a gated shared expert.
+QWEN_NEXT_TYPES = ("qwen3_next", "qwen3_5_moe_text")
+#: Per-layer attention kinds: softmax over every (window-capped) position, DeepSeek sparse
+#: attention (an indexer picks top-k positions), linear attention with a fixed state.
+ATTENTION_KINDS = ("full", "sparse", "linear")
+#: HF torch dtype names of state tensors, as inferplan dtypes.
+_TORCH_DTYPES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
 
 
 @dataclass(frozen=True)
@@ -54,11 +66,109 @@ class MLASpec:
 
 
 @dataclass(frozen=True)
+class LinearAttentionSpec:
+    """Gated DeltaNet linear attention (Qwen3-Next, Qwen3.5): per sequence and layer a
+    fixed recurrent state of N_v·d_k·d_v values plus a short-convolution state, no KV.
+
+    Nk key heads of d_k, Nv value heads of d_v, a depthwise causal conv of `conv_kernel`
+    over the q, k, v channels; the state is held at `state_dtype` (config
+    `mamba_ssm_dtype`), the conv state at `conv_dtype` (the model dtype).
+    """
+
+    num_key_heads: int
+    num_value_heads: int
+    key_head_dim: int
+    value_head_dim: int
+    conv_kernel: int
+    state_dtype: str = "bf16"
+    conv_dtype: str = "bf16"
+
+    @property
+    def conv_channels(self) -> int:
+        """Channels of the short convolution: q, k and v, 2·Nk·d_k + Nv·d_v."""
+        return 2 * self.num_key_heads * self.key_head_dim + (
+            self.num_value_heads * self.value_head_dim)
+
+    def params_per_layer(self, hidden_size: int) -> int:
+        """Weights of one linear-attention layer (HF Qwen3NextGatedDeltaNet).
+
+        in_proj_qkvz D·(2·Nk·d_k + 2·Nv·d_v) + in_proj_ba D·2·Nv + conv C·kernel
+        + dt_bias, A_log 2·Nv + gated norm d_v + out_proj Nv·d_v·D. Qwen3.5-397B
+        (D=4096, Nk=16, Nv=64, d=128, kernel 4): 83,886,080 + 524,288 + 49,152 + 128
+        + 128 + 33,554,432 = 118,014,208.
+        """
+        D, Nk, Nv = hidden_size, self.num_key_heads, self.num_value_heads
+        dk, dv = self.key_head_dim, self.value_head_dim
+        return (D * (2 * Nk * dk + 2 * Nv * dv) + D * 2 * Nv
+                + self.conv_channels * self.conv_kernel + 2 * Nv + dv + Nv * dv * D)
+
+    @property
+    def state_bytes_per_sequence(self) -> float:
+        """State one sequence holds in one layer, whatever its length:
+        Nv·d_k·d_v·bytes(state) + C·(kernel − 1)·bytes(conv).
+
+        Qwen3.5-397B, fp32 state, bf16 conv: 64·128·128·4 + 12,288·3·2 = 4,194,304
+        + 73,728 = 4,268,032 B.
+        """
+        recurrent = self.num_value_heads * self.key_head_dim * self.value_head_dim
+        return (recurrent * dtype_bytes(self.state_dtype, "config.mamba_ssm_dtype")
+                + self.conv_channels * (self.conv_kernel - 1) * dtype_bytes(
+                    self.conv_dtype, "config.dtype"))
+
+    @property
+    def flops_per_token(self) -> float:
+        """FLOPs of the recurrence for one token in one layer: 6·Nv·d_k·d_v (S·k, the
+        rank-1 delta update and the read-out S·q, 2 FLOPs per MAC) + 2·C·kernel (conv).
+
+        A lower bound for prefill, whose chunked form adds intra-chunk work. Qwen3.5-397B:
+        6·64·128·128 + 2·12,288·4 = 6,291,456 + 98,304 = 6,389,760.
+        """
+        return (6.0 * self.num_value_heads * self.key_head_dim * self.value_head_dim
+                + 2.0 * self.conv_channels * self.conv_kernel)
+
+
+@dataclass(frozen=True)
+class SparseAttentionSpec:
+    """DeepSeek sparse attention (DSA, DeepSeek-V3.2, GLM-5): a lightning indexer of
+    `index_heads` heads of `index_head_dim` scores every cached token for each query and
+    the MLA attention reads only the `top_k` best."""
+
+    index_heads: int
+    index_head_dim: int
+    top_k: int
+
+    def params_per_layer(self, hidden_size: int, q_lora_rank: int) -> int:
+        """Indexer weights of one layer (DeepSeek-V3.2 `Indexer`): wq_b r_q·n·d, wk D·d,
+        k_norm LayerNorm 2·d, weights_proj D·n.
+
+        GLM-5 (D=6144, r_q=2048, n=32, d=128): 8,388,608 + 786,432 + 256 + 196,608
+        = 9,371,904.
+        """
+        n, d = self.index_heads, self.index_head_dim
+        return q_lora_rank * n * d + hidden_size * d + 2 * d + hidden_size * n
+
+    @property
+    def index_bytes_per_token(self) -> float:
+        """Indexer key cache per token and layer: d fp8 values plus one fp32 scale per 128
+        (lightllm Deepseek3_2MemoryManager: k_cache float8_e4m3fn, k_scale float32 per
+        index_quant_block_size=128). GLM-5: 128 + 4 = 132 B."""
+        d = self.index_head_dim
+        return d * dtype_bytes("fp8") + math.ceil(d / 128) * dtype_bytes("fp32")
+
+    @property
+    def index_flops_per_position(self) -> float:
+        """Indexer FLOPs per query and scored cached token in one layer: 2·n·d (q·k for
+        each index head) + 2·n (the weighted sum over heads). GLM-5: 8,192 + 64 = 8,256."""
+        return 2.0 * self.index_heads * self.index_head_dim + 2.0 * self.index_heads
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """The shape of a decoder-only transformer. Never mutated by sharding.
 
     `layer_windows[i]` is the sliding-window length of layer i (None: full attention);
-    `layer_moe[i]` says whether layer i's FFN is a mixture of experts.
+    `layer_moe[i]` says whether layer i's FFN is a mixture of experts;
+    `layer_attention[i]` is its attention kind (ATTENTION_KINDS; empty means all "full").
     """
 
     name: str
@@ -85,6 +195,11 @@ class ModelSpec:
     moe: MoESpec | None = None
     mla: MLASpec | None = None
     max_position_embeddings: int | None = None
+    layer_attention: tuple[str, ...] = ()
+    linear_attention: LinearAttentionSpec | None = None
+    sparse_attention: SparseAttentionSpec | None = None
+    attn_output_gate: bool = False     # Qwen3-Next/3.5: q_proj also emits an N·H output gate
+    qk_norm_per_layer: bool = False    # MiniMax-M2: q/k norms over all heads (N·H + K·H)
 
     # ---------------------------------------------------------------- shape checks
     def __post_init__(self) -> None:
@@ -101,6 +216,19 @@ class ModelSpec:
                                  f"per-layer tables must have {self.num_layers} entries")
         if any(self.layer_moe) and self.moe is None:
             raise InferplanError("model.moe", None, "MoE layers need expert counts")
+        if not self.layer_attention:
+            object.__setattr__(self, "layer_attention", ("full",) * self.num_layers)
+        if len(self.layer_attention) != self.num_layers or not set(
+                self.layer_attention) <= set(ATTENTION_KINDS):
+            raise InferplanError("model.layer_attention", self.layer_attention,
+                                 f"one of {', '.join(ATTENTION_KINDS)} per layer")
+        if "linear" in self.layer_attention and self.linear_attention is None:
+            raise InferplanError("model.linear_attention", None,
+                                 "linear layers need the linear-attention shape")
+        if "sparse" in self.layer_attention and (self.sparse_attention is None
+                                                 or self.mla is None):
+            raise InferplanError("model.sparse_attention", None,
+                                 "sparse (DSA) layers need the indexer shape and MLA")
 
     # ------------------------------------------------------------- parameter counts
     @property
@@ -122,15 +250,30 @@ class ModelSpec:
             kv += m.kv_lora_rank * N * (m.qk_nope_head_dim + m.v_head_dim)
             return q + kv + N * m.v_head_dim * D
         params = D * N * H + 2 * D * K * H + N * H * D
+        if self.attn_output_gate:
+            params += D * N * H
         if self.qkv_bias:
             params += (N + 2 * K) * H
         if self.o_bias:
             params += D
         if self.qk_norm:
-            params += 2 * H
+            params += (N + K) * H if self.qk_norm_per_layer else 2 * H
         if self.attention_sinks:
             params += N
         return params
+
+    def layer_attention_params(self, kind: str) -> int:
+        """Attention weights of one layer of this kind: `attention_params_per_layer` for
+        full layers, plus the indexer for sparse ones, the Gated DeltaNet for linear ones.
+
+        GLM-5 sparse: 165,022,208 + 9,371,904 = 174,394,112.
+        """
+        if kind == "linear" and self.linear_attention is not None:
+            return self.linear_attention.params_per_layer(self.hidden_size)
+        if kind == "sparse" and self.sparse_attention is not None and self.mla is not None:
+            return self.attention_params_per_layer + self.sparse_attention.params_per_layer(
+                self.hidden_size, self.mla.q_lora_rank or self.hidden_size)
+        return self.attention_params_per_layer
 
     def _ffn_params(self, width: int) -> int:
         """One FFN of width F: gated 3·D·F (gate, up, down), plain 2·D·F, plus biases."""
@@ -188,8 +331,9 @@ class ModelSpec:
     @property
     def layer_params(self) -> int:
         """All transformer-layer parameters (every expert counted)."""
-        per_layer = self.attention_params_per_layer + self.norm_params_per_layer
-        total = self.num_layers * per_layer + self.num_dense_layers * self.dense_ffn_params
+        total = sum(self.layer_attention_params(k) for k in self.layer_attention)
+        total += self.num_layers * self.norm_params_per_layer
+        total += self.num_dense_layers * self.dense_ffn_params
         if self.moe is not None:
             total += self.num_moe_layers * (
                 self.moe.num_experts * self.expert_params + self.moe_shared_params)
@@ -229,28 +373,53 @@ class ModelSpec:
             return self.mla.kv_lora_rank + self.mla.qk_rope_head_dim
         return 2 * self.num_kv_heads * self.head_dim
 
+    def kv_bytes_per_token_per_layer(self, kind: str, kv_dtype: str) -> float:
+        """Cache bytes one token adds to one layer of this kind: elements·bytes, plus the
+        indexer's keys on sparse layers, nothing on linear ones (their state is fixed).
+
+        GLM-5 sparse, fp8: 576 + 132 = 708 B.
+        """
+        if kind == "linear":
+            return 0.0
+        per = self.kv_elements_per_token_per_layer * dtype_bytes(kv_dtype, "dtypes.kv")
+        if kind == "sparse" and self.sparse_attention is not None:
+            per += self.sparse_attention.index_bytes_per_token
+        return per
+
     def kv_bytes_per_token(self, kv_dtype: str) -> float:
-        """KV bytes per token over all layers, ignoring sliding-window caps.
+        """KV bytes per token over all layers, ignoring sliding-window caps (linear
+        layers add none; see `kv_bytes_per_token_per_layer`).
 
         2·K·H·L·bytes. LLaMA 3-70B int8: 2·8·128·80 = 163,840 B (the seed's "160kB").
         """
-        return self.num_layers * self.kv_elements_per_token_per_layer * dtype_bytes(
-            kv_dtype, "dtypes.kv")
+        return sum(self.kv_bytes_per_token_per_layer(k, kv_dtype)
+                   for k in self.layer_attention)
+
+    @property
+    def linear_state_bytes_per_sequence(self) -> float:
+        """Fixed state of one sequence over all linear-attention layers.
+
+        Qwen3.5-397B: 45 layers · 4,268,032 = 192,061,440 B.
+        """
+        if self.linear_attention is None:
+            return 0.0
+        return self.layer_attention.count("linear") * (
+            self.linear_attention.state_bytes_per_sequence)
 
     def kv_bytes_per_sequence(self, context_tokens: npt.ArrayLike, kv_dtype: str) -> FloatArray:
-        """KV bytes of one sequence of `context_tokens`, sliding layers capped at their window.
+        """KV bytes of one sequence of `context_tokens`, sliding layers capped at their window,
+        plus the fixed state of linear-attention layers.
 
-        Σ_layers min(T, window_l)·elements·bytes. LLaMA 3-70B, int8, T=8192: 1.342e9 B.
+        Σ_layers min(T, window_l)·bytes_l + state. LLaMA 3-70B, int8, T=8192: 1.342e9 B.
         Vectorised over `context_tokens`.
         """
         T = np.asarray(context_tokens, dtype=np.float64)
-        per_layer = self.kv_elements_per_token_per_layer * dtype_bytes(kv_dtype, "dtypes.kv")
-        full = sum(1 for w in self.layer_windows if w is None)
-        total = full * T
-        for w in self.layer_windows:
-            if w is not None:
-                total = total + np.minimum(T, float(w))
-        return np.asarray(total * per_layer, dtype=np.float64)
+        total = np.zeros_like(T) + self.linear_state_bytes_per_sequence
+        for w, kind in zip(self.layer_windows, self.layer_attention, strict=True):
+            per = self.kv_bytes_per_token_per_layer(kind, kv_dtype)
+            if per:
+                total = total + per * (T if w is None else np.minimum(T, float(w)))
+        return np.asarray(total, dtype=np.float64)
 
     # ---------------------------------------------------------------------- FLOPs
     def attention_flops_per_token(self, context_tokens: npt.ArrayLike) -> FloatArray:
@@ -258,17 +427,31 @@ class ModelSpec:
 
         4·N·H_qk·Σ_l min(T, window_l) (QKᵀ and AV, 2 FLOPs per MAC). LLaMA 3-70B at
         T=8192: 4·64·128·80·8192 = 2.15e10 FLOPs (the seed's 8.26e6·T for 405B).
+        Sparse (DSA) layers attend to min(T, top-k) and add the indexer's
+        index_flops_per_position·T; linear layers cost flops_per_token whatever T.
         """
         T = np.asarray(context_tokens, dtype=np.float64)
+        per_pos = self.attention_flops_per_position
+        total = np.zeros_like(T)
+        for w, kind in zip(self.layer_windows, self.layer_attention, strict=True):
+            if kind == "linear" and self.linear_attention is not None:
+                total = total + self.linear_attention.flops_per_token
+            elif kind == "sparse" and self.sparse_attention is not None:
+                sp = self.sparse_attention
+                total = total + per_pos * np.minimum(T, float(sp.top_k)) + (
+                    sp.index_flops_per_position * T)
+            else:
+                total = total + per_pos * (T if w is None else np.minimum(T, float(w)))
+        return np.asarray(total, dtype=np.float64)
+
+    @property
+    def attention_flops_per_position(self) -> int:
+        """Score and value FLOPs of one query against one cached position in one softmax
+        layer: 4·N·H (QKᵀ and AV); MLA 2·N·(qk_dim + v_dim). LLaMA 3-70B: 32,768."""
         if self.mla is not None:
             qk = self.mla.qk_nope_head_dim + self.mla.qk_rope_head_dim
-            per_pos = 2 * self.num_heads * (qk + self.mla.v_head_dim)
-        else:
-            per_pos = 4 * self.num_heads * self.head_dim
-        total = np.zeros_like(T)
-        for w in self.layer_windows:
-            total = total + (T if w is None else np.minimum(T, float(w)))
-        return np.asarray(per_pos * total, dtype=np.float64)
+            return 2 * self.num_heads * (qk + self.mla.v_head_dim)
+        return 4 * self.num_heads * self.head_dim
 
     def decode_flops_per_token(self, context_tokens: npt.ArrayLike) -> FloatArray:
         """FLOPs to generate one token at context T: 2·P_matmul + attention(T).
@@ -289,21 +472,25 @@ class ModelSpec:
                           dtype=np.float64)
 
     def _causal_attention(self, S: FloatArray) -> FloatArray:
-        """Σ_{t=0}^{S-1} attention_flops_per_token(t), sliding windows included."""
-        if self.mla is not None:
-            qk = self.mla.qk_nope_head_dim + self.mla.qk_rope_head_dim
-            per_pos = 2 * self.num_heads * (qk + self.mla.v_head_dim)
-        else:
-            per_pos = 4 * self.num_heads * self.head_dim
+        """Σ_{t=0}^{S-1} attention_flops_per_token(t): sliding windows and DSA top-k cap the
+        positions (below the cap they grow linearly, above it each token sees the cap), the
+        indexer scores S²/2 positions, linear layers cost S·flops_per_token."""
+        per_pos = self.attention_flops_per_position
         total = np.zeros_like(S)
-        for w in self.layer_windows:
-            if w is None:
-                total = total + S * S / 2.0
+        for w, kind in zip(self.layer_windows, self.layer_attention, strict=True):
+            cap = w
+            if kind == "linear" and self.linear_attention is not None:
+                total = total + S * self.linear_attention.flops_per_token
+                continue
+            if kind == "sparse" and self.sparse_attention is not None:
+                cap = self.sparse_attention.top_k
+                total = total + self.sparse_attention.index_flops_per_position * S * S / 2.0
+            if cap is None:
+                total = total + per_pos * S * S / 2.0
             else:
-                capped = np.minimum(S, float(w))
-                # positions below the window grow linearly, the rest see w tokens
-                total = total + capped * capped / 2.0 + (S - capped) * w
-        return per_pos * total
+                capped = np.minimum(S, float(cap))
+                total = total + per_pos * (capped * capped / 2.0 + (S - capped) * cap)
+        return total
 
 
 # ---------------------------------------------------------------------- parsing
@@ -359,14 +546,47 @@ def _layer_windows(cfg: Mapping[str, Any], model_type: str, L: int) -> tuple[int
     return (window,) * L
 
 
+def _layer_attention(cfg: Mapping[str, Any], model_type: str, L: int) -> tuple[str, ...]:
+    """Per-layer attention kinds: `layer_types` "linear_attention" (or every layer but each
+    `full_attention_interval`-th on Qwen3-Next) is linear; with an `index_topk` (DSA) the
+    softmax layers are sparse; the rest full."""
+    layer_types = cfg.get("layer_types")
+    if isinstance(layer_types, list) and len(layer_types) == L:
+        kinds = ["linear" if t == "linear_attention" else "full" for t in layer_types]
+    elif model_type in QWEN_NEXT_TYPES:
+        every = _get(cfg, "full_attention_interval", int, required=True)
+        kinds = ["full" if (i + 1) % every == 0 else "linear" for i in range(L)]
+    else:
+        kinds = ["full"] * L
+    attn_types = cfg.get("attn_type_list")
+    if model_type == "minimax_m2" and attn_types is not None and any(
+            t != 1 for t in attn_types):
+        raise InferplanError("config.attn_type_list", attn_types,
+                             "MiniMax lightning (linear) attention layers are not modelled; "
+                             "only full attention (1) is")
+    if _get(cfg, "index_topk", int) is not None:
+        kinds = ["sparse" if k == "full" else k for k in kinds]
+    return tuple(kinds)
+
+
+def _torch_dtype(cfg: Mapping[str, Any], key: str, default: str) -> str:
+    """An HF torch dtype name (`float32`, `bfloat16`) as an inferplan dtype."""
+    value = cfg.get(key)
+    if value is None:
+        return default
+    if value not in _TORCH_DTYPES:
+        raise InferplanError(f"config.{key}", value, f"allowed: {', '.join(_TORCH_DTYPES)}")
+    return _TORCH_DTYPES[value]
+
+
 def _moe_layers(cfg: Mapping[str, Any], model_type: str, L: int) -> tuple[bool, ...]:
-    if model_type in ("mixtral", "gpt_oss"):
+    if model_type in ("mixtral", "gpt_oss", "minimax_m2"):
         return (True,) * L
-    if model_type in ("qwen2_moe", "qwen3_moe"):
+    if model_type in ("qwen2_moe", "qwen3_moe", *QWEN_NEXT_TYPES):
         step = _get(cfg, "decoder_sparse_step", int, 1)
         only_mlp = set(cfg.get("mlp_only_layers") or [])
         return tuple((i not in only_mlp) and (i + 1) % step == 0 for i in range(L))
-    if model_type in ("deepseek_v3", "deepseek_v2"):
+    if model_type in DEEPSEEK_TYPES:
         first = _get(cfg, "first_k_dense_replace", int, 0)
         freq = _get(cfg, "moe_layer_freq", int, 1)
         return tuple(i >= first and i % freq == 0 for i in range(L))
@@ -420,14 +640,19 @@ def model_from_hf_config(cfg: Mapping[str, Any], name: str | None = None) -> Mod
                       tie_word_embeddings=bool(cfg.get("tie_word_embeddings", True)))
     else:
         K = _get(cfg, "num_key_value_heads", int, N)
-        F = _get(cfg, "intermediate_size", int, required=model_type not in ("gpt_oss",)) or 0
+        F = _get(cfg, "intermediate_size", int,
+                 required=model_type not in ("gpt_oss", *QWEN_NEXT_TYPES)) or 0
         tie_default = model_type in ("gemma2", "gemma3", "gemma3_text", "palm")
         kwargs["tie_word_embeddings"] = bool(cfg.get("tie_word_embeddings", tie_default))
         attn_bias = bool(cfg.get("attention_bias", False))
         kwargs["qkv_bias"] = attn_bias or model_type in ("qwen2", "qwen2_moe")
         kwargs["o_bias"] = attn_bias
         kwargs["mlp_bias"] = bool(cfg.get("mlp_bias", False))
-        kwargs["qk_norm"] = model_type in ("qwen3", "qwen3_moe", "gemma3", "gemma3_text")
+        kwargs["qk_norm"] = model_type in ("qwen3", "qwen3_moe", "gemma3", "gemma3_text",
+                                           *QWEN_NEXT_TYPES) or bool(cfg.get("use_qk_norm"))
+        kwargs["qk_norm_per_layer"] = cfg.get("qk_norm_type") == "per_layer"
+        kwargs["attn_output_gate"] = bool(cfg.get("attn_output_gate",
+                                                  model_type in QWEN_NEXT_TYPES))
         kwargs["norms_per_layer"] = 4 if model_type.startswith("gemma") else 2
         if model_type == "palm":
             kwargs.update(norms_per_layer=1, parallel_block=True)
@@ -438,14 +663,22 @@ def model_from_hf_config(cfg: Mapping[str, Any], name: str | None = None) -> Mod
 
     moe: MoESpec | None = None
     mla: MLASpec | None = None
-    if model_type in ("mixtral", "gpt_oss"):
+    if model_type == "minimax_m2":
+        moe = MoESpec(
+            num_experts=_get(cfg, "num_local_experts", int, required=True),
+            experts_per_token=_get(cfg, "num_experts_per_tok", int, required=True),
+            expert_ffn=F, router_bias=bool(cfg.get("use_routing_bias", False)))
+        if _get(cfg, "shared_intermediate_size", int, 0):
+            raise InferplanError("config.shared_intermediate_size",
+                                 cfg["shared_intermediate_size"], "MiniMax shared experts: 0")
+    elif model_type in ("mixtral", "gpt_oss"):
         moe = MoESpec(
             num_experts=_get(cfg, "num_local_experts", int, required=True),
             experts_per_token=(_get(cfg, "num_experts_per_tok", int)
                                or _get(cfg, "experts_per_token", int, required=True)),
             expert_ffn=F or _get(cfg, "intermediate_size", int, required=True),
             router_bias=model_type == "gpt_oss", expert_bias=model_type == "gpt_oss")
-    elif model_type in ("qwen2_moe", "qwen3_moe"):
+    elif model_type in ("qwen2_moe", "qwen3_moe", *QWEN_NEXT_TYPES):
         shared = _get(cfg, "shared_expert_intermediate_size", int, 0)
         moe = MoESpec(
             num_experts=_get(cfg, "num_experts", int, required=True),
@@ -453,14 +686,14 @@ def model_from_hf_config(cfg: Mapping[str, Any], name: str | None = None) -> Mod
             expert_ffn=_get(cfg, "moe_intermediate_size", int, required=True),
             num_shared_experts=1 if shared else 0, shared_ffn=shared,
             shared_expert_gate=bool(shared))
-    elif model_type in ("deepseek_v3", "deepseek_v2"):
+    elif model_type in DEEPSEEK_TYPES:
         moe = MoESpec(
             num_experts=_get(cfg, "n_routed_experts", int, required=True),
             experts_per_token=_get(cfg, "num_experts_per_tok", int, required=True),
             expert_ffn=_get(cfg, "moe_intermediate_size", int, required=True),
             num_shared_experts=_get(cfg, "n_shared_experts", int, 0),
             shared_ffn=_get(cfg, "moe_intermediate_size", int, required=True),
-            router_bias=model_type == "deepseek_v3")
+            router_bias=model_type != "deepseek_v2")
         mla = MLASpec(
             q_lora_rank=_get(cfg, "q_lora_rank", int),
             kv_lora_rank=_get(cfg, "kv_lora_rank", int, required=True),
@@ -469,6 +702,26 @@ def model_from_hf_config(cfg: Mapping[str, Any], name: str | None = None) -> Mod
             v_head_dim=_get(cfg, "v_head_dim", int, required=True))
         K = 1
         H = mla.qk_nope_head_dim + mla.qk_rope_head_dim
+    layer_attention = _layer_attention(cfg, model_type, L)
+    linear: LinearAttentionSpec | None = None
+    sparse: SparseAttentionSpec | None = None
+    if "linear" in layer_attention:
+        linear = LinearAttentionSpec(
+            num_key_heads=_get(cfg, "linear_num_key_heads", int, required=True),
+            num_value_heads=_get(cfg, "linear_num_value_heads", int, required=True),
+            key_head_dim=_get(cfg, "linear_key_head_dim", int, required=True),
+            value_head_dim=_get(cfg, "linear_value_head_dim", int, required=True),
+            conv_kernel=_get(cfg, "linear_conv_kernel_dim", int, required=True),
+            state_dtype=_torch_dtype(cfg, "mamba_ssm_dtype", "bf16"),
+            conv_dtype=_torch_dtype(cfg, "dtype", _torch_dtype(cfg, "torch_dtype", "bf16")))
+    if "sparse" in layer_attention:
+        if mla is None or not mla.q_lora_rank:
+            raise InferplanError("config.index_topk", cfg.get("index_topk"),
+                                 "DSA is modelled on MLA with a q_lora_rank")
+        sparse = SparseAttentionSpec(
+            index_heads=_get(cfg, "index_n_heads", int, required=True),
+            index_head_dim=_get(cfg, "index_head_dim", int, required=True),
+            top_k=_get(cfg, "index_topk", int, required=True))
     if moe is not None and moe.experts_per_token > moe.num_experts:
         raise InferplanError("config.num_experts_per_tok", moe.experts_per_token,
                              f"must be at most the number of experts ({moe.num_experts})")
@@ -482,6 +735,7 @@ def model_from_hf_config(cfg: Mapping[str, Any], name: str | None = None) -> Mod
         head_dim=H, vocab_size=V,
         layer_windows=_layer_windows(cfg, model_type, L),
         layer_moe=_moe_layers(cfg, model_type, L), moe=moe, mla=mla,
+        layer_attention=layer_attention, linear_attention=linear, sparse_attention=sparse,
         max_position_embeddings=_get(cfg, "max_position_embeddings", int), **kwargs)
 
 
@@ -498,6 +752,7 @@ class CatalogEntry:
     published_active_parameters: int | None
     parameters_source: str | None
     parameters_rounding: float   # the published figure's precision (0 for exact counts)
+    hf_ids: tuple[str, ...] = ()  # HF repo ids of this architecture (quantised repos too)
 
 
 @cache
@@ -514,15 +769,32 @@ def model_catalog() -> dict[str, CatalogEntry]:
             config=raw["config"], published_parameters=raw.get("published_parameters"),
             published_active_parameters=raw.get("published_active_parameters"),
             parameters_source=raw.get("parameters_source"),
-            parameters_rounding=float(raw.get("parameters_rounding", 0)))
+            parameters_rounding=float(raw.get("parameters_rounding", 0)),
+            hf_ids=tuple(raw.get("hf_ids", ())))
     return entries
 
 
+@cache
+def hf_id_index() -> dict[str, str]:
+    """Lower-cased HF repo id -> catalog name, from each entry's `hf_repo` and `hf_ids`
+    (a quantised repo such as nvidia/DeepSeek-R1-NVFP4 names its base architecture)."""
+    index: dict[str, str] = {}
+    for entry in model_catalog().values():
+        for repo in (entry.hf_repo, *entry.hf_ids):
+            if repo:
+                index.setdefault(repo.lower(), entry.name)
+    return index
+
+
 def catalog_model(name: str) -> ModelSpec:
-    """The catalog model with this exact name; unknown names suggest close ones."""
+    """The catalog model with this exact name, or the one an HF repo id maps to
+    (`hf_id_index`, case-insensitive); unknown names suggest close ones."""
     catalog = model_catalog()
     if name not in catalog:
-        raise unknown_name_error("model", name, list(catalog))
+        resolved = hf_id_index().get(name.lower())
+        if resolved is None:
+            raise unknown_name_error("model", name, list(catalog))
+        name = resolved
     return _catalog_spec(name)
 
 

@@ -52,11 +52,12 @@ class DtypesIn(_Strict):
     weights: str = "bf16"
     kv: str = "bf16"
     compute: str = "bf16"
+    experts: str | None = None     # routed-expert weights; default: as `weights`
 
-    @field_validator("weights", "kv", "compute")
+    @field_validator("weights", "kv", "compute", "experts")
     @classmethod
-    def _known(cls, v: str) -> str:
-        if v not in DTYPES:
+    def _known(cls, v: str | None) -> str | None:
+        if v is not None and v not in DTYPES:
             raise ValueError(f"allowed: {', '.join(DTYPES)}")
         return v
 
@@ -137,7 +138,7 @@ def build_deployment(
                              f"{chip.name} computes in {', '.join(chip.peak_flops_per_s)}")
     deployment = Deployment(
         model=model, chip=chip, topology=topology, layout=layout,
-        dtypes=Dtypes(weights=d.weights, kv=d.kv, compute=d.compute),
+        dtypes=Dtypes(weights=d.weights, kv=d.kv, compute=d.compute, experts=d.experts),
         efficiency=scenario.efficiency, memory_utilization=scenario.memory_utilization,
         price_usd_per_chip_hour=scenario.price_per_chip_hour,
         engine=resolve_engine(scenario.engine))

@@ -309,7 +309,7 @@ def speculative_memory(target: Deployment, draft: Deployment, workload: Workload
                          decode_working_bytes(target.model, layout, dt.compute, B * (g + 1)))
     return SpeculativeMemory(
         target_weights_bytes_per_chip=weight_bytes_per_device(
-            target.model, layout, dt.weights) * per_chip,
+            target.model, layout, dt.weights, dt.experts) * per_chip,
         target_kv_bytes_per_chip=kv(target.model),
         draft_weights_bytes_per_chip=weight_bytes_per_device(
             draft.model, layout, dt.weights) * per_chip,

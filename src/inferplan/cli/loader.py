@@ -11,7 +11,7 @@ import yaml
 from inferplan.cli.files import looks_like_path, read_mapping
 from inferplan.deployment import Deployment, Workload
 from inferplan.hardware import ChipSpec, catalog_chip, chip_from_dict
-from inferplan.models import ModelSpec, catalog_model, model_from_hf_config
+from inferplan.models import ModelSpec, catalog_model, hf_id_index, model_from_hf_config
 from inferplan.scenario import build_deployment, parse_scenario
 
 DEFAULT_SCENARIO = "default.yaml"
@@ -23,8 +23,9 @@ def default_scenario_text() -> str:
 
 
 def load_model(ref: str, base: Path) -> ModelSpec:
-    """A catalog name, or a path (relative to the scenario) to an HF config.json."""
-    if looks_like_path(ref):
+    """A catalog name, an HF repo id the catalog maps (`Qwen/Qwen3-32B`), or a path
+    (relative to the scenario) to an HF config.json."""
+    if looks_like_path(ref) and ref.lower() not in hf_id_index():
         path = (base / ref) if not Path(ref).is_absolute() else Path(ref)
         return model_from_hf_config(read_mapping(path, "model"), name=path.parent.name
                                     if path.name == "config.json" else path.stem)
