@@ -408,7 +408,8 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
 
     head = 2.0 * logit_tokens * model.vocab_size * model.hidden_size / layout.tp
     mm_flops = 2.0 * tokens * per_token_params + head
-    w_bytes = weight_bytes_read(model, layout, dep.dtypes.weights, tokens)
+    w_bytes = weight_bytes_read(model, layout, dep.dtypes.weights, tokens,
+                                dep.dtypes.experts)
     act_bytes = 2.0 * model.num_layers * tokens * activation_bytes_per_token(
         model, layout, dep.dtypes.compute)
 

@@ -127,7 +127,9 @@ def map_serving_row(row: Mapping[str, str]) -> ServingCase | ServingSkip:
     scenario = {
         "name": rid, "model": model, "hardware": chip, "chips": tp * pp,
         "parallelism": {"tp": tp, "pp": pp, "ep": ep, "dp": 1, "layout": "megatron"},
-        "dtypes": {"weights": quant["weights"], "kv": kv, "compute": quant["compute"]},
+        "dtypes": {"weights": quant["weights"], "kv": kv, "compute": quant["compute"],
+                   **({"experts": table["experts"][row["moe_quant_mode"]]}
+                      if row.get("moe_quant_mode") in table["experts"] else {})},
         "engine": engine, "efficiency": "realistic",
         "workload": {"input_len": int(row["isl"]), "output_len": int(row["osl"]),
                      "concurrency": _int(row["batch_size"]), **protocol}}
@@ -141,7 +143,15 @@ def map_serving_row(row: Mapping[str, str]) -> ServingCase | ServingSkip:
 
 def predict_serving(case: ServingCase, resolve_model: Callable[[str], ModelSpec],
                     resolve_chip: Callable[[str], ChipSpec]) -> ServingCase | ServingSkip:
-    """Mean TTFT and TPOT of the row's closed loop; an impossible scenario is skipped."""
+    """Mean TTFT and TPOT of the row's closed loop; an impossible scenario is skipped.
+
+    A quantisation the chip cannot compute in (fp4 on Hopper: gpt-oss's MXFP4 experts)
+    runs weight-only, with bf16 arithmetic, as the engines' Marlin/MXFP4 kernels do there.
+    """
+    dtypes = case.scenario["dtypes"]
+    if dtypes["compute"] not in resolve_chip(case.scenario["hardware"]).peak_flops_per_s:
+        case = replace(case, scenario={**case.scenario,
+                                       "dtypes": {**dtypes, "compute": "bf16"}})
     try:
         deployment, workload = build_deployment(parse_scenario(case.scenario, case.row_id),
                                                 resolve_model, resolve_chip)

@@ -1,0 +1,81 @@
+"""The closed-loop serving model (`serving.closed_loop`): properties a benchmark client's
+runs have, and the worked numbers of its helpers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from tests.conftest import make
+
+from inferplan.cost import step_cost
+from inferplan.serving import admitted_sequences, closed_loop, mean_ceil
+
+C = np.array([1, 4, 16, 64, 128], dtype=np.float64)
+
+
+def loop(engine: str, ratio: float = 1.0, tp: int = 2, S: int = 2048, n: int = 256) -> tuple:
+    dep, wl = make(model="qwen3-32b", hardware="h100-sxm", chips=tp, parallelism={"tp": tp},
+                   engine=engine, workload={"input_len": S, "output_len": n,
+                                            "concurrency": 1, "length_ratio": ratio})
+    return dep, wl, closed_loop(dep, wl, C)
+
+
+def test_mean_ceil_worked_number() -> None:
+    assert float(mean_ceil(0.25, 8)) == pytest.approx(1.5)
+    assert float(mean_ceil(2.0, 3)) == pytest.approx(4.0)          # (2 + 4 + 6)/3
+    np.testing.assert_allclose(mean_ceil(np.array([0.25, 1.0]), 8), [1.5, 4.5])
+
+
+@pytest.mark.parametrize("engine", ["vllm", "sglang", "trtllm", "generic"])
+@pytest.mark.parametrize("ratio", [0.8, 1.0])
+def test_ttft_is_never_below_one_prompts_prefill(engine: str, ratio: float) -> None:
+    dep, wl, result = loop(engine, ratio)
+    one = float(step_cost(dep, "prefill", 1, wl.mean_input_len, 0).latency_s)
+    assert np.all(result.ttft_s >= one * (1 - 1e-9))
+    assert np.all(np.diff(result.tpot_s) > 0)                  # more clients, slower tokens
+    assert np.all(np.diff(result.ttft_s) > 0)
+
+
+def test_prefill_first_with_fixed_lengths_runs_in_waves() -> None:
+    """SGLang, fixed lengths: every wave's prompts prefill before any decodes, so every
+    request sees the first wave's TTFT, and TPOT is the decode step plus the wait for the
+    rest of its wave's prompts."""
+    _, _, result = loop("sglang", 1.0)
+    np.testing.assert_allclose(result.ttft_s, result.first_wave_ttft_s, rtol=1e-12)
+    assert np.all(result.tpot_s >= result.decode_step.latency_s)
+    # with spread lengths later requests arrive one at a time: far less than a wave
+    _, _, spread = loop("sglang", 0.8)
+    assert spread.ttft_s[-1] < result.ttft_s[-1]
+
+
+def test_mixed_steps_carry_prompts_beside_decodes() -> None:
+    """vLLM: TPOT is the decode step plus the share of steps that carry a prompt chunk."""
+    _, _, result = loop("vllm", 0.8)
+    d, p, phi = result.decode_step.latency_s, result.prompt_step.latency_s, result.prompt_share
+    np.testing.assert_allclose(result.tpot_s, phi * p + (1 - phi) * d, rtol=1e-12)
+    assert np.all((phi > 0) & (phi <= 1))
+
+
+def test_clients_beyond_the_kv_cache_queue() -> None:
+    dep, wl = make(model="qwen3-32b", hardware="h100-sxm", chips=1, engine="vllm",
+                   dtypes={"weights": "fp8", "kv": "fp8", "compute": "fp8"},
+                   workload={"input_len": 4096, "output_len": 1024, "concurrency": 1})
+    cap = admitted_sequences(dep, wl)
+    res = closed_loop(dep, wl, np.array([cap, 2 * cap], dtype=np.float64))
+    assert res.running[1] == cap
+    # twice the clients on the same running batch: about a request lifetime more TTFT
+    lifetime = res.steady_ttft_s[0] + (wl.mean_output_len - 1) * res.tpot_s[0]
+    assert res.steady_ttft_s[1] - res.steady_ttft_s[0] == pytest.approx(lifetime, rel=0.05)
+    # reserving admission holds the longest context: fewer sequences run
+    reserve = replace(dep, engine=dep.engine.with_overrides({"kv_admission": "reserve_full"}))
+    assert admitted_sequences(reserve, wl) < cap
+
+
+def test_requests_weight_the_first_wave() -> None:
+    dep, wl, _ = loop("vllm", 0.8)
+    one_wave = closed_loop(dep, replace(wl, requests=16), 16)
+    many = closed_loop(dep, replace(wl, requests=1600), 16)
+    assert float(one_wave.ttft_s) == pytest.approx(float(one_wave.first_wave_ttft_s))
+    assert float(many.ttft_s) < float(one_wave.ttft_s)

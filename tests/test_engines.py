@@ -1,0 +1,140 @@
+"""Engine profiles (data/engines): loading, sources, overrides, bad input, and the op
+costs they put into a step."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.conftest import make
+
+from inferplan.cost import fixed_kernel_time_s, gemms_per_layer, step_cost
+from inferplan.efficiency import Efficiency, efficiency_for
+from inferplan.engines import ENGINE_NAMES, engine_profile, resolve_engine
+from inferplan.models import catalog_model
+from inferplan.units import InferplanError
+
+
+@pytest.mark.parametrize("name", ENGINE_NAMES)
+def test_every_profile_loads_with_sources(name: str) -> None:
+    profile = engine_profile(name)
+    assert profile.name == name
+    assert "default" in profile.ops
+    for field in ("prompt_steps", "max_num_batched_tokens", "allreduce"):
+        assert field in profile.scheduler.sources or (field == "prompt_steps" and name in (
+            "generic",)), f"{name}: scheduler.{field} has no source"
+    for chip, ops in profile.ops.items():
+        stated = {k for k in ops.model_fields_set if k != "sources"}
+        missing = [k for k in stated if k not in ops.sources]
+        assert not missing, f"{name} ops[{chip}]: no source for {missing}"
+
+
+def test_measured_tables_override_the_default_block() -> None:
+    vllm = engine_profile("vllm")
+    h200 = vllm.ops_for("h200-sxm")
+    # aiconfigurator-core per-op tables (tools/derive_op_constants.py), vLLM 0.24 on H200
+    assert h200.allreduce_latency_s["custom"][8] == pytest.approx(5.7e-6, rel=0.05)
+    assert "tables" in h200.sources
+    # a chip without a table block gets the default block
+    assert vllm.ops_for("l40s") == vllm.ops["default"]
+    # dict fields merge key by key: the default's fp16 survives the chip's own table
+    assert h200.gemm_compute_fraction["fp16"] == vllm.ops["default"].gemm_compute_fraction["fp16"]
+
+
+def test_overrides_build_a_new_profile() -> None:
+    base = engine_profile("vllm")
+    small = resolve_engine({"name": "vllm", "max_num_batched_tokens": 2048,
+                            "cuda_graphs": False})
+    assert small.scheduler.max_num_batched_tokens == 2048
+    assert base.scheduler.max_num_batched_tokens == 8192         # the bundled one unchanged
+    assert resolve_engine(None).name == "generic"
+
+
+@pytest.mark.parametrize(("spec", "field"), [
+    ("vlm", "engine"),
+    ({"name": "vllm", "block_size": 16}, "engine.block_size"),
+    ({"name": "vllm", "kv_admission": "lazy"}, "engine.kv_admission"),
+    ({"name": "vllm", "max_num_seqs": 0}, "engine.max_num_seqs"),
+    ({"name": "vllm", "version": "0.1"}, "engine.version"),
+    ({"version": "0.19"}, "engine.name"),
+])
+def test_bad_engines_name_the_field(spec: object, field: str) -> None:
+    with pytest.raises(InferplanError) as err:
+        resolve_engine(spec)  # type: ignore[arg-type]
+    assert err.value.field == field
+
+
+def test_unknown_engine_in_a_scenario_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from inferplan.cli import main
+    path = tmp_path / "s.yaml"
+    path.write_text("model: qwen3-32b\nhardware: h200-sxm\nchips: 1\nengine: vlm\n"
+                    "workload: {input_len: 1024, output_len: 128, concurrency: 8}\n")
+    monkeypatch.setattr(sys, "argv", ["inferplan", "estimate", str(path)])
+    with pytest.raises(SystemExit) as code:
+        main()
+    assert code.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "engine" in err[0] and "vllm" in err[0]
+
+
+def test_gemms_per_layer() -> None:
+    assert gemms_per_layer(catalog_model("qwen3-32b"), False) == 4
+    assert gemms_per_layer(catalog_model("deepseek-v3"), True) == 10
+
+
+def test_fixed_kernel_time_worked_number() -> None:
+    """The docstring's number: 3.5 µs GEMM floors, 14 µs attention, 3 elementwise ops of
+    3 µs + 2·64·5120·2 B / 3.84e12 B/s on Qwen3-32B (64 layers): 2.433 ms."""
+    eff = Efficiency(matmul_flops_per_s=1.0, attention_flops_per_s=1.0,
+                     memory_bytes_per_s=1.0, gemm_fixed_s=3.5e-6, attention_fixed_s=14e-6,
+                     elementwise_ops_per_layer=3, elementwise_fixed_s=3e-6,
+                     elementwise_bytes_per_s=3.84e12)
+    got = float(fixed_kernel_time_s(catalog_model("qwen3-32b"), eff, 64))
+    per_layer = 4 * 3.5e-6 + 14e-6 + 3 * (3e-6 + 2 * 64 * 5120 * 2 / 3.84e12)
+    assert got == pytest.approx(64 * per_layer, rel=1e-12)
+    assert got == pytest.approx(2.433e-3, rel=1e-3)
+
+
+def test_collective_alpha_interpolates_in_log_p() -> None:
+    eff = Efficiency(1.0, 1.0, 1.0, collective_latency_s=((2, 4e-6), (4, 5e-6), (8, 7e-6)))
+    assert eff.collective_alpha_s(8) == pytest.approx(7e-6)
+    assert eff.collective_alpha_s(16) == pytest.approx(7e-6)        # clamped
+    assert eff.collective_alpha_s(1) == pytest.approx(4e-6)
+    assert Efficiency(1.0, 1.0, 1.0).collective_alpha_s(8) is None
+
+
+def test_engine_allreduce_is_alpha_plus_ring_bandwidth() -> None:
+    """Megatron tp=8 under vLLM on H200: per layer 2 all-reduces of B·D bf16, each the
+    table's α plus 2·7/8·V/(W·eff); plus the logits all-gather."""
+    dep, _ = make(model="qwen3-32b", hardware="h200-sxm", chips=8,
+                  parallelism={"tp": 8, "layout": "megatron"}, engine="vllm")
+    eff = efficiency_for(dep)
+    alpha = eff.collective_alpha_s(8)
+    assert alpha is not None
+    c = step_cost(dep, "decode", 1, 1, 100)
+    V = 5120 * 2.0
+    ring = 2 * 7 / 8 * V / (4.5e11 * eff.interconnect)
+    # 128 all-reduces dominate: the step's communication is within the logits gather of it
+    assert float(c.communication_s) >= 128 * (alpha + ring)
+    assert float(c.communication_s) < 128 * (alpha + ring) + 2 * alpha + 1e-5
+
+
+def test_no_cuda_graphs_pays_eager_launches() -> None:
+    graphs, _ = make(model="qwen3-32b", hardware="h200-sxm", chips=1, engine="vllm")
+    eager, _ = make(model="qwen3-32b", hardware="h200-sxm", chips=1,
+                    engine={"name": "vllm", "cuda_graphs": False})
+    a = float(step_cost(graphs, "decode", 8, 1, 1000).latency_s)
+    b = float(step_cost(eager, "decode", 8, 1, 1000).latency_s)
+    ops = engine_profile("vllm").ops_for("h200-sxm")
+    assert b - a == pytest.approx(64 * ops.eager_kernels_per_layer * ops.eager_launch_s,
+                                  rel=1e-9)
+
+
+def test_megatron_wins_auto_on_nvlink_with_an_engine() -> None:
+    dep, _ = make(model="qwen3-32b", hardware="h200-sxm", chips=8, parallelism={"tp": 8},
+                  engine="vllm")
+    layouts = step_cost(dep, "decode", np.array([1.0, 64.0]), 1, 1000).layout
+    assert layouts is not None and set(np.ravel(layouts)) == {"megatron"}
