@@ -350,6 +350,8 @@ def estimate_dict(est: Estimate) -> dict[str, object]:
         "model": mem["model"], "hardware": mem["hardware"], "chips": mem["chips"],
         "topology": mem["topology"], "parallelism": mem["parallelism"],
         "dtypes": mem["dtypes"], "efficiency": mem["efficiency"],
+        "engine": {"name": est.deployment.engine.name,
+                   "version": est.deployment.engine.version},
         "mode": est.mode, "fits": est.fits, "batch": est.batch,
         "max_batch": est.memory.max_batch, "memory": mem["memory"],
         "ttft_s": est.ttft_s, "tpot_s": est.tpot_s, "e2e_latency_s": est.e2e_latency_s,
