@@ -11,8 +11,6 @@ signed error (pred − meas) / meas, so +0.2 means 20% optimistic on throughput.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -29,6 +27,7 @@ from inferplan.models import ModelSpec
 from inferplan.scenario import build_deployment, parse_scenario
 from inferplan.serving import estimate
 from inferplan.units import InferplanError
+from inferplan.validation import read_csv_rows
 
 REQUIRED_COLUMNS = ("id", "model", "hardware", "n_chips", "tp", "weight_dtype", "kv_dtype",
                     "compute_dtype", "input_len", "output_len", "batch_or_concurrency",
@@ -57,12 +56,7 @@ def bundled_measurements_text() -> str:
 
 def read_rows(text: str, origin: str = "measurements") -> list[dict[str, str]]:
     """CSV text → rows; a missing column is an error naming it."""
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise InferplanError(origin, ", ".join(missing),
-                             f"missing columns; required: {', '.join(REQUIRED_COLUMNS)}")
-    return [dict(r) for r in reader]
+    return read_csv_rows(text, origin, REQUIRED_COLUMNS)
 
 
 def clean_name(text: str) -> str:

@@ -11,8 +11,6 @@ MAPE is their mean, as the peer reports it.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
@@ -27,6 +25,7 @@ from inferplan.models import ModelSpec
 from inferplan.scenario import build_deployment, parse_scenario
 from inferplan.serving import closed_loop
 from inferplan.units import InferplanError
+from inferplan.validation import read_csv_rows
 
 REQUIRED_COLUMNS = ("id", "backend", "model_path", "system", "mode", "isl", "osl",
                     "gemm_quant_mode", "batch_size", "tp_size", "pp_size",
@@ -50,12 +49,7 @@ def bundled_serving_text() -> str:
 
 def read_serving_rows(text: str, origin: str = "serving runs") -> list[dict[str, str]]:
     """CSV text → rows; a missing column is an error naming it."""
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise InferplanError(origin, ", ".join(missing),
-                             f"missing columns; required: {', '.join(REQUIRED_COLUMNS)}")
-    return [dict(r) for r in reader]
+    return read_csv_rows(text, origin, REQUIRED_COLUMNS)
 
 
 def is_serving_csv(text: str) -> bool:

@@ -1,8 +1,11 @@
-"""Turn pydantic validation errors into one clear `InferplanError` line."""
+"""Turn pydantic validation errors, and CSV files without the columns a reader needs, into
+one clear `InferplanError` line."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import csv
+import io
+from collections.abc import Mapping, Sequence
 
 from pydantic import ValidationError
 
@@ -18,3 +21,13 @@ def first_error(exc: ValidationError, origin: str) -> InferplanError:
         value = "{...}"
     message = str(err["msg"]).removeprefix("Value error, ")
     return InferplanError(f"{origin}.{where}" if where else origin, value, message)
+
+
+def read_csv_rows(text: str, origin: str, required: Sequence[str]) -> list[dict[str, str]]:
+    """CSV text → rows as dicts; a missing required column is an error naming it."""
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in required if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InferplanError(origin, ", ".join(missing),
+                             f"missing columns; required: {', '.join(required)}")
+    return [dict(r) for r in reader]
