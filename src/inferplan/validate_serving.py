@@ -21,6 +21,7 @@ import numpy as np
 import yaml
 
 from inferplan.hardware import ChipSpec
+from inferplan.memory import max_batch
 from inferplan.models import ModelSpec
 from inferplan.scenario import build_deployment, parse_scenario
 from inferplan.serving import closed_loop
@@ -153,6 +154,9 @@ def predict_serving(case: ServingCase, resolve_model: Callable[[str], ModelSpec]
         return ServingSkip(case.row_id, str(exc))
     if workload.concurrency is None:
         raise AssertionError("serving rows map to a concurrency workload")
+    if max_batch(deployment, replace(workload, output_len=1, input_len=1)) < 1:
+        return ServingSkip(case.row_id, "the weights leave no room for a sequence at the "
+                                        "engine's usable memory fraction (0.9)")
     loop = closed_loop(deployment, workload, workload.concurrency)
     return replace(case, pred_ttft_s=float(loop.ttft_s), pred_tpot_s=float(loop.tpot_s))
 
