@@ -108,10 +108,14 @@ def map_serving_row(row: Mapping[str, str]) -> ServingCase | ServingSkip:
     quant = table["quant"].get(row["gemm_quant_mode"])
     if quant is None:
         return ServingSkip(rid, f"quantisation '{row['gemm_quant_mode']}' is not mapped")
+    # Attention data parallelism (SGLang/TRT-LLM DP attention): adp ranks each run
+    # attention for their own batch_size requests, the MoE spans all tp·adp GPUs. It maps
+    # onto batch-sharded attention over a tp·adp group (parallel.Layout, attention:
+    # batch): KV split by batch, not replicated; one replica of batch_size·adp clients.
+    # (The attention weights are then sharded by heads where the engine replicates them
+    # per rank: a few % of an MoE model's bytes.)
     adp = _int(row["attention_dp_size"])
-    if adp > 1:
-        return ServingSkip(rid, "attention data parallelism is not modelled yet")
-    tp, pp = _int(row["tp_size"]), _int(row["pp_size"])
+    tp, pp = _int(row["tp_size"]) * adp, _int(row["pp_size"])
     ep = _int(row["moe_ep_size"])
     kv_rules = table["kv"]
     kv = kv_rules.get(quant["weights"], kv_rules.get(f"{engine}_{quant['weights']}",
@@ -121,13 +125,14 @@ def map_serving_row(row: Mapping[str, str]) -> ServingCase | ServingSkip:
         return ServingSkip(rid, f"client protocol '{row['client_protocol']}' is not mapped")
     scenario = {
         "name": rid, "model": model, "hardware": chip, "chips": tp * pp,
-        "parallelism": {"tp": tp, "pp": pp, "ep": ep, "dp": 1, "layout": "megatron"},
+        "parallelism": {"tp": tp, "pp": pp, "ep": ep, "dp": 1, "layout": "megatron",
+                        **({"attention": "batch"} if adp > 1 else {})},
         "dtypes": {"weights": quant["weights"], "kv": kv, "compute": quant["compute"],
                    **({"experts": table["experts"][row["moe_quant_mode"]]}
                       if row.get("moe_quant_mode") in table["experts"] else {})},
         "engine": engine, "efficiency": "realistic",
         "workload": {"input_len": int(row["isl"]), "output_len": int(row["osl"]),
-                     "concurrency": _int(row["batch_size"]), **protocol}}
+                     "concurrency": _int(row["batch_size"]) * adp, **protocol}}
     return ServingCase(
         row_id=rid, group=f"{model} on {chip}, {engine}",
         dense=model in table["dense_models"], scenario=scenario,
