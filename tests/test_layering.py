@@ -18,10 +18,11 @@ RANKS: dict[str, int] = {
     "models": 2, "hardware": 2,
     "collectives": 3, "parallel": 3, "engines": 3,
     "deployment": 4, "scenario": 5,
-    "memory": 6, "efficiency": 6, "partitioning": 6, "cost": 7, "serving": 8, "disagg": 8,
-    "speculative": 8,
-    "search": 9, "buckets": 9, "sim": 9, "calibrate": 9, "validate": 9, "validate_serving": 9,
-    "report": 10, "cli": 11, "__main__": 12,
+    "memory": 6, "efficiency": 6, "partitioning": 6, "cost": 7, "steptime": 8,
+    "serving": 9, "disagg": 9, "speculative": 9,
+    "search": 10, "buckets": 10, "sim": 10, "calibrate": 10, "validate": 10,
+    "validate_serving": 10,
+    "report": 11, "cli": 12, "__main__": 13,
 }
 CORE_FORBIDDEN = {"report", "sim", "calibrate", "cli"}
 ENTRY_POINTS = {"cli", "__main__"}   # the command itself may import anything

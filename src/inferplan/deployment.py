@@ -78,6 +78,9 @@ class Deployment:
     price_usd_per_chip_hour: float | None = None
     #: the serving engine: its scheduler and per-op costs (`inferplan.engines`)
     engine: EngineProfile = field(default_factory=lambda: engine_profile("generic"))
+    #: the `inferplan.steptime.StepTimeModel` that prices its steps (None: the analytic
+    #: roofline under `engine`; a calibration plugs in here)
+    step_time: object | None = None
 
     @property
     def chips(self) -> int:

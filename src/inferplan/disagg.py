@@ -22,7 +22,6 @@ import numpy as np
 import numpy.typing as npt
 
 from inferplan.collectives import send_recv_time
-from inferplan.cost import step_cost
 from inferplan.deployment import Deployment
 from inferplan.memory import (
     MemoryBreakdown,
@@ -34,6 +33,7 @@ from inferplan.memory import (
     sequences_per_device,
     weight_bytes_per_device,
 )
+from inferplan.steptime import step_cost
 from inferplan.units import InferplanError
 
 

@@ -94,6 +94,7 @@ class ScenarioIn(_Strict):
     dtypes: DtypesIn = DtypesIn()
     efficiency: Literal["ideal", "realistic"] = "realistic"
     engine: str | dict[str, Any] | None = None
+    calibration: str | None = None
     workload: WorkloadIn
     memory_utilization: float | None = Field(default=None, gt=0, le=1)
     price_per_chip_hour: float | None = Field(default=None, gt=0)
@@ -115,8 +116,17 @@ def build_deployment(
     scenario: ScenarioIn,
     resolve_model: Callable[[str], ModelSpec],
     resolve_chip: Callable[[str], ChipSpec],
+    resolve_calibration: Callable[[str], object] | None = None,
 ) -> tuple[Deployment, Workload]:
-    """Resolve references, check the layout against model and chip, and build the data."""
+    """Resolve references, check the layout against model and chip, and build the data.
+    A `calibration:` file becomes the deployment's step-time model through
+    `resolve_calibration` (the CLI reads it: `inferplan.steptime.calibration_from_mapping`)."""
+    step_time: object | None = None
+    if scenario.calibration is not None:
+        if resolve_calibration is None:
+            raise InferplanError("calibration", scenario.calibration,
+                                 "a calibration file is read by the command line only")
+        step_time = resolve_calibration(scenario.calibration)
     model = resolve_model(scenario.model)
     chip = resolve_chip(scenario.hardware)
     shape = parse_shape(scenario.topology) if scenario.topology is not None else None
@@ -141,7 +151,7 @@ def build_deployment(
         dtypes=Dtypes(weights=d.weights, kv=d.kv, compute=d.compute, experts=d.experts),
         efficiency=scenario.efficiency, memory_utilization=scenario.memory_utilization,
         price_usd_per_chip_hour=scenario.price_per_chip_hour,
-        engine=resolve_engine(scenario.engine))
+        engine=resolve_engine(scenario.engine), step_time=step_time)
     w = scenario.workload
     workload = Workload(input_len=w.input_len, output_len=w.output_len, batch=w.batch,
                         concurrency=w.concurrency, prefill_chunk_tokens=w.prefill_chunk_tokens,

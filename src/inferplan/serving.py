@@ -23,9 +23,9 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from inferplan.cost import Segment, StepCost, mixed_step_cost, step_cost
 from inferplan.deployment import Deployment, Workload
 from inferplan.memory import MemoryResult, max_batch, memory_result
+from inferplan.steptime import Segment, StepCost, mixed_step_cost, step_cost
 from inferplan.units import S_PER_HOUR
 
 Mode = Literal["static", "concurrency", "max"]

@@ -29,7 +29,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from inferplan.cost import step_cost
 from inferplan.deployment import Deployment, Workload
 from inferplan.memory import (
     activation_bytes_per_device,
@@ -43,6 +42,7 @@ from inferplan.memory import (
 )
 from inferplan.models import ModelSpec
 from inferplan.parallel import check_layout
+from inferplan.steptime import step_cost
 from inferplan.units import InferplanError
 
 FloatArray = npt.NDArray[np.float64]

@@ -15,11 +15,11 @@ import numpy as np
 import numpy.typing as npt
 
 from inferplan.buckets.costs import FloatArray, StepTimeFn
-from inferplan.cost import step_cost
 from inferplan.deployment import Deployment, Dtypes, Efficiency
 from inferplan.hardware import ChipSpec, topology_for
 from inferplan.models import ModelSpec
 from inferplan.parallel import Layout, check_layout
+from inferplan.steptime import step_cost
 from inferplan.units import InferplanError
 
 #: Graph kind -> `cost.step_cost` phase (an append bucket runs as a chunk).

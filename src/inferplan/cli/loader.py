@@ -13,6 +13,7 @@ from inferplan.deployment import Deployment, Workload
 from inferplan.hardware import ChipSpec, catalog_chip, chip_from_dict
 from inferplan.models import ModelSpec, catalog_model, hf_id_index, model_from_hf_config
 from inferplan.scenario import build_deployment, parse_scenario
+from inferplan.steptime import CalibratedStepTime, calibration_from_mapping
 
 DEFAULT_SCENARIO = "default.yaml"
 
@@ -40,6 +41,12 @@ def load_chip(ref: str, base: Path) -> ChipSpec:
     return catalog_chip(ref)
 
 
+def load_calibration(ref: str, base: Path) -> CalibratedStepTime:
+    """A calibration YAML/JSON (relative to the scenario): measured per-term ratios."""
+    path = (base / ref) if not Path(ref).is_absolute() else Path(ref)
+    return calibration_from_mapping(read_mapping(path, "calibration"), origin=path.name)
+
+
 def load_raw(path: str | None) -> tuple[dict[str, Any], Path]:
     """The scenario mapping and the folder its references are relative to."""
     if path is None:
@@ -51,4 +58,5 @@ def load_raw(path: str | None) -> tuple[dict[str, Any], Path]:
 def load_scenario(path: str | None) -> tuple[Deployment, Workload]:
     raw, base = load_raw(path)
     scenario = parse_scenario(raw, origin="scenario")
-    return build_deployment(scenario, lambda r: load_model(r, base), lambda r: load_chip(r, base))
+    return build_deployment(scenario, lambda r: load_model(r, base), lambda r: load_chip(r, base),
+                            lambda r: load_calibration(r, base))

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from inferplan.cost import step_cost
 from inferplan.deployment import Deployment
+from inferplan.steptime import step_cost
 
 FloatArray = npt.NDArray[np.float64]
 #: Grids at most this large (batches × contexts) are evaluated in full.

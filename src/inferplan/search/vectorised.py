@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from inferplan.cost import step_cost
 from inferplan.deployment import Deployment, Workload
 from inferplan.search.decode_mean import decode_cells, decode_contexts, mean_decode_step_s
 from inferplan.serving import closed_loop
+from inferplan.steptime import step_cost
 
 FloatArray = npt.NDArray[np.float64]
 
