@@ -138,3 +138,13 @@ def test_megatron_wins_auto_on_nvlink_with_an_engine() -> None:
                   engine="vllm")
     layouts = step_cost(dep, "decode", np.array([1.0, 64.0]), 1, 1000).layout
     assert layouts is not None and set(np.ravel(layouts)) == {"megatron"}
+
+
+def test_link_efficiency_per_group_size() -> None:
+    """vLLM's H200 table: 0.75 at p = 2, 0.79 at p = 4, 1.1 at p = 8 (capped at 1)."""
+    from inferplan.efficiency import link_efficiency_for
+    ops = engine_profile("vllm").ops_for("h200-sxm")
+    assert link_efficiency_for(ops, 2, 0.88) == pytest.approx(ops.link_efficiency_by_p[2])
+    assert link_efficiency_for(ops, 4, 0.88) == pytest.approx(ops.link_efficiency_by_p[4])
+    assert link_efficiency_for(ops, 8, 0.88) == 1.0
+    assert link_efficiency_for(engine_profile("generic").ops_for("h200-sxm"), 8, 0.88) == 0.88

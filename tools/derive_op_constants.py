@@ -591,6 +591,13 @@ def derive_chip(wheel_dir: Path, engine: str, chip: Chip) -> tuple[dict[str, Any
             f"custom: {rel(ar_path, wheel_dir)}, kernel_source {'/'.join(CUSTOM_AR_KERNELS[engine])} (CUDA graph), "
             f"bfloat16; median latency over 16, 32, 64 KiB messages (message_size = elements, x2 bytes); {nccl_note}"
         )
+        if ar["eff_by_p"]:
+            ymap["link_efficiency_by_p"] = {p: sig(v, 2) for p, v in sorted(ar["eff_by_p"].items())}
+            src["link_efficiency_by_p"] = (
+                f"{rel(ar_path, wheel_dir)}, graph-mode kernel, messages >= 64 MiB: t = a_p + 2(p-1)/p V/(W*eff_p) "
+                f"fitted per p with W = {chip.link_bytes_per_s:.3g} B/s per direction ({chip.hw_source}); "
+                "eff_p > 1 at p = 8 on NVSwitch: in-switch reduction (NVLS) moves less than the ring bound"
+            )
         if "eff" in ar:
             ymap["link_efficiency"] = sig(ar["eff"], 2)
             per_p = ", ".join(f"p={p}: {v:.2f}" for p, v in sorted(ar["eff_by_p"].items()))

@@ -125,6 +125,20 @@ def matmul_rate_for(chip: ChipSpec, dtype: str, ops: OpCosts,
     return chip.flops_per_s(dtype) * _lookup(table["compute"], chip.name, dtype) * of_ceiling
 
 
+def link_efficiency_for(ops: OpCosts, group_size: int, fallback: float) -> float:
+    """Large-message link efficiency of a collective over `group_size` devices: the
+    engine's per-p figure (interpolated in log2 p, clamped), else its one figure, else
+    `fallback`. Capped at 1: the tables' p = 8 figure on NVSwitch is above the ring bound
+    (the switch reduces in place, NVLS), which the ring model cannot express beyond full
+    link rate. vLLM on H200: p = 2 0.75, p = 4 0.79, p = 8 1.1 → 1.0."""
+    if ops.link_efficiency_by_p:
+        sizes = sorted(ops.link_efficiency_by_p)
+        value = float(np.interp(np.log2(max(group_size, 2)), np.log2(sizes),
+                                [ops.link_efficiency_by_p[p] for p in sizes]))
+        return min(value, 1.0)
+    return ops.link_efficiency if ops.link_efficiency is not None else fallback
+
+
 def efficiency_for(deployment: Deployment) -> Efficiency:
     """Rates of one device (a chip, or one core of a chip built of cores: RNGD's PE has
     1/8 of its FLOP/s and bandwidth, times `core_fusion_fraction` when the tp group fuses
@@ -158,8 +172,8 @@ def efficiency_for(deployment: Deployment) -> Efficiency:
         matmul_flops_per_s=matmul_rate_for(chip, compute, ops, table) * share,
         attention_flops_per_s=attention_rate,
         memory_bytes_per_s=memory,
-        interconnect=(ops.link_efficiency if ops.link_efficiency is not None
-                      else _lookup(table["interconnect"], chip.name)),
+        interconnect=link_efficiency_for(ops, max(1, deployment.layout.tp // chip.cores_per_chip),
+                                         _lookup(table["interconnect"], chip.name)),
         gemm_overlap_loss=ops.gemm_overlap_loss,
         per_layer_overhead_s=ops.per_layer_s + eager_s,
         per_collective_overhead_s=ops.per_collective_s,

@@ -68,6 +68,8 @@ class OpCosts(_Frozen):
 
     allreduce_latency_s: dict[str, dict[int, float]] = Field(default_factory=dict)
     link_efficiency: float | None = Field(default=None, gt=0, le=1)
+    #: large-message efficiency per group size (above 1 where the switch reduces in place)
+    link_efficiency_by_p: dict[int, float] = Field(default_factory=dict)
     gemm_compute_fraction: dict[str, float] = Field(default_factory=dict)
     gemm_fraction_of_ceiling: dict[str, float] = Field(default_factory=dict)
     gemm_memory_fraction: dict[str, float] = Field(default_factory=dict)
