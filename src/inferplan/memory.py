@@ -239,11 +239,12 @@ def prefill_working_bytes(model: ModelSpec, layout: Layout, compute_dtype: str,
                       + logits_bytes(model, layout, sequences), dtype=np.float64)
 
 
-def prefill_chunk_tokens(workload: Workload, batch: npt.ArrayLike) -> FloatArray:
-    """Tokens in the largest prefill step: the workload's chunk (default: the engine's
-    8192), capped at B·input_len."""
+def prefill_chunk_tokens(workload: Workload, batch: npt.ArrayLike,
+                         budget_tokens: int) -> FloatArray:
+    """Tokens in the largest prefill step: the workload's chunk, else the engine's per-step
+    budget (`max_num_batched_tokens`: 8192 in vLLM V1), capped at B·input_len."""
     B = np.asarray(batch, dtype=np.float64)
-    chunk = workload.prefill_chunk_tokens or int(engine_defaults()["prefill_chunk_tokens"])
+    chunk = workload.prefill_chunk_tokens or budget_tokens
     return np.asarray(np.minimum(B * workload.input_len, float(chunk)), dtype=np.float64)
 
 
@@ -256,7 +257,8 @@ def activation_bytes_per_device(deployment: Deployment, workload: Workload,
     """
     model, layout, dt = deployment.model, deployment.layout, deployment.dtypes.compute
     B = np.asarray(batch, dtype=np.float64)
-    chunk = prefill_chunk_tokens(workload, B)
+    chunk = prefill_chunk_tokens(workload, B,
+                                 deployment.engine.scheduler.max_num_batched_tokens)
     seqs = np.maximum(1.0, np.ceil(chunk / workload.input_len))
     return np.asarray(np.maximum(prefill_working_bytes(model, layout, dt, chunk, seqs),
                                  decode_working_bytes(model, layout, dt, B)), dtype=np.float64)
