@@ -148,3 +148,20 @@ def test_link_efficiency_per_group_size() -> None:
     assert link_efficiency_for(ops, 4, 0.88) == pytest.approx(ops.link_efficiency_by_p[4])
     assert link_efficiency_for(ops, 8, 0.88) == 1.0
     assert link_efficiency_for(engine_profile("generic").ops_for("h200-sxm"), 8, 0.88) == 0.88
+
+
+def test_fused_moe_op_replaces_the_grouped_gemms() -> None:
+    """With the tables' fused MoE op, an MoE layer pays `moe_fixed_s` once instead of two
+    grouped GEMMs' fixed costs, and its routed experts stream at `moe_memory_fraction`."""
+    dep, _ = make(model="qwen3-235b-a22b", hardware="h200-sxm", chips=8,
+                  parallelism={"tp": 8}, engine="sglang",
+                  dtypes={"weights": "fp8", "kv": "bf16", "compute": "fp8"})
+    eff = efficiency_for(dep)
+    ops = engine_profile("sglang").ops_for("h200-sxm")
+    assert eff.moe_fixed_s == ops.moe_fixed_s["fp8"]
+    model = catalog_model("qwen3-235b-a22b")
+    assert gemms_per_layer(model, True, fused_moe=True) == gemms_per_layer(model, True) - 2
+    plain = Efficiency(1.0, 1.0, 1.0, gemm_fixed_s=4e-6)
+    fused = Efficiency(1.0, 1.0, 1.0, gemm_fixed_s=4e-6, moe_fixed_s=30e-6)
+    delta = float(fixed_kernel_time_s(model, fused, 1) - fixed_kernel_time_s(model, plain, 1))
+    assert delta == pytest.approx(model.num_moe_layers * (30e-6 - 2 * 4e-6))

@@ -513,6 +513,16 @@ def elementwise(path: Path, hbm: float) -> dict[str, Any] | None:
     }
 
 
+#: MoE table dtypes -> inferplan expert dtypes, in order of preference (the first present wins).
+#: fp8 experts run the block-scaled kernels: the fp8 MoE checkpoints served today (DeepSeek-V3/R1,
+#: Qwen3-235B-A22B-FP8, MiniMax-M2.5, GLM-5-FP8) declare quant_method fp8 with weight_block_size
+#: [128, 128] in their config.json; per-tensor fp8 MoE is a ModelOpt re-quantisation.
+MOE_DTYPE_KEYS: tuple[tuple[str, str], ...] = (
+    ("bfloat16", "bf16"), ("fp8_block", "fp8"), ("fp8", "fp8"), ("nvfp4", "fp4"),
+    ("w4a16_mxfp4", "fp4"), ("int4_wo", "int4"),
+)
+
+
 def moe_small_tokens(path: Path, hbm: float) -> dict[str, dict[str, Any]]:
     """MoE layer at few tokens: t = fixed_s + expert_weight_bytes / (frac * HBM_peak).
 
@@ -735,6 +745,27 @@ def derive_chip(wheel_dir: Path, engine: str, chip: Chip) -> tuple[dict[str, Any
     if moe_path is not None:
         det["versions"]["moe"] = table_version(moe_path)
         det["moe"] = moe_small_tokens(moe_path, chip.hbm_bytes_per_s)
+        moe_fixed, moe_frac, picked = {}, {}, {}
+        for table_dtype, ours in MOE_DTYPE_KEYS:
+            m = det["moe"].get(table_dtype)
+            if m is None or ours in moe_fixed:
+                continue
+            moe_fixed[ours] = sig(m["fixed_s"])
+            moe_frac[ours] = sig(min(m["frac"], 1.0), 2)
+            picked[ours] = f"{table_dtype} ({m['kernel']}, rms {m['rms_rel']:.2f}, n={m['n']})"
+        if moe_fixed:
+            ymap["moe_fixed_s"] = moe_fixed
+            ymap["moe_memory_fraction"] = moe_frac
+            src["moe_fixed_s"] = (
+                f"{rel(moe_path, wheel_dir)}: balanced routing, gated kernels, <= 64 tokens, expert "
+                "bytes >= 16 MiB; fit t = fixed + expert_bytes / (frac * HBM peak) per MoE layer "
+                "(gate-up, activation and down of the routed experts); "
+                + "; ".join(f"{k}: {v}" for k, v in picked.items())
+            )
+            src["moe_memory_fraction"] = (
+                "same fit as moe_fixed_s, capped at 1 (above 1 the activated-expert byte model "
+                "counts more bytes than the kernel reads)"
+            )
 
     if ymap:
         ymap["sources"] = src

@@ -113,22 +113,25 @@ def matmul_params_per_token(model: ModelSpec, layout: Layout) -> float:
     return total
 
 
-def gemms_per_layer(model: ModelSpec, moe_layer: bool) -> int:
+def gemms_per_layer(model: ModelSpec, moe_layer: bool, fused_moe: bool = False) -> int:
     """GEMM launches of one layer in a graph-mode engine: attention QKV and O (MLA: the
     q down/up, kv down/up and O projections: 5), then the FFN's fused gate-up and down (an
-    MoE layer: router, grouped gate-up and down, and the shared expert's two).
+    MoE layer: router, grouped gate-up and down, and the shared expert's two). With a
+    `fused_moe` op the routed experts' two grouped GEMMs are that op, not counted here.
 
-    LLaMA-style dense layer: 2 + 2 = 4; DeepSeek-V3 MoE layer: 5 + 3 + 2 = 10.
+    LLaMA-style dense layer: 2 + 2 = 4; DeepSeek-V3 MoE layer: 5 + 3 + 2 = 10 (8 fused).
     """
     attention = 5 if model.mla is not None else 2
     if moe_layer and model.moe is not None:
-        return attention + 3 + (2 if model.moe.num_shared_experts else 0)
+        routed = 0 if fused_moe else 2
+        return attention + 1 + routed + (2 if model.moe.num_shared_experts else 0)
     return attention + 2
 
 
 def fixed_kernel_time_s(model: ModelSpec, eff: Efficiency, tokens: npt.ArrayLike) -> FloatArray:
     """Per-kernel costs beyond the rooflines of one step, over all layers: each GEMM's
-    fixed cost, one attention kernel's floor, and `elementwise_ops_per_layer` elementwise
+    fixed cost (a fused MoE layer: its `moe_fixed_s`), one attention kernel's floor, and
+    `elementwise_ops_per_layer` elementwise
     kernels (norms, residual adds, activation), each `elementwise_fixed_s` plus reading
     and writing the step's tokens·D 16-bit activations at the elementwise rate.
 
@@ -137,12 +140,15 @@ def fixed_kernel_time_s(model: ModelSpec, eff: Efficiency, tokens: npt.ArrayLike
     64 layers: 2.433 ms.
     """
     T = np.asarray(tokens, dtype=np.float64)
-    gemms = sum(gemms_per_layer(model, moe) for moe in model.layer_moe)
+    fused = eff.moe_fixed_s is not None
+    gemms = sum(gemms_per_layer(model, moe, fused) for moe in model.layer_moe)
+    moe_ops = model.num_moe_layers * (eff.moe_fixed_s or 0.0)
     moved_bytes = 2.0 * T * model.hidden_size * 2.0      # read and write, 16-bit
     per_op = eff.elementwise_fixed_s + moved_bytes / eff.elementwise_bytes_per_s
     elementwise = model.num_layers * eff.elementwise_ops_per_layer * per_op
-    return np.asarray(gemms * eff.gemm_fixed_s + model.num_layers * eff.attention_fixed_s
-                      + elementwise, dtype=np.float64)
+    return np.asarray(gemms * eff.gemm_fixed_s + moe_ops
+                      + model.num_layers * eff.attention_fixed_s + elementwise,
+                      dtype=np.float64)
 
 
 def lm_head_tokens(batch: npt.ArrayLike, new_tokens: npt.ArrayLike,
@@ -419,7 +425,14 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
     at_compute = at_flops / eff.attention_flops_per_s
     at_memory = kv_bytes / (eff.kv_bytes_per_s or eff.memory_bytes_per_s)
     mm_compute = mm_flops / eff.matmul_flops_per_s
-    mm_memory = w_bytes / (eff.weight_bytes_per_s or eff.memory_bytes_per_s)
+    weight_rate = eff.weight_bytes_per_s or eff.memory_bytes_per_s
+    if eff.expert_bytes_per_s is not None and model.moe is not None:
+        # routed experts stream at the fused MoE kernel's rate, the rest at the GEMMs'
+        dense = weight_bytes_read(model, layout, dep.dtypes.weights, np.zeros_like(tokens),
+                                  dep.dtypes.experts)
+        mm_memory = dense / weight_rate + (w_bytes - dense) / eff.expert_bytes_per_s
+    else:
+        mm_memory = w_bytes / weight_rate
     mm_bound = mm_compute > mm_memory
     at_bound = at_compute > at_memory
     hidden = eff.gemm_overlap_loss

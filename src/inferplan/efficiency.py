@@ -43,6 +43,10 @@ class Efficiency:
     #: bytes/s of the attention kernels' KV reads (memory-bound kernels' rate when None)
     kv_bytes_per_s: float | None = None
     gemm_fixed_s: float = 0.0                 # per GEMM launch (small-M floor)
+    #: a fused MoE layer's fixed cost (None: its two grouped GEMMs pay gemm_fixed_s each)
+    moe_fixed_s: float | None = None
+    #: bytes/s of the routed experts' weight streaming (None: the GEMMs' weight rate)
+    expert_bytes_per_s: float | None = None
     attention_fixed_s: float = 0.0            # per attention kernel (one per layer)
     elementwise_ops_per_layer: int = 0
     elementwise_fixed_s: float = 0.0
@@ -182,6 +186,10 @@ def efficiency_for(deployment: Deployment) -> Efficiency:
         kv_bytes_per_s=(None if ops.attention_memory_fraction is None
                         else hbm * ops.attention_memory_fraction),
         gemm_fixed_s=_by_dtype(ops.gemm_fixed_s, deployment.dtypes.weights) or 0.0,
+        moe_fixed_s=_by_dtype(ops.moe_fixed_s, deployment.dtypes.expert_weights),
+        expert_bytes_per_s=(None if (frac := _by_dtype(ops.moe_memory_fraction,
+                                                       deployment.dtypes.expert_weights)) is None
+                            else hbm * frac),
         attention_fixed_s=ops.attention_fixed_s,
         elementwise_ops_per_layer=ops.elementwise_ops_per_layer,
         elementwise_fixed_s=ops.elementwise_fixed_s,

@@ -75,6 +75,10 @@ class OpCosts(_Frozen):
     gemm_memory_fraction: dict[str, float] = Field(default_factory=dict)
     gemm_fixed_s: dict[str, float] = Field(default_factory=dict)
     gemm_overlap_loss: float = Field(default=0.0, ge=0, le=1)
+    #: a fused MoE layer (routed experts' gate-up, activation, down) by expert dtype: a fixed
+    #: cost and the expert weights' streaming rate; none stated: two grouped GEMMs
+    moe_fixed_s: dict[str, float] = Field(default_factory=dict)
+    moe_memory_fraction: dict[str, float] = Field(default_factory=dict)
     attention_dtype_bits: int = 16
     attention_fixed_s: float = Field(default=0.0, ge=0)
     attention_memory_fraction: float | None = Field(default=None, gt=0, le=1)
