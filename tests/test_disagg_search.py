@@ -136,6 +136,25 @@ def test_dp_variants_are_one_replica_design() -> None:
         solo.pairs[0].output_tokens_per_s_per_chip, rel=1e-9)
 
 
+def test_pools_pair_within_one_engine() -> None:
+    """An engine space: a prefill pool of one engine never feeds a decode pool of
+    another, and each engine's pairs are its own `disaggregated_serving`."""
+    result = disagg(engine=["vllm", "sglang"], slo={"tpot_s": 0.02})
+    engines = set()
+    for pair in result.pairs:
+        pd = result.deployment(result.prefill, pair.prefill)
+        dd = result.deployment(result.decode, pair.decode)
+        assert pd.engine == dd.engine
+        assert result.scenario(result.decode, pair.decode)["engine"] == dd.engine.name
+        engines.add(dd.engine.name)
+        s = result.scenario(result.decode, pair.decode)["workload"]
+        ref = disaggregated_serving(pd, dd, s["input_len"], s["output_len"],
+                                    int(result.decode.batch[pair.decode]),
+                                    int(result.prefill.batch[pair.prefill]))
+        assert pair.tpot_s == pytest.approx(ref.tpot_s, rel=1e-9)
+    assert engines == {"vllm", "sglang"}
+
+
 def test_cheapest_within_budget() -> None:
     ttft = np.asarray([0.5, 0.2, 0.9])
     cost = np.asarray([1.0, 3.0, 0.5])

@@ -49,14 +49,29 @@ SPACE_SMALL_MODELS: dict[str, Any] = {
     "workload": {"input_len": 1024, "output_len": [2, 128], "batch": {"min": 1, "max": 4}},
     "objective": "min_tpot",
 }
+#: The engine as a dimension: each point's figures are `serving.estimate` of the scenario
+#: with that engine (its scheduler and per-op costs), in a closed loop where they differ.
+SPACE_ENGINES: dict[str, Any] = {
+    "model": "qwen3-32b", "hardware": "h100-sxm", "chips": 8,
+    "engine": ["vllm", "sglang", "trtllm"],
+    "parallelism": {"tp": [1, 2, 4, 8], "dp": "auto"},
+    "workload": {"input_len": 1024, "output_len": 256, "concurrency": [1, 8, 32, 128]},
+    "slo": {"tpot_s": 0.04},
+}
 SPACES = {"static": SPACE_STATIC, "concurrency": SPACE_CONCURRENCY,
-          "small": SPACE_SMALL_MODELS}
+          "small": SPACE_SMALL_MODELS, "engines": SPACE_ENGINES}
 
 
 def listed(value: Any) -> list[Any]:
     if isinstance(value, dict):
         return list(range(value["min"], value["max"] + 1))
     return list(value) if isinstance(value, list) else [value]
+
+
+def engines_of(raw: dict[str, Any]) -> list[Any]:
+    """The space's engines as scenarios name them ([None]: no `engine:`, generic)."""
+    engine = raw.get("engine")
+    return [None] if engine is None else list(engine) if isinstance(engine, list) else [engine]
 
 
 def brute_force(raw: dict[str, Any]) -> tuple[dict[Key, Estimate], dict[str, int], int]:
@@ -67,14 +82,14 @@ def brute_force(raw: dict[str, Any]) -> tuple[dict[Key, Estimate], dict[str, int
             listed(p.get("tp", 1)), listed(p.get("pp", 1)), listed(d.get("weights", "bf16")),
             listed(d.get("kv", "bf16")), listed(d.get("compute", "bf16")),
             listed(raw.get("efficiency", "realistic")), listed(w["input_len"]),
-            listed(w["output_len"]), listed(w[mode])]
+            listed(w["output_len"]), listed(w[mode]), engines_of(raw)]
     slo = raw.get("slo", {})
     feasible: dict[Key, Estimate] = {}
     dropped = {"illegal": 0, "memory": 0, "slo_ttft": 0, "slo_tpot": 0, "slo_e2e": 0,
                "no_price": 0}
     total = 0
     for (model, hw, chips, tp, pp, weights, kv, compute, eff, s, n,
-         value) in itertools.product(*axes):
+         value, engine) in itertools.product(*axes):
         total += 1
         chip = catalog_chip(hw)
         comp = compute if compute != "auto" else (
@@ -83,6 +98,8 @@ def brute_force(raw: dict[str, Any]) -> tuple[dict[Key, Estimate], dict[str, int
                 "parallelism": {"tp": tp, "pp": pp, "dp": "auto"},
                 "dtypes": {"weights": weights, "kv": kv, "compute": comp}, "efficiency": eff,
                 "workload": {"input_len": s, "output_len": n, mode: value}}
+        if engine is not None:
+            scen["engine"] = engine
         try:
             dep, wl = build_deployment(parse_scenario(scen), catalog_model, catalog_chip)
         except InferplanError:
@@ -101,7 +118,7 @@ def brute_force(raw: dict[str, Any]) -> tuple[dict[Key, Estimate], dict[str, int
             dropped["no_price"] += 1
         else:
             feasible[(model, hw, chips, tp, pp, dep.layout.dp, weights, kv, comp, eff, s, n,
-                      value)] = est
+                      value, repr(engine))] = est
     return feasible, dropped, total
 
 
@@ -110,7 +127,8 @@ def key_of(result: SearchResult, i: int) -> Key:
     p, d, w = s["parallelism"], s["dtypes"], s["workload"]
     value = w.get("concurrency", w.get("batch"))
     return (s["model"], s["hardware"], s["chips"], p["tp"], p["pp"], p["dp"], d["weights"],
-            d["kv"], d["compute"], s["efficiency"], w["input_len"], w["output_len"], value)
+            d["kv"], d["compute"], s["efficiency"], w["input_len"], w["output_len"], value,
+            repr(s.get("engine")))
 
 
 def objective_of(objective: str, est: Estimate) -> float:
@@ -235,3 +253,32 @@ def test_why_the_winner_wins(pair: tuple[dict[str, Any], SearchResult, Any]) -> 
             assert result.value(alt.index, alt.axis) == alt.value
             assert score[alt.index] <= score[reason.winner]
     assert reason.limit
+
+
+def test_the_engine_changes_the_answer() -> None:
+    """Same layout and concurrency, different engine: SGLang's prompt-only steps make
+    the decodes wait (TTFT and TPOT differ from vLLM's mixed steps), and each engine's
+    figures are its own scenario's `serving.estimate`."""
+    result = run_search(parse_space(SPACE_ENGINES), catalog_model, catalog_chip)
+    every = {key_of(result, i): i for i in range(result.point_group.size)
+             if bool(result.cols.ttft_s[i] == result.cols.ttft_s[i])}
+    for tp, c in itertools.product([2, 4, 8], [8, 32]):
+        by_engine = {}
+        for engine in SPACE_ENGINES["engine"]:
+            key = ("qwen3-32b", "h100-sxm", 8, tp, 1, 8 // tp, "bf16", "bf16", "bf16",
+                   "realistic", 1024, 256, c, repr(engine))
+            i = every[key]
+            assert result.deployment(i).engine.name == engine
+            dep, wl = build_deployment(parse_scenario({
+                "model": "qwen3-32b", "hardware": "h100-sxm", "chips": 8, "engine": engine,
+                "parallelism": {"tp": tp}, "workload": {"input_len": 1024, "output_len": 256,
+                                                        "concurrency": c}}),
+                catalog_model, catalog_chip)
+            est = estimate(dep, wl)
+            assert result.cols.tpot_s[i] == pytest.approx(est.tpot_s, rel=REL)
+            assert result.cols.ttft_s[i] == pytest.approx(est.ttft_s, rel=REL)
+            by_engine[engine] = est
+        vllm, sglang = by_engine["vllm"], by_engine["sglang"]
+        assert vllm.ttft_s != pytest.approx(sglang.ttft_s, rel=1e-3), (tp, c)
+        assert vllm.tpot_s != pytest.approx(sglang.tpot_s, rel=1e-3), (tp, c)
+    assert result.varied_axes >= {"engine", "tp"}

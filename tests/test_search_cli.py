@@ -103,3 +103,31 @@ def test_bad_space_field(tmp_path: Path) -> None:
     out = run("search", scenario(tmp_path, SPACE.replace("chips: [1, 2]", "chips: [1, two]")))
     assert out.returncode == 2
     assert out.stderr.startswith("error: space.chips: [1, 'two'] is not valid")
+
+
+ENGINES = SPACE.replace("chips: [1, 2]", "chips: 2\nengine: [vllm, {name: sglang, "
+                        "max_num_batched_tokens: 4096}]").replace(
+    "batch: {min: 1, max: 64}", "concurrency: [1, 16, 64]")
+
+
+def test_an_engine_space_names_the_engine_everywhere(tmp_path: Path) -> None:
+    data = json.loads(run("search", scenario(tmp_path, ENGINES), "--json", "--top", "8").stdout)
+    names = {"vllm": "vllm", repr({"name": "sglang", "max_num_batched_tokens": 4096}): "sglang"}
+    for record in data["best"] + data["frontier"]:
+        spec = record["scenario"]["engine"]
+        assert names[spec if isinstance(spec, str) else repr(spec)]
+    assert {b["engine"]["name"] for b in data["best"]} == {"vllm", "sglang"}
+    assert "engine" in {a["axis"] for a in data["why"]["alternatives"]}
+    for b in data["best"]:
+        path = tmp_path / "point.json"
+        path.write_text(json.dumps(b["scenario"]))
+        again = json.loads(run("estimate", str(path), "--json").stdout)
+        assert again["engine"] == b["engine"]
+        assert again["tpot_s"] == pytest.approx(b["search"]["tpot_s"], rel=1e-9)
+
+
+def test_bad_space_engine(tmp_path: Path) -> None:
+    out = run("search", scenario(tmp_path, ENGINES.replace("[vllm, {", "[vlm, {")))
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+    assert out.stderr.startswith("error: space.engine[0]: 'vlm' is not valid; ")
+    assert "did you mean vllm" in out.stderr

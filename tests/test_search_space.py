@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 
+from inferplan.engines import resolve_engine
 from inferplan.hardware import catalog_chip
 from inferplan.models import catalog_model
+from inferplan.report.search_report import label
 from inferplan.search import parse_space, run_search
 from inferplan.search.expand import expand, resolve_compute
 from inferplan.search.space import count_points, int_values
@@ -64,6 +66,19 @@ def test_a_plain_scenario_is_a_space_of_one_point() -> None:
     ({"chip": 8}, "space.chip", "Extra inputs"),
     ({"workload": {"input_len": 1, "output_len": 1,
                    "batch": {"min": 1, "max": 30_000_000}}}, "space", "too many points"),
+    ({"engine": ["vllm", "vllm", "vlm"]}, "space.engine[2]", "did you mean vllm"),
+    ({"engine": "sglng"}, "space.engine:", "did you mean sglang"),
+    ({"engine": []}, "space.engine", "empty list"),
+    ({"engine": ["vllm", 3]}, "space.engine", "3 in the list"),
+    ({"engine": {"name": "vllm", "max_num_seqs": 0}}, "space.engine.max_num_seqs",
+     "greater than or equal to 1"),
+    ({"engine": ["vllm", {"name": "sglang", "kv_admission": "lazy"}]},
+     "space.engine[1].kv_admission", "on_demand"),
+    ({"engine": ["vllm", {"name": "sglang", "page_size": 16}]}, "space.engine[1].page_size",
+     "overridable fields"),
+    ({"engine": ["vllm", {"name": "trtllm", "version": "0.1"}]}, "space.engine[1].version",
+     "the bundled trtllm profile is version"),
+    ({"engine": ["vllm", {"max_num_seqs": 4}]}, "space.engine[1].name", "allowed: generic"),
 ])
 def test_bad_input_is_one_line(fields: dict[str, Any], where: str, says: str) -> None:
     with pytest.raises(InferplanError) as err:
@@ -111,3 +126,33 @@ def test_a_cost_objective_drops_chips_without_a_price() -> None:
     priced = run_search(parse_space({**raw, "price_per_chip_hour": 0.8}), catalog_model,
                         catalog_chip)
     assert priced.feasible == 2 and not priced.dropped
+
+
+def test_the_engine_is_a_dimension_resolved_once_per_spec() -> None:
+    block = {"name": "vllm", "max_num_batched_tokens": 2048}
+    s = parse_space(space(engine=["vllm", block, "sglang", "vllm", {"name": "sglang"}],
+                          parallelism={"tp": [1, 2]}, chips=2))
+    assert count_points(s) == 2 * 5     # an upper bound: repeats fall away at expansion
+    groups = expand(s, catalog_model, catalog_chip)
+    built = [g for g in groups if g.deployment is not None]
+    assert [g.scenario["engine"] for g in built] == ["vllm", block, "sglang"] * 2
+    profiles = [g.deployment.engine for g in built if g.deployment is not None]
+    assert profiles[:3] == [resolve_engine("vllm"), resolve_engine(block),
+                            resolve_engine("sglang")]
+    assert profiles[1].scheduler.max_num_batched_tokens == 2048
+    assert profiles[0] is profiles[3]               # one profile per spec, not per point
+
+
+def test_labels_name_the_engine_only_when_the_space_does() -> None:
+    plain = run_search(parse_space(BASE), catalog_model, catalog_chip)
+    assert "engine" not in plain.scenario(0) and "vllm" not in label(plain, 0)
+    assert plain.deployment(0).engine.name == "generic"
+    one = run_search(parse_space(space(engine={"name": "vllm", "cuda_graphs": False})),
+                     catalog_model, catalog_chip)
+    assert one.scenario(0)["engine"] == {"name": "vllm", "cuda_graphs": False}
+    assert label(one, 0) == ("1x h100-sxm, vllm cuda_graphs=False, tp1 pp1 dp1, "
+                             "w bf16 kv bf16 c bf16, B=4")
+    two = run_search(parse_space(space(engine=["vllm", "trtllm"])), catalog_model,
+                     catalog_chip)
+    assert {label(two, i).split(", ")[1] for i in range(2)} == {"vllm", "trtllm"}
+    assert label(two, 0, replica=True).startswith("1x h100-sxm, ")

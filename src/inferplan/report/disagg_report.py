@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from inferplan.report.search_report import label, render_counts
+from inferplan.report.search_report import engine_label, label, render_counts
 from inferplan.search.disagg_search import DisaggResult, Pair, PoolCandidates
 
 
@@ -18,8 +18,8 @@ def _ms(x: float) -> str:
 
 
 def pool_label(result: DisaggResult, pool: PoolCandidates, i: int) -> str:
-    """One replica of a pool: chips × chip, tp/pp, the dtypes and lengths where the space
-    varies them, batch."""
+    """One replica of a pool: chips × chip, tp/pp, the engine where the space names one,
+    the dtypes and lengths where the space varies them, batch."""
     s, space = result.scenario(pool, i), result.space
     p, d = s["parallelism"], s["dtypes"]
     dep = result.deployment(pool, i)
@@ -29,6 +29,8 @@ def pool_label(result: DisaggResult, pool: PoolCandidates, i: int) -> str:
              + (f" {p['layout']}" if p.get("layout", "auto") != "auto" else "")]
     if len(space.model) > 1:
         parts.insert(0, str(s["model"]))
+    if "engine" in s:
+        parts.append(engine_label(s["engine"]))
     if len(space.dtypes.weights) > 1 or len(space.dtypes.kv) > 1:
         parts.append(f"w {d['weights']} kv {d['kv']}")
     if len(space.dtypes.compute) > 1 or space.dtypes.compute == ["auto"]:

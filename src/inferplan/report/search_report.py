@@ -26,26 +26,39 @@ SHORT = {"weights": "wts", "kv": "kv", "compute": "comp", "communication": "comm
 
 
 # ------------------------------------------------------------------ labels
+def engine_label(spec: Any) -> str:
+    """An engine as a space gives it, in a few words: `vllm`; a block with overrides
+    `vllm max_num_batched_tokens=2048` (its version, which must match, left out)."""
+    if not isinstance(spec, dict):
+        return str(spec)
+    rest = [f"{k}={v}" for k, v in spec.items() if k not in ("name", "version")]
+    return " ".join([str(spec.get("name")), *rest])
+
+
 def label(result: SearchResult, i: int, batch: bool = True, workload: bool = True,
           replica: bool = False) -> str:
-    """A point in one line: model (when varied), chips × chip, layout, dtypes, lengths
-    (when varied), batch. `replica`: one data-parallel replica (chips / dp, no dp)."""
+    """A point in one line: model (when varied), chips × chip, engine (when the space
+    names one), layout, dtypes, lengths (when varied), batch. `replica`: one
+    data-parallel replica (chips / dp, no dp)."""
     s = result.scenario(i)
     p, d = s["parallelism"], s["dtypes"]
     parts = []
     varied = result.varied_axes
     if "model" in varied:
         parts.append(str(s["model"]))
+    ep = f" ep{p['ep']}" if p["ep"] > 1 else ""
     if replica:
         dep = result.deployment(i)
         per = dep.layout.model_parallel / dep.chip.cores_per_chip
         parts.append(f"{per:g}x {s['hardware']}")
-        parts.append(f"tp{p['tp']} pp{p['pp']}" + (f" ep{p['ep']}" if p["ep"] > 1 else ""))
+        layout = f"tp{p['tp']} pp{p['pp']}{ep}"
     else:
         parts.append(f"{s['chips']}x {s['hardware']}" + (f" {s['topology']}" if "topology"
                                                           in s else ""))
-        parts.append(f"tp{p['tp']} pp{p['pp']} dp{p['dp']}" + (f" ep{p['ep']}" if p["ep"] > 1
-                                                                else ""))
+        layout = f"tp{p['tp']} pp{p['pp']} dp{p['dp']}{ep}"
+    if "engine" in s:
+        parts.append(engine_label(s["engine"]))
+    parts.append(layout)
     parts.append(f"w {d['weights']} kv {d['kv']} c {d['compute']}")
     if "efficiency" in varied:
         parts.append(str(s["efficiency"]))
@@ -139,7 +152,7 @@ def render_why(result: SearchResult, why: Why, console: Console) -> None:
     table.add_column("vs winner", justify="right", no_wrap=True)
     for alt in why.alternatives:
         value = ("plain" if alt.value is None and alt.axis in ("draft", "alpha", "gamma")
-                 else str(alt.value))
+                 else engine_label(alt.value) if alt.axis == "engine" else str(alt.value))
         if alt.index is None:
             table.add_row(alt.axis, value, f"none feasible (mostly {alt.reason})", "", "")
             continue

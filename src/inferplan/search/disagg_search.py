@@ -11,8 +11,8 @@ replica for either pool (`disagg.py` for the formulas):
   finishes r_d = B_d / ((n−1)·τ) requests/s (`decode_server_memory`).
 A replica is tp·pp devices: c = chips / dp chips (a fraction on chips built of cores).
 
-Pools pair when they serve the same model, weights and KV dtypes, efficiency mode and
-workload shape; hardware, chips, layout and compute dtype may differ (heterogeneous
+Pools pair when they serve the same model, weights and KV dtypes, efficiency mode, engine
+and workload shape; hardware, chips, layout and compute dtype may differ (heterogeneous
 pools, as in Splitwise). At the saturating ratio P/G = r_d / r_p the fleet's output
 tokens/s per chip is
 
@@ -263,16 +263,16 @@ def _concat(parts: list[PoolCandidates]) -> PoolCandidates:
 
 
 def replica_key(g: Group) -> tuple[Any, ...] | None:
-    """What one replica of a buildable group is, whatever dp is: model, chip, slice shape
-    per replica's placement aside, tp/pp/ep/layout/attention, dtypes, efficiency, lengths.
-    Groups that differ only in dp (tp4 on 4 chips, tp4 on 8 chips with dp2) share it; None
-    for a group that cannot be built."""
+    """What one replica of a buildable group is, whatever dp is: model, chip, engine, slice
+    shape per replica's placement aside, tp/pp/ep/layout/attention, dtypes, efficiency,
+    lengths. Groups that differ only in dp (tp4 on 4 chips, tp4 on 8 chips with dp2) share
+    it; None for a group that cannot be built."""
     if g.deployment is None:
         return None
     s, lay = g.scenario, g.deployment.layout
-    return (s["model"], s["hardware"], lay.tp, lay.pp, lay.ep, lay.layout, lay.attention,
-            tuple(sorted(s["dtypes"].items())), s["efficiency"], g.workload.input_len,
-            g.workload.output_len, g.mode)
+    return (s["model"], s["hardware"], repr(s.get("engine")), lay.tp, lay.pp, lay.ep,
+            lay.layout, lay.attention, tuple(sorted(s["dtypes"].items())), s["efficiency"],
+            g.workload.input_len, g.workload.output_len, g.mode)
 
 
 def _distinct(pool: PoolCandidates, groups: list[Group]) -> PoolCandidates:
@@ -372,7 +372,7 @@ def decode_candidates(space: SpaceIn, groups: list[Group]) -> PoolCandidates:
 def _pool_key(g: Group) -> tuple[Any, ...]:
     s = g.scenario
     return (s["model"], s["dtypes"]["weights"], s["dtypes"]["kv"], s["efficiency"],
-            g.workload.input_len, g.workload.output_len)
+            repr(s.get("engine")), g.workload.input_len, g.workload.output_len)
 
 
 def _by_key(groups: list[Group], group_of: IntArray,

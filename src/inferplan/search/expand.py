@@ -5,6 +5,11 @@ A combination that cannot be built is a group with a drop reason, checked in the
 `scenario.build_deployment` checks: the slice shape (`topology`), the layout (`layout`:
 dp: auto cannot fill the chips, or `parallel.check_layout` refuses it), the compute
 dtype the chip has no rate for (`compute_dtype`).
+
+The engine is a dimension like the chip: each of the space's engines is resolved to its
+profile once (`space.space_engines`) and every point's `Deployment` carries it; points of
+different engines are different groups. A space that names an engine puts it in each
+point's scenario (`engine:` as the space gave it), so `inferplan estimate` reproduces it.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from inferplan.deployment import Deployment, Dtypes, Workload
 from inferplan.hardware import ChipSpec, Topology, parse_shape, topology_for
 from inferplan.models import ModelSpec
 from inferplan.parallel import Layout, check_layout
-from inferplan.search.space import SpaceIn, speculative_choices
+from inferplan.search.space import SpaceIn, space_engines, speculative_choices
 from inferplan.speculative import draft_deployment
 from inferplan.units import InferplanError
 
@@ -178,7 +183,8 @@ def expand(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
     chips_ = {name: resolve_chip(name) for name in space.hardware}
     p, d = space.parallelism, space.dtypes
     layouts = list(itertools.product(p.tp, p.pp, p.dp, p.ep, p.layout, p.attention))
-    dtypes = list(itertools.product(d.weights, d.kv, d.compute, space.efficiency))
+    dtypes = list(itertools.product(d.weights, d.kv, d.compute, space.efficiency,
+                                    space_engines(space)))
     workloads = list(_workloads(space))
     specs = _speculations(space, resolve_model)
     groups: list[Group] = []
@@ -221,11 +227,14 @@ def expand(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
                         par["dp"] = layout.dp
                     except InferplanError as exc:
                         layout, error, reason = None, str(exc), "layout"
-                for weights, kv, compute, eff in dtypes:
+                for weights, kv, compute, eff, (engine_spec, engine) in dtypes:
                     comp = resolve_compute(compute, weights, chip)
                     scen = {**base, "parallelism": dict(par),
                             "dtypes": {"weights": weights, "kv": kv, "compute": comp},
                             "efficiency": eff}
+                    if engine_spec is not None:
+                        scen["engine"] = (engine_spec if isinstance(engine_spec, str)
+                                          else dict(engine_spec))
                     if layout is None or topology is None:
                         emit(scen, None, reason, error)
                         continue
@@ -239,6 +248,6 @@ def expand(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
                         dtypes=Dtypes(weights=weights, kv=kv, compute=comp),
                         efficiency="ideal" if eff == "ideal" else "realistic",
                         memory_utilization=space.memory_utilization,
-                        price_usd_per_chip_hour=space.price_per_chip_hour)
+                        price_usd_per_chip_hour=space.price_per_chip_hour, engine=engine)
                     emit(scen, dep, None, None)
     return groups

@@ -32,7 +32,8 @@ IntArray = npt.NDArray[np.int64]
 
 #: Axes a point is described by, with where the value sits in its scenario.
 AXES: dict[str, tuple[str, ...]] = {
-    "model": ("model",), "hardware": ("hardware",), "chips": ("chips",),
+    "model": ("model",), "hardware": ("hardware",), "engine": ("engine",),
+    "chips": ("chips",),
     "topology": ("topology",), "tp": ("parallelism", "tp"), "pp": ("parallelism", "pp"),
     "dp": ("parallelism", "dp"), "ep": ("parallelism", "ep"),
     "layout": ("parallelism", "layout"), "attention": ("parallelism", "attention"),
@@ -45,7 +46,8 @@ AXES: dict[str, tuple[str, ...]] = {
 
 
 def scenario_value(scenario: dict[str, Any], axis: str) -> Any:
-    """The value of one axis in a point's scenario (None where absent: default topology)."""
+    """The value of one axis in a point's scenario (None where absent: default topology,
+    no `engine:` in the space)."""
     value: Any = scenario
     for key in AXES[axis]:
         value = value.get(key) if isinstance(value, dict) else None

@@ -3,7 +3,9 @@
 Any field of a scenario may be a list (a set of values); integer fields may also be a
 range `{min: 1, max: 512}` (every integer between, both ends included; `step`
 optional). `parallelism.dp: auto` fills the chips left by tp×pp; `dtypes.compute: auto`
-computes in the weights' dtype where the chip has that rate, else in bf16. A space adds
+computes in the weights' dtype where the chip has that rate, else in bf16. `engine` is
+one engine (a name or a block, as in a scenario) or a list of them: a dimension like
+`hardware`, each resolved to its profile once (`space_engines`). A space adds
 `slo` (limits on the modelled p50 TTFT, TPOT and end-to-end latency) and `objective`.
 
     chips: [8, 16, 32]
@@ -12,6 +14,7 @@ computes in the weights' dtype where the chip has that rate, else in bf16. A spa
     workload: {input_len: [2048, 8192], output_len: 512, batch: {min: 1, max: 512}}
     slo: {ttft_s: 2.0, tpot_s: 0.05}
     objective: throughput_per_chip
+    engine: [vllm, sglang, {name: trtllm, max_num_seqs: 256}]
 
 Validated with pydantic; the first problem becomes one `InferplanError` line.
 """
@@ -30,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from inferplan.engines import EngineProfile, resolve_engine
 from inferplan.parallel import LAYOUTS
 from inferplan.units import DTYPES, InferplanError
 from inferplan.validation import first_error
@@ -240,6 +244,8 @@ class SpaceIn(_Strict):
     parallelism: ParallelismSpace = ParallelismSpace()
     dtypes: DtypesSpace = DtypesSpace()
     efficiency: list[str] = ["realistic"]
+    #: the engines (names or blocks) as the space gives them; None: no `engine:` (generic)
+    engine: list[str | dict[str, Any]] | None = None
     workload: WorkloadSpace
     memory_utilization: float | None = Field(default=None, gt=0, le=1)
     price_per_chip_hour: float | None = Field(default=None, gt=0)
@@ -276,6 +282,24 @@ class SpaceIn(_Strict):
     def _efficiency(cls, v: object) -> list[str]:
         return str_values(v, ("ideal", "realistic"))
 
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _engines(cls, v: object) -> list[Any] | None:
+        if v is None:
+            return None
+        is_list = isinstance(v, (list, tuple))
+        items = list(v) if isinstance(v, (list, tuple)) else [v]
+        if not items:
+            raise ValueError("an empty list; give at least one engine")
+        out: list[Any] = []
+        for e in items:
+            if not isinstance(e, (str, Mapping)):
+                where = f"{e!r} in the list; " if is_list else ""
+                raise ValueError(f"{where}give an engine name, a block {{name: vllm, ...}} "
+                                 "or a list of them")
+            out.append(e if isinstance(e, str) else dict(e))
+        return out                     # repeats fall away in `space_engines`, by profile
+
     @model_validator(mode="after")
     def _speculative_needs_batches(self) -> SpaceIn:
         if self.speculative is not None and self.workload.concurrency is not None:
@@ -294,10 +318,34 @@ def speculative_choices(space: SpaceIn) -> list[tuple[str, float, int | None] | 
     return plain + [(d, a, g) for d in spec.draft for a in spec.alpha for g in gammas]
 
 
+def space_engines(space: SpaceIn, origin: str = "space"
+                  ) -> list[tuple[str | dict[str, Any] | None, EngineProfile]]:
+    """Each engine of the space as given, with its profile (`engines.resolve_engine`),
+    resolved once; [(None, generic)] for a space without `engine:`. A spec that resolves
+    to the profile of an earlier one (`vllm` twice, `vllm` and `{name: vllm}`) is dropped.
+    A bad name or override is the scenario's error with the entry's place:
+    `space.engine[1]: 'vlm' is not valid; ...`."""
+    if space.engine is None:
+        return [(None, resolve_engine(None))]
+    single = len(space.engine) == 1
+    out: list[tuple[str | dict[str, Any] | None, EngineProfile]] = []
+    for k, spec in enumerate(space.engine):
+        try:
+            profile = resolve_engine(spec)
+        except InferplanError as exc:
+            where = f"{origin}.engine" if single else f"{origin}.engine[{k}]"
+            raise InferplanError(where + exc.field.removeprefix("engine"), exc.value,
+                                 exc.allowed) from None
+        if all(profile != p for _, p in out):
+            out.append((spec, profile))
+    return out
+
+
 def count_points(space: SpaceIn) -> int:
     """Points the space holds at most: the product of every axis's number of values."""
     p, d, w = space.parallelism, space.dtypes, space.workload
     n = len(space.model) * len(space.hardware) * len(space.chips) * len(space.efficiency)
+    n *= len(space.engine) if space.engine is not None else 1
     n *= len(space.topology or [None])          # an upper bound: shapes pair with chips
     for axis in (p.tp, p.pp, p.dp, p.ep, p.layout, p.attention, d.weights, d.kv, d.compute,
                  w.input_len, w.output_len, w.batch or w.concurrency or [1]):
@@ -316,6 +364,7 @@ def parse_space(raw: Mapping[str, Any], origin: str = "space") -> SpaceIn:
         space = SpaceIn.model_validate(dict(raw))
     except ValidationError as exc:
         raise first_error(exc, origin) from None
+    space_engines(space, origin)                # an unknown engine or override: one line
     points = count_points(space)
     if points > MAX_POINTS:
         raise InferplanError(origin, points, f"the space holds too many points; at most "

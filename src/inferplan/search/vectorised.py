@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferplan.deployment import Deployment, Workload
+from inferplan.engines import EngineProfile
 from inferplan.search.decode_mean import decode_cells, decode_contexts, mean_decode_step_s
 from inferplan.serving import closed_loop
 from inferplan.steptime import step_cost
@@ -42,18 +43,20 @@ def static_prefill_s(deployment: Deployment, workload: Workload,
                       dtype=np.float64)
 
 
-#: (model, chip, efficiency) → whether the phase label leaves a prompt step's cost alone.
-_INERT: dict[tuple[str, str, str], bool] = {}
+#: (model, chip, efficiency, engine) → whether the phase label leaves a prompt step's
+#: cost alone.
+_INERT: dict[tuple[str, str, str, EngineProfile], bool] = {}
 
 
 def phase_label_is_inert(deployment: Deployment) -> bool:
     """Whether `cost.step_cost` prices a prompt step the same labelled 'prefill' or
     'decode' (today only 'verify' changes the count of logits), so one call can hold a
-    static batch's prefill and decode cells. Checked once per model, chip and efficiency
-    mode on a 3 × 97-token step; if a phase-specific term ever appears, the search falls
-    back to one call per phase.
+    static batch's prefill and decode cells. Checked once per model, chip, efficiency
+    mode and engine on a 3 × 97-token step; if a phase-specific term ever appears, the
+    search falls back to one call per phase.
     """
-    key = (deployment.model.name, deployment.chip.name, deployment.efficiency)
+    key = (deployment.model.name, deployment.chip.name, deployment.efficiency,
+           deployment.engine)
     if key not in _INERT:
         a = step_cost(deployment, "prefill", 3, 97, 0).breakdown_s()
         b = step_cost(deployment, "decode", 3, 97, 0).breakdown_s()
