@@ -38,13 +38,13 @@ def test_block_output_is_current(block: Block) -> None:
 
 def test_what_the_prose_says_of_the_engines() -> None:
     # "SGLang holds the low-latency end of the frontier ... lowest TPOT at few clients,
-    # but ... its TTFT is the highest at the same layout. vLLM and TensorRT-LLM hold the
+    # but ... its TTFT is the highest at the same layout. TensorRT-LLM holds the
     # high-throughput end."
     raw = yaml.safe_load(Path(SPACE).read_text(encoding="utf-8"))
     result = run_search(parse_space(raw), catalog_model, catalog_chip)
     (front,) = frontiers(result)
     engines = [result.scenario(p.index)["engine"] for p in front.points]
-    assert engines[0] == "sglang" and engines[-1] in ("vllm", "trtllm")
+    assert engines[0] == "sglang" and engines[-1] == "trtllm"
     timed: dict[tuple[int, int], dict[str, float]] = {}
     for i in range(result.point_group.size):
         s = result.scenario(i)
