@@ -152,6 +152,16 @@ def mean_ceil(step_share: npt.ArrayLike, count: npt.ArrayLike) -> FloatArray:
     return out
 
 
+def whole_prompts(room: npt.ArrayLike, prompt_tokens: float, chunked: bool) -> FloatArray:
+    """Prompt tokens a step's free budget takes: all of it with chunked prefill; without,
+    only whole prompts, at least one. Room 8190, 4096-token prompts: 4096 (one prompt)."""
+    r = np.asarray(room, dtype=np.float64)
+    if chunked:
+        return r
+    return np.asarray(np.maximum(np.floor(r / prompt_tokens), 1.0) * prompt_tokens,
+                      dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class ClosedLoop:
     """A closed loop of C clients on one replica, as a benchmark client drives it (the
@@ -229,7 +239,7 @@ def closed_loop(deployment: Deployment, workload: Workload,
             Segment("decode", decoding, 1, context),
             Segment("chunk", prompts, chunk, (S - chunk) / 2.0)])
         tpot = phi * prompt.latency_s + (1.0 - phi) * decode.latency_s
-        first_room = np.maximum(budget - R / 2.0, 1.0)
+        first_room = whole_prompts(np.maximum(budget - R / 2.0, 1.0), S, sched.chunked_prefill)
         per_step = np.minimum(first_room, R * S)
         first_step = mixed_step_cost(deployment, [
             Segment("decode", R / 2.0, 1, S),
@@ -243,7 +253,7 @@ def closed_loop(deployment: Deployment, workload: Workload,
         phi = f * k_p / g
         prompt = step_cost(deployment, "prefill", g, chunk, (S - chunk) / 2.0)
         tpot = decode.latency_s + phi * prompt.latency_s
-        first_room = np.full_like(R, budget)
+        first_room = whole_prompts(np.full_like(R, budget), S, sched.chunked_prefill)
         per_step = np.minimum(first_room, R * S)
         first_step = step_cost(deployment, "prefill", per_step / np.minimum(S, per_step),
                                np.minimum(S, per_step),

@@ -13,6 +13,7 @@ from inferplan.cli import (  # noqa: F401  (each module registers its commands)
     commands_estimate,
     commands_memory,
     commands_search,
+    commands_simulate,
     commands_speculative,
     commands_validate,
 )

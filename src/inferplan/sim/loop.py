@@ -1,0 +1,163 @@
+"""The event loop of one replica under a closed loop of C clients.
+
+At t = 0 the first C requests arrive; each completion sends the client's next request at
+once, until N have been sent. Every engine step, in the engine profile's way:
+- admission: waiting requests start (FCFS) while fewer than `max_num_seqs` run and the
+  KV cache holds them (`on_demand`: the tokens they hold now plus the new prompt;
+  `reserve_full`: each admitted sequence reserves its whole prompt + output);
+- `mixed` (vLLM, TensorRT-LLM): the decoding sequences each add a token, and admitted
+  prompts fill the rest of the token budget FCFS, in chunks (or whole, without chunked
+  prefill);
+- `prefill_first` (SGLang, bucketed engines): while admitted prompts wait, a step runs
+  prompt tokens only (up to the budget) and the decodes wait;
+- a prompt's last chunk emits its first token at the step's end; a sequence that has
+  all its tokens leaves, frees its cache and its client sends the next request.
+Step times come from `step_table` (the deployment's `StepTimeModel`). Deterministic:
+the same seed gives the same run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+
+from inferplan.deployment import Deployment, Workload
+from inferplan.memory import max_batch
+from inferplan.sim.requests import Requests, closed_loop_requests
+from inferplan.sim.step_table import step_table
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """Per request: when it was sent, its first token, its last token; and the run."""
+
+    requests: Requests
+    sent_s: FloatArray
+    first_token_s: FloatArray
+    finished_s: FloatArray
+    steps: int
+    busy_s: float
+    max_running: int
+
+    @property
+    def ttft_s(self) -> FloatArray:
+        return np.asarray(self.first_token_s - self.sent_s, dtype=np.float64)
+
+    @property
+    def tpot_s(self) -> FloatArray:
+        """(e2e − TTFT)/(output tokens − 1) per request, as benchmark clients report it
+        (requests of one output token: 0)."""
+        n = self.requests.output_tokens.astype(np.float64)
+        return np.asarray(np.where(n > 1, (self.finished_s - self.first_token_s)
+                                   / np.maximum(n - 1, 1), 0.0), dtype=np.float64)
+
+    @property
+    def e2e_s(self) -> FloatArray:
+        return np.asarray(self.finished_s - self.sent_s, dtype=np.float64)
+
+
+def kv_token_capacity(deployment: Deployment, workload: Workload) -> int:
+    """KV tokens one replica holds: the sequences of the workload's mean held length that
+    fit (`memory.max_batch`), times that length."""
+    held = max(2, math.ceil(workload.mean_input_len + workload.mean_output_len / 2.0))
+    sequences = max_batch(deployment, replace(workload, input_len=held - 1, output_len=1))
+    return max(held, sequences * held)
+
+
+def simulate_closed_loop(deployment: Deployment, workload: Workload, concurrency: int,
+                         seed: int = 0) -> SimResult:
+    """Run C clients until N requests are done (see the module docstring)."""
+    sched = deployment.engine.scheduler
+    reqs = closed_loop_requests(workload, concurrency, seed)
+    S, n = reqs.input_tokens, reqs.output_tokens
+    N = reqs.count
+    budget = int(workload.prefill_chunk_tokens or sched.max_num_batched_tokens)
+    capacity = kv_token_capacity(deployment, workload)
+    cap_seqs = min(sched.max_num_seqs, concurrency)
+    table = step_table(deployment, cap_seqs, float(S.max() + n.max()), float(budget))
+    mixed = sched.prompt_steps == "mixed"
+    reserve = sched.kv_admission == "reserve_full"
+
+    sent = np.full(N, np.nan)
+    first = np.full(N, np.nan)
+    done = np.full(N, np.nan)
+    waiting: deque[int] = deque()
+    prompting: deque[list[int]] = deque()        # [request, prompt tokens left]
+    decoding: dict[int, int] = {}                # request -> tokens still to emit
+    context: dict[int, int] = {}                 # request -> tokens in its cache
+    held = 0                                     # KV tokens held (or reserved)
+    next_id = min(concurrency, N)
+    sent[:next_id] = 0.0
+    waiting.extend(range(next_id))
+    t, steps, busy, most = 0.0, 0, 0.0, 0
+
+    while decoding or prompting or waiting:
+        # admission, FCFS
+        while waiting and len(decoding) + len(prompting) < cap_seqs:
+            r = waiting[0]
+            need = int(S[r] + n[r]) if reserve else int(S[r])
+            if held + need > capacity and (decoding or prompting):
+                break
+            waiting.popleft()
+            held += need
+            prompting.append([r, int(S[r])])
+            context[r] = 0
+        most = max(most, len(decoding) + len(prompting))
+        decode_now = list(decoding) if (mixed or not prompting) else []
+        room = budget - len(decode_now) if mixed else budget
+        chunks: list[tuple[list[int], int]] = []
+        for entry in prompting:
+            if room <= 0:
+                break
+            take = min(entry[1], room) if sched.chunked_prefill else entry[1]
+            if not sched.chunked_prefill and take > room and chunks:
+                break
+            chunks.append((entry, take))
+            room -= take
+        if not decode_now and not chunks:
+            raise AssertionError("a step with nothing to run")     # admission guarantees work
+        prompt_tokens = float(sum(take for _, take in chunks))
+        mean_ctx = (float(np.mean([context[r] for r in decode_now])) if decode_now else 1.0)
+        dt = table.step_s(len(decode_now), mean_ctx, prompt_tokens)
+        t += dt
+        busy += dt
+        steps += 1
+        for r in decode_now:
+            decoding[r] -= 1
+            context[r] += 1
+            if not reserve:
+                held += 1
+            if decoding[r] == 0:
+                del decoding[r]
+                done[r] = t
+                held -= int(S[r] + n[r]) if reserve else context.pop(r)
+                context.pop(r, None)
+                if next_id < N:
+                    sent[next_id] = t
+                    waiting.append(next_id)
+                    next_id += 1
+        for entry, take in chunks:
+            r = entry[0]
+            entry[1] -= take
+            context[r] += take
+            if entry[1] == 0:
+                prompting.remove(entry)
+                first[r] = t
+                if n[r] > 1:
+                    decoding[r] = int(n[r]) - 1
+                else:
+                    done[r] = t
+                    held -= int(S[r] + n[r]) if reserve else context.pop(r)
+                    context.pop(r, None)
+                    if next_id < N:
+                        sent[next_id] = t
+                        waiting.append(next_id)
+                        next_id += 1
+    return SimResult(requests=reqs, sent_s=sent, first_token_s=first, finished_s=done,
+                     steps=steps, busy_s=busy, max_running=most)

@@ -1,0 +1,48 @@
+"""The requests a closed-loop benchmark client sends: N of them, lengths fixed or uniform
+in [ratio·L, L] (InferenceX's vLLM client with --random-range-ratio), seeded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from inferplan.deployment import Workload
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Requests:
+    """Prompt and output tokens of each request, in the order the client sends them."""
+
+    input_tokens: IntArray
+    output_tokens: IntArray
+
+    @property
+    def count(self) -> int:
+        return int(self.input_tokens.size)
+
+
+def uniform_lengths(length: int, ratio: float, count: int,
+                    rng: np.random.Generator) -> IntArray:
+    """`count` integers uniform in [⌈ratio·L⌉, L]; all L when ratio is 1.
+
+    L = 1024, ratio 0.8: in [820, 1024], mean ≈ 922.
+    """
+    low = max(1, int(np.ceil(ratio * length)))
+    if low >= length:
+        return np.full(count, length, dtype=np.int64)
+    return rng.integers(low, length + 1, size=count, dtype=np.int64)
+
+
+def closed_loop_requests(workload: Workload, concurrency: int, seed: int = 0) -> Requests:
+    """N = `workload.requests` (default 10·C, InferenceX's --num-prompts) requests with
+    lengths from `workload.length_ratio`; the same seed gives the same requests."""
+    count = int(workload.requests or 10 * concurrency)
+    count = max(count, concurrency)
+    rng = np.random.default_rng(seed)
+    return Requests(
+        input_tokens=uniform_lengths(workload.input_len, workload.length_ratio, count, rng),
+        output_tokens=uniform_lengths(workload.output_len, workload.length_ratio, count, rng))

@@ -1,0 +1,60 @@
+"""Step times on a grid, so that a simulation asks the `StepTimeModel` once, vectorised,
+rather than once per step.
+
+A step carries `decoding` sequences (one new token each, at a mean context) and
+`prompt` tokens of prompts (whole or in chunks). The grid: every decoding count from 0
+to the most the engine runs, 17 mean contexts (log-spaced), 33 prompt-token counts up to
+the budget; a step's time is interpolated linearly in context and prompt tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from inferplan.deployment import Deployment
+from inferplan.steptime import Segment, mixed_step_cost
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class StepTable:
+    """latency_s[decoding, context index, prompt index] on the grid axes."""
+
+    contexts: FloatArray
+    prompt_tokens: FloatArray
+    latency_s: FloatArray
+
+    def step_s(self, decoding: int, mean_context: float, prompt_tokens: float) -> float:
+        """Bilinear interpolation in (context, prompt tokens) at `decoding` sequences."""
+        row = self.latency_s[min(decoding, self.latency_s.shape[0] - 1)]
+        c = float(np.clip(mean_context, self.contexts[0], self.contexts[-1]))
+        p = float(np.clip(prompt_tokens, 0.0, self.prompt_tokens[-1]))
+        i = int(np.clip(np.searchsorted(self.contexts, c) - 1, 0, self.contexts.size - 2))
+        j = int(np.clip(np.searchsorted(self.prompt_tokens, p) - 1, 0,
+                        self.prompt_tokens.size - 2))
+        fc = (c - self.contexts[i]) / (self.contexts[i + 1] - self.contexts[i])
+        fp = (p - self.prompt_tokens[j]) / (self.prompt_tokens[j + 1] - self.prompt_tokens[j])
+        low = row[i, j] * (1 - fp) + row[i, j + 1] * fp
+        high = row[i + 1, j] * (1 - fp) + row[i + 1, j + 1] * fp
+        return float(low * (1 - fc) + high * fc)
+
+
+def step_table(deployment: Deployment, max_decoding: int, max_context: float,
+               max_prompt_tokens: float) -> StepTable:
+    """The grid for one deployment: decoding 0..max_decoding, contexts 1..max_context,
+    prompt tokens 0..max_prompt_tokens (each prompt chunk priced as one sequence of that
+    many tokens starting its prompt; the decodes at the mean context)."""
+    B = np.arange(max_decoding + 1, dtype=np.float64)[:, None, None]
+    contexts = np.geomspace(1.0, max(float(max_context), 2.0), 17)
+    prompts = np.linspace(0.0, max(float(max_prompt_tokens), 1.0), 33)
+    P = prompts[None, None, :]
+    cost = mixed_step_cost(deployment, [
+        Segment("decode", B, 1, contexts[None, :, None]),
+        Segment("chunk", np.where(P > 0, 1.0, 0.0), P, 0.0)])
+    latency = np.broadcast_to(cost.latency_s, (B.shape[0], contexts.size, prompts.size))
+    return StepTable(contexts=contexts, prompt_tokens=prompts,
+                     latency_s=np.ascontiguousarray(latency, dtype=np.float64))

@@ -1,0 +1,108 @@
+"""The request-level simulator (`inferplan.sim`): conservation, determinism, agreement with
+the closed-form closed loop, and the `simulate` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.conftest import make
+
+from inferplan.serving import closed_loop
+from inferplan.sim import simulate_closed_loop, summarise_run
+from inferplan.sim.metrics import distribution
+from inferplan.sim.requests import uniform_lengths
+from inferplan.steptime import step_cost
+
+CASES = [  # engine, length ratio, C, in, out, tp
+    ("vllm", 0.8, 32, 1024, 256, 2),
+    ("sglang", 1.0, 16, 1024, 128, 8),
+    ("trtllm", 1.0, 8, 4096, 256, 4),
+    ("sglang", 0.8, 64, 1024, 512, 4),
+    ("trtllm", 1.0, 128, 2048, 256, 4),
+]
+
+
+def scenario(engine: str, ratio: float, C: int, S: int, n: int, tp: int) -> tuple:
+    return make(model="qwen3-32b", hardware="h100-sxm", chips=tp, parallelism={"tp": tp},
+                engine=engine, workload={"input_len": S, "output_len": n, "concurrency": C,
+                                         "length_ratio": ratio})
+
+
+def test_worked_numbers() -> None:
+    d = distribution([1, 2, 3, 4])
+    assert (d.mean, d.p50) == (2.5, 2.5)
+    assert d.p90 == pytest.approx(3.7) and d.p99 == pytest.approx(3.97)
+    lengths = uniform_lengths(1024, 0.8, 10_000, np.random.default_rng(0))
+    assert lengths.min() >= 820 and lengths.max() <= 1024
+    assert lengths.mean() == pytest.approx(922, rel=0.01)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-r{c[1]}-C{c[2]}" for c in CASES])
+def test_agrees_with_the_closed_form(case: tuple) -> None:
+    """The issue's bar: TPOT within 5% and TTFT within 15% of the closed form."""
+    dep, wl = scenario(*case)
+    C = case[2]
+    run = simulate_closed_loop(dep, wl, C, seed=0)
+    s = summarise_run(run)
+    loop = closed_loop(dep, wl, C)
+    assert s.tpot_s.mean == pytest.approx(float(loop.tpot_s), rel=0.05)
+    assert s.ttft_s.mean == pytest.approx(float(loop.ttft_s), rel=0.15)
+
+
+def test_every_request_runs_and_ttft_is_at_least_its_prefill() -> None:
+    dep, wl = scenario("vllm", 0.8, 16, 2048, 64, 2)
+    run = simulate_closed_loop(dep, wl, 16, seed=3)
+    assert run.requests.count == 160
+    assert np.all(np.isfinite(run.finished_s)) and np.all(run.finished_s >= run.first_token_s)
+    assert np.all(run.first_token_s > run.sent_s)
+    shortest = float(step_cost(dep, "prefill", 1, run.requests.input_tokens.min(), 0).latency_s)
+    assert run.ttft_s.min() >= shortest * (1 - 1e-9)
+    assert run.max_running <= 16
+
+
+def test_same_seed_same_run_other_seed_other_lengths() -> None:
+    dep, wl = scenario("sglang", 0.8, 8, 1024, 64, 2)
+    a = simulate_closed_loop(dep, wl, 8, seed=1)
+    b = simulate_closed_loop(dep, wl, 8, seed=1)
+    c = simulate_closed_loop(dep, wl, 8, seed=2)
+    assert a.finished_s.tobytes() == b.finished_s.tobytes()
+    assert a.requests.input_tokens.tobytes() != c.requests.input_tokens.tobytes()
+
+
+def test_kv_admission_caps_the_running_batch() -> None:
+    dep, wl = make(model="qwen3-32b", hardware="h100-sxm", chips=1, engine="trtllm",
+                   dtypes={"weights": "fp8", "kv": "fp8", "compute": "fp8"},
+                   workload={"input_len": 4096, "output_len": 512, "concurrency": 256})
+    run = simulate_closed_loop(dep, replace(wl, requests=512), 256)
+    assert run.max_running < 256                     # reserve_full: the cache holds fewer
+    assert run.ttft_s.max() > 10 * run.ttft_s.min()   # the rest queue
+
+
+def test_simulate_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                          capsys: pytest.CaptureFixture[str]) -> None:
+    from inferplan.cli import main
+    good = tmp_path / "s.yaml"
+    good.write_text("model: qwen3-32b\nhardware: h100-sxm\nchips: 2\nparallelism: {tp: 2}\n"
+                    "engine: sglang\nworkload: {input_len: 512, output_len: 32, "
+                    "concurrency: 4, length_ratio: 0.8}\n")
+    monkeypatch.setattr(sys, "argv", ["inferplan", "simulate", str(good), "--json"])
+    with pytest.raises(SystemExit) as ok:
+        main()
+    assert ok.value.code in (0, None)
+    record = json.loads(capsys.readouterr().out)
+    assert record["requests"] == 40 and record["engine"]["name"] == "sglang"
+    assert set(record["ttft_s"]) == {"mean", "p50", "p90", "p99"}
+    static = tmp_path / "static.yaml"
+    static.write_text(good.read_text().replace("concurrency: 4", "batch: 4"))
+    for argv in (["simulate", str(static)], ["simulate", str(good), "--seed", "-1"]):
+        monkeypatch.setattr(sys, "argv", ["inferplan", *argv])
+        with pytest.raises(SystemExit) as bad:
+            main()
+        assert bad.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1, err
