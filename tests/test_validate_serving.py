@@ -78,3 +78,14 @@ def test_cli_json_and_bad_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert code.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "missing columns" in err[0]
+
+
+def test_rows_through_the_simulator_stay_near_the_closed_form() -> None:
+    rows = [r for r in ROWS if r["model_path"] == "Qwen/Qwen3-32B" and r["mode"] == "agg"
+            and r["backend"] == "sglang" and int(r["batch_size"]) <= 16][:6]
+    closed, _ = run_serving_validation(rows, catalog_model, catalog_chip)
+    simulated, _ = run_serving_validation(rows, catalog_model, catalog_chip, simulated=True)
+    assert len(closed) == len(simulated) == len(rows)
+    for a, b in zip(closed, simulated, strict=True):
+        assert b.pred_tpot_s == pytest.approx(a.pred_tpot_s, rel=0.05)
+        assert b.pred_ttft_s == pytest.approx(a.pred_ttft_s, rel=0.15)

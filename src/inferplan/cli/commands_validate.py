@@ -42,6 +42,10 @@ def validate_command(
     serving: Annotated[bool, typer.Option(
         "--serving", help="Score the bundled closed-loop serving runs (serving_dev.csv) "
                           "against aiconfigurator's predictions of the same rows")] = False,
+    simulate: Annotated[bool, typer.Option(
+        "--simulate", help="With serving rows: predict through the request-level simulator "
+                           "(each row's client protocol) instead of the closed form; minutes "
+                           "for the whole file")] = False,
     efficiency: Annotated[str, typer.Option(help="realistic or ideal")] = "realistic",
     rows: Annotated[bool, typer.Option("--rows", help="Also list every mapped row")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON object")] = False,
@@ -61,13 +65,17 @@ def validate_command(
         text, origin = path.read_text(encoding="utf-8"), path.name
     if serving or is_serving_csv(text):
         served, skips = run_serving_validation(read_serving_rows(text, origin),
-                                               catalog_model, catalog_chip)
+                                               catalog_model, catalog_chip, simulate)
         if json_out:
             print(to_json(serving_validation_dict(served, skips)))
             return
         render_serving_validation(serving_table(served), skips, len(served),
-                                  coverage(served, skips), Console(width=140))
+                                  coverage(served, skips), Console(width=140),
+                                  "simulated" if simulate else "closed form")
         return
+    if simulate:
+        raise InferplanError("--simulate", True, "applies to serving rows (--serving or a "
+                                                 "serving CSV)")
     cases, skipped = run_validation(read_rows(text, origin), catalog_model, catalog_chip, mode)
     target = acceptance_cases(cases)
     if json_out:

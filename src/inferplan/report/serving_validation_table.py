@@ -31,9 +31,11 @@ def serving_stats_table(stats: Sequence[ServingStats]) -> Table:
 
 
 def render_serving_validation(stats: Sequence[ServingStats], skipped: Sequence[ServingSkip],
-                              evaluated: int, coverage: float, console: Console) -> None:
+                              evaluated: int, coverage: float, console: Console,
+                              method: str = "closed form") -> None:
     """The group table, then coverage and the skip reasons with their counts."""
-    console.print(f"{evaluated} serving rows predicted, {len(skipped)} skipped; coverage of "
+    console.print(f"{evaluated} serving rows predicted ({method}), {len(skipped)} skipped; "
+                  "coverage of "
                   f"the agg rows {coverage:.0%}. MAPE = mean |pred - meas| / meas; 'peer "
                   "rows' are those aiconfigurator 0.12 predicts, scored for both.")
     console.print(serving_stats_table(stats))
