@@ -11,6 +11,7 @@ import pytest
 
 from inferplan.hardware import catalog_chip
 from inferplan.models import catalog_model
+from inferplan.sim.run import simulated_means
 from inferplan.validate_serving import (
     ServingCase,
     ServingSkip,
@@ -84,7 +85,7 @@ def test_rows_through_the_simulator_stay_near_the_closed_form() -> None:
     rows = [r for r in ROWS if r["model_path"] == "Qwen/Qwen3-32B" and r["mode"] == "agg"
             and r["backend"] == "sglang" and int(r["batch_size"]) <= 16][:6]
     closed, _ = run_serving_validation(rows, catalog_model, catalog_chip)
-    simulated, _ = run_serving_validation(rows, catalog_model, catalog_chip, simulated=True)
+    simulated, _ = run_serving_validation(rows, catalog_model, catalog_chip, simulated_means)
     assert len(closed) == len(simulated) == len(rows)
     for a, b in zip(closed, simulated, strict=True):
         assert b.pred_tpot_s == pytest.approx(a.pred_tpot_s, rel=0.05)

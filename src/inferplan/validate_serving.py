@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 import yaml
 
+from inferplan.deployment import Deployment, Workload
 from inferplan.hardware import ChipSpec
 from inferplan.memory import max_batch
 from inferplan.models import ModelSpec
 from inferplan.scenario import build_deployment, parse_scenario
 from inferplan.serving import closed_loop
-from inferplan.sim import simulate_closed_loop, summarise_run
 from inferplan.units import InferplanError
 from inferplan.validation import read_csv_rows
 
@@ -142,9 +142,19 @@ def map_serving_row(row: Mapping[str, str]) -> ServingCase | ServingSkip:
         peer_tpot_s=_optional_s(row.get("aic_tpot_ms", "")))
 
 
+#: (deployment, closed-loop workload) -> (mean TTFT, mean TPOT) in seconds
+Predictor = Callable[[Deployment, Workload], tuple[float, float]]
+
+
+def closed_form(deployment: Deployment, workload: Workload) -> tuple[float, float]:
+    """Mean TTFT and TPOT of `serving.closed_loop` at the workload's concurrency."""
+    loop = closed_loop(deployment, workload, workload.concurrency or 1)
+    return float(loop.ttft_s), float(loop.tpot_s)
+
+
 def predict_serving(case: ServingCase, resolve_model: Callable[[str], ModelSpec],
                     resolve_chip: Callable[[str], ChipSpec],
-                    simulated: bool = False) -> ServingCase | ServingSkip:
+                    predict: Predictor = closed_form) -> ServingCase | ServingSkip:
     """Mean TTFT and TPOT of the row's closed loop; an impossible scenario is skipped.
 
     A quantisation the chip cannot compute in (fp4 on Hopper: gpt-oss's MXFP4 experts)
@@ -164,25 +174,23 @@ def predict_serving(case: ServingCase, resolve_model: Callable[[str], ModelSpec]
     if max_batch(deployment, replace(workload, output_len=1, input_len=1)) < 1:
         return ServingSkip(case.row_id, "the weights leave no room for a sequence at the "
                                         "engine's usable memory fraction (0.9)")
-    if simulated:
-        run = summarise_run(simulate_closed_loop(deployment, workload, workload.concurrency))
-        return replace(case, pred_ttft_s=run.ttft_s.mean, pred_tpot_s=run.tpot_s.mean)
-    loop = closed_loop(deployment, workload, workload.concurrency)
-    return replace(case, pred_ttft_s=float(loop.ttft_s), pred_tpot_s=float(loop.tpot_s))
+    ttft, tpot = predict(deployment, workload)
+    return replace(case, pred_ttft_s=ttft, pred_tpot_s=tpot)
 
 
 def run_serving_validation(rows: Iterable[Mapping[str, str]],
                            resolve_model: Callable[[str], ModelSpec],
-                           resolve_chip: Callable[[str], ChipSpec], simulated: bool = False,
+                           resolve_chip: Callable[[str], ChipSpec],
+                           predict: Predictor = closed_form,
                            ) -> tuple[list[ServingCase], list[ServingSkip]]:
-    """Map and predict every row (closed form, or `simulated` through `inferplan.sim`
-    with the row's client protocol): (predicted cases, skipped rows with reasons)."""
+    """Map and predict every row (the closed form, or another predictor such as
+    `sim.run.simulated_means`): (predicted cases, skipped rows with reasons)."""
     cases: list[ServingCase] = []
     skipped: list[ServingSkip] = []
     for row in rows:
         mapped = map_serving_row(row)
         result = mapped if isinstance(mapped, ServingSkip) else predict_serving(
-            mapped, resolve_model, resolve_chip, simulated)
+            mapped, resolve_model, resolve_chip, predict)
         if isinstance(result, ServingSkip):
             skipped.append(result)
         else:

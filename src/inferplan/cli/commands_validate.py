@@ -14,6 +14,7 @@ from inferplan.models import catalog_model
 from inferplan.report.json_out import to_json
 from inferplan.report.serving_validation_table import render_serving_validation
 from inferplan.report.validation_table import render_validation
+from inferplan.sim.run import simulated_means
 from inferplan.units import InferplanError
 from inferplan.validate import (
     acceptance_cases,
@@ -25,6 +26,7 @@ from inferplan.validate import (
 )
 from inferplan.validate_serving import (
     bundled_serving_text,
+    closed_form,
     coverage,
     is_serving_csv,
     read_serving_rows,
@@ -65,7 +67,8 @@ def validate_command(
         text, origin = path.read_text(encoding="utf-8"), path.name
     if serving or is_serving_csv(text):
         served, skips = run_serving_validation(read_serving_rows(text, origin),
-                                               catalog_model, catalog_chip, simulate)
+                                               catalog_model, catalog_chip,
+                                               simulated_means if simulate else closed_form)
         if json_out:
             print(to_json(serving_validation_dict(served, skips)))
             return

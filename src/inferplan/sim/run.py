@@ -57,3 +57,10 @@ def simulate(deployment: Deployment, workload: Workload, seed: int = 0) -> Simul
     return Simulation(deployment=deployment, workload=workload, concurrency=C, seed=seed,
                       summary=summarise_run(run), closed_form_ttft_s=float(loop.ttft_s),
                       closed_form_tpot_s=float(loop.tpot_s))
+
+
+def simulated_means(deployment: Deployment, workload: Workload) -> tuple[float, float]:
+    """Mean TTFT and TPOT of a simulated run of the workload's closed loop (seed 0): the
+    predictor `inferplan validate --serving --simulate` scores rows with."""
+    run = summarise_run(simulate_closed_loop(deployment, workload, clients(deployment, workload)))
+    return run.ttft_s.mean, run.tpot_s.mean
