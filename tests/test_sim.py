@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import make
 
 from inferplan.serving import closed_loop
-from inferplan.sim import simulate_closed_loop, summarise_run
+from inferplan.sim import simulate_replica, summarise_run
 from inferplan.sim.metrics import distribution
 from inferplan.sim.requests import uniform_lengths
 from inferplan.steptime import step_cost
@@ -47,7 +47,7 @@ def test_agrees_with_the_closed_form(case: tuple) -> None:
     """The issue's bar: TPOT within 5% and TTFT within 15% of the closed form."""
     dep, wl = scenario(*case)
     C = case[2]
-    run = simulate_closed_loop(dep, wl, C, seed=0)
+    run = simulate_replica(dep, wl, C, seed=0)
     s = summarise_run(run)
     loop = closed_loop(dep, wl, C)
     assert s.tpot_s.mean == pytest.approx(float(loop.tpot_s), rel=0.05)
@@ -56,7 +56,7 @@ def test_agrees_with_the_closed_form(case: tuple) -> None:
 
 def test_every_request_runs_and_ttft_is_at_least_its_prefill() -> None:
     dep, wl = scenario("vllm", 0.8, 16, 2048, 64, 2)
-    run = simulate_closed_loop(dep, wl, 16, seed=3)
+    run = simulate_replica(dep, wl, 16, seed=3)
     assert run.requests.count == 160
     assert np.all(np.isfinite(run.finished_s)) and np.all(run.finished_s >= run.first_token_s)
     assert np.all(run.first_token_s > run.sent_s)
@@ -67,9 +67,9 @@ def test_every_request_runs_and_ttft_is_at_least_its_prefill() -> None:
 
 def test_same_seed_same_run_other_seed_other_lengths() -> None:
     dep, wl = scenario("sglang", 0.8, 8, 1024, 64, 2)
-    a = simulate_closed_loop(dep, wl, 8, seed=1)
-    b = simulate_closed_loop(dep, wl, 8, seed=1)
-    c = simulate_closed_loop(dep, wl, 8, seed=2)
+    a = simulate_replica(dep, wl, 8, seed=1)
+    b = simulate_replica(dep, wl, 8, seed=1)
+    c = simulate_replica(dep, wl, 8, seed=2)
     assert a.finished_s.tobytes() == b.finished_s.tobytes()
     assert a.requests.input_tokens.tobytes() != c.requests.input_tokens.tobytes()
 
@@ -78,7 +78,7 @@ def test_kv_admission_caps_the_running_batch() -> None:
     dep, wl = make(model="qwen3-32b", hardware="h100-sxm", chips=1, engine="trtllm",
                    dtypes={"weights": "fp8", "kv": "fp8", "compute": "fp8"},
                    workload={"input_len": 4096, "output_len": 512, "concurrency": 256})
-    run = simulate_closed_loop(dep, replace(wl, requests=512), 256)
+    run = simulate_replica(dep, replace(wl, requests=512), 256)
     assert run.max_running < 256                     # reserve_full: the cache holds fewer
     assert run.ttft_s.max() > 10 * run.ttft_s.min()   # the rest queue
 
@@ -106,3 +106,58 @@ def test_simulate_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         assert bad.value.code == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1, err
+
+
+def open_loop(rate: float, requests: int = 300) -> tuple:
+    return make(model="qwen3-32b", hardware="h100-sxm", chips=2, parallelism={"tp": 2},
+                engine="vllm", workload={"input_len": 1024, "output_len": 128, "rate": rate,
+                                         "length_ratio": 0.8, "requests": requests})
+
+
+def test_open_loop_arrivals_and_load() -> None:
+    """Poisson arrivals at the rate; TTFT and TPOT grow with the load."""
+    from inferplan.sim.requests import arrival_times
+    gaps = np.diff(arrival_times(2.0, 20_000, "poisson", 1.0, np.random.default_rng(0)))
+    assert gaps.mean() == pytest.approx(0.5, rel=0.02)
+    bursty = np.diff(arrival_times(2.0, 20_000, "gamma", 0.25, np.random.default_rng(0)))
+    assert bursty.mean() == pytest.approx(0.5, rel=0.05) and bursty.std() > 1.5 * gaps.std()
+    light = summarise_run(simulate_replica(*open_loop(1.0), None))
+    heavy = summarise_run(simulate_replica(*open_loop(12.0), None))
+    assert light.requests_per_s == pytest.approx(1.0, rel=0.15)
+    assert heavy.tpot_s.mean > light.tpot_s.mean and heavy.ttft_s.p90 > light.ttft_s.p90
+
+
+def test_capacity_bisection_brackets_the_limits() -> None:
+    from inferplan.sim.capacity import capacity, passes
+    dep, wl = open_loop(1.0)
+    tight = capacity(dep, wl, ttft_limit_s=0.5, tpot_limit_s=0.025)
+    loose = capacity(dep, wl, ttft_limit_s=0.5, tpot_limit_s=0.04)
+    assert tight.summary is not None and passes(tight.summary, 0.5, 0.025)
+    failing = summarise_run(simulate_replica(dep, replace(wl, rate=tight.failing_rate), None))
+    assert not passes(failing, 0.5, 0.025)
+    assert tight.failing_rate - tight.rate <= 0.02 * tight.failing_rate
+    assert loose.rate >= tight.rate
+
+
+def test_estimate_refuses_a_rate_and_capacity_refuses_bad_limits(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from inferplan.cli import main
+    path = tmp_path / "open.yaml"
+    path.write_text("model: qwen3-32b\nhardware: h100-sxm\nchips: 1\nengine: vllm\n"
+                    "workload: {input_len: 512, output_len: 32, rate: 2}\n")
+    for argv in (["estimate", str(path)],
+                 ["capacity", str(path), "--ttft-p90", "0", "--tpot-p90", "0.05"],
+                 ["capacity", str(path), "--ttft-p90", "1", "--tpot-p90", "-1"]):
+        monkeypatch.setattr(sys, "argv", ["inferplan", *argv])
+        with pytest.raises(SystemExit) as bad:
+            main()
+        assert bad.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1, err
+    rate0 = tmp_path / "rate0.yaml"
+    rate0.write_text(path.read_text().replace("rate: 2", "rate: -2"))
+    monkeypatch.setattr(sys, "argv", ["inferplan", "simulate", str(rate0)])
+    with pytest.raises(SystemExit) as bad:
+        main()
+    assert bad.value.code == 2 and "workload.rate" in capsys.readouterr().err

@@ -47,6 +47,11 @@ class Workload:
     length_ratio: float = 1.0
     #: requests a closed-loop benchmark sends in all (None: 10 per client, InferenceX)
     requests: int | None = None
+    #: open-loop arrivals (simulated): requests/s per replica, Poisson or gamma with the
+    #: given burstiness (the gamma shape; 1 is Poisson, as vLLM's --burstiness)
+    rate: float | None = None
+    arrival: Literal["poisson", "gamma"] = "poisson"
+    burstiness: float = 1.0
 
     @property
     def mean_input_len(self) -> float:

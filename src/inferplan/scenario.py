@@ -70,6 +70,9 @@ class WorkloadIn(_Strict):
     prefill_chunk_tokens: int | None = Field(default=None, ge=1)
     length_ratio: float = Field(default=1.0, gt=0, le=1)
     requests: int | None = Field(default=None, ge=1)
+    rate: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    arrival: Literal["poisson", "gamma"] = "poisson"
+    burstiness: float = Field(default=1.0, gt=0, allow_inf_nan=False)
 
     @field_validator("batch")
     @classmethod
@@ -80,8 +83,10 @@ class WorkloadIn(_Strict):
 
     @model_validator(mode="after")
     def _one_of(self) -> WorkloadIn:
-        if (self.batch is None) == (self.concurrency is None):
-            raise ValueError("give exactly one of batch or concurrency (per model replica)")
+        given = [k for k in ("batch", "concurrency", "rate") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of batch, concurrency (per model replica) or "
+                             "rate (requests/s, simulated)")
         return self
 
 
@@ -155,5 +160,6 @@ def build_deployment(
     w = scenario.workload
     workload = Workload(input_len=w.input_len, output_len=w.output_len, batch=w.batch,
                         concurrency=w.concurrency, prefill_chunk_tokens=w.prefill_chunk_tokens,
-                        length_ratio=w.length_ratio, requests=w.requests)
+                        length_ratio=w.length_ratio, requests=w.requests, rate=w.rate,
+                        arrival=w.arrival, burstiness=w.burstiness)
     return deployment, workload

@@ -26,7 +26,7 @@ import numpy.typing as npt
 from inferplan.deployment import Deployment, Workload
 from inferplan.memory import MemoryResult, max_batch, memory_result
 from inferplan.steptime import Segment, StepCost, mixed_step_cost, step_cost
-from inferplan.units import S_PER_HOUR
+from inferplan.units import S_PER_HOUR, InferplanError
 
 Mode = Literal["static", "concurrency", "max"]
 FloatArray = npt.NDArray[np.float64]
@@ -313,6 +313,10 @@ def in_flight(deployment: Deployment, workload: Workload, concurrency: int) -> t
 
 def estimate(deployment: Deployment, workload: Workload) -> Estimate:
     """Memory, step costs and serving metrics for one scenario."""
+    if workload.rate is not None:
+        raise InferplanError("workload.rate", workload.rate,
+                             "an open-loop arrival rate is simulated (inferplan simulate, "
+                             "inferplan capacity); estimate takes batch or concurrency")
     mem = memory_result(deployment, workload, find_smallest=False)
     if workload.batch == "max":
         mode: Mode = "max"

@@ -11,6 +11,7 @@ from inferplan.cli.app import app
 from inferplan.cli.loader import load_scenario
 from inferplan.report.json_out import to_json
 from inferplan.report.sim_report import render_simulation
+from inferplan.sim.capacity import capacity
 from inferplan.sim.run import simulate
 from inferplan.units import InferplanError
 
@@ -36,3 +37,33 @@ def simulate_command(
         if len(results) > 1:
             console.rule(path)
         render_simulation(sim, console)
+
+
+@app.command("capacity")
+def capacity_command(
+    scenario: Annotated[str, typer.Argument(help="Scenario file (its lengths and deployment)")],
+    ttft_p90: Annotated[float, typer.Option("--ttft-p90", help="p90 TTFT limit, seconds")],
+    tpot_p90: Annotated[float, typer.Option("--tpot-p90", help="p90 TPOT limit, seconds")],
+    seed: Annotated[int, typer.Option(help="Seed of the arrivals and lengths")] = 0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """The highest Poisson request rate one replica serves with p90 TTFT and p90 TPOT
+    within the limits (MLPerf Server style), by bisection on simulated runs."""
+    if seed < 0:
+        raise InferplanError("--seed", seed, "a non-negative integer")
+    deployment, workload = load_scenario(scenario)
+    result = capacity(deployment, workload, ttft_p90, tpot_p90, seed)
+    chips = deployment.layout.tp * deployment.layout.pp
+    if json_out:
+        print(to_json(result.to_dict(chips)))
+        return
+    console = Console()
+    console.print(f"capacity of one replica ({chips} chips): {result.rate:.2f} requests/s "
+                  f"with p90 TTFT <= {ttft_p90 * 1e3:g} ms and p90 TPOT <= {tpot_p90 * 1e3:g} ms"
+                  f" ({result.failing_rate:.2f} requests/s fails; {result.runs} simulations)",
+                  highlight=False)
+    if result.summary is not None:
+        s = result.summary
+        console.print(f"at capacity: TTFT p90 {s.ttft_s.p90 * 1e3:,.1f} ms, TPOT p90 "
+                      f"{s.tpot_s.p90 * 1e3:,.2f} ms, {s.output_tokens_per_s / chips:,.1f} "
+                      "output tok/s per chip", highlight=False)

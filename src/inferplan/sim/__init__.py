@@ -12,8 +12,8 @@ and per-request TTFT, TPOT and end-to-end latency.
 - `metrics.py`: mean and percentiles of what a benchmark client reports.
 """
 
-from inferplan.sim.loop import SimResult, simulate_closed_loop
+from inferplan.sim.loop import SimResult, simulate_replica
 from inferplan.sim.metrics import Distribution, SimSummary, summarise_run
 
-__all__ = ["Distribution", "SimResult", "SimSummary", "simulate_closed_loop",
+__all__ = ["Distribution", "SimResult", "SimSummary", "simulate_replica",
            "summarise_run"]

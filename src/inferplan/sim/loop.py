@@ -1,7 +1,9 @@
-"""The event loop of one replica under a closed loop of C clients.
+"""The event loop of one replica, under a closed loop of C clients or open-loop arrivals.
 
-At t = 0 the first C requests arrive; each completion sends the client's next request at
-once, until N have been sent. Every engine step, in the engine profile's way:
+Closed loop: at t = 0 the first C requests arrive; each completion sends the client's
+next request at once, until N have been sent. Open loop (`workload.rate`): requests
+arrive at their own times (Poisson or gamma gaps), whatever the engine is doing. Every
+engine step, in the engine profile's way:
 - admission: waiting requests start (FCFS) while fewer than `max_num_seqs` run and the
   KV cache holds them (`on_demand`: the tokens they hold now plus the new prompt;
   `reserve_full`: each admitted sequence reserves its whole prompt + output);
@@ -27,7 +29,7 @@ import numpy.typing as npt
 
 from inferplan.deployment import Deployment, Workload
 from inferplan.memory import max_batch
-from inferplan.sim.requests import Requests, closed_loop_requests
+from inferplan.sim.requests import Requests, closed_loop_requests, open_loop_requests
 from inferplan.sim.step_table import step_table
 
 FloatArray = npt.NDArray[np.float64]
@@ -70,21 +72,24 @@ def kv_token_capacity(deployment: Deployment, workload: Workload) -> int:
     return max(held, sequences * held)
 
 
-def simulate_closed_loop(deployment: Deployment, workload: Workload, concurrency: int,
-                         seed: int = 0) -> SimResult:
-    """Run C clients until N requests are done (see the module docstring)."""
+def simulate_replica(deployment: Deployment, workload: Workload, concurrency: int | None,
+                     seed: int = 0) -> SimResult:
+    """Run until N requests are done: C closed-loop clients, or with `concurrency` None the
+    workload's open-loop arrivals (see the module docstring)."""
     sched = deployment.engine.scheduler
-    reqs = closed_loop_requests(workload, concurrency, seed)
+    reqs = (closed_loop_requests(workload, concurrency, seed) if concurrency is not None
+            else open_loop_requests(workload, seed))
     S, n = reqs.input_tokens, reqs.output_tokens
     N = reqs.count
     budget = int(workload.prefill_chunk_tokens or sched.max_num_batched_tokens)
     capacity = kv_token_capacity(deployment, workload)
-    cap_seqs = min(sched.max_num_seqs, concurrency)
+    cap_seqs = min(sched.max_num_seqs, concurrency or N)
     table = step_table(deployment, cap_seqs, float(S.max() + n.max()), float(budget))
     mixed = sched.prompt_steps == "mixed"
     reserve = sched.kv_admission == "reserve_full"
 
-    sent = np.full(N, np.nan)
+    open_loop = reqs.arrival_s is not None
+    sent = reqs.arrival_s.copy() if reqs.arrival_s is not None else np.full(N, np.nan)
     first = np.full(N, np.nan)
     done = np.full(N, np.nan)
     waiting: deque[int] = deque()
@@ -92,12 +97,33 @@ def simulate_closed_loop(deployment: Deployment, workload: Workload, concurrency
     decoding: dict[int, int] = {}                # request -> tokens still to emit
     context: dict[int, int] = {}                 # request -> tokens in its cache
     held = 0                                     # KV tokens held (or reserved)
-    next_id = min(concurrency, N)
-    sent[:next_id] = 0.0
-    waiting.extend(range(next_id))
     t, steps, busy, most = 0.0, 0, 0.0, 0
+    if open_loop:
+        next_id = 0                              # the next request not yet arrived
+    else:
+        next_id = min(concurrency or N, N)
+        sent[:next_id] = 0.0
+        waiting.extend(range(next_id))
 
-    while decoding or prompting or waiting:
+    def finish(r: int) -> None:
+        """Request r has its last token at t: free its cache; a closed-loop client sends
+        its next request."""
+        nonlocal held, next_id
+        done[r] = t
+        held -= int(S[r] + n[r]) if reserve else context[r]
+        del context[r]
+        if not open_loop and next_id < N:
+            sent[next_id] = t
+            waiting.append(next_id)
+            next_id += 1
+
+    while decoding or prompting or waiting or (open_loop and next_id < N):
+        if open_loop:
+            if not (decoding or prompting or waiting):
+                t = max(t, float(sent[next_id]))         # idle until the next arrival
+            while next_id < N and sent[next_id] <= t:
+                waiting.append(next_id)
+                next_id += 1
         # admission, FCFS
         while waiting and len(decoding) + len(prompting) < cap_seqs:
             r = waiting[0]
@@ -135,13 +161,7 @@ def simulate_closed_loop(deployment: Deployment, workload: Workload, concurrency
                 held += 1
             if decoding[r] == 0:
                 del decoding[r]
-                done[r] = t
-                held -= int(S[r] + n[r]) if reserve else context.pop(r)
-                context.pop(r, None)
-                if next_id < N:
-                    sent[next_id] = t
-                    waiting.append(next_id)
-                    next_id += 1
+                finish(r)
         for entry, take in chunks:
             r = entry[0]
             entry[1] -= take
@@ -152,12 +172,6 @@ def simulate_closed_loop(deployment: Deployment, workload: Workload, concurrency
                 if n[r] > 1:
                     decoding[r] = int(n[r]) - 1
                 else:
-                    done[r] = t
-                    held -= int(S[r] + n[r]) if reserve else context.pop(r)
-                    context.pop(r, None)
-                    if next_id < N:
-                        sent[next_id] = t
-                        waiting.append(next_id)
-                        next_id += 1
+                    finish(r)
     return SimResult(requests=reqs, sent_s=sent, first_token_s=first, finished_s=done,
                      steps=steps, busy_s=busy, max_running=most)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from inferplan.deployment import Deployment, Workload
 from inferplan.memory import max_batch
 from inferplan.serving import closed_loop
-from inferplan.sim.loop import simulate_closed_loop
+from inferplan.sim.loop import simulate_replica
 from inferplan.sim.metrics import SimSummary, summarise_run
 from inferplan.units import InferplanError
 
@@ -19,18 +19,18 @@ class Simulation:
 
     deployment: Deployment
     workload: Workload
-    concurrency: int
+    concurrency: int | None          # closed-loop clients; None: open-loop arrivals
     seed: int
     summary: SimSummary
-    closed_form_ttft_s: float
-    closed_form_tpot_s: float
+    closed_form_ttft_s: float | None  # `serving.closed_loop` of the same loop (closed only)
+    closed_form_tpot_s: float | None
 
     def to_dict(self) -> dict[str, object]:
         d = self.deployment
         return {
             "model": d.model.name, "hardware": d.chip.name, "chips": d.chips,
             "engine": {"name": d.engine.name, "version": d.engine.version},
-            "concurrency": self.concurrency, "seed": self.seed,
+            "concurrency": self.concurrency, "rate": self.workload.rate, "seed": self.seed,
             "input_len": self.workload.input_len, "output_len": self.workload.output_len,
             "length_ratio": self.workload.length_ratio,
             **self.summary.to_dict(d.layout.tp * d.layout.pp),
@@ -38,29 +38,33 @@ class Simulation:
                             "tpot_s": self.closed_form_tpot_s}}
 
 
-def clients(deployment: Deployment, workload: Workload) -> int:
+def clients(deployment: Deployment, workload: Workload) -> int | None:
     """The closed loop's C: `concurrency`, or for `batch: max` the largest batch that fits;
-    a static batch is not a closed loop."""
+    None for open-loop arrivals (`rate`); a static batch is not a serving loop."""
+    if workload.rate is not None:
+        return None
     if workload.concurrency is not None:
         return workload.concurrency
     if workload.batch == "max":
         return max(1, max_batch(deployment, workload))
     raise InferplanError("workload.batch", workload.batch,
-                         "simulate runs a closed loop: give concurrency (or batch: max)")
+                         "simulate runs a serving loop: give concurrency (or batch: max) or "
+                         "rate")
 
 
 def simulate(deployment: Deployment, workload: Workload, seed: int = 0) -> Simulation:
-    """Simulate one replica under the workload's closed loop (see `sim.loop`)."""
+    """Simulate one replica under the workload's closed or open loop (see `sim.loop`)."""
     C = clients(deployment, workload)
-    run = simulate_closed_loop(deployment, workload, C, seed)
-    loop = closed_loop(deployment, workload, C)
+    run = simulate_replica(deployment, workload, C, seed)
+    loop = closed_loop(deployment, workload, C) if C is not None else None
     return Simulation(deployment=deployment, workload=workload, concurrency=C, seed=seed,
-                      summary=summarise_run(run), closed_form_ttft_s=float(loop.ttft_s),
-                      closed_form_tpot_s=float(loop.tpot_s))
+                      summary=summarise_run(run),
+                      closed_form_ttft_s=None if loop is None else float(loop.ttft_s),
+                      closed_form_tpot_s=None if loop is None else float(loop.tpot_s))
 
 
 def simulated_means(deployment: Deployment, workload: Workload) -> tuple[float, float]:
     """Mean TTFT and TPOT of a simulated run of the workload's closed loop (seed 0): the
     predictor `inferplan validate --serving --simulate` scores rows with."""
-    run = summarise_run(simulate_closed_loop(deployment, workload, clients(deployment, workload)))
+    run = summarise_run(simulate_replica(deployment, workload, clients(deployment, workload)))
     return run.ttft_s.mean, run.tpot_s.mean
