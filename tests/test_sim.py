@@ -155,6 +155,13 @@ def test_estimate_refuses_a_rate_and_capacity_refuses_bad_limits(
         assert bad.value.code == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1, err
+    long = tmp_path / "long.yaml"
+    long.write_text(path.read_text().replace("input_len: 512", "input_len: 65536")
+                    .replace("qwen3-32b", "llama-2-7b"))
+    monkeypatch.setattr(sys, "argv", ["inferplan", "simulate", str(long)])
+    with pytest.raises(SystemExit) as bad:
+        main()
+    assert bad.value.code == 2 and "context" in capsys.readouterr().err
     rate0 = tmp_path / "rate0.yaml"
     rate0.write_text(path.read_text().replace("rate: 2", "rate: -2"))
     monkeypatch.setattr(sys, "argv", ["inferplan", "simulate", str(rate0)])

@@ -54,6 +54,11 @@ def clients(deployment: Deployment, workload: Workload) -> int | None:
 
 def simulate(deployment: Deployment, workload: Workload, seed: int = 0) -> Simulation:
     """Simulate one replica under the workload's closed or open loop (see `sim.loop`)."""
+    context = deployment.model.max_position_embeddings
+    if context and workload.input_len + workload.output_len > context:
+        raise InferplanError("workload.input_len", workload.input_len,
+                             f"input + output ({workload.input_len} + {workload.output_len}) "
+                             f"must fit the {context}-token context of {deployment.model.name}")
     C = clients(deployment, workload)
     run = simulate_replica(deployment, workload, C, seed)
     loop = closed_loop(deployment, workload, C) if C is not None else None
