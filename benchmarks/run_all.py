@@ -7,6 +7,8 @@ Targets (this 2-core machine):
 - search: ≥100,000 candidate deployments in ≤ 1 s; an aiconfigurator-style dense-model
   question (11–15 s there) in ≤ 0.5 s, the same as disaggregated pools in ≤ 0.5 s, and
   with speculative decoding as a dimension in ≤ 1 s (benchmarks/bench_search.py).
+- simulator: 1,000,000 requests through 64 replicas in ≤ 60 s, peak memory reported
+  (benchmarks/bench_sim.py).
 Then the accuracy target (benchmarks/validation_accuracy.py): median APE ≤ 15% on the
 static-batch throughput and TTFT rows of every hardware kind in the dev measurements.
 """
@@ -24,6 +26,7 @@ from bench_search import (
     bench_search_100k_in_flight,
     bench_speculative_search,
 )
+from bench_sim import bench_simulator_fleet
 from validation_accuracy import accuracy_report
 
 from inferplan.deployment import Deployment, Dtypes, Workload
@@ -75,7 +78,7 @@ def main() -> None:
     rows = [bench_memory_vectorised(), bench_max_batch_catalog(), bench_search_100k(),
             bench_search_100k_in_flight(), bench_aiconfigurator_question(),
             bench_aiconfigurator_static(), bench_disaggregated_question(),
-            bench_speculative_search()]
+            bench_speculative_search(), bench_simulator_fleet()]
     print(f"{'benchmark':55} {'seconds':>9} {'target':>8}  ok")
     failed = False
     for name, seconds, target in rows:

@@ -168,3 +168,22 @@ def test_estimate_refuses_a_rate_and_capacity_refuses_bad_limits(
     with pytest.raises(SystemExit) as bad:
         main()
     assert bad.value.code == 2 and "workload.rate" in capsys.readouterr().err
+
+
+def test_round_robin_fleet_deals_arrivals_in_turn() -> None:
+    """dp = 2 at 1 request/s per replica: the fleet's arrivals at 2/s, dealt in turn; each
+    replica's share run alone gives the same figures."""
+    from inferplan.sim.fleet import simulate_fleet
+    from inferplan.sim.requests import Requests, open_loop_requests
+    dep, wl = make(model="qwen3-32b", hardware="h100-sxm", chips=2, parallelism={"tp": 1},
+                   engine="vllm", workload={"input_len": 512, "output_len": 64, "rate": 1.0,
+                                            "requests": 50})
+    assert dep.layout.dp == 2
+    fleet = simulate_fleet(dep, wl, None, seed=4)
+    assert fleet.requests.count == 100
+    assert np.all(np.diff(fleet.sent_s) >= 0)                  # arrival order
+    stream = open_loop_requests(replace(wl, rate=2.0, requests=100), seed=4)
+    assert stream.arrival_s is not None
+    second = simulate_replica(dep, wl, None, 4, Requests(
+        stream.input_tokens[1::2], stream.output_tokens[1::2], stream.arrival_s[1::2]))
+    np.testing.assert_array_equal(fleet.finished_s[1::2], second.finished_s)

@@ -13,7 +13,8 @@ def render_simulation(sim: Simulation, console: Console) -> None:
     load = (f"{sim.concurrency} clients" if sim.concurrency is not None
             else f"{w.rate:g} requests/s ({w.arrival})")
     console.print(
-        f"{d.model.name} on {d.chips}x {d.chip.name}, tp={d.layout.tp} pp={d.layout.pp}; "
+        f"{d.model.name} on {d.chips}x {d.chip.name}, tp={d.layout.tp} pp={d.layout.pp} "
+        f"dp={d.layout.dp} (round robin); "
         f"{d.engine.display_name} {d.engine.version}; {load}, "
         f"{s.requests} requests of {w.input_len} in / {w.output_len} out "
         f"(ratio {w.length_ratio:g}); seed {sim.seed}", highlight=False)
@@ -24,7 +25,7 @@ def render_simulation(sim: Simulation, console: Console) -> None:
         table.add_row(name, *(f"{v * 1e3:,.1f}" for v in
                               (dist.mean, dist.p50, dist.p90, dist.p99)))
     console.print(table)
-    chips = d.layout.tp * d.layout.pp
+    chips = d.chips
     console.print(
         f"{s.output_tokens_per_s:,.0f} output tok/s ({s.output_tokens_per_s / chips:,.1f} "
         f"per chip), {s.requests_per_s:.2f} requests/s over {s.duration_s:.1f} s, "

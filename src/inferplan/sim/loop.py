@@ -73,12 +73,14 @@ def kv_token_capacity(deployment: Deployment, workload: Workload) -> int:
 
 
 def simulate_replica(deployment: Deployment, workload: Workload, concurrency: int | None,
-                     seed: int = 0) -> SimResult:
+                     seed: int = 0, requests: Requests | None = None) -> SimResult:
     """Run until N requests are done: C closed-loop clients, or with `concurrency` None the
-    workload's open-loop arrivals (see the module docstring)."""
+    workload's open-loop arrivals (see the module docstring). `requests` replaces the
+    workload's own (a router's share of a fleet's arrivals)."""
     sched = deployment.engine.scheduler
-    reqs = (closed_loop_requests(workload, concurrency, seed) if concurrency is not None
-            else open_loop_requests(workload, seed))
+    reqs = requests if requests is not None else (
+        closed_loop_requests(workload, concurrency, seed) if concurrency is not None
+        else open_loop_requests(workload, seed))
     S, n = reqs.input_tokens, reqs.output_tokens
     N = reqs.count
     budget = int(workload.prefill_chunk_tokens or sched.max_num_batched_tokens)
@@ -149,16 +151,26 @@ def simulate_replica(deployment: Deployment, workload: Workload, concurrency: in
         if not decode_now and not chunks:
             raise AssertionError("a step with nothing to run")     # admission guarantees work
         prompt_tokens = float(sum(take for _, take in chunks))
-        mean_ctx = (float(np.mean([context[r] for r in decode_now])) if decode_now else 1.0)
-        dt = table.step_s(len(decode_now), mean_ctx, prompt_tokens)
+        mean_ctx = (sum(context[r] for r in decode_now) / len(decode_now)
+                    if decode_now else 1.0)
+        # Decode-only steps between events are alike but for the growing context: run k
+        # of them at once, up to the next completion (or the next open-loop arrival),
+        # at the step time of their middle context.
+        k = 1
+        if not chunks:
+            k = min(decoding[r] for r in decode_now)
+            if open_loop and next_id < N and k > 1:
+                first_dt = table.step_s(len(decode_now), mean_ctx, 0.0)
+                k = max(1, min(k, math.ceil((float(sent[next_id]) - t) / first_dt)))
+        dt = k * table.step_s(len(decode_now), mean_ctx + (k - 1) / 2.0, prompt_tokens)
         t += dt
         busy += dt
-        steps += 1
+        steps += k
         for r in decode_now:
-            decoding[r] -= 1
-            context[r] += 1
+            decoding[r] -= k
+            context[r] += k
             if not reserve:
-                held += 1
+                held += k
             if decoding[r] == 0:
                 del decoding[r]
                 finish(r)

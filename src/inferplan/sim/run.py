@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from inferplan.deployment import Deployment, Workload
 from inferplan.memory import max_batch
 from inferplan.serving import closed_loop
+from inferplan.sim.fleet import simulate_fleet
 from inferplan.sim.loop import simulate_replica
 from inferplan.sim.metrics import SimSummary, summarise_run
 from inferplan.units import InferplanError
@@ -33,7 +34,7 @@ class Simulation:
             "concurrency": self.concurrency, "rate": self.workload.rate, "seed": self.seed,
             "input_len": self.workload.input_len, "output_len": self.workload.output_len,
             "length_ratio": self.workload.length_ratio,
-            **self.summary.to_dict(d.layout.tp * d.layout.pp),
+            "replicas": d.layout.dp, **self.summary.to_dict(d.chips),
             "closed_form": {"ttft_s": self.closed_form_ttft_s,
                             "tpot_s": self.closed_form_tpot_s}}
 
@@ -60,7 +61,7 @@ def simulate(deployment: Deployment, workload: Workload, seed: int = 0) -> Simul
                              f"input + output ({workload.input_len} + {workload.output_len}) "
                              f"must fit the {context}-token context of {deployment.model.name}")
     C = clients(deployment, workload)
-    run = simulate_replica(deployment, workload, C, seed)
+    run = simulate_fleet(deployment, workload, C, seed)
     loop = closed_loop(deployment, workload, C) if C is not None else None
     return Simulation(deployment=deployment, workload=workload, concurrency=C, seed=seed,
                       summary=summarise_run(run),

@@ -9,6 +9,7 @@ the budget; a step's time is interpolated linearly in context and prompt tokens.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,25 +23,27 @@ FloatArray = npt.NDArray[np.float64]
 
 @dataclass(frozen=True)
 class StepTable:
-    """latency_s[decoding, context index, prompt index] on the grid axes."""
+    """Step times `rows[decoding][context index][prompt index]` on the grid axes, as plain
+    Python lists: the loop asks one step at a time, and numpy per step would cost more
+    than the lookup."""
 
-    contexts: FloatArray
-    prompt_tokens: FloatArray
-    latency_s: FloatArray
+    contexts: list[float]
+    prompt_tokens: list[float]
+    rows: list[list[list[float]]]
 
     def step_s(self, decoding: int, mean_context: float, prompt_tokens: float) -> float:
         """Bilinear interpolation in (context, prompt tokens) at `decoding` sequences."""
-        row = self.latency_s[min(decoding, self.latency_s.shape[0] - 1)]
-        c = float(np.clip(mean_context, self.contexts[0], self.contexts[-1]))
-        p = float(np.clip(prompt_tokens, 0.0, self.prompt_tokens[-1]))
-        i = int(np.clip(np.searchsorted(self.contexts, c) - 1, 0, self.contexts.size - 2))
-        j = int(np.clip(np.searchsorted(self.prompt_tokens, p) - 1, 0,
-                        self.prompt_tokens.size - 2))
-        fc = (c - self.contexts[i]) / (self.contexts[i + 1] - self.contexts[i])
-        fp = (p - self.prompt_tokens[j]) / (self.prompt_tokens[j + 1] - self.prompt_tokens[j])
-        low = row[i, j] * (1 - fp) + row[i, j + 1] * fp
-        high = row[i + 1, j] * (1 - fp) + row[i + 1, j + 1] * fp
-        return float(low * (1 - fc) + high * fc)
+        cs, ps = self.contexts, self.prompt_tokens
+        row = self.rows[min(decoding, len(self.rows) - 1)]
+        c = min(max(mean_context, cs[0]), cs[-1])
+        p = min(max(prompt_tokens, 0.0), ps[-1])
+        i = min(max(bisect_left(cs, c) - 1, 0), len(cs) - 2)
+        j = min(max(bisect_left(ps, p) - 1, 0), len(ps) - 2)
+        fc = (c - cs[i]) / (cs[i + 1] - cs[i])
+        fp = (p - ps[j]) / (ps[j + 1] - ps[j])
+        low = row[i][j] * (1 - fp) + row[i][j + 1] * fp
+        high = row[i + 1][j] * (1 - fp) + row[i + 1][j + 1] * fp
+        return low * (1 - fc) + high * fc
 
 
 def step_table(deployment: Deployment, max_decoding: int, max_context: float,
@@ -56,5 +59,5 @@ def step_table(deployment: Deployment, max_decoding: int, max_context: float,
         Segment("decode", B, 1, contexts[None, :, None]),
         Segment("chunk", np.where(P > 0, 1.0, 0.0), P, 0.0)])
     latency = np.broadcast_to(cost.latency_s, (B.shape[0], contexts.size, prompts.size))
-    return StepTable(contexts=contexts, prompt_tokens=prompts,
-                     latency_s=np.ascontiguousarray(latency, dtype=np.float64))
+    return StepTable(contexts=contexts.tolist(), prompt_tokens=prompts.tolist(),
+                     rows=np.asarray(latency, dtype=np.float64).tolist())
