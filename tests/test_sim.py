@@ -187,3 +187,60 @@ def test_round_robin_fleet_deals_arrivals_in_turn() -> None:
     second = simulate_replica(dep, wl, None, 4, Requests(
         stream.input_tokens[1::2], stream.output_tokens[1::2], stream.arrival_s[1::2]))
     np.testing.assert_array_equal(fleet.finished_s[1::2], second.finished_s)
+
+
+def test_trace_rows_worked_number() -> None:
+    from inferplan.sim.trace import trace_requests
+    csv_text = "timestamp,input_tokens,output_tokens\n0.5,100,10\n0.0,200,20\n"
+    r = trace_requests(csv_text)
+    assert r.arrival_s is not None
+    np.testing.assert_array_equal(r.arrival_s, [0.0, 0.5])
+    np.testing.assert_array_equal(r.input_tokens, [200, 100])
+    jsonl = '{"arrival_s": 3.0, "input_length": 7, "output_length": 2}\n' \
+            '{"arrival_s": 5.5, "input_length": 9, "output_length": 4}\n'
+    j = trace_requests(jsonl)
+    assert j.arrival_s is not None
+    np.testing.assert_array_equal(j.arrival_s, [0.0, 2.5])
+
+
+@pytest.mark.parametrize(("text", "field"), [
+    ("", "trace.csv"),
+    ("timestamp,input_tokens,output_tokens\n", "trace.csv"),
+    ("timestamp,input_tokens\n0,5\n", "trace.csv:1"),
+    ("timestamp,input_tokens,output_tokens\n-1,5,5\n", "trace.csv:1.timestamp"),
+    ("timestamp,input_tokens,output_tokens\n0,five,5\n", "trace.csv:1.input_tokens"),
+    ("timestamp,input_tokens,output_tokens\n0,0,5\n", "trace.csv:1.input_tokens"),
+    ('{"timestamp": 0, "input_tokens": 3\n', "trace.csv:1"),
+])
+def test_bad_traces_name_the_row_and_field(text: str, field: str) -> None:
+    from inferplan.sim.trace import trace_requests
+    from inferplan.units import InferplanError
+    with pytest.raises(InferplanError) as err:
+        trace_requests(text, "trace.csv")
+    assert err.value.field == field
+
+
+def test_simulate_a_trace_through_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from inferplan.cli import main
+    rows = "\n".join(f"{0.2 * i},{300 + 10 * i},{20 + i}" for i in range(30))
+    (tmp_path / "t.csv").write_text("timestamp,input_tokens,output_tokens\n" + rows + "\n")
+    (tmp_path / "bad.csv").write_text("timestamp,input_tokens,output_tokens\n0,99999,5\n")
+    base = ("model: qwen3-32b\nhardware: h100-sxm\nchips: 1\nengine: sglang\n"
+            "workload: {input_len: 600, output_len: 64, trace: TRACE}\n")
+    (tmp_path / "s.yaml").write_text(base.replace("TRACE", "t.csv"))
+    (tmp_path / "bad.yaml").write_text(base.replace("TRACE", "bad.csv"))
+    (tmp_path / "none.yaml").write_text(base.replace("TRACE", "missing.csv"))
+    monkeypatch.setattr(sys, "argv", ["inferplan", "simulate", str(tmp_path / "s.yaml"),
+                                      "--json"])
+    with pytest.raises(SystemExit):
+        main()
+    record = json.loads(capsys.readouterr().out)
+    assert record["requests"] == 30 and record["concurrency"] is None
+    for name, word in (("bad.yaml", "context"), ("none.yaml", "no such file")):
+        monkeypatch.setattr(sys, "argv", ["inferplan", "simulate", str(tmp_path / name)])
+        with pytest.raises(SystemExit) as bad:
+            main()
+        assert bad.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and word in err[0], err

@@ -52,6 +52,9 @@ class Workload:
     rate: float | None = None
     arrival: Literal["poisson", "gamma"] = "poisson"
     burstiness: float = 1.0
+    #: a trace file of requests (send time, input and output tokens), simulated; the
+    #: lengths above size the memory
+    trace: str | None = None
 
     @property
     def mean_input_len(self) -> float:

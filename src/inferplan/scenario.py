@@ -73,6 +73,7 @@ class WorkloadIn(_Strict):
     rate: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     arrival: Literal["poisson", "gamma"] = "poisson"
     burstiness: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    trace: str | None = None
 
     @field_validator("batch")
     @classmethod
@@ -83,10 +84,11 @@ class WorkloadIn(_Strict):
 
     @model_validator(mode="after")
     def _one_of(self) -> WorkloadIn:
-        given = [k for k in ("batch", "concurrency", "rate") if getattr(self, k) is not None]
+        given = [k for k in ("batch", "concurrency", "rate", "trace")
+                 if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of batch, concurrency (per model replica) or "
-                             "rate (requests/s, simulated)")
+            raise ValueError("give exactly one of batch, concurrency (per model replica), "
+                             "rate (requests/s, simulated) or trace (a file, simulated)")
         return self
 
 
@@ -161,5 +163,5 @@ def build_deployment(
     workload = Workload(input_len=w.input_len, output_len=w.output_len, batch=w.batch,
                         concurrency=w.concurrency, prefill_chunk_tokens=w.prefill_chunk_tokens,
                         length_ratio=w.length_ratio, requests=w.requests, rate=w.rate,
-                        arrival=w.arrival, burstiness=w.burstiness)
+                        arrival=w.arrival, burstiness=w.burstiness, trace=w.trace)
     return deployment, workload

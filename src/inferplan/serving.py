@@ -313,9 +313,11 @@ def in_flight(deployment: Deployment, workload: Workload, concurrency: int) -> t
 
 def estimate(deployment: Deployment, workload: Workload) -> Estimate:
     """Memory, step costs and serving metrics for one scenario."""
-    if workload.rate is not None:
-        raise InferplanError("workload.rate", workload.rate,
-                             "an open-loop arrival rate is simulated (inferplan simulate, "
+    if workload.rate is not None or workload.trace is not None:
+        field, value = (("workload.rate", workload.rate) if workload.rate is not None
+                        else ("workload.trace", workload.trace))
+        raise InferplanError(field, value,
+                             "open-loop arrivals are simulated (inferplan simulate, "
                              "inferplan capacity); estimate takes batch or concurrency")
     mem = memory_result(deployment, workload, find_smallest=False)
     if workload.batch == "max":

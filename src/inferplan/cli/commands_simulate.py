@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from inferplan.cli.app import app
-from inferplan.cli.loader import load_scenario
+from inferplan.cli.loader import load_scenario, load_trace, scenario_folder
 from inferplan.report.json_out import to_json
 from inferplan.report.sim_report import render_simulation
 from inferplan.sim.capacity import capacity
@@ -27,7 +27,12 @@ def simulate_command(
     replica under the scenario's closed loop, with the closed form beside them."""
     if seed < 0:
         raise InferplanError("--seed", seed, "a non-negative integer")
-    results = [simulate(*load_scenario(path), seed=seed) for path in scenarios]
+    results = []
+    for path in scenarios:
+        deployment, workload = load_scenario(path)
+        trace = (load_trace(workload.trace, scenario_folder(path))
+                 if workload.trace is not None else None)
+        results.append(simulate(deployment, workload, seed, trace))
     if json_out:
         records = [r.to_dict() for r in results]
         print(to_json(records[0] if len(records) == 1 else records))

@@ -13,7 +13,10 @@ from inferplan.deployment import Deployment, Workload
 from inferplan.hardware import ChipSpec, catalog_chip, chip_from_dict
 from inferplan.models import ModelSpec, catalog_model, hf_id_index, model_from_hf_config
 from inferplan.scenario import build_deployment, parse_scenario
+from inferplan.sim.requests import Requests
+from inferplan.sim.trace import trace_requests
 from inferplan.steptime import CalibratedStepTime, calibration_from_mapping
+from inferplan.units import InferplanError
 
 DEFAULT_SCENARIO = "default.yaml"
 
@@ -45,6 +48,19 @@ def load_calibration(ref: str, base: Path) -> CalibratedStepTime:
     """A calibration YAML/JSON (relative to the scenario): measured per-term ratios."""
     path = (base / ref) if not Path(ref).is_absolute() else Path(ref)
     return calibration_from_mapping(read_mapping(path, "calibration"), origin=path.name)
+
+
+def scenario_folder(path: str | None) -> Path:
+    """The folder a scenario's relative references (model, hardware, trace) start from."""
+    return Path.cwd() if path is None else Path(path).resolve().parent
+
+
+def load_trace(ref: str, base: Path) -> Requests:
+    """A workload's trace file (CSV or JSON Lines; `inferplan.sim.trace`)."""
+    path = (base / ref) if not Path(ref).is_absolute() else Path(ref)
+    if not path.is_file():
+        raise InferplanError("workload.trace", ref, "no such file")
+    return trace_requests(path.read_text(encoding="utf-8"), origin=path.name)
 
 
 def load_raw(path: str | None) -> tuple[dict[str, Any], Path]:

@@ -19,23 +19,27 @@ from inferplan.sim.requests import OPEN_LOOP_REQUESTS, Requests, open_loop_reque
 
 
 def simulate_fleet(deployment: Deployment, workload: Workload, concurrency: int | None,
-                   seed: int = 0) -> SimResult:
+                   seed: int = 0, requests: Requests | None = None) -> SimResult:
     """All dp replicas; the result lists every request of the fleet (replica by replica for
-    a closed loop, in arrival order for an open loop)."""
+    a closed loop, in arrival order for an open loop). `requests` (with arrival times, a
+    trace) replaces the open loop's generated arrivals."""
     dp = deployment.layout.dp
     if dp == 1:
-        return simulate_replica(deployment, workload, concurrency, seed)
+        return simulate_replica(deployment, workload, concurrency, seed, requests)
     if concurrency is not None:
         runs = [simulate_replica(deployment, workload, concurrency, seed + r)
                 for r in range(dp)]
         order = None
     else:
-        if workload.rate is None:
-            raise ValueError("an open loop needs workload.rate")
-        total = int(workload.requests or OPEN_LOOP_REQUESTS) * dp
-        fleet = open_loop_requests(replace(workload, rate=workload.rate * dp,
-                                           requests=total), seed)
+        if requests is not None:
+            fleet = requests
+        elif workload.rate is not None:
+            fleet = open_loop_requests(replace(workload, rate=workload.rate * dp, requests=int(
+                workload.requests or OPEN_LOOP_REQUESTS) * dp), seed)
+        else:
+            raise ValueError("an open loop needs workload.rate or a trace's requests")
         assert fleet.arrival_s is not None
+        total = fleet.count
         runs = []
         for r in range(dp):
             share = slice(r, None, dp)

@@ -11,6 +11,7 @@ from inferplan.serving import closed_loop
 from inferplan.sim.fleet import simulate_fleet
 from inferplan.sim.loop import simulate_replica
 from inferplan.sim.metrics import SimSummary, summarise_run
+from inferplan.sim.requests import Requests
 from inferplan.units import InferplanError
 
 
@@ -41,27 +42,33 @@ class Simulation:
 
 def clients(deployment: Deployment, workload: Workload) -> int | None:
     """The closed loop's C: `concurrency`, or for `batch: max` the largest batch that fits;
-    None for open-loop arrivals (`rate`); a static batch is not a serving loop."""
-    if workload.rate is not None:
+    None for open-loop arrivals (`rate`, `trace`); a static batch is not a serving loop."""
+    if workload.rate is not None or workload.trace is not None:
         return None
     if workload.concurrency is not None:
         return workload.concurrency
     if workload.batch == "max":
         return max(1, max_batch(deployment, workload))
     raise InferplanError("workload.batch", workload.batch,
-                         "simulate runs a serving loop: give concurrency (or batch: max) or "
-                         "rate")
+                         "simulate runs a serving loop: give concurrency (or batch: max), "
+                         "rate or trace")
 
 
-def simulate(deployment: Deployment, workload: Workload, seed: int = 0) -> Simulation:
-    """Simulate one replica under the workload's closed or open loop (see `sim.loop`)."""
+def simulate(deployment: Deployment, workload: Workload, seed: int = 0,
+             trace: Requests | None = None) -> Simulation:
+    """Simulate the deployment's replicas under the workload's closed or open loop, or the
+    `trace`'s requests when the workload names one (see `sim.loop`, `sim.fleet`)."""
+    if workload.trace is not None and trace is None:
+        raise InferplanError("workload.trace", workload.trace, "the trace file was not read")
+    longest = (workload.input_len + workload.output_len if trace is None else
+               int((trace.input_tokens + trace.output_tokens).max()))
     context = deployment.model.max_position_embeddings
-    if context and workload.input_len + workload.output_len > context:
-        raise InferplanError("workload.input_len", workload.input_len,
-                             f"input + output ({workload.input_len} + {workload.output_len}) "
-                             f"must fit the {context}-token context of {deployment.model.name}")
+    if context and longest > context:
+        where = "workload.input_len" if trace is None else "workload.trace"
+        raise InferplanError(where, longest, f"input + output tokens ({longest}) must fit "
+                             f"the {context}-token context of {deployment.model.name}")
     C = clients(deployment, workload)
-    run = simulate_fleet(deployment, workload, C, seed)
+    run = simulate_fleet(deployment, workload, C, seed, trace)
     loop = closed_loop(deployment, workload, C) if C is not None else None
     return Simulation(deployment=deployment, workload=workload, concurrency=C, seed=seed,
                       summary=summarise_run(run),
