@@ -54,7 +54,7 @@ def test_h100_fleet_and_gain() -> None:
     best = result.pairs[0]
     fleet = result.fleet(best)
     assert (fleet.prefill_replicas, fleet.decode_replicas, fleet.chips) == (17, 2, 25)
-    assert result.gain() == pytest.approx(2.08, abs=0.005)
+    assert result.gain() == pytest.approx(2.07, abs=0.005)
     # the seed's hand-off: 335 MB per chip over 3.125 GB/s of DCN
     a34 = disagg("seed-a34.yaml")
     assert float(a34.prefill.transfer_s[a34.pairs[0].prefill]) == pytest.approx(0.1074,

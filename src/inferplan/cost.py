@@ -21,6 +21,7 @@ numbers are measured and which are fitted, and by what command).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -355,6 +356,18 @@ class StepCost:
     def breakdown_s(self) -> dict[str, FloatArray]:
         return {"compute": self.compute_s, "weights": self.weights_s, "kv": self.kv_s,
                 "communication": self.communication_s, "overhead": self.overhead_s}
+
+    def take(self, index: int) -> StepCost:
+        """The costs at `index` along the leading axis (steps priced together)."""
+        def at(x: npt.NDArray[Any] | None) -> Any:
+            return None if x is None else x[index]
+        return StepCost(
+            phase=self.phase, flops=at(self.flops), weight_bytes=at(self.weight_bytes),
+            kv_bytes=at(self.kv_bytes), activation_bytes=at(self.activation_bytes),
+            compute_s=at(self.compute_s), weights_s=at(self.weights_s), kv_s=at(self.kv_s),
+            communication_s=at(self.communication_s), overhead_s=at(self.overhead_s),
+            latency_s=at(self.latency_s), mfu=at(self.mfu),
+            communication_bound=at(self.communication_bound), layout=at(self.layout))
 
     @property
     def bound(self) -> npt.NDArray[np.str_]:

@@ -318,22 +318,20 @@ def memory_breakdown(deployment: Deployment, workload: Workload,
 def largest_true(fits: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.bool_]],
                  limit: int = 1 << 24) -> int:
     """The largest n in 1..limit with fits(n), for a predicate monotone in n that takes an
-    array of n (0 if none): doubling, then bisection in one vectorised call per 64-wide
-    window. fits = n ≤ 138: 138."""
-    def one(n: int) -> bool:
-        return bool(fits(np.asarray([n], dtype=np.int64))[0])
-
-    if not one(1):
+    array of n (0 if none): one vectorised call over the powers of two finds the bracket
+    [2^k, 2^(k+1)), then one call per window of up to 4,096 values narrows it (a bracket
+    below 4,096 needs one). fits = n ≤ 138: 138."""
+    powers = np.asarray([1 << k for k in range(limit.bit_length()) if 1 << k <= limit],
+                        dtype=np.int64)
+    ok = np.asarray(fits(powers), dtype=bool)
+    if not ok[0]:
         return 0
-    lo, hi = 1, 2
-    while hi <= limit and one(hi):
-        lo, hi = hi, hi * 2
-    if hi > limit:
-        return limit
+    k = int(np.nonzero(ok)[0][-1])
+    lo, hi = int(powers[k]), (int(powers[k + 1]) if k + 1 < powers.size else limit + 1)
     while hi - lo > 1:
-        grid = np.unique(np.linspace(lo, hi, num=min(65, hi - lo + 1)).astype(np.int64))
-        ok = fits(grid)
-        last = int(grid[np.nonzero(ok)[0][-1]])
+        grid = np.unique(np.linspace(lo, hi - 1, num=min(4096, hi - lo)).astype(np.int64))
+        good = grid[np.asarray(fits(grid), dtype=bool)]
+        last = int(good[-1]) if good.size else lo
         above = grid[grid > last]
         lo, hi = last, int(above[0]) if above.size else last + 1
     return lo

@@ -136,20 +136,16 @@ def admitted_sequences(deployment: Deployment, workload: Workload) -> int:
 
 def mean_ceil(step_share: npt.ArrayLike, count: npt.ArrayLike) -> FloatArray:
     """mean_{j=1..R} ⌈j·a⌉: the mean number of steps after which the j-th of R prompts
-    queued at once has its first token, each step taking 1/a prompts (a = S/budget).
+    queued at once has its first token, each step taking 1/a prompts (a = S/budget),
+    as a·(R + 1)/2 + (1 − min(a, 1))/2, at least 1: exact when 1/a divides R or a is a
+    whole number, within a step otherwise.
 
-    a = 0.25 (4 prompts a step), R = 8: (1+1+1+1+2+2+2+2)/8 = 1.5.
+    a = 0.25 (4 prompts a step), R = 8: (1+1+1+1+2+2+2+2)/8 = 1.5 = 0.25·4.5 + 0.375.
     """
     a = np.asarray(step_share, dtype=np.float64)
     R = np.asarray(count, dtype=np.float64)
-    a, R = np.broadcast_arrays(a, R)
-    out = np.empty(a.shape, dtype=np.float64)
-    pairs = np.stack([a.ravel(), R.ravel()], axis=1)
-    unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
-    values = np.array([np.mean(np.ceil(np.arange(1, max(int(r), 1) + 1) * x - 1e-9))
-                       for x, r in unique])
-    out.ravel()[:] = values[np.ravel(inverse)]
-    return out
+    return np.asarray(np.maximum(a * (R + 1.0) / 2.0 + (1.0 - np.minimum(a, 1.0)) / 2.0, 1.0),
+                      dtype=np.float64)
 
 
 def whole_prompts(room: npt.ArrayLike, prompt_tokens: float, chunked: bool) -> FloatArray:
@@ -160,6 +156,19 @@ def whole_prompts(room: npt.ArrayLike, prompt_tokens: float, chunked: bool) -> F
         return r
     return np.asarray(np.maximum(np.floor(r / prompt_tokens), 1.0) * prompt_tokens,
                       dtype=np.float64)
+
+
+def closed_loop_steps(deployment: Deployment,
+                      compositions: list[tuple[npt.ArrayLike, ...]]) -> list[StepCost]:
+    """Several step compositions priced in one vectorised call: each is (decoding
+    sequences, their context, prompt chunks, tokens per chunk, tokens a chunk attends to
+    before it), arrays of one shape; the costs come back in the same order."""
+    parts = [np.stack(np.broadcast_arrays(*column)) for column in zip(*compositions,
+                                                                        strict=True)]
+    decodes, contexts, chunks, tokens, cached = parts
+    cost = mixed_step_cost(deployment, [Segment("decode", decodes, 1, contexts),
+                                        Segment("chunk", chunks, tokens, cached)])
+    return [cost.take(i) for i in range(len(compositions))]
 
 
 @dataclass(frozen=True)
@@ -225,41 +234,48 @@ def closed_loop(deployment: Deployment, workload: Workload,
     budget = float(workload.prefill_chunk_tokens or sched.max_num_batched_tokens)
     R = np.minimum(C, float(admitted_sequences(deployment, workload)))
     context = S + n / 2.0
-    decode = step_cost(deployment, "decode", R, 1, context)
     mixed = sched.prompt_steps == "mixed"
+    zero = np.zeros_like(R)
     if mixed:
         room = np.maximum(budget - R, 1.0)
         k_p = np.ceil(S / room) if sched.chunked_prefill else np.ones_like(R)
         f = R / (k_p + n - 1.0)
         phi = np.minimum(1.0, f * k_p)
-        chunk = S / k_p
         prompts = f * k_p / np.maximum(phi, 1e-12)          # chunks per prompt step
-        decoding = R * (n - 1.0) / (k_p + n - 1.0)
-        prompt = mixed_step_cost(deployment, [
-            Segment("decode", decoding, 1, context),
-            Segment("chunk", prompts, chunk, (S - chunk) / 2.0)])
-        tpot = phi * prompt.latency_s + (1.0 - phi) * decode.latency_s
+        prompt_decodes = R * (n - 1.0) / (k_p + n - 1.0)
         first_room = whole_prompts(np.maximum(budget - R / 2.0, 1.0), S, sched.chunked_prefill)
-        per_step = np.minimum(first_room, R * S)
-        first_step = mixed_step_cost(deployment, [
-            Segment("decode", R / 2.0, 1, S),
-            Segment("chunk", per_step / np.minimum(S, per_step), np.minimum(S, per_step),
-                    np.maximum(S - per_step, 0.0) / 2.0)]).latency_s
+        first_decodes = R / 2.0
     else:
         k_p = np.full_like(R, math.ceil(S / budget))
         f = R / (k_p + n - 1.0)
-        chunk = S / k_p
-        g = np.minimum(np.maximum(1.0, f), max(budget / S, 1.0))
-        phi = f * k_p / g
-        prompt = step_cost(deployment, "prefill", g, chunk, (S - chunk) / 2.0)
-        tpot = decode.latency_s + phi * prompt.latency_s
+        prompts = np.minimum(np.maximum(1.0, f), max(budget / S, 1.0))    # g per step
+        phi = f * k_p / prompts
+        prompt_decodes = zero
         first_room = whole_prompts(np.full_like(R, budget), S, sched.chunked_prefill)
-        per_step = np.minimum(first_room, R * S)
-        first_step = step_cost(deployment, "prefill", per_step / np.minimum(S, per_step),
-                               np.minimum(S, per_step),
-                               np.maximum(S - per_step, 0.0) / 2.0).latency_s
+        first_decodes = zero
+    chunk = S / k_p
+    per_step = np.minimum(first_room, R * S)
+    first_chunk = np.minimum(S, per_step)
+    group = np.minimum(np.maximum(first_room / S, 1.0), R)
+    # The loop's step compositions, priced in one call along a leading axis: a decode
+    # step; a prompt step; a first-wave step; one prompt alone; a group of whole prompts
+    # beside the decodes (fixed lengths, mixed steps).
+    rows = closed_loop_steps(deployment, [
+        (R, context, zero, zero, zero),
+        (prompt_decodes, context, prompts, chunk, (S - chunk) / 2.0),
+        (first_decodes, np.full_like(R, S), per_step / first_chunk, first_chunk,
+         np.maximum(S - per_step, 0.0) / 2.0),
+        (zero, zero, np.ones_like(R), np.full_like(R, S), zero),
+        (np.maximum(R - group, 0.0) if mixed else zero, context, group,
+         np.full_like(R, S), zero)])
+    decode, prompt, first_step_cost, alone, grouped_cost = rows
+    first_step = first_step_cost.latency_s
+    if mixed:
+        tpot = phi * prompt.latency_s + (1.0 - phi) * decode.latency_s
+    else:
+        tpot = decode.latency_s + phi * prompt.latency_s
     tpot = np.asarray(tpot, dtype=np.float64)
-    one_prefill = float(step_cost(deployment, "prefill", 1, S, 0).latency_s)
+    one_prefill = alone.latency_s
     first_steps = mean_ceil(S / first_room, R)
     first = np.maximum(first_step * first_steps, one_prefill)
     waves = workload.length_ratio >= 1.0 and not mixed
@@ -275,11 +291,7 @@ def closed_loop(deployment: Deployment, workload: Workload,
     elif workload.length_ratio < 1.0:
         later = 0.5 * tpot + k_p * prompt.latency_s
     else:   # fixed lengths, mixed steps: later requests come back in the first wave's groups
-        group = np.minimum(np.maximum(first_room / S, 1.0), R)
-        grouped = mixed_step_cost(deployment, [
-            Segment("decode", np.maximum(R - group, 0.0), 1, context),
-            Segment("chunk", group, S, 0.0)]).latency_s
-        later = 0.5 * tpot + grouped * k_p
+        later = 0.5 * tpot + grouped_cost.latency_s * k_p
     later = np.maximum(later, one_prefill)
     lifetime = later + (n - 1.0) * tpot
     queued = (C - R) / R * lifetime                 # Little's law, for clients beyond R
