@@ -244,3 +244,25 @@ def test_simulate_a_trace_through_the_cli(tmp_path: Path, monkeypatch: pytest.Mo
         assert bad.value.code == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and word in err[0], err
+
+
+def test_search_simulate_top_reranks_by_the_simulated_objective(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from inferplan.cli import main
+    space = Path(__file__).resolve().parents[1] / "docs" / "search" / "qwen3-32b-engines.yaml"
+    monkeypatch.setattr(sys, "argv", ["inferplan", "search", str(space), "--top", "2",
+                                      "--simulate-top", "4", "--json"])
+    with pytest.raises(SystemExit) as done:
+        main()
+    assert done.value.code in (0, None)
+    record = json.loads(capsys.readouterr().out)
+    rows = record["simulated"]
+    assert len(rows) == 4 and all("simulated" in r for r in rows)
+    met = [r["meets_slo_p90"] for r in rows]
+    assert met == sorted(met, reverse=True)                 # SLO met first
+    scores = [r["simulated_score"] for r in rows if r["meets_slo_p90"]]
+    assert scores == sorted(scores, reverse=True)           # then by tok/s/chip
+    for r in rows:
+        sim = r["simulated"]
+        assert sim["throughput"]["output_tokens_per_s_per_chip"] == pytest.approx(
+            r["simulated_score"])

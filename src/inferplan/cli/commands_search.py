@@ -22,10 +22,12 @@ from inferplan.report.search_report import (
     search_record,
     write_frontier_html,
 )
+from inferplan.report.sim_report import render_resimulated, simulated_record
 from inferplan.search import SearchResult, parse_space, run_search
 from inferplan.search.explain import why
 from inferplan.search.frontier import frontiers
 from inferplan.search.recommend import TargetKind, recommend
+from inferplan.sim.rerank import simulate_top
 from inferplan.units import InferplanError
 
 SpaceArg = Annotated[str, typer.Argument(
@@ -50,6 +52,9 @@ def load_and_search(path: str) -> SearchResult:
 def search_command(
     space: SpaceArg,
     top: Annotated[int, typer.Option("--top", min=1, help="How many of the best to list")] = 5,
+    simulate_top_k: Annotated[int, typer.Option(
+        "--simulate-top", min=0, help="Simulate the best K in-flight points request by "
+                                      "request and rank them again (p90 limits)")] = 0,
     json_out: JsonOpt = False,
 ) -> None:
     """Evaluate every point of a space; the best under the SLO, and why it wins."""
@@ -57,11 +62,22 @@ def search_command(
     best = [(i, result.estimate(i)) for i in result.best(top)]
     specs = {i: spec for i, _ in best if (spec := result.speculative(i)) is not None}
     reason = why(result)
+    slo = result.space.slo
+    resimulated = simulate_top(
+        [(i, result.deployment(i), result.workload(i)) for i in result.best(simulate_top_k)
+         if result.group(i).speculative is None],
+        result.objective, slo.ttft_s, slo.tpot_s, slo.e2e_latency_s) if simulate_top_k else []
     if json_out:
-        print(to_json(search_record(result, best, frontiers(result), reason, specs)))
+        record = search_record(result, best, frontiers(result), reason, specs)
+        if simulate_top_k:
+            record["simulated"] = [simulated_record(result, r) for r in resimulated]
+        print(to_json(record))
         return
-    render_search(result, reason, best[0][1] if best else None, Console(), top,
+    console = Console()
+    render_search(result, reason, best[0][1] if best else None, console, top,
                   specs.get(best[0][0]) if best else None)
+    if simulate_top_k:
+        render_resimulated(result, resimulated, console)
 
 
 @app.command("recommend")

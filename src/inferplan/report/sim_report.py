@@ -5,6 +5,9 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from inferplan.report.search_report import label
+from inferplan.search import SearchResult
+from inferplan.sim.rerank import Resimulated
 from inferplan.sim.run import Simulation
 
 
@@ -33,3 +36,37 @@ def render_simulation(sim: Simulation, console: Console) -> None:
     if sim.closed_form_ttft_s is not None and sim.closed_form_tpot_s is not None:
         console.print(f"closed form: TTFT {sim.closed_form_ttft_s * 1e3:,.1f} ms, "
                       f"TPOT {sim.closed_form_tpot_s * 1e3:,.2f} ms", highlight=False)
+
+
+def simulated_record(result: SearchResult, r: Resimulated) -> dict[str, object]:
+    """One re-ranked point for JSON: its scenario, the modelled and simulated figures."""
+    record: dict[str, object] = {
+        "index": r.index, "scenario": result.scenario(r.index),
+        "modelled": {"ttft_s": float(result.cols.ttft_s[r.index]),
+                     "tpot_s": float(result.cols.tpot_s[r.index])},
+        "meets_slo_p90": r.meets_slo, "simulated_score": r.score}
+    if r.simulation is not None:
+        record["simulated"] = r.simulation.to_dict()
+    return record
+
+
+def render_resimulated(result: SearchResult, rows: list[Resimulated], console: Console) -> None:
+    """The best points simulated, in their new order."""
+    table = Table(title="the best points simulated request by request (p90 against the SLO)",
+                  title_justify="left")
+    for col in ("#", "deployment", "TTFT model", "TTFT p50/p90", "TPOT model",
+                "TPOT p50/p90", "tok/s/chip", "SLO"):
+        table.add_column(col, justify="left" if col in ("deployment", "SLO") else "right")
+    for rank, r in enumerate(rows, start=1):
+        ttft, tpot = float(result.cols.ttft_s[r.index]), float(result.cols.tpot_s[r.index])
+        if r.simulation is None:
+            table.add_row(str(rank), label(result, r.index), f"{ttft * 1e3:,.1f} ms", "-",
+                          f"{tpot * 1e3:,.2f} ms", "-", "-", "static batch: not simulated")
+            continue
+        s, chips = r.simulation.summary, r.simulation.deployment.chips
+        table.add_row(
+            str(rank), label(result, r.index), f"{ttft * 1e3:,.1f} ms",
+            f"{s.ttft_s.p50 * 1e3:,.1f} / {s.ttft_s.p90 * 1e3:,.1f} ms", f"{tpot * 1e3:,.2f} ms",
+            f"{s.tpot_s.p50 * 1e3:,.2f} / {s.tpot_s.p90 * 1e3:,.2f} ms",
+            f"{s.output_tokens_per_s / chips:,.1f}", "met" if r.meets_slo else "missed")
+    console.print(table)
