@@ -266,3 +266,17 @@ def test_search_simulate_top_reranks_by_the_simulated_objective(
         sim = r["simulated"]
         assert sim["throughput"]["output_tokens_per_s_per_chip"] == pytest.approx(
             r["simulated_score"])
+
+
+def test_inter_token_latency_is_token_weighted() -> None:
+    from inferplan.sim.metrics import weighted_distribution
+    d = weighted_distribution([1.0, 2.0], [3.0, 1.0])
+    assert (d.mean, d.p50, d.p90) == (1.25, 1.0, 2.0)
+    dep, wl = scenario("vllm", 0.8, 32, 1024, 256, 2)
+    run = simulate_replica(dep, wl, 32)
+    s = summarise_run(run)
+    # every decoded token waited one step: the token-weighted mean of the steps is the
+    # tokens' total decode time over their count, TPOT's mean weighted by tokens
+    n = run.requests.output_tokens.astype(float) - 1
+    assert s.itl_s.mean == pytest.approx(float(np.sum(run.tpot_s * n) / n.sum()), rel=1e-6)
+    assert s.itl_s.p90 >= s.itl_s.p50 and s.itl_s.p99 >= s.itl_s.p90

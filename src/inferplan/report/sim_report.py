@@ -24,7 +24,8 @@ def render_simulation(sim: Simulation, console: Console) -> None:
     table = Table(title="per request (ms)", title_justify="left")
     for col in ("", "mean", "p50", "p90", "p99"):
         table.add_column(col, justify="left" if not col else "right")
-    for name, dist in (("TTFT", s.ttft_s), ("TPOT", s.tpot_s), ("end-to-end", s.e2e_s)):
+    for name, dist in (("TTFT", s.ttft_s), ("TPOT", s.tpot_s), ("ITL (per token)", s.itl_s),
+                       ("end-to-end", s.e2e_s)):
         table.add_row(name, *(f"{v * 1e3:,.1f}" for v in
                               (dist.mean, dist.p50, dist.p90, dist.p99)))
     console.print(table)

@@ -62,4 +62,6 @@ def simulate_fleet(deployment: Deployment, workload: Workload, concurrency: int 
                      first_token_s=joined("first_token_s"), finished_s=joined("finished_s"),
                      steps=sum(run.steps for run in runs),
                      busy_s=sum(run.busy_s for run in runs),
-                     max_running=max(run.max_running for run in runs))
+                     max_running=max(run.max_running for run in runs),
+                     itl_s=np.concatenate([run.itl_s for run in runs]),
+                     itl_tokens=np.concatenate([run.itl_tokens for run in runs]))

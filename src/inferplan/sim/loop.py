@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +46,10 @@ class SimResult:
     steps: int
     busy_s: float
     max_running: int
+    #: every decode step's duration and how many tokens it emitted (one per decoding
+    #: sequence): the inter-token latencies a client sees, token-weighted
+    itl_s: FloatArray = field(default_factory=lambda: np.zeros(0))
+    itl_tokens: FloatArray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def ttft_s(self) -> FloatArray:
@@ -100,6 +104,8 @@ def simulate_replica(deployment: Deployment, workload: Workload, concurrency: in
     context: dict[int, int] = {}                 # request -> tokens in its cache
     held = 0                                     # KV tokens held (or reserved)
     t, steps, busy, most = 0.0, 0, 0.0, 0
+    gaps: list[float] = []                       # decode step durations (ITL)
+    weights: list[float] = []                    # tokens each emitted, times its repeats
     if open_loop:
         next_id = 0                              # the next request not yet arrived
     else:
@@ -163,6 +169,9 @@ def simulate_replica(deployment: Deployment, workload: Workload, concurrency: in
                 first_dt = table.step_s(len(decode_now), mean_ctx, 0.0)
                 k = max(1, min(k, math.ceil((float(sent[next_id]) - t) / first_dt)))
         dt = k * table.step_s(len(decode_now), mean_ctx + (k - 1) / 2.0, prompt_tokens)
+        if decode_now:
+            gaps.append(dt / k)
+            weights.append(float(len(decode_now) * k))
         t += dt
         busy += dt
         steps += k
@@ -186,4 +195,6 @@ def simulate_replica(deployment: Deployment, workload: Workload, concurrency: in
                 else:
                     finish(r)
     return SimResult(requests=reqs, sent_s=sent, first_token_s=first, finished_s=done,
-                     steps=steps, busy_s=busy, max_running=most)
+                     steps=steps, busy_s=busy, max_running=most,
+                     itl_s=np.asarray(gaps, dtype=np.float64),
+                     itl_tokens=np.asarray(weights, dtype=np.float64))
