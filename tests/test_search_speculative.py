@@ -21,12 +21,15 @@ from inferplan.search.frontier import frontiers
 from inferplan.search.objectives import REASONS
 from inferplan.search.space import count_points
 from inferplan.search.vectorised import static_prefill_s
+from inferplan.serving import closed_loop
 from inferplan.speculative import (
+    cycle_for,
     draft_deployment,
     max_batch_with_draft,
     speculative_memory,
     speculative_result,
 )
+from inferplan.steptime import step_cost
 from inferplan.units import InferplanError
 
 RNGD: dict[str, Any] = {
@@ -65,15 +68,25 @@ def test_points_are_inferplan_speculative_at_their_batch() -> None:
             continue
         ref = speculative_result(dep, spec.draft, replace(g.workload, batch=B), spec.alpha)
         assert int(result.gamma[i]) == int(ref.chosen.gamma)
+        # the report's record of the point is the same γ choice
+        again = result.speculative(i)
+        assert again is not None and int(again.chosen.gamma) == int(result.gamma[i])
+        if g.mode == "max":
+            # served in flight, as a plain `batch: max` point is: the closed loop of B
+            # clients with draft-and-verify cycles
+            loop = closed_loop(dep, replace(g.workload, batch=None, concurrency=B), B,
+                               cycle_for(dep, draft, spec.alpha, spec.gamma, spec.gamma_max),
+                               draft)
+            assert result.cols.tpot_s[i] == pytest.approx(float(loop.tpot_s), rel=1e-12)
+            assert result.cols.ttft_s[i] == pytest.approx(float(loop.ttft_s), rel=1e-12)
+            plain_prefill = float(step_cost(dep, "prefill", 1, 1024, 0).latency_s)
+            assert result.cols.ttft_s[i] >= plain_prefill
+            continue
         assert result.cols.tpot_s[i] == pytest.approx(float(ref.chosen.tpot_s), rel=1e-12)
         ttft = static_prefill_s(dep, g.workload, B) + static_prefill_s(draft, g.workload, B)
         assert result.cols.ttft_s[i] == pytest.approx(float(ttft), rel=1e-12)
         assert result.cols.e2e_latency_s[i] == pytest.approx(
             float(ttft) + 255 * float(ref.chosen.tpot_s), rel=1e-12)
-        # the report's record of the point is the same computation
-        again = result.speculative(i)
-        assert again is not None and float(again.chosen.tpot_s) == pytest.approx(
-            float(result.cols.tpot_s[i]), rel=1e-12)
 
 
 def test_plain_points_are_unchanged_and_counted() -> None:
@@ -133,12 +146,38 @@ def test_frontier_split_of_speculative_points_sums_to_tpot() -> None:
     ({"speculative": {"draft": "nope-model", "alpha": 0.5}}, "speculative.draft"),
     ({"speculative": {"draft": "llama-3.2-1b", "alpha": 0.5, "gamma": [0]}},
      "speculative.gamma"),
-    ({"workload": {"input_len": 1024, "output_len": 256, "concurrency": 8}}, "space"),
 ])
 def test_bad_speculative_fields(change: dict[str, Any], field: str) -> None:
     with pytest.raises(InferplanError) as err:
         search(**change)
     assert field in err.value.field
+
+
+def test_speculative_concurrency_points_are_closed_loops() -> None:
+    """A speculative space may give concurrency: its points are closed loops with
+    draft-and-verify cycles, and at α = 0 (no draft token accepted) the draft only costs."""
+    result = search(workload={"input_len": 1024, "output_len": 256, "concurrency": [1, 8, 32]})
+    spec_idx = [i for i in range(result.point_group.size)
+                if result.group(i).speculative is not None
+                and np.isfinite(result.cols.tpot_s[i])]
+    assert spec_idx
+    for i in spec_idx:
+        g, dep = result.group(i), result.deployment(i)
+        assert g.speculative is not None and g.mode == "concurrency"
+        draft = draft_deployment(dep, g.speculative.draft)
+        C = int(result.batch[i])
+        loop = closed_loop(dep, result.workload(i), C, cycle_for(
+            dep, draft, g.speculative.alpha, g.speculative.gamma, g.speculative.gamma_max),
+            draft)
+        assert result.cols.tpot_s[i] == pytest.approx(float(loop.tpot_s), rel=1e-12)
+    dep = result.deployment(spec_idx[0])
+    spec = result.group(spec_idx[0]).speculative
+    assert spec is not None
+    draft = draft_deployment(dep, spec.draft)
+    wl = result.workload(spec_idx[0])
+    plain = closed_loop(dep, wl, 8)
+    useless = closed_loop(dep, wl, 8, cycle_for(dep, draft, 0.0, 1), draft)
+    assert float(useless.tpot_s) > float(plain.tpot_s)
 
 
 def test_disagg_refuses_a_speculative_space() -> None:

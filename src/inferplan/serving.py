@@ -17,6 +17,7 @@ Modes, per model replica:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -193,9 +194,13 @@ class ClosedLoop:
     ttft_s: FloatArray                # mean over the N requests
     e2e_latency_s: FloatArray
     mixed: bool                       # prompt chunks share steps with decodes
+    #: with speculative decoding: the time per token by term (cycles and prompt work)
+    speculative_split_s: dict[str, FloatArray] | None = None
 
     def breakdown_s(self) -> dict[str, FloatArray]:
         """Exposed seconds per term of the time between two tokens of a request."""
+        if self.speculative_split_s is not None:
+            return self.speculative_split_s
         d, p, phi = self.decode_step.breakdown_s(), self.prompt_step.breakdown_s(), \
             self.prompt_share
         if self.mixed:
@@ -203,8 +208,16 @@ class ClosedLoop:
         return {k: np.asarray(d[k] + phi * p[k], dtype=np.float64) for k in d}
 
 
-def closed_loop(deployment: Deployment, workload: Workload,
-                concurrency: npt.ArrayLike) -> ClosedLoop:
+#: Speculative decoding in a closed loop: for the running count R and the decode context,
+#: (seconds of one draft-and-verify cycle, tokens it emits per sequence, the cycle's
+#: seconds by term); see `speculative.cycle_for`.
+SpeculativeCycle = Callable[[FloatArray, float],
+                            tuple[FloatArray, FloatArray, dict[str, FloatArray]]]
+
+
+def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.ArrayLike,
+                cycle: SpeculativeCycle | None = None,
+                draft: Deployment | None = None) -> ClosedLoop:
     """Steady state and first wave of a closed loop of C clients (vectorised over C).
 
     Means S̄, n̄ of the prompt and output lengths; budget b (the workload's
@@ -224,6 +237,10 @@ def closed_loop(deployment: Deployment, workload: Workload,
     of b'/S̄. Clients beyond R wait in the queue for a completion: (C − R)/R request
     lifetimes (Little's law). Mean over N requests (default 10·C): (C·first + (N − C)·later)/N.
     TTFT is never below one prompt's prefill. e2e = TTFT + (n̄ − 1)·TPOT.
+    Speculative decoding (`cycle`, `draft`): a decode step becomes a draft-and-verify
+    cycle emitting E tokens per sequence, so a request decodes in (n̄ − 1)/E cycles; a
+    prompt step adds its prompt work to a cycle, and every prompt is also prefilled by the
+    draft. TPOT = the mean cycle (with prompt work) / E.
 
     Qwen3-32B on one H200, vLLM, 1024/1024 fixed, C = 8: f ≈ 0.008, k_p = 1, φ ≈ 0.8%;
     the first wave fits one step, so every request's TTFT is a step with 8 prompts.
@@ -270,12 +287,42 @@ def closed_loop(deployment: Deployment, workload: Workload,
          np.full_like(R, S), zero)])
     decode, prompt, first_step_cost, alone, grouped_cost = rows
     first_step = first_step_cost.latency_s
-    if mixed:
-        tpot = phi * prompt.latency_s + (1.0 - phi) * decode.latency_s
-    else:
-        tpot = decode.latency_s + phi * prompt.latency_s
-    tpot = np.asarray(tpot, dtype=np.float64)
     one_prefill = alone.latency_s
+    grouped = grouped_cost.latency_s
+    prompt_s = prompt.latency_s
+    decode_s = decode.latency_s
+    tokens = np.ones_like(R)
+    split: dict[str, FloatArray] | None = None
+    if cycle is not None and draft is not None:
+        # the draft prefills every prompt too: its prompt-only share of each composition
+        d_rows = closed_loop_steps(draft, [
+            (zero, context, prompts, chunk, (S - chunk) / 2.0),
+            (zero, np.full_like(R, S), per_step / first_chunk, first_chunk,
+             np.maximum(S - per_step, 0.0) / 2.0),
+            (zero, zero, np.ones_like(R), np.full_like(R, S), zero),
+            (zero, context, group, np.full_like(R, S), zero)])
+        cycle_s, tokens, cycle_split = cycle(R, context)
+        marginal = (prompt_s - decode_s) if mixed else prompt_s
+        prompt_terms = prompt.breakdown_s()
+        decode_terms = decode.breakdown_s()
+        draft_terms = d_rows[0].breakdown_s()
+        prompt_work = {k: (prompt_terms[k] - decode_terms[k] if mixed else prompt_terms[k])
+                       + draft_terms[k] for k in prompt_terms}
+        prompt_s = cycle_s + marginal + d_rows[0].latency_s if mixed \
+            else marginal + d_rows[0].latency_s
+        first_step = first_step + d_rows[1].latency_s
+        one_prefill = one_prefill + d_rows[2].latency_s
+        grouped = grouped - decode_s + cycle_s + d_rows[3].latency_s
+        decode_s = cycle_s
+        f = R / (k_p + (n - 1.0) / tokens)
+        phi = np.minimum(1.0, f * k_p) if mixed else f * k_p / prompts
+        split = {k: np.asarray((cycle_split[k] + phi * prompt_work[k]) / tokens,
+                               dtype=np.float64) for k in cycle_split}
+    if mixed:
+        tpot = (phi * prompt_s + (1.0 - phi) * decode_s) / tokens
+    else:
+        tpot = (decode_s + phi * prompt_s) / tokens
+    tpot = np.asarray(tpot, dtype=np.float64)
     first_steps = mean_ceil(S / first_room, R)
     first = np.maximum(first_step * first_steps, one_prefill)
     waves = workload.length_ratio >= 1.0 and not mixed
@@ -285,13 +332,13 @@ def closed_loop(deployment: Deployment, workload: Workload,
         # Every request sees the first wave's TTFT; its decoding starts after the wave's
         # last prompt step: TPOT = t(decode) + (k − mean steps to its first token)·t/(n − 1).
         k = np.ceil(R * S / budget)
-        tpot = np.asarray(decode.latency_s + (k - first_steps) * first_step
+        tpot = np.asarray(decode_s / tokens + (k - first_steps) * first_step
                           / max(n - 1.0, 1.0), dtype=np.float64)
         later = first
     elif workload.length_ratio < 1.0:
-        later = 0.5 * tpot + k_p * prompt.latency_s
+        later = 0.5 * tpot + k_p * prompt_s
     else:   # fixed lengths, mixed steps: later requests come back in the first wave's groups
-        later = 0.5 * tpot + grouped_cost.latency_s * k_p
+        later = 0.5 * tpot + grouped * k_p
     later = np.maximum(later, one_prefill)
     lifetime = later + (n - 1.0) * tpot
     queued = (C - R) / R * lifetime                 # Little's law, for clients beyond R
@@ -305,7 +352,8 @@ def closed_loop(deployment: Deployment, workload: Workload,
         decode_step=decode, prompt_step=prompt, tpot_s=tpot,
         first_wave_ttft_s=np.asarray(first, dtype=np.float64),
         steady_ttft_s=np.asarray(later, dtype=np.float64), ttft_s=ttft,
-        e2e_latency_s=np.asarray(ttft + (n - 1.0) * tpot, dtype=np.float64), mixed=mixed)
+        e2e_latency_s=np.asarray(ttft + (n - 1.0) * tpot, dtype=np.float64), mixed=mixed,
+        speculative_split_s=split)
 
 
 def in_flight(deployment: Deployment, workload: Workload, concurrency: int) -> tuple[

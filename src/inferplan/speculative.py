@@ -24,6 +24,7 @@ target: `speculative_memory` and `max_batch_with_draft`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -255,6 +256,26 @@ def best_gamma(target: Deployment, draft: Deployment | ModelSpec, batch: npt.Arr
         decode_step_s=np.asarray(at(grid.decode_step_s), dtype=np.float64),
         replicas=grid.replicas)
     return BestGamma(gamma=cost.gamma, cost=cost, grid=grid)
+
+
+def cycle_for(target: Deployment, draft: Deployment, alpha: float, gamma: int | None,
+              gamma_max: int = DEFAULT_GAMMA_MAX,
+              ) -> Callable[[FloatArray, float],
+                            tuple[FloatArray, FloatArray, dict[str, FloatArray]]]:
+    """The closed loop's speculative cycle (`serving.closed_loop`'s `cycle`): for R running
+    sequences at a decode context, (γ·t_draft + t_verify, E, the cycle by term) at the
+    given γ, or at the best γ of 1..γ_max for each R. Its TPOT is cycle/E,
+    `speculative_cost`'s."""
+    def cycle(running: FloatArray, context: float
+              ) -> tuple[FloatArray, FloatArray, dict[str, FloatArray]]:
+        R = np.maximum(np.asarray(running, dtype=np.float64), 1.0)
+        cost = (speculative_cost(target, draft, R, context, alpha, gamma) if gamma is not None
+                else best_gamma(target, draft, R, context, alpha, gamma_max).cost)
+        per_token = speculative_decode_split_s(target, draft, R, context, alpha, cost.gamma)
+        terms = {k: np.asarray(v * cost.expected_tokens, dtype=np.float64)
+                 for k, v in per_token.items()}
+        return cost.cycle_s, cost.expected_tokens, terms
+    return cycle
 
 
 # --------------------------------------------------------------------- memory

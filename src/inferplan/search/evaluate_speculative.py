@@ -6,7 +6,10 @@ S + n/2 (plain static batches average the step over every context; the decode st
 close to linear in the context, so the two agree closely), γ is the space's or, for
 `auto`, the best of 1..gamma_max per batch (`speculative.best_gamma`), and memory holds
 target and draft with their caches (`speculative.speculative_memory` at that γ).
-`batch: max` is the largest batch that fits beside the draft at gamma_max (or the given γ).
+`batch: max` is the largest batch that fits beside the draft at gamma_max (or the given γ),
+served in flight like a plain `batch: max` point, and `concurrency` points are closed
+loops: both through `serving.closed_loop` with the speculative cycle (`speculative.cycle_for`),
+so a speculative point and its plain twin answer the same question.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from inferplan.search.evaluate import GroupMetrics
 from inferplan.search.expand import Group
 from inferplan.search.space import SLO
 from inferplan.search.vectorised import static_prefill_s
+from inferplan.serving import closed_loop
 from inferplan.speculative import (
     best_gamma,
+    cycle_for,
     draft_deployment,
     max_batch_with_draft,
     mean_decode_context,
@@ -54,8 +59,13 @@ def evaluate_speculative(group: Group, slo: SLO) -> GroupMetrics:
     for g in np.unique(gamma):
         rows = gamma == g
         fits[rows] = speculative_memory(target, draft, wl, batches[rows], int(g)).fits
-    ttft = static_prefill_s(target, wl, B) + static_prefill_s(draft, wl, B)
-    e2e = ttft + (wl.output_len - 1) * tpot
+    if group.mode == "static":
+        ttft = static_prefill_s(target, wl, B) + static_prefill_s(draft, wl, B)
+        e2e = ttft + (wl.output_len - 1) * tpot
+    else:   # in flight: the closed loop of B clients with draft-and-verify cycles
+        loop = closed_loop(target, wl, B, cycle_for(target, draft, spec.alpha, spec.gamma,
+                                                     spec.gamma_max), draft)
+        ttft, tpot, e2e = loop.ttft_s, loop.tpot_s, loop.e2e_latency_s
     nan = np.where(fits, 1.0, np.nan)
     return GroupMetrics(batches, fits, np.asarray(ttft * nan), np.asarray(tpot * nan),
                         np.asarray(e2e * nan), np.asarray(gamma, dtype=np.int64))

@@ -20,7 +20,9 @@ import numpy.typing as npt
 from inferplan.search.pareto import pareto_front
 from inferplan.search.result import SearchResult
 from inferplan.search.vectorised import in_flight_decode_split_s, static_decode_split_s
+from inferplan.serving import closed_loop
 from inferplan.speculative import (
+    cycle_for,
     draft_deployment,
     mean_decode_context,
     speculative_decode_split_s,
@@ -61,7 +63,12 @@ def decode_splits(result: SearchResult, indices: IntArray) -> list[dict[str, flo
         assert group.deployment is not None
         batches = result.batch[indices[ks]]
         spec = group.speculative
-        if spec is not None:
+        if spec is not None and group.mode != "static":
+            draft = draft_deployment(group.deployment, spec.draft)
+            split = closed_loop(group.deployment, group.workload, batches, cycle_for(
+                group.deployment, draft, spec.alpha, spec.gamma, spec.gamma_max),
+                draft).breakdown_s()
+        elif spec is not None:
             split = speculative_decode_split_s(
                 group.deployment, draft_deployment(group.deployment, spec.draft), batches,
                 mean_decode_context(group.workload), spec.alpha, result.gamma[indices[ks]])

@@ -300,13 +300,6 @@ class SpaceIn(_Strict):
             out.append(e if isinstance(e, str) else dict(e))
         return out                     # repeats fall away in `space_engines`, by profile
 
-    @model_validator(mode="after")
-    def _speculative_needs_batches(self) -> SpaceIn:
-        if self.speculative is not None and self.workload.concurrency is not None:
-            raise ValueError("speculative decoding is searched with static batches "
-                             "(workload.batch: values or max), not concurrency")
-        return self
-
 
 def speculative_choices(space: SpaceIn) -> list[tuple[str, float, int | None] | None]:
     """The decoding choices of a point: None (plain) and (draft, α, γ or None for auto)."""
