@@ -280,3 +280,20 @@ def test_inter_token_latency_is_token_weighted() -> None:
     n = run.requests.output_tokens.astype(float) - 1
     assert s.itl_s.mean == pytest.approx(float(np.sum(run.tpot_s * n) / n.sum()), rel=1e-6)
     assert s.itl_s.p90 >= s.itl_s.p50 and s.itl_s.p99 >= s.itl_s.p90
+
+
+def test_on_demand_paging_preempts_and_recomputes() -> None:
+    """vLLM admits on the prompt's tokens, so long outputs outgrow the cache and the latest
+    admitted sequences are preempted and recomputed; TensorRT-LLM reserves whole sequences
+    and never preempts. Every request still finishes with all its tokens."""
+    runs = {}
+    for engine in ("vllm", "trtllm"):
+        dep, wl = make(model="qwen3-32b", hardware="h100-sxm", chips=1, engine=engine,
+                       dtypes={"weights": "fp8", "kv": "bf16", "compute": "fp8"},
+                       workload={"input_len": 1024, "output_len": 4096, "concurrency": 256,
+                                 "requests": 300})
+        runs[engine] = simulate_replica(dep, wl, 256)
+    assert runs["vllm"].preemptions > 0 and runs["trtllm"].preemptions == 0
+    for run in runs.values():
+        assert np.all(np.isfinite(run.finished_s))
+        assert np.all(run.finished_s >= run.first_token_s)

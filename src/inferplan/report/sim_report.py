@@ -33,7 +33,8 @@ def render_simulation(sim: Simulation, console: Console) -> None:
     console.print(
         f"{s.output_tokens_per_s:,.0f} output tok/s ({s.output_tokens_per_s / chips:,.1f} "
         f"per chip), {s.requests_per_s:.2f} requests/s over {s.duration_s:.1f} s, "
-        f"{s.steps:,} steps, at most {s.max_running} running", highlight=False)
+        f"{s.steps:,} steps, at most {s.max_running} running, {s.preemptions} preemptions",
+        highlight=False)
     if sim.closed_form_ttft_s is not None and sim.closed_form_tpot_s is not None:
         console.print(f"closed form: TTFT {sim.closed_form_ttft_s * 1e3:,.1f} ms, "
                       f"TPOT {sim.closed_form_tpot_s * 1e3:,.2f} ms", highlight=False)

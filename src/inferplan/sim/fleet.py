@@ -63,5 +63,6 @@ def simulate_fleet(deployment: Deployment, workload: Workload, concurrency: int 
                      steps=sum(run.steps for run in runs),
                      busy_s=sum(run.busy_s for run in runs),
                      max_running=max(run.max_running for run in runs),
+                     preemptions=sum(run.preemptions for run in runs),
                      itl_s=np.concatenate([run.itl_s for run in runs]),
                      itl_tokens=np.concatenate([run.itl_tokens for run in runs]))

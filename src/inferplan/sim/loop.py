@@ -6,7 +6,9 @@ arrive at their own times (Poisson or gamma gaps), whatever the engine is doing.
 engine step, in the engine profile's way:
 - admission: waiting requests start (FCFS) while fewer than `max_num_seqs` run and the
   KV cache holds them (`on_demand`: the tokens they hold now plus the new prompt;
-  `reserve_full`: each admitted sequence reserves its whole prompt + output);
+  `reserve_full`: each admitted sequence reserves its whole prompt + output); under
+  `on_demand`, caches that outgrow the room preempt the latest admitted sequences, which
+  recompute their tokens when readmitted (vLLM's preemption by recompute);
 - `mixed` (vLLM, TensorRT-LLM): the decoding sequences each add a token, and admitted
   prompts fill the rest of the token budget FCFS, in chunks (or whole, without chunked
   prefill);
@@ -46,6 +48,7 @@ class SimResult:
     steps: int
     busy_s: float
     max_running: int
+    preemptions: int = 0
     #: every decode step's duration and how many tokens it emitted (one per decoding
     #: sequence): the inter-token latencies a client sees, token-weighted
     itl_s: FloatArray = field(default_factory=lambda: np.zeros(0))
@@ -105,6 +108,10 @@ def simulate_replica(deployment: Deployment, workload: Workload, concurrency: in
     held = 0                                     # KV tokens held (or reserved)
     t, steps, busy, most = 0.0, 0, 0.0, 0
     gaps: list[float] = []                       # decode step durations (ITL)
+    admitted: list[int] = []                     # running requests, in admission order
+    recompute: dict[int, int] = {}               # preempted request -> tokens to prefill again
+    resumed: dict[int, int] = {}                 # preempted request -> tokens still to emit
+    preemptions = 0
     weights: list[float] = []                    # tokens each emitted, times its repeats
     if open_loop:
         next_id = 0                              # the next request not yet arrived
@@ -120,6 +127,7 @@ def simulate_replica(deployment: Deployment, workload: Workload, concurrency: in
         done[r] = t
         held -= int(S[r] + n[r]) if reserve else context[r]
         del context[r]
+        admitted.remove(r)
         if not open_loop and next_id < N:
             sent[next_id] = t
             waiting.append(next_id)
@@ -135,13 +143,15 @@ def simulate_replica(deployment: Deployment, workload: Workload, concurrency: in
         # admission, FCFS
         while waiting and len(decoding) + len(prompting) < cap_seqs:
             r = waiting[0]
-            need = int(S[r] + n[r]) if reserve else int(S[r])
+            need = int(S[r] + n[r]) if reserve else recompute.get(r, int(S[r]))
             if held + need > capacity and (decoding or prompting):
                 break
             waiting.popleft()
+            prompt = recompute.pop(r, int(S[r]))   # a preempted request recomputes its tokens
             held += need
-            prompting.append([r, int(S[r])])
+            prompting.append([r, prompt])
             context[r] = 0
+            admitted.append(r)
         most = max(most, len(decoding) + len(prompting))
         decode_now = list(decoding) if (mixed or not prompting) else []
         room = budget - len(decode_now) if mixed else budget
@@ -189,12 +199,26 @@ def simulate_replica(deployment: Deployment, workload: Workload, concurrency: in
             context[r] += take
             if entry[1] == 0:
                 prompting.remove(entry)
+                if r in resumed:                   # recomputed: it goes on decoding
+                    decoding[r] = resumed.pop(r)
+                    continue
                 first[r] = t
                 if n[r] > 1:
                     decoding[r] = int(n[r]) - 1
                 else:
                     finish(r)
+        # on-demand paging: when the growing caches outrun the KV room, the most recently
+        # admitted decoding sequences are preempted (vLLM's recompute): freed, and put back
+        # first in the queue to prefill their tokens so far again
+        while not reserve and held > capacity and len(decoding) > 1:
+            victim = next(r for r in reversed(admitted) if r in decoding)
+            resumed[victim] = decoding.pop(victim)
+            recompute[victim] = context.pop(victim)
+            held -= recompute[victim]
+            admitted.remove(victim)
+            waiting.appendleft(victim)
+            preemptions += 1
     return SimResult(requests=reqs, sent_s=sent, first_token_s=first, finished_s=done,
-                     steps=steps, busy_s=busy, max_running=most,
+                     steps=steps, busy_s=busy, max_running=most, preemptions=preemptions,
                      itl_s=np.asarray(gaps, dtype=np.float64),
                      itl_tokens=np.asarray(weights, dtype=np.float64))

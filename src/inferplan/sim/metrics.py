@@ -65,6 +65,7 @@ class SimSummary:
     requests_per_s: float
     steps: int
     max_running: int
+    preemptions: int
 
     def to_dict(self, chips: int) -> dict[str, object]:
         return {
@@ -74,7 +75,8 @@ class SimSummary:
             "throughput": {"output_tokens_per_s": self.output_tokens_per_s,
                            "output_tokens_per_s_per_chip": self.output_tokens_per_s / chips,
                            "requests_per_s": self.requests_per_s},
-            "steps": self.steps, "max_running": self.max_running}
+            "steps": self.steps, "max_running": self.max_running,
+            "preemptions": self.preemptions}
 
 
 def summarise_run(run: SimResult) -> SimSummary:
@@ -91,4 +93,4 @@ def summarise_run(run: SimResult) -> SimSummary:
         e2e_s=distribution(run.e2e_s), duration_s=duration,
         output_tokens_per_s=float(n.sum()) / duration if duration > 0 else 0.0,
         requests_per_s=run.requests.count / duration if duration > 0 else 0.0,
-        steps=run.steps, max_running=run.max_running)
+        steps=run.steps, max_running=run.max_running, preemptions=run.preemptions)
