@@ -3,6 +3,7 @@ the closed-form closed loop, and the `simulate` command."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from dataclasses import replace
@@ -297,3 +298,33 @@ def test_on_demand_paging_preempts_and_recomputes() -> None:
     for run in runs.values():
         assert np.all(np.isfinite(run.finished_s))
         assert np.all(run.finished_s >= run.first_token_s)
+
+
+def test_occupancy_and_chrome_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from inferplan.cli import main
+    from inferplan.sim.metrics import occupancy
+    log = np.array([[0, 0.0, 1.0, 1, 2, 2, 0, 50], [0, 1.0, 3.0, 1, 4, 4, 0, 100]])
+    fake = replace(simulate_replica(*scenario("vllm", 0.8, 2, 256, 8, 1), 2), log=log,
+                   kv_capacity_tokens=200)
+    occ = occupancy(fake)
+    assert occ["running_mean"] == pytest.approx(3.5)
+    assert occ["kv_occupancy_mean"] == pytest.approx((0.25 + 3 * 0.5) / 4)
+    assert occ["kv_occupancy_max"] == pytest.approx(0.5)
+    path = tmp_path / "s.yaml"
+    path.write_text("model: qwen3-32b\nhardware: h100-sxm\nchips: 1\nengine: vllm\n"
+                    "workload: {input_len: 512, output_len: 16, concurrency: 4}\n")
+    out = tmp_path / "trace.json"
+    monkeypatch.setattr(sys, "argv", ["inferplan", "simulate", str(path), "--trace", str(out)])
+    with pytest.raises(SystemExit):
+        main()
+    events = json.loads(out.read_text())["traceEvents"]
+    spans = [e for e in events if e["ph"] == "X"]
+    assert spans and spans[0]["name"] == "prefill" and spans[0]["ts"] == 0.0
+    assert all(a["ts"] + a["dur"] <= b["ts"] + 1e-6 for a, b in itertools.pairwise(spans))
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "argv", ["inferplan", "simulate", str(path), "--trace",
+                                      str(tmp_path / "no" / "such" / "t.json")])
+    with pytest.raises(SystemExit) as bad:
+        main()
+    assert bad.value.code == 2 and "--trace" in capsys.readouterr().err

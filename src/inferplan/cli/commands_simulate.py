@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -9,6 +11,7 @@ from rich.console import Console
 
 from inferplan.cli.app import app
 from inferplan.cli.loader import load_scenario, load_trace, scenario_folder
+from inferplan.report.chrome_trace import chrome_trace
 from inferplan.report.json_out import to_json
 from inferplan.report.sim_report import render_simulation
 from inferplan.sim.capacity import capacity
@@ -20,6 +23,8 @@ from inferplan.units import InferplanError
 def simulate_command(
     scenarios: Annotated[list[str], typer.Argument(help="Scenario files (concurrency: C)")],
     seed: Annotated[int, typer.Option(help="Seed of the request lengths")] = 0,
+    trace_out: Annotated[str | None, typer.Option(
+        "--trace", help="Write a Chrome trace of the (first) run to this JSON file")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON (a list for several)")]
     = False,
 ) -> None:
@@ -27,12 +32,16 @@ def simulate_command(
     replica under the scenario's closed loop, with the closed form beside them."""
     if seed < 0:
         raise InferplanError("--seed", seed, "a non-negative integer")
+    if trace_out is not None and not Path(trace_out).resolve().parent.is_dir():
+        raise InferplanError("--trace", trace_out, "a file in an existing folder")
     results = []
     for path in scenarios:
         deployment, workload = load_scenario(path)
         trace = (load_trace(workload.trace, scenario_folder(path))
                  if workload.trace is not None else None)
         results.append(simulate(deployment, workload, seed, trace))
+    if trace_out is not None:
+        Path(trace_out).write_text(json.dumps(chrome_trace(results[0].run)), encoding="utf-8")
     if json_out:
         records = [r.to_dict() for r in results]
         print(to_json(records[0] if len(records) == 1 else records))

@@ -65,4 +65,8 @@ def simulate_fleet(deployment: Deployment, workload: Workload, concurrency: int 
                      max_running=max(run.max_running for run in runs),
                      preemptions=sum(run.preemptions for run in runs),
                      itl_s=np.concatenate([run.itl_s for run in runs]),
-                     itl_tokens=np.concatenate([run.itl_tokens for run in runs]))
+                     itl_tokens=np.concatenate([run.itl_tokens for run in runs]),
+                     log=np.concatenate([np.column_stack([np.full(len(run.log), r),
+                                                          run.log[:, 1:]])
+                                         for r, run in enumerate(runs)]),
+                     kv_capacity_tokens=runs[0].kv_capacity_tokens)

@@ -53,6 +53,11 @@ class SimResult:
     #: sequence): the inter-token latencies a client sees, token-weighted
     itl_s: FloatArray = field(default_factory=lambda: np.zeros(0))
     itl_tokens: FloatArray = field(default_factory=lambda: np.zeros(0))
+    #: the engine's iterations (a run of alike decode steps counts once): replica, start,
+    #: duration, steps, running sequences, decoding sequences, prompt tokens, KV tokens
+    #: held after it; and the KV room of one replica
+    log: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 8)))
+    kv_capacity_tokens: int = 0
 
     @property
     def ttft_s(self) -> FloatArray:
@@ -108,6 +113,8 @@ def simulate_replica(deployment: Deployment, workload: Workload, concurrency: in
     held = 0                                     # KV tokens held (or reserved)
     t, steps, busy, most = 0.0, 0, 0.0, 0
     gaps: list[float] = []                       # decode step durations (ITL)
+    log: list[tuple[float, ...]] = []            # one row per iteration (SimResult.log)
+    held_after: list[float] = []
     admitted: list[int] = []                     # running requests, in admission order
     recompute: dict[int, int] = {}               # preempted request -> tokens to prefill again
     resumed: dict[int, int] = {}                 # preempted request -> tokens still to emit
@@ -182,6 +189,8 @@ def simulate_replica(deployment: Deployment, workload: Workload, concurrency: in
         if decode_now:
             gaps.append(dt / k)
             weights.append(float(len(decode_now) * k))
+        log.append((0.0, t, dt, float(k), float(len(decoding) + len(prompting)),
+                    float(len(decode_now)), prompt_tokens, 0.0))
         t += dt
         busy += dt
         steps += k
@@ -218,7 +227,16 @@ def simulate_replica(deployment: Deployment, workload: Workload, concurrency: in
             admitted.remove(victim)
             waiting.appendleft(victim)
             preemptions += 1
+        held_after.append(float(held))
     return SimResult(requests=reqs, sent_s=sent, first_token_s=first, finished_s=done,
                      steps=steps, busy_s=busy, max_running=most, preemptions=preemptions,
                      itl_s=np.asarray(gaps, dtype=np.float64),
-                     itl_tokens=np.asarray(weights, dtype=np.float64))
+                     itl_tokens=np.asarray(weights, dtype=np.float64),
+                     log=iteration_log(log, held_after), kv_capacity_tokens=capacity)
+
+
+def iteration_log(rows: list[tuple[float, ...]], held: list[float]) -> npt.NDArray[np.float64]:
+    """The loop's iteration rows as an (iterations, 8) array, the KV held filled in."""
+    out = np.asarray(rows, dtype=np.float64).reshape(-1, 8)
+    out[:, 7] = np.asarray(held, dtype=np.float64)
+    return out

@@ -9,7 +9,7 @@ from inferplan.deployment import Deployment, Workload
 from inferplan.memory import max_batch
 from inferplan.serving import closed_loop
 from inferplan.sim.fleet import simulate_fleet
-from inferplan.sim.loop import simulate_replica
+from inferplan.sim.loop import SimResult, simulate_replica
 from inferplan.sim.metrics import SimSummary, summarise_run
 from inferplan.sim.requests import Requests
 from inferplan.units import InferplanError
@@ -24,6 +24,7 @@ class Simulation:
     concurrency: int | None          # closed-loop clients; None: open-loop arrivals
     seed: int
     summary: SimSummary
+    run: SimResult                    # the requests and iterations themselves
     closed_form_ttft_s: float | None  # `serving.closed_loop` of the same loop (closed only)
     closed_form_tpot_s: float | None
 
@@ -71,7 +72,7 @@ def simulate(deployment: Deployment, workload: Workload, seed: int = 0,
     run = simulate_fleet(deployment, workload, C, seed, trace)
     loop = closed_loop(deployment, workload, C) if C is not None else None
     return Simulation(deployment=deployment, workload=workload, concurrency=C, seed=seed,
-                      summary=summarise_run(run),
+                      summary=summarise_run(run), run=run,
                       closed_form_ttft_s=None if loop is None else float(loop.ttft_s),
                       closed_form_tpot_s=None if loop is None else float(loop.tpot_s))
 
