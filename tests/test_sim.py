@@ -328,3 +328,16 @@ def test_occupancy_and_chrome_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     with pytest.raises(SystemExit) as bad:
         main()
     assert bad.value.code == 2 and "--trace" in capsys.readouterr().err
+
+
+def test_offline_sends_every_request_at_once() -> None:
+    dep, wl = make(model="qwen3-32b", hardware="h100-sxm", chips=2, parallelism={"tp": 2},
+                   engine="trtllm", workload={"input_len": 512, "output_len": 32,
+                                              "arrival": "offline", "requests": 64})
+    run = simulate_replica(dep, wl, None)
+    assert np.all(run.sent_s == 0.0) and run.requests.count == 64
+    # 64 whole prompts of 512 through an 8192-token budget, first come first served: 16 in
+    # the first step, then 15 a step beside the growing decodes (8192 − 16 < 16·512), then
+    # the last 3, so TTFT rises in five steps
+    assert np.all(np.diff(run.ttft_s) >= 0)
+    assert len(np.unique(np.round(run.ttft_s, 9))) == 5

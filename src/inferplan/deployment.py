@@ -48,9 +48,10 @@ class Workload:
     #: requests a closed-loop benchmark sends in all (None: 10 per client, InferenceX)
     requests: int | None = None
     #: open-loop arrivals (simulated): requests/s per replica, Poisson or gamma with the
-    #: given burstiness (the gamma shape; 1 is Poisson, as vLLM's --burstiness)
+    #: given burstiness (the gamma shape; 1 is Poisson, as vLLM's --burstiness); or
+    #: `offline`: every request at t = 0 (MLPerf Offline)
     rate: float | None = None
-    arrival: Literal["poisson", "gamma"] = "poisson"
+    arrival: Literal["poisson", "gamma", "offline"] = "poisson"
     burstiness: float = 1.0
     #: a trace file of requests (send time, input and output tokens), simulated; the
     #: lengths above size the memory

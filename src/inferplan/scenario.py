@@ -71,7 +71,7 @@ class WorkloadIn(_Strict):
     length_ratio: float = Field(default=1.0, gt=0, le=1)
     requests: int | None = Field(default=None, ge=1)
     rate: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    arrival: Literal["poisson", "gamma"] = "poisson"
+    arrival: Literal["poisson", "gamma", "offline"] = "poisson"
     burstiness: float = Field(default=1.0, gt=0, allow_inf_nan=False)
     trace: str | None = None
 
@@ -86,9 +86,12 @@ class WorkloadIn(_Strict):
     def _one_of(self) -> WorkloadIn:
         given = [k for k in ("batch", "concurrency", "rate", "trace")
                  if getattr(self, k) is not None]
+        if self.arrival == "offline":
+            given.append("arrival: offline")
         if len(given) != 1:
             raise ValueError("give exactly one of batch, concurrency (per model replica), "
-                             "rate (requests/s, simulated) or trace (a file, simulated)")
+                             "rate (requests/s, simulated), trace (a file, simulated) or "
+                             "arrival: offline (every request at once, simulated)")
         return self
 
 

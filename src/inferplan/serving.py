@@ -373,9 +373,11 @@ def in_flight(deployment: Deployment, workload: Workload, concurrency: int) -> t
 
 def estimate(deployment: Deployment, workload: Workload) -> Estimate:
     """Memory, step costs and serving metrics for one scenario."""
-    if workload.rate is not None or workload.trace is not None:
+    if workload.rate is not None or workload.trace is not None \
+            or workload.arrival == "offline":
         field, value = (("workload.rate", workload.rate) if workload.rate is not None
-                        else ("workload.trace", workload.trace))
+                        else ("workload.trace", workload.trace) if workload.trace is not None
+                        else ("workload.arrival", workload.arrival))
         raise InferplanError(field, value,
                              "open-loop arrivals are simulated (inferplan simulate, "
                              "inferplan capacity); estimate takes batch or concurrency")

@@ -14,7 +14,9 @@ from inferplan.sim.run import Simulation
 def render_simulation(sim: Simulation, console: Console) -> None:
     d, w, s = sim.deployment, sim.workload, sim.summary
     load = (f"{sim.concurrency} clients" if sim.concurrency is not None
-            else f"{w.rate:g} requests/s ({w.arrival})")
+            else f"{w.rate:g} requests/s ({w.arrival})" if w.rate is not None
+            else f"trace {w.trace}" if w.trace is not None
+            else "offline (every request at t = 0)")
     console.print(
         f"{d.model.name} on {d.chips}x {d.chip.name}, tp={d.layout.tp} pp={d.layout.pp} "
         f"dp={d.layout.dp} (round robin); "

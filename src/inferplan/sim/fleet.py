@@ -33,9 +33,10 @@ def simulate_fleet(deployment: Deployment, workload: Workload, concurrency: int 
     else:
         if requests is not None:
             fleet = requests
-        elif workload.rate is not None:
-            fleet = open_loop_requests(replace(workload, rate=workload.rate * dp, requests=int(
-                workload.requests or OPEN_LOOP_REQUESTS) * dp), seed)
+        elif workload.rate is not None or workload.arrival == "offline":
+            fleet = open_loop_requests(replace(
+                workload, rate=None if workload.rate is None else workload.rate * dp,
+                requests=int(workload.requests or OPEN_LOOP_REQUESTS) * dp), seed)
         else:
             raise ValueError("an open loop needs workload.rate or a trace's requests")
         assert fleet.arrival_s is not None

@@ -66,13 +66,15 @@ def arrival_times(rate: float, count: int, process: str, burstiness: float,
 
 
 def open_loop_requests(workload: Workload, seed: int = 0) -> Requests:
-    """N = `workload.requests` (default 1000) requests at `workload.rate` per second."""
-    if workload.rate is None:
-        raise ValueError("an open loop needs workload.rate")
+    """N = `workload.requests` (default 1000) requests at `workload.rate` per second, or all
+    at t = 0 with `arrival: offline` (MLPerf Offline)."""
     count = int(workload.requests or OPEN_LOOP_REQUESTS)
     rng = np.random.default_rng(seed)
-    return Requests(
-        input_tokens=uniform_lengths(workload.input_len, workload.length_ratio, count, rng),
-        output_tokens=uniform_lengths(workload.output_len, workload.length_ratio, count, rng),
-        arrival_s=arrival_times(workload.rate, count, workload.arrival, workload.burstiness,
-                                rng))
+    inputs = uniform_lengths(workload.input_len, workload.length_ratio, count, rng)
+    outputs = uniform_lengths(workload.output_len, workload.length_ratio, count, rng)
+    if workload.arrival == "offline":
+        return Requests(inputs, outputs, np.zeros(count, dtype=np.float64))
+    if workload.rate is None:
+        raise ValueError("an open loop needs workload.rate")
+    return Requests(inputs, outputs, arrival_times(workload.rate, count, workload.arrival,
+                                                   workload.burstiness, rng))

@@ -44,7 +44,8 @@ class Simulation:
 def clients(deployment: Deployment, workload: Workload) -> int | None:
     """The closed loop's C: `concurrency`, or for `batch: max` the largest batch that fits;
     None for open-loop arrivals (`rate`, `trace`); a static batch is not a serving loop."""
-    if workload.rate is not None or workload.trace is not None:
+    if workload.rate is not None or workload.trace is not None \
+            or workload.arrival == "offline":
         return None
     if workload.concurrency is not None:
         return workload.concurrency
