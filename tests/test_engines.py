@@ -165,3 +165,18 @@ def test_fused_moe_op_replaces_the_grouped_gemms() -> None:
     fused = Efficiency(1.0, 1.0, 1.0, gemm_fixed_s=4e-6, moe_fixed_s=30e-6)
     delta = float(fixed_kernel_time_s(model, fused, 1) - fixed_kernel_time_s(model, plain, 1))
     assert delta == pytest.approx(model.num_moe_layers * (30e-6 - 2 * 4e-6))
+
+
+def test_a_deployment_validates_on_construction() -> None:
+    """However a Deployment is built (dataclasses.replace included), its degrees fill its
+    devices and its chip computes in its compute dtype."""
+    from dataclasses import replace
+
+    from inferplan.deployment import Dtypes
+    from inferplan.parallel import Layout
+    dep, _ = make(model="qwen3-32b", hardware="h100-sxm", chips=8, parallelism={"tp": 8})
+    with pytest.raises(InferplanError, match="tp\\*pp\\*dp"):
+        replace(dep, layout=Layout(tp=4))
+    with pytest.raises(InferplanError) as err:
+        replace(dep, dtypes=Dtypes("fp4", "bf16", "fp4"))
+    assert err.value.field == "dtypes.compute"

@@ -12,7 +12,8 @@ import yaml
 from inferplan.engines import EngineProfile, engine_profile
 from inferplan.hardware import ChipSpec, Topology
 from inferplan.models import ModelSpec
-from inferplan.parallel import Layout
+from inferplan.parallel import Layout, check_degrees
+from inferplan.units import InferplanError
 
 Efficiency = Literal["ideal", "realistic"]
 
@@ -90,6 +91,17 @@ class Deployment:
     #: the `inferplan.steptime.StepTimeModel` that prices its steps (None: the analytic
     #: roofline under `engine`; a calibration plugs in here)
     step_time: object | None = None
+
+    def __post_init__(self) -> None:
+        """However it is built (a scenario, a search point, a bucket plan, a draft beside
+        its target), a deployment's degrees fill its devices and its chip computes in its
+        compute dtype; the model's own rules for the layout are `parallel.check_layout`'s
+        and `partitioning`'s."""
+        check_degrees(self.chip, self.layout, self.topology.chips)
+        if self.dtypes.compute not in self.chip.peak_flops_per_s:
+            raise InferplanError(
+                "dtypes.compute", self.dtypes.compute,
+                f"{self.chip.name} computes in {', '.join(self.chip.peak_flops_per_s)}")
 
     @property
     def chips(self) -> int:

@@ -66,25 +66,10 @@ class Layout:
 
 
 def check_layout(model: ModelSpec, chip: ChipSpec, layout: Layout, chips: int) -> None:
-    """Raise `InferplanError` for an impossible layout, saying why and what would work."""
-    for name in ("tp", "pp", "dp", "ep"):
-        value = getattr(layout, name)
-        if not isinstance(value, int) or value < 1:
-            raise InferplanError(f"parallelism.{name}", value, "must be a positive integer")
-    if layout.layout not in LAYOUTS:
-        raise InferplanError("parallelism.layout", layout.layout, f"allowed: {', '.join(LAYOUTS)}")
-    cores = chip.cores_per_chip
-    devices = chips * cores
-    if layout.devices != devices:
-        unit = f"{chip.core_name or 'core'}s ({chips} chips x {cores})" if cores > 1 else "chips"
-        raise InferplanError(
-            "parallelism", f"tp={layout.tp} pp={layout.pp} dp={layout.dp}",
-            f"tp*pp*dp = {layout.devices} must equal the {devices} {unit}")
-    if cores > 1 and layout.model_parallel % cores and cores % layout.model_parallel:
-        raise InferplanError(
-            "parallelism.tp", layout.tp,
-            f"on {chip.name} a replica must fuse a divisor of {cores} {chip.core_name or 'core'}s "
-            f"or whole chips (multiples of {cores})")
+    """Raise `InferplanError` for an impossible layout, saying why and what would work:
+    `check_degrees`, then the model's heads, layers and experts against the degrees
+    (Megatron's rules; Pope et al.'s 2D layouts need less, see `partitioning`)."""
+    check_degrees(chip, layout, chips)
     N, K = model.num_heads, model.num_kv_heads
     if N % layout.tp:
         raise InferplanError("parallelism.tp", layout.tp,
@@ -115,3 +100,27 @@ def check_layout(model: ModelSpec, chip: ChipSpec, layout: Layout, chips: int) -
         if model.moe.num_experts % layout.ep:
             raise InferplanError("parallelism.ep", layout.ep,
                                  f"must divide the {model.moe.num_experts} experts")
+
+
+def check_degrees(chip: ChipSpec, layout: Layout, chips: int) -> None:
+    """Raise `InferplanError` unless the degrees are positive, the layout is known, and
+    tp·pp·dp fills the devices (on chips built of cores, a replica fuses a divisor of a
+    chip's cores or whole chips). Every `Deployment` holds to this on construction."""
+    for name in ("tp", "pp", "dp", "ep"):
+        value = getattr(layout, name)
+        if not isinstance(value, int) or value < 1:
+            raise InferplanError(f"parallelism.{name}", value, "must be a positive integer")
+    if layout.layout not in LAYOUTS:
+        raise InferplanError("parallelism.layout", layout.layout, f"allowed: {', '.join(LAYOUTS)}")
+    cores = chip.cores_per_chip
+    devices = chips * cores
+    if layout.devices != devices:
+        unit = f"{chip.core_name or 'core'}s ({chips} chips x {cores})" if cores > 1 else "chips"
+        raise InferplanError(
+            "parallelism", f"tp={layout.tp} pp={layout.pp} dp={layout.dp}",
+            f"tp*pp*dp = {layout.devices} must equal the {devices} {unit}")
+    if cores > 1 and layout.model_parallel % cores and cores % layout.model_parallel:
+        raise InferplanError(
+            "parallelism.tp", layout.tp,
+            f"on {chip.name} a replica must fuse a divisor of {cores} {chip.core_name or 'core'}s "
+            f"or whole chips (multiples of {cores})")

@@ -153,9 +153,6 @@ def build_deployment(
     layout = Layout(tp=p.tp, pp=p.pp, dp=dp, ep=p.ep, layout=p.layout, attention=p.attention)
     check_layout(model, chip, layout, scenario.chips)
     d = scenario.dtypes
-    if d.compute not in chip.peak_flops_per_s:
-        raise InferplanError("dtypes.compute", d.compute,
-                             f"{chip.name} computes in {', '.join(chip.peak_flops_per_s)}")
     deployment = Deployment(
         model=model, chip=chip, topology=topology, layout=layout,
         dtypes=Dtypes(weights=d.weights, kv=d.kv, compute=d.compute, experts=d.experts),
