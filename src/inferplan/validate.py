@@ -27,7 +27,7 @@ from inferplan.models import ModelSpec
 from inferplan.scenario import build_deployment, parse_scenario
 from inferplan.serving import estimate
 from inferplan.units import InferplanError
-from inferplan.validation import read_csv_rows
+from inferplan.validation import map_and_predict, read_csv_rows
 
 REQUIRED_COLUMNS = ("id", "model", "hardware", "n_chips", "tp", "weight_dtype", "kv_dtype",
                     "compute_dtype", "input_len", "output_len", "batch_or_concurrency",
@@ -173,17 +173,8 @@ def run_validation(rows: Iterable[Mapping[str, str]], resolve_model: Callable[[s
                    engine: EngineProfile | None = None,
                    ) -> tuple[list[Case], list[Skipped]]:
     """Map and predict every row: (evaluated cases, skipped rows with reasons)."""
-    cases: list[Case] = []
-    skipped: list[Skipped] = []
-    for row in rows:
-        mapped = map_row(row)
-        result = mapped if isinstance(mapped, Skipped) else predict(
-            mapped, resolve_model, resolve_chip, efficiency, engine)
-        if isinstance(result, Skipped):
-            skipped.append(result)
-        else:
-            cases.append(result)
-    return cases, skipped
+    return map_and_predict(rows, map_row, lambda case: predict(
+        case, resolve_model, resolve_chip, efficiency, engine), Skipped)
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,19 @@ from inferplan.models import ModelSpec
 from inferplan.scenario import build_deployment, parse_scenario
 from inferplan.serving import closed_loop
 from inferplan.units import InferplanError
-from inferplan.validation import read_csv_rows
+from inferplan.validation import map_and_predict, read_csv_rows
 
 REQUIRED_COLUMNS = ("id", "backend", "model_path", "system", "mode", "isl", "osl",
                     "gemm_quant_mode", "batch_size", "tp_size", "pp_size",
                     "attention_dp_size", "moe_tp_size", "moe_ep_size", "client_protocol",
                     "silicon_ttft_ms", "silicon_tpot_ms")
+
+
+#: (mapping table, row column, reason when the value is not in it), looked up in turn
+LOOKUPS = (("models", "model_path", "model '{}' is not in the catalog mapping"),
+           ("hardware", "system", "system '{}' is not in the catalog mapping"),
+           ("engines", "backend", "backend '{}' has no engine profile"),
+           ("quant", "gemm_quant_mode", "quantisation '{}' is not mapped"))
 
 
 @cache
@@ -97,18 +104,13 @@ def map_serving_row(row: Mapping[str, str]) -> ServingCase | ServingSkip:
     rid = row["id"]
     if row["mode"] != "agg":
         return ServingSkip(rid, "disaggregated pools under load: the simulator's rows")
-    model = table["models"].get(row["model_path"])
-    if model is None:
-        return ServingSkip(rid, f"model '{row['model_path']}' is not in the catalog mapping")
-    chip = table["hardware"].get(row["system"])
-    if chip is None:
-        return ServingSkip(rid, f"system '{row['system']}' is not in the catalog mapping")
-    engine = table["engines"].get(row["backend"])
-    if engine is None:
-        return ServingSkip(rid, f"backend '{row['backend']}' has no engine profile")
-    quant = table["quant"].get(row["gemm_quant_mode"])
-    if quant is None:
-        return ServingSkip(rid, f"quantisation '{row['gemm_quant_mode']}' is not mapped")
+    found = []
+    for key, column, missing in LOOKUPS:
+        value = table[key].get(row[column])
+        if value is None:
+            return ServingSkip(rid, missing.format(row[column]))
+        found.append(value)
+    model, chip, engine, quant = found
     # Attention data parallelism (SGLang/TRT-LLM DP attention): adp ranks each run
     # attention for their own batch_size requests, the MoE spans all tp·adp GPUs. It maps
     # onto batch-sharded attention over a tp·adp group (parallel.Layout, attention:
@@ -185,17 +187,8 @@ def run_serving_validation(rows: Iterable[Mapping[str, str]],
                            ) -> tuple[list[ServingCase], list[ServingSkip]]:
     """Map and predict every row (the closed form, or another predictor such as
     `sim.run.simulated_means`): (predicted cases, skipped rows with reasons)."""
-    cases: list[ServingCase] = []
-    skipped: list[ServingSkip] = []
-    for row in rows:
-        mapped = map_serving_row(row)
-        result = mapped if isinstance(mapped, ServingSkip) else predict_serving(
-            mapped, resolve_model, resolve_chip, predict)
-        if isinstance(result, ServingSkip):
-            skipped.append(result)
-        else:
-            cases.append(result)
-    return cases, skipped
+    return map_and_predict(rows, map_serving_row, lambda case: predict_serving(
+        case, resolve_model, resolve_chip, predict), ServingSkip)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TypeVar, cast
 
 from pydantic import ValidationError
 
@@ -31,3 +32,25 @@ def read_csv_rows(text: str, origin: str, required: Sequence[str]) -> list[dict[
         raise InferplanError(origin, ", ".join(missing),
                              f"missing columns; required: {', '.join(required)}")
     return [dict(r) for r in reader]
+
+
+Row = TypeVar("Row")
+Case = TypeVar("Case")
+Skip = TypeVar("Skip")
+
+
+def map_and_predict(rows: Iterable[Row], map_row: Callable[[Row], Case | Skip],
+                    predict: Callable[[Case], Case | Skip], skip_type: type[Skip],
+                    ) -> tuple[list[Case], list[Skip]]:
+    """Map each measured row to a case (or the reason not), predict the mapped ones (or the
+    reason not): (predicted cases, skipped rows), both in row order."""
+    cases: list[Case] = []
+    skipped: list[Skip] = []
+    for row in rows:
+        mapped = map_row(row)
+        result = mapped if isinstance(mapped, skip_type) else predict(cast(Case, mapped))
+        if isinstance(result, skip_type):
+            skipped.append(result)
+        else:
+            cases.append(cast(Case, result))
+    return cases, skipped
