@@ -122,15 +122,41 @@ def test_engine_allreduce_is_alpha_plus_ring_bandwidth() -> None:
     assert float(c.communication_s) < 128 * (alpha + ring) + 2 * alpha + 1e-5
 
 
-def test_no_cuda_graphs_pays_eager_launches() -> None:
+def test_no_cuda_graphs_pays_eager_host_time() -> None:
+    """Without graphs every step waits for its host dispatch: L · eager_layer_host_s."""
     graphs, _ = make(model="qwen3-32b", hardware="h200-sxm", chips=1, engine="vllm")
     eager, _ = make(model="qwen3-32b", hardware="h200-sxm", chips=1,
                     engine={"name": "vllm", "cuda_graphs": False})
     a = float(step_cost(graphs, "decode", 8, 1, 1000).latency_s)
     b = float(step_cost(eager, "decode", 8, 1, 1000).latency_s)
     ops = engine_profile("vllm").ops_for("h200-sxm")
-    assert b - a == pytest.approx(64 * ops.eager_kernels_per_layer * ops.eager_launch_s,
-                                  rel=1e-9)
+    assert ops.eager_layer_host_s > 0
+    # eager all-reduces are NCCL's: tp = 1 has none, so the host time is the whole gap
+    assert b - a == pytest.approx(64 * ops.eager_layer_host_s, rel=1e-9)
+
+
+def test_prompt_steps_run_eagerly_where_graphs_hold_decodes_only() -> None:
+    """SGLang captures decode batches only: a step carrying a prompt pays the host time
+    (0.98 ms per layer, PR #12160), a decode step does not, and an expected 0.25 prompt
+    chunks of 512 (64 + 128 expected tokens, under the 256 captured) pays a quarter.
+    vLLM's piecewise graphs take a 64 + 256-token mixed step, not a 64 + 1024 one."""
+    from inferplan.cost import Segment, mixed_step_cost
+    dep, _ = make(model="qwen3-32b", hardware="h200-sxm", chips=1, engine="sglang")
+    ops = engine_profile("sglang").ops_for("h200-sxm")
+    host = 64 * ops.eager_layer_host_s
+
+    def overhead(d: object, chunks: float, tokens: float) -> float:
+        return float(mixed_step_cost(d, [Segment("decode", 64, 1, 1000),  # type: ignore[arg-type]
+                                         Segment("chunk", chunks, tokens, 0)]).overhead_s)
+
+    base = overhead(dep, 0.0, 512.0)
+    assert overhead(dep, 1.0, 512.0) - base == pytest.approx(host, rel=0.05)
+    assert overhead(dep, 0.25, 512.0) - base == pytest.approx(host / 4, rel=0.05)
+    vllm, _ = make(model="qwen3-32b", hardware="h200-sxm", chips=1, engine="vllm")
+    vllm_host = 64 * engine_profile("vllm").ops_for("h200-sxm").eager_layer_host_s
+    # beside the host time only the fixed kernel costs move (a few hundred µs)
+    assert overhead(vllm, 0.25, 1024.0) - overhead(vllm, 0.0, 1024.0) < 0.1 * vllm_host
+    assert overhead(vllm, 1.0, 1024.0) - overhead(vllm, 0.0, 1024.0) > 0.9 * vllm_host
 
 
 def test_megatron_wins_auto_on_nvlink_with_an_engine() -> None:

@@ -45,9 +45,13 @@ def test_worked_numbers() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-r{c[1]}-C{c[2]}" for c in CASES])
 def test_agrees_with_the_closed_form(case: tuple) -> None:
-    """The issue's bar: TPOT within 5% and TTFT within 15% of the closed form."""
+    """The issue's bar, at steady state: TPOT within 5% and TTFT within 15% of the closed
+    form. 40·C requests: a benchmark's 10·C keep the first wave's grouping (uniform
+    lengths dephase slowly), so its prompts share steps more than independent arrivals
+    would and its TPOT runs up to ~10% under the steady state."""
     dep, wl = scenario(*case)
     C = case[2]
+    wl = replace(wl, requests=40 * C)
     run = simulate_replica(dep, wl, C, seed=0)
     s = summarise_run(run)
     loop = closed_loop(dep, wl, C)

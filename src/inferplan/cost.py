@@ -390,6 +390,36 @@ class Segment:
     cached_tokens: npt.ArrayLike
 
 
+#: Segment phases that carry prompt tokens (decode and speculative verify steps do not).
+PROMPT_PHASES = ("prefill", "chunk")
+
+
+def eager_share(eff: Efficiency, tokens: npt.ArrayLike, prompt_chunks: npt.ArrayLike
+                ) -> FloatArray:
+    """Probability that a step runs outside CUDA graphs: 1 when the engine captures none
+    or the step's tokens exceed the largest captured size; else, when prompt-carrying
+    steps are not captured (SGLang, TensorRT-LLM), the chance the step carries a prompt,
+    min(1, expected prompt chunks); vLLM's piecewise graphs capture those up to the size.
+
+    SGLang (256), 64 decodes + 0.25 expected chunks of 1024: 0.25; vLLM (512): the same
+    step has 64 + 256 = 320 expected tokens, 0; a decode-only step of 600 on vLLM: 1.
+    """
+    step_tokens = np.asarray(tokens, dtype=np.float64)
+    over = np.greater(step_tokens, eff.graph_max_tokens)
+    prompt = 0.0 if eff.prompt_graphs else np.minimum(
+        np.asarray(prompt_chunks, dtype=np.float64), 1.0)
+    return np.asarray(np.where(over, 1.0, prompt), dtype=np.float64)
+
+
+def eager_host_s(model: ModelSpec, eff: Efficiency, share: npt.ArrayLike) -> FloatArray:
+    """Host time a step waits for when it runs eagerly: share · L · (host s per layer).
+
+    SGLang (0.98 ms per layer), DeepSeek-V3 (61 layers), a prefill step: 59.8 ms.
+    """
+    return np.asarray(np.asarray(share, dtype=np.float64) * model.num_layers
+                      * eff.eager_layer_host_s, dtype=np.float64)
+
+
 def step_cost(deployment: Deployment, phase: str, batch: npt.ArrayLike,
               new_tokens: npt.ArrayLike, cached_tokens: npt.ArrayLike) -> StepCost:
     """Cost of one step of `batch` sequences adding `new_tokens` onto `cached_tokens`.
@@ -413,6 +443,7 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
     logit_tokens: FloatArray = np.zeros(())
     at_flops: FloatArray = np.zeros(())
     kv_bytes: FloatArray = np.zeros(())
+    prompt_chunks: FloatArray = np.zeros(())
     for seg in segments:
         B = np.asarray(seg.batch, dtype=np.float64)
         q = np.asarray(seg.new_tokens, dtype=np.float64)
@@ -424,6 +455,8 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
         logit_tokens = logit_tokens + lm_head_tokens(micro, q, seg.phase)
         at_flops = at_flops + attention_flops(model, layout, micro, q, kv)
         kv_bytes = kv_bytes + kv_bytes_moved(model, layout, dep.dtypes.kv, micro, q, kv)
+        if seg.phase in PROMPT_PHASES:
+            prompt_chunks = prompt_chunks + np.where(q > 0, B, 0.0)
 
     head = 2.0 * logit_tokens * model.vocab_size * model.hidden_size / layout.tp
     mm_flops = 2.0 * tokens * per_token_params + head
@@ -459,7 +492,8 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
     # ideal: communication overlaps with compute; realistic: it does not
     comm_exposed = np.maximum(comm - per_pass, 0.0) if dep.efficiency == "ideal" else comm
     overhead = (np.zeros_like(per_pass) + model.num_layers * eff.per_layer_overhead_s
-                + eff.per_step_overhead_s + fixed_kernel_time_s(model, eff, tokens))
+                + eff.per_step_overhead_s + fixed_kernel_time_s(model, eff, tokens)
+                + eager_host_s(model, eff, eager_share(eff, tokens, prompt_chunks)))
     # A device runs pp micro-batches through its L/pp layers per step: the same work as
     # one micro-batch through all L layers, which is what the terms above count.
     latency = per_pass + overhead + comm_exposed

@@ -48,6 +48,12 @@ class Efficiency:
     #: bytes/s of the routed experts' weight streaming (None: the GEMMs' weight rate)
     expert_bytes_per_s: float | None = None
     attention_fixed_s: float = 0.0            # per attention kernel (one per layer)
+    #: host seconds per layer of a step run eagerly (outside CUDA graphs)
+    eager_layer_host_s: float = 0.0
+    #: the largest step (tokens) replayed from CUDA graphs; 0: every step runs eagerly
+    graph_max_tokens: float = 0.0
+    #: prompt-carrying steps replay graphs too (up to graph_max_tokens)
+    prompt_graphs: bool = False
     elementwise_ops_per_layer: int = 0
     elementwise_fixed_s: float = 0.0
     elementwise_bytes_per_s: float = 1.0
@@ -170,7 +176,6 @@ def efficiency_for(deployment: Deployment) -> Efficiency:
                       if ops.attention_compute_fraction is not None
                       else matmul_rate_for(chip, att_dtype, ops, table) * share)
     graphs = engine.scheduler.cuda_graphs
-    eager_s = 0.0 if graphs else ops.eager_kernels_per_layer * ops.eager_launch_s
     latency = ops.allreduce_latency_s.get(engine.scheduler.allreduce if graphs else "nccl", {})
     return Efficiency(
         matmul_flops_per_s=matmul_rate_for(chip, compute, ops, table) * share,
@@ -179,7 +184,7 @@ def efficiency_for(deployment: Deployment) -> Efficiency:
         interconnect=link_efficiency_for(ops, max(1, deployment.layout.tp // chip.cores_per_chip),
                                          _lookup(table["interconnect"], chip.name)),
         gemm_overlap_loss=ops.gemm_overlap_loss,
-        per_layer_overhead_s=ops.per_layer_s + eager_s,
+        per_layer_overhead_s=ops.per_layer_s,
         per_collective_overhead_s=ops.per_collective_s,
         per_step_overhead_s=ops.per_step_s,
         weight_bytes_per_s=None if weights_fraction is None else hbm * weights_fraction,
@@ -191,6 +196,9 @@ def efficiency_for(deployment: Deployment) -> Efficiency:
                                                        deployment.dtypes.expert_weights)) is None
                             else hbm * frac),
         attention_fixed_s=ops.attention_fixed_s,
+        eager_layer_host_s=ops.eager_layer_host_s,
+        graph_max_tokens=float(engine.scheduler.cuda_graph_max_batch) if graphs else 0.0,
+        prompt_graphs=engine.scheduler.prompt_graphs,
         elementwise_ops_per_layer=ops.elementwise_ops_per_layer,
         elementwise_fixed_s=ops.elementwise_fixed_s,
         elementwise_bytes_per_s=hbm * ops.elementwise_memory_fraction,

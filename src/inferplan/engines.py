@@ -52,7 +52,10 @@ class Scheduler(_Frozen):
     max_num_seqs: int = Field(ge=1)                # running sequences per replica
     kv_admission: Literal["on_demand", "reserve_full"]
     cuda_graphs: bool
-    cuda_graph_max_batch: int = Field(ge=0)        # decode batches captured in graphs
+    cuda_graph_max_batch: int = Field(ge=0)        # largest step (tokens) captured in graphs
+    #: steps carrying prompt tokens replay graphs too (vLLM's piecewise graphs, by token
+    #: count up to cuda_graph_max_batch); False: any prompt-carrying step runs eagerly
+    prompt_graphs: bool = False
     allreduce: Literal["custom", "nccl", "xla"]
     sources: dict[str, str]
 
@@ -89,8 +92,9 @@ class OpCosts(_Frozen):
     per_layer_s: float = Field(default=0.0, ge=0)
     per_collective_s: float = Field(default=0.0, ge=0)
     per_step_s: float = Field(default=0.0, ge=0)
-    eager_kernels_per_layer: int = Field(default=0, ge=0)
-    eager_launch_s: float = Field(default=0.0, ge=0)
+    #: host time per layer of a forward run outside CUDA graphs (Python dispatch of the
+    #: layer's ops), which the step waits for
+    eager_layer_host_s: float = Field(default=0.0, ge=0)
     sources: dict[str, str] = Field(default_factory=dict)
 
 

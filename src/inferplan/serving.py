@@ -159,6 +159,14 @@ def whole_prompts(room: npt.ArrayLike, prompt_tokens: float, chunked: bool) -> F
                       dtype=np.float64)
 
 
+def busy_step_share(rate: npt.ArrayLike) -> FloatArray:
+    """Share of steps that receive at least one of `rate` arrivals per step, the arrivals
+    independent (Poisson): 1 − e^(−rate). A busy step then holds rate/share of them on
+    average (≥ 1). rate 0.14: 13.1% of the steps, 1.07 arrivals each; rate 3: 95%."""
+    f = np.asarray(rate, dtype=np.float64)
+    return np.asarray(-np.expm1(-f), dtype=np.float64)
+
+
 def closed_loop_steps(deployment: Deployment,
                       compositions: list[tuple[npt.ArrayLike, ...]]) -> list[StepCost]:
     """Several step compositions priced in one vectorised call: each is (decoding
@@ -224,12 +232,14 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     `prefill_chunk_tokens`, else the engine's `max_num_batched_tokens`); R = min(C,
     `admitted_sequences`). A request lives k_p + n̄ − 1 steps, so f = R/(k_p + n̄ − 1)
     prompts arrive per step.
+    Arrivals are independent: a share 1 − e^(−x) of the steps receives any of x per step
+    (`busy_step_share`), and those hold x/share each.
     - mixed (vLLM, TensorRT-LLM): a prompt goes in k_p = ⌈S̄/(b − R)⌉ chunks (1 without
-      chunked prefill) beside the decodes; a share φ = min(1, f·k_p) of the steps carries
+      chunked prefill) beside the decodes; a share φ = 1 − e^(−f·k_p) of the steps carries
       prompt tokens (f·S̄/φ each). TPOT τ = φ·t(prompt step) + (1 − φ)·t(decode step).
-    - prefill_first (SGLang, bucketed engines): prompt-only steps of g = min(max(1, f),
-      b/S̄) prompts (k_p = ⌈S̄/b⌉ chunks each), ψ = f·k_p/g of them per decode step, while
-      the decodes wait: TPOT = t(decode) + ψ·t(prompt step).
+    - prefill_first (SGLang, bucketed engines): prompt-only steps of g = min(f/(1 −
+      e^(−f)), b/S̄) prompts (k_p = ⌈S̄/b⌉ chunks each), ψ = f·k_p/g of them per decode
+      step, while the decodes wait: TPOT = t(decode) + ψ·t(prompt step).
     TTFT. The first C prompts arrive at once and go through the budget FCFS: the j-th
     has its first token after ⌈j·S̄/b'⌉ full prompt steps (b' = b − R/2 beside the
     decodes of mixed engines). A later request waits half a step, then its k_p prompt
@@ -257,7 +267,7 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
         room = np.maximum(budget - R, 1.0)
         k_p = np.ceil(S / room) if sched.chunked_prefill else np.ones_like(R)
         f = R / (k_p + n - 1.0)
-        phi = np.minimum(1.0, f * k_p)
+        phi = busy_step_share(f * k_p)
         prompts = f * k_p / np.maximum(phi, 1e-12)          # chunks per prompt step
         prompt_decodes = R * (n - 1.0) / (k_p + n - 1.0)
         first_room = whole_prompts(np.maximum(budget - R / 2.0, 1.0), S, sched.chunked_prefill)
@@ -265,7 +275,8 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     else:
         k_p = np.full_like(R, math.ceil(S / budget))
         f = R / (k_p + n - 1.0)
-        prompts = np.minimum(np.maximum(1.0, f), max(budget / S, 1.0))    # g per step
+        prompts = np.minimum(np.maximum(f / np.maximum(busy_step_share(f), 1e-12), 1.0),
+                             max(budget / S, 1.0))                  # g per step
         phi = f * k_p / prompts
         prompt_decodes = zero
         first_room = whole_prompts(np.full_like(R, budget), S, sched.chunked_prefill)
@@ -315,7 +326,7 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
         grouped = grouped - decode_s + cycle_s + d_rows[3].latency_s
         decode_s = cycle_s
         f = R / (k_p + (n - 1.0) / tokens)
-        phi = np.minimum(1.0, f * k_p) if mixed else f * k_p / prompts
+        phi = busy_step_share(f * k_p) if mixed else f * k_p / prompts
         split = {k: np.asarray((cycle_split[k] + phi * prompt_work[k]) / tokens,
                                dtype=np.float64) for k in cycle_split}
     if mixed:
