@@ -19,7 +19,7 @@ RANKS: dict[str, int] = {
     "collectives": 3, "parallel": 3, "engines": 3,
     "deployment": 4, "scenario": 5,
     "memory": 6, "efficiency": 6, "partitioning": 6, "cost": 7, "steptime": 8,
-    "serving": 9, "disagg": 9, "speculative": 9,
+    "serving": 9, "disagg": 9, "speculative": 9, "export": 9,
     "search": 10, "buckets": 10, "sim": 10, "calibrate": 10, "validate": 10,
     "validate_serving": 10,
     "report": 11, "cli": 12, "__main__": 13,

@@ -11,6 +11,7 @@ from inferplan.cli import (  # noqa: F401  (each module registers its commands)
     commands_catalog,
     commands_disagg,
     commands_estimate,
+    commands_export,
     commands_memory,
     commands_search,
     commands_simulate,

@@ -1,0 +1,55 @@
+"""`inferplan export`: the engine's launch command, config and benchmark for a scenario."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from inferplan.cli.app import app
+from inferplan.cli.loader import load_scenario
+from inferplan.export import EXPORT_ENGINES, EXTRA_OPTIONS_FILE, export_engine_name, plan_export
+from inferplan.report.export_text import (
+    bench_script,
+    extra_options_yaml,
+    render_export,
+    serve_script,
+)
+from inferplan.report.json_out import to_json
+
+SERVE_FILE = "serve.sh"
+BENCH_FILE = "bench.sh"
+PLAN_FILE = "plan.json"
+
+
+@app.command("export")
+def export_command(
+    scenario: Annotated[str | None, typer.Argument(
+        help="Scenario YAML/JSON; omitted: the bundled default")] = None,
+    engine: Annotated[str | None, typer.Option(
+        "--engine", help=f"{' | '.join(EXPORT_ENGINES)}; default: the scenario's engine")]
+    = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write serve.sh, bench.sh, plan.json (and TensorRT-LLM's "
+        "extra_llm_api_options.yaml) into this folder")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the plan as JSON")] = False,
+) -> None:
+    """Launch command and config of the scenario's deployment, and the engine's benchmark."""
+    deployment, workload = load_scenario(scenario)
+    plan = plan_export(deployment, workload, export_engine_name(engine, deployment.engine.name))
+    if json_out:
+        print(to_json(plan.to_dict()))
+    else:
+        render_export(plan, Console())
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        files = {SERVE_FILE: serve_script(plan), BENCH_FILE: bench_script(plan),
+                 PLAN_FILE: to_json(plan.to_dict()) + "\n"}
+        if plan.extra_options:
+            files[EXTRA_OPTIONS_FILE] = extra_options_yaml(plan)
+        for name, text in files.items():
+            (out / name).write_text(text, encoding="utf-8")
+        if not json_out:
+            Console().print(f"wrote {', '.join(sorted(files))} to {out}", highlight=False)

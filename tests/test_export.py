@@ -1,0 +1,166 @@
+"""`inferplan export`: launch commands from the deployment, flags from the sourced table,
+refusals with exit 2, files with --out, and `--version`."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from inferplan.cli import app
+from inferplan.cli.loader import load_scenario
+from inferplan.engines import engine_profile
+from inferplan.export import (
+    EXPORT_ENGINES,
+    cuda_graph_capture_size,
+    flag_table,
+    max_running_sequences,
+    symmetric_range,
+)
+from inferplan.memory import max_batch
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = str(ROOT / "examples" / "export" / "llama-3.1-70b-h100-vllm.yaml")
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "120", "NO_COLOR": "1"})
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        return 2, str(result.exception)
+    return result.exit_code, result.output
+
+
+def plan_json(*args: str) -> dict[str, object]:
+    code, out = invoke("export", *args, "--json")
+    assert code == 0, out
+    data: dict[str, object] = json.loads(out)
+    return data
+
+
+def flag_value(argv: list[str], flag: str) -> str:
+    assert argv.count(flag) == 1, (flag, argv)
+    return argv[argv.index(flag) + 1]
+
+
+def test_vllm_command_carries_the_deployment() -> None:
+    deployment, workload = load_scenario(EXAMPLE)
+    table = flag_table()["vllm"]
+    serve = plan_json(EXAMPLE)["serve"]
+    assert isinstance(serve, list)
+    sched = deployment.engine.scheduler
+    assert flag_value(serve, "--tensor-parallel-size") == str(deployment.layout.tp)
+    seqs = min(sched.max_num_seqs, max_batch(deployment, workload))
+    assert flag_value(serve, "--max-num-seqs") == str(seqs)
+    assert flag_value(serve, "--max-num-batched-tokens") == str(sched.max_num_batched_tokens)
+    assert flag_value(serve, "--kv-cache-dtype") == table.values["kv_dtype"][deployment.dtypes.kv]
+    assert flag_value(serve, "--max-model-len") == str(workload.input_len + workload.output_len)
+    assert serve[:3] == ["vllm", "serve", "meta-llama/Llama-3.1-70B"]
+
+
+def test_the_memory_cap_wins_when_smaller(tmp_path: Path) -> None:
+    text = Path(EXAMPLE).read_text().replace("concurrency: 64", "batch: max") \
+        .replace("input_len: 2048", "input_len: 32768")
+    path = tmp_path / "long.yaml"
+    path.write_text(text)
+    deployment, workload = load_scenario(str(path))
+    best = max_batch(deployment, workload)
+    assert 0 < best < deployment.engine.scheduler.max_num_seqs
+    data = plan_json(str(path))
+    assert data["settings"]["max_num_seqs"] == best     # type: ignore[index]
+    bench = data["bench"]
+    assert isinstance(bench, list)
+    assert flag_value(bench, "--max-concurrency") == str(best)
+    assert flag_value(bench, "--num-prompts") == str(10 * best)
+
+
+def test_every_flag_used_is_in_the_table_with_a_source(tmp_path: Path) -> None:
+    for engine in EXPORT_ENGINES:
+        table = flag_table()[engine]
+        known = {s.flag for s in [*table.flags.values(), *table.bench.flags.values()]
+                 if s.flag} | ({table.model_flag.flag} if table.model_flag else set())
+        sources = {s.flag: s.source for s in [*table.flags.values(),
+                                              *table.bench.flags.values()] if s.flag}
+        data = plan_json(EXAMPLE, "--engine", engine)
+        used = [w for argv in (data["serve"], data["bench"]) for w in argv  # type: ignore[attr-defined]
+                if w.startswith("--")]
+        fixed = {w for w in (*table.serve, *table.bench.command) if w.startswith("--")}
+        assert used, engine
+        for flag in used:
+            assert flag in known or flag in fixed, (engine, flag)
+            if flag in sources:
+                assert sources[flag].strip(), (engine, flag)
+        for spec in table.flags.values():
+            assert spec.source.strip()
+
+
+def test_trtllm_writes_its_extra_options(tmp_path: Path) -> None:
+    deployment, _ = load_scenario(EXAMPLE)
+    code, out = invoke("export", EXAMPLE, "--engine", "trtllm", "--out", str(tmp_path))
+    assert code == 0, out
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "serve.sh", "bench.sh", "plan.json", "extra_llm_api_options.yaml"}
+    extra = yaml.safe_load((tmp_path / "extra_llm_api_options.yaml").read_text())
+    assert extra["kv_cache_config"]["dtype"] == \
+        flag_table()["trtllm"].values["kv_dtype"][deployment.dtypes.kv]
+    assert extra["enable_chunked_prefill"] is engine_profile("trtllm").scheduler.chunked_prefill
+    serve = (tmp_path / "serve.sh").read_text()
+    assert "--extra_llm_api_options extra_llm_api_options.yaml" in serve
+    assert f"--tp_size {deployment.layout.tp}" in serve
+
+
+def test_out_writes_vllm_files(tmp_path: Path) -> None:
+    code, out = invoke("export", EXAMPLE, "--out", str(tmp_path / "o"))
+    assert code == 0, out
+    plan = json.loads((tmp_path / "o" / "plan.json").read_text())
+    assert (tmp_path / "o" / "serve.sh").read_text().startswith("#!/bin/sh")
+    assert "vllm bench serve" in (tmp_path / "o" / "bench.sh").read_text()
+    assert not (tmp_path / "o" / "extra_llm_api_options.yaml").exists()
+    assert plan["engine"] == "vllm"
+
+
+REFUSALS = {
+    "does not fit": ("model: llama-3.1-70b\nhardware: h100-sxm\nchips: 1\nengine: vllm\n"
+                     "workload: {input_len: 1024, output_len: 128, concurrency: 8}\n", [],
+                     "does not fit"),
+    "unknown engine": (None, ["--engine", "tgi"], "allowed: vllm, sglang, trtllm"),
+    "vllm on rngd": ((ROOT / "docs" / "rngd" / "tp8.yaml").read_text(), ["--engine", "vllm"],
+                     "does not run on rngd"),
+    "trtllm on tpu": (None, ["--engine", "trtllm"], "does not run on tpu-v5e"),
+    "int8 kv on vllm": ("model: llama-3.1-8b\nhardware: h100-sxm\nchips: 1\nengine: vllm\n"
+                        "dtypes: {kv: int8}\n"
+                        "workload: {input_len: 1024, output_len: 128, concurrency: 8}\n", [],
+                        "dtypes.kv"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+def test_refusals_exit_2_with_one_line(tmp_path: Path, case: str) -> None:
+    text, extra, expect = REFUSALS[case]
+    args = ["export"]
+    if text is not None:
+        path = tmp_path / "s.yaml"
+        path.write_text(text)
+        args.append(str(path))
+    code, out = invoke(*args, *extra)
+    assert code == 2, (case, out)
+    assert expect in out and len(out.strip().splitlines()) == 1, out
+
+
+def test_version_prints_the_package_version() -> None:
+    code, out = invoke("--version")
+    assert code == 0 and out.strip() == f"inferplan {version('inferplan')}"
+
+
+def test_formulas_worked_numbers() -> None:
+    assert max_running_sequences(1024, 287) == 287
+    assert cuda_graph_capture_size(256, 64, 8192, by_tokens=False) == 64
+    assert cuda_graph_capture_size(512, 64, 8192, by_tokens=True) == 512
+    mid, q = symmetric_range(1024, 0.8)
+    assert mid == 922 and q == pytest.approx(0.1111, abs=1e-4)
+    # the symmetric range [mid(1-q), mid(1+q)] reproduces [rL, L]
+    assert mid * (1 - q) == pytest.approx(0.8 * 1024, rel=1e-3)
+    assert mid * (1 + q) == pytest.approx(1024, rel=1e-3)
