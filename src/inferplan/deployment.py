@@ -57,6 +57,12 @@ class Workload:
     #: a trace file of requests (send time, input and output tokens), simulated; the
     #: lengths above size the memory
     trace: str | None = None
+    #: how an open loop's arrivals reach the dp replicas (`sim.fleet`): in turn, or to the
+    #: replica with the fewest requests in flight
+    router: Literal["round_robin", "least_loaded"] = "round_robin"
+    #: warm-up requests a closed-loop benchmark client runs, and waits for, before its
+    #: measured requests (vLLM's --num-warmups; `sim.run.warmup_run`)
+    warmup: int = 0
 
     @property
     def mean_input_len(self) -> float:

@@ -74,6 +74,8 @@ class WorkloadIn(_Strict):
     arrival: Literal["poisson", "gamma", "offline"] = "poisson"
     burstiness: float = Field(default=1.0, gt=0, allow_inf_nan=False)
     trace: str | None = None
+    router: Literal["round_robin", "least_loaded"] = "round_robin"
+    warmup: int = Field(default=0, ge=0)
 
     @field_validator("batch")
     @classmethod
@@ -163,5 +165,6 @@ def build_deployment(
     workload = Workload(input_len=w.input_len, output_len=w.output_len, batch=w.batch,
                         concurrency=w.concurrency, prefill_chunk_tokens=w.prefill_chunk_tokens,
                         length_ratio=w.length_ratio, requests=w.requests, rate=w.rate,
-                        arrival=w.arrival, burstiness=w.burstiness, trace=w.trace)
+                        arrival=w.arrival, burstiness=w.burstiness, trace=w.trace,
+                        router=w.router, warmup=w.warmup)
     return deployment, workload

@@ -19,7 +19,7 @@ def render_simulation(sim: Simulation, console: Console) -> None:
             else "offline (every request at t = 0)")
     console.print(
         f"{d.model.name} on {d.chips}x {d.chip.name}, tp={d.layout.tp} pp={d.layout.pp} "
-        f"dp={d.layout.dp} (round robin); "
+        f"dp={d.layout.dp} ({w.router.replace('_', ' ')}); "
         f"{d.engine.display_name} {d.engine.version}; {load}, "
         f"{s.requests} requests of {w.input_len} in / {w.output_len} out "
         f"(ratio {w.length_ratio:g}); seed {sim.seed}", highlight=False)
@@ -37,6 +37,9 @@ def render_simulation(sim: Simulation, console: Console) -> None:
         f"per chip), {s.requests_per_s:.2f} requests/s over {s.duration_s:.1f} s, "
         f"{s.steps:,} steps, at most {s.max_running} running, {s.preemptions} preemptions",
         highlight=False)
+    if w.warmup:
+        console.print(f"after {w.warmup} warm-up requests ({sim.warmup_s:.1f} s, "
+                      "not measured)", highlight=False)
     if sim.closed_form_ttft_s is not None and sim.closed_form_tpot_s is not None:
         console.print(f"closed form: TTFT {sim.closed_form_ttft_s * 1e3:,.1f} ms, "
                       f"TPOT {sim.closed_form_tpot_s * 1e3:,.2f} ms", highlight=False)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -32,7 +33,7 @@ import numpy.typing as npt
 from inferplan.deployment import Deployment, Workload
 from inferplan.memory import max_batch
 from inferplan.sim.requests import Requests, closed_loop_requests, open_loop_requests
-from inferplan.sim.step_table import step_table
+from inferplan.sim.step_table import StepTable, step_table
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -58,6 +59,8 @@ class SimResult:
     #: held after it; and the KV room of one replica
     log: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 8)))
     kv_capacity_tokens: int = 0
+    #: the replica each request ran on (a fleet's; empty for one replica alone)
+    replica: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @property
     def ttft_s(self) -> FloatArray:
@@ -84,28 +87,82 @@ def kv_token_capacity(deployment: Deployment, workload: Workload) -> int:
     return max(held, sequences * held)
 
 
+@dataclass
+class Route:
+    """What a router has told one replica of an open loop so far: the fleet's request ids
+    dealt to it (in arrival order), that every arrival before `horizon_s` is dealt, and
+    whether the dealing is over (`closed`). A replica alone is told everything at once."""
+
+    mine: list[int]
+    horizon_s: float = math.inf
+    closed: bool = True
+    #: the replica's finish times so far, in order (the router counts its load from them)
+    finished_s: list[float] = field(default_factory=list)
+
+
 def simulate_replica(deployment: Deployment, workload: Workload, concurrency: int | None,
                      seed: int = 0, requests: Requests | None = None) -> SimResult:
     """Run until N requests are done: C closed-loop clients, or with `concurrency` None the
     workload's open-loop arrivals (see the module docstring). `requests` replaces the
     workload's own (a router's share of a fleet's arrivals)."""
-    sched = deployment.engine.scheduler
     reqs = requests if requests is not None else (
         closed_loop_requests(workload, concurrency, seed) if concurrency is not None
         else open_loop_requests(workload, seed))
+    N = reqs.count
+    sent = reqs.arrival_s.copy() if reqs.arrival_s is not None else np.full(N, np.nan)
+    first = np.full(N, np.nan)
+    done = np.full(N, np.nan)
+    route = Route(mine=list(range(N))) if reqs.arrival_s is not None else None
+    return run_to_end(replica_steps(deployment, workload, concurrency, reqs, route, sent,
+                                    first, done,
+                                    replica_table(deployment, workload, concurrency, reqs)))
+
+
+def run_to_end(steps: Generator[float, None, SimResult]) -> SimResult:
+    """The result of a replica's loop that has been told everything (it never waits)."""
+    try:
+        next(steps)
+    except StopIteration as stop:
+        result: SimResult = stop.value
+        return result
+    raise AssertionError("a replica told every arrival waited for the router")
+
+
+def replica_table(deployment: Deployment, workload: Workload, concurrency: int | None,
+                  reqs: Requests) -> StepTable:
+    """The step-time table a replica's loop interpolates: up to min(max_num_seqs, C or N)
+    sequences, contexts up to the longest request, prompts up to the token budget."""
+    sched = deployment.engine.scheduler
+    budget = int(workload.prefill_chunk_tokens or sched.max_num_batched_tokens)
+    cap_seqs = min(sched.max_num_seqs, concurrency or reqs.count)
+    return step_table(deployment, cap_seqs,
+                      float(reqs.input_tokens.max() + reqs.output_tokens.max()), float(budget))
+
+
+def replica_steps(deployment: Deployment, workload: Workload, concurrency: int | None,
+                  reqs: Requests, route: Route | None, sent: FloatArray, first: FloatArray,
+                  done: FloatArray, table: StepTable) -> Generator[float, None, SimResult]:
+    """The event loop of one replica (the module docstring), as a generator. A closed loop
+    (`route` None) runs to its end; an open loop takes the requests `route.mine` names
+    (ids into `reqs`, `sent`, `first` and `done`, which it fills). Where the next step
+    depends on an arrival the router has not dealt yet, it yields the lowest horizon at
+    which it can go on (`route.horizon_s` must pass it; inf: until dealt one or closed):
+    - idle, with no arrival dealt: it yields inf;
+    - admission at t: every arrival up to t must be dealt (horizon > t): it yields t;
+    - a decode jump of k steps that the next arrival would cut short: it goes on once
+      ceil((horizon − t)/dt) ≥ k, and yields t + (k − 1)·dt.
+    Its result: the run (the arrays passed in, with its steps and ITL)."""
+    sched = deployment.engine.scheduler
     S, n = reqs.input_tokens, reqs.output_tokens
     N = reqs.count
     budget = int(workload.prefill_chunk_tokens or sched.max_num_batched_tokens)
     capacity = kv_token_capacity(deployment, workload)
     cap_seqs = min(sched.max_num_seqs, concurrency or N)
-    table = step_table(deployment, cap_seqs, float(S.max() + n.max()), float(budget))
     mixed = sched.prompt_steps == "mixed"
     reserve = sched.kv_admission == "reserve_full"
 
-    open_loop = reqs.arrival_s is not None
-    sent = reqs.arrival_s.copy() if reqs.arrival_s is not None else np.full(N, np.nan)
-    first = np.full(N, np.nan)
-    done = np.full(N, np.nan)
+    open_loop = route is not None
+    mine: list[int] = route.mine if route is not None else []
     waiting: deque[int] = deque()
     prompting: deque[list[int]] = deque()        # [request, prompt tokens left]
     decoding: dict[int, int] = {}                # request -> tokens still to emit
@@ -121,7 +178,7 @@ def simulate_replica(deployment: Deployment, workload: Workload, concurrency: in
     preemptions = 0
     weights: list[float] = []                    # tokens each emitted, times its repeats
     if open_loop:
-        next_id = 0                              # the next request not yet arrived
+        next_id = 0                              # the next of `mine` not yet arrived
     else:
         next_id = min(concurrency or N, N)
         sent[:next_id] = 0.0
@@ -135,17 +192,27 @@ def simulate_replica(deployment: Deployment, workload: Workload, concurrency: in
         held -= int(S[r] + n[r]) if reserve else context[r]
         del context[r]
         admitted.remove(r)
-        if not open_loop and next_id < N:
+        if route is not None:
+            route.finished_s.append(t)
+        elif next_id < N:
             sent[next_id] = t
             waiting.append(next_id)
             next_id += 1
 
-    while decoding or prompting or waiting or (open_loop and next_id < N):
-        if open_loop:
-            if not (decoding or prompting or waiting):
-                t = max(t, float(sent[next_id]))         # idle until the next arrival
-            while next_id < N and sent[next_id] <= t:
-                waiting.append(next_id)
+    while True:
+        if not (decoding or prompting or waiting):
+            if route is None:
+                break                                    # the closed loop is done
+            while next_id == len(mine) and not route.closed:
+                yield math.inf                           # idle: wait to be dealt one
+            if next_id == len(mine):
+                break                                    # no arrival left
+            t = max(t, float(sent[mine[next_id]]))       # idle until the next arrival
+        if route is not None:
+            while route.horizon_s <= t and not route.closed:
+                yield t                                  # arrivals up to t not all dealt
+            while next_id < len(mine) and sent[mine[next_id]] <= t:
+                waiting.append(mine[next_id])
                 next_id += 1
         # admission, FCFS
         while waiting and len(decoding) + len(prompting) < cap_seqs:
@@ -182,9 +249,15 @@ def simulate_replica(deployment: Deployment, workload: Workload, concurrency: in
         k = 1
         if not chunks:
             k = min(decoding[r] for r in decode_now)
-            if open_loop and next_id < N and k > 1:
+            if route is not None and k > 1:
                 first_dt = table.step_s(len(decode_now), mean_ctx, 0.0)
-                k = max(1, min(k, math.ceil((float(sent[next_id]) - t) / first_dt)))
+                # an arrival not dealt yet comes at or after the horizon: wait until no
+                # arrival could cut the jump short, or the next is dealt
+                while next_id == len(mine) and not route.closed and \
+                        math.ceil((route.horizon_s - t) / first_dt) < k:
+                    yield t + (k - 1) * first_dt
+                if next_id < len(mine):
+                    k = max(1, min(k, math.ceil((float(sent[mine[next_id]]) - t) / first_dt)))
         dt = k * table.step_s(len(decode_now), mean_ctx + (k - 1) / 2.0, prompt_tokens)
         if decode_now:
             gaps.append(dt / k)

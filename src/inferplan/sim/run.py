@@ -1,9 +1,12 @@
 """One simulation of a scenario: the closed loop its workload describes, summarised, with
-the analytic closed-loop figures beside it (`serving.closed_loop`)."""
+the analytic closed-loop figures beside it (`serving.closed_loop`), after the benchmark
+client's warm-up requests (`warmup_run`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 from inferplan.deployment import Deployment, Workload
 from inferplan.memory import max_batch
@@ -11,7 +14,7 @@ from inferplan.serving import closed_loop
 from inferplan.sim.fleet import simulate_fleet
 from inferplan.sim.loop import SimResult, simulate_replica
 from inferplan.sim.metrics import SimSummary, summarise_run
-from inferplan.sim.requests import Requests
+from inferplan.sim.requests import Requests, closed_loop_requests
 from inferplan.units import InferplanError
 
 
@@ -27,6 +30,7 @@ class Simulation:
     run: SimResult                    # the requests and iterations themselves
     closed_form_ttft_s: float | None  # `serving.closed_loop` of the same loop (closed only)
     closed_form_tpot_s: float | None
+    warmup_s: float = 0.0             # the warm-up requests' run, before the measured one
 
     def to_dict(self) -> dict[str, object]:
         d = self.deployment
@@ -36,7 +40,9 @@ class Simulation:
             "concurrency": self.concurrency, "rate": self.workload.rate, "seed": self.seed,
             "input_len": self.workload.input_len, "output_len": self.workload.output_len,
             "length_ratio": self.workload.length_ratio,
-            "replicas": d.layout.dp, **self.summary.to_dict(d.chips),
+            "replicas": d.layout.dp, "router": self.workload.router,
+            "warmup": {"requests": self.workload.warmup, "duration_s": self.warmup_s},
+            **self.summary.to_dict(d.chips),
             "closed_form": {"ttft_s": self.closed_form_ttft_s,
                             "tpot_s": self.closed_form_tpot_s}}
 
@@ -70,12 +76,42 @@ def simulate(deployment: Deployment, workload: Workload, seed: int = 0,
         raise InferplanError(where, longest, f"input + output tokens ({longest}) must fit "
                              f"the {context}-token context of {deployment.model.name}")
     C = clients(deployment, workload)
+    if workload.warmup and C is None:
+        raise InferplanError("workload.warmup", workload.warmup,
+                             "warm-up requests apply to a closed loop (concurrency or "
+                             "batch: max); give 0 with rate, trace or arrival: offline")
+    warmup_s = warmup_run(deployment, workload, C, seed) if C is not None else 0.0
     run = simulate_fleet(deployment, workload, C, seed, trace)
     loop = closed_loop(deployment, workload, C) if C is not None else None
     return Simulation(deployment=deployment, workload=workload, concurrency=C, seed=seed,
                       summary=summarise_run(run), run=run,
                       closed_form_ttft_s=None if loop is None else float(loop.ttft_s),
-                      closed_form_tpot_s=None if loop is None else float(loop.tpot_s))
+                      closed_form_tpot_s=None if loop is None else float(loop.tpot_s),
+                      warmup_s=warmup_s)
+
+
+def warmup_run(deployment: Deployment, workload: Workload, concurrency: int,
+               seed: int = 0) -> float:
+    """Seconds the benchmark client's `workload.warmup` warm-up requests take, per replica
+    (the longest): vLLM's `vllm bench serve --num-warmups` (vllm/benchmarks/serve.py,
+    `benchmark()`) sends that many copies of the first request under the same
+    --max-concurrency, gathers them all, and only then starts the measured requests and
+    their clock (`benchmark_start_time`); the warm-ups are not among --num-prompts nor in
+    any metric. Modelled so: each replica runs `warmup` copies of its first request's
+    lengths under its C clients and empties; the measured run then starts from the same
+    empty replica at its own t = 0. A replica keeps no state between the two (no prefix
+    cache, no compilation), so the measured figures are those of a run without warm-ups,
+    and `workload.requests` counts the measured requests only. 0 warm-ups: 0 s."""
+    if workload.warmup == 0:
+        return 0.0
+    longest = 0.0
+    for r in range(deployment.layout.dp):
+        first = closed_loop_requests(workload, concurrency, seed + r)
+        copies = Requests(np.full(workload.warmup, first.input_tokens[0], dtype=np.int64),
+                          np.full(workload.warmup, first.output_tokens[0], dtype=np.int64))
+        run = simulate_replica(deployment, workload, concurrency, seed + r, copies)
+        longest = max(longest, float(np.max(run.finished_s)))
+    return longest
 
 
 def simulated_means(deployment: Deployment, workload: Workload) -> tuple[float, float]:
