@@ -206,3 +206,35 @@ def test_a_deployment_validates_on_construction() -> None:
     with pytest.raises(InferplanError) as err:
         replace(dep, dtypes=Dtypes("fp4", "bf16", "fp4"))
     assert err.value.field == "dtypes.compute"
+
+
+def test_routed_experts_compute_at_the_fused_moe_rate() -> None:
+    """MiniMax-M2.5 fp8 on 4 B200s under vLLM: a 8192-token prefill's matmul compute is
+    the dense GEMMs at the GEMM rate plus the routed experts at F·n/(n + n_half), n =
+    1536/4 (the per-op tables' fit), slower than the GEMM rate would price them."""
+    from inferplan.cost import (
+        attention_flops,
+        expert_flops_rate,
+        matmul_params_per_token,
+        routed_params_per_token,
+    )
+    dep, _ = make(model="minimax-m2.5", hardware="b200", chips=4,
+                  parallelism={"tp": 4, "layout": "megatron"}, engine="vllm",
+                  dtypes={"weights": "fp8", "kv": "fp8", "compute": "fp8"})
+    eff = efficiency_for(dep)
+    ops = engine_profile("vllm").ops_for("b200")
+    F, half = ops.moe_flops_per_s["fp8"], ops.moe_half_width["fp8"]
+    rate = expert_flops_rate(dep.model, dep.layout, eff)
+    assert rate == pytest.approx(F * 384 / (384 + half), rel=1e-12)
+    assert rate < eff.matmul_flops_per_s
+    T = 8192.0
+    routed = 2 * T * routed_params_per_token(dep.model, dep.layout)
+    assert routed == pytest.approx(2 * T * 62 * 8 * dep.model.expert_params / 4, rel=1e-12)
+    total = 2 * T * matmul_params_per_token(dep.model, dep.layout)
+    cost = step_cost(dep, "prefill", 1, T, 0)
+    head = 2 * 1 * dep.model.vocab_size * dep.model.hidden_size / 4   # one logit row
+    expected = (total + head - routed) / eff.matmul_flops_per_s + routed / rate
+    attention = float(attention_flops(dep.model, dep.layout, 1.0, T, 0.0)) \
+        / eff.attention_flops_per_s
+    # compute-bound at 8192 tokens: the compute term is the matmuls' plus attention's
+    assert float(cost.compute_s) == pytest.approx(expected + attention, rel=1e-9)

@@ -553,6 +553,52 @@ def moe_small_tokens(path: Path, hbm: float) -> dict[str, dict[str, Any]]:
     return out
 
 
+#: the peak a MoE kernel's math runs at, by table dtype (weight-only 4-bit multiplies in bf16)
+MOE_PEAK_DTYPE: dict[str, str] = {
+    "bfloat16": "bf16", "fp8": "fp8", "fp8_block": "fp8", "nvfp4": "fp4",
+    "w4a16_mxfp4": "bf16", "int4_wo": "bf16",
+}
+MOE_LARGE_MIN_TOKENS = 4096
+
+
+def moe_large_tokens(path: Path, peak_flops: dict[str, float]) -> dict[str, dict[str, Any]]:
+    """MoE layer at many tokens: FLOP/s = F_max * n / (n + n_half), n = inter/moe_tp.
+
+    Rows: 'balanced' routing, gated kernels, num_tokens >= 4096, moe_ep_size 1, primary
+    kernel per dtype. FLOPs per device = 2 * T * topk * 3 * hidden * inter / tp (gate,
+    up, down). A grouped GEMM whose experts are split tp ways runs narrow tiles; the
+    fraction of the dtype's peak saturates with the local width n. Fit: n_half on a
+    log grid, F_max the geometric mean of achieved / (n / (n + n_half)); rms in log.
+    """
+    df = pd.read_parquet(path)
+    df = df[(df.distribution == "balanced") & ~df.kernel_source.str.contains("nongated")
+            & (df.num_tokens >= MOE_LARGE_MIN_TOKENS) & (df.moe_ep_size == 1)]
+    out: dict[str, dict[str, Any]] = {}
+    for dtype, d in df.groupby("moe_dtype"):
+        peak_key = MOE_PEAK_DTYPE.get(str(dtype))
+        if peak_key is None or peak_key not in peak_flops:
+            continue
+        d = d[d.kernel_source == d.kernel_source.value_counts().idxmax()]
+        if len(d) < 10:
+            continue
+        flops = 2.0 * d.num_tokens * d.topk * 3 * d.hidden_size * d.inter_size / d.moe_tp_size
+        achieved = (flops / (d.latency * MS)).to_numpy()
+        n = (d.inter_size / d.moe_tp_size).to_numpy()
+        best: tuple[float, float, float] | None = None
+        for n_half in np.geomspace(8.0, 8192.0, 241):
+            r = np.log(achieved) - np.log(n / (n + n_half))
+            rms = float(np.sqrt(np.mean((r - r.mean()) ** 2)))
+            if best is None or rms < best[2]:
+                best = (float(np.exp(r.mean())), float(n_half), rms)
+        assert best is not None
+        out[str(dtype)] = {
+            "flops_per_s": best[0], "half_width": best[1], "rms_log": best[2], "n": len(d),
+            "kernel": str(d.kernel_source.iloc[0]), "peak_key": peak_key,
+            "frac_of_peak": best[0] / peak_flops[peak_key],
+        }
+    return out
+
+
 # --------------------------------------------------------------------------------------
 # Assembly
 # --------------------------------------------------------------------------------------
@@ -766,6 +812,26 @@ def derive_chip(wheel_dir: Path, engine: str, chip: Chip) -> tuple[dict[str, Any
                 "same fit as moe_fixed_s, capped at 1 (above 1 the activated-expert byte model "
                 "counts more bytes than the kernel reads)"
             )
+        det["moe_large"] = moe_large_tokens(moe_path, chip.peak_flops)
+        moe_flops, moe_half, picked = {}, {}, {}
+        for table_dtype, ours in MOE_DTYPE_KEYS:
+            m = det["moe_large"].get(table_dtype)
+            if m is None or ours in moe_flops:
+                continue
+            moe_flops[ours] = sig(m["flops_per_s"])
+            moe_half[ours] = sig(m["half_width"])
+            picked[ours] = (f"{table_dtype} ({m['kernel']}, {m['frac_of_peak']:.2f} of the "
+                            f"{m['peak_key']} peak, rms {m['rms_log']:.2f} in log, n={m['n']})")
+        if moe_flops:
+            ymap["moe_flops_per_s"] = moe_flops
+            ymap["moe_half_width"] = moe_half
+            src["moe_flops_per_s"] = (
+                f"{rel(moe_path, wheel_dir)}: balanced routing, gated kernels, >= "
+                f"{MOE_LARGE_MIN_TOKENS} tokens, moe_ep_size 1; fit FLOP/s = F_max * n / (n + n_half) "
+                "with n = inter/moe_tp (the grouped GEMM's local width), FLOPs = 2 T topk 3 hidden "
+                "inter/tp; " + "; ".join(f"{k}: {v}" for k, v in picked.items())
+            )
+            src["moe_half_width"] = "same fit as moe_flops_per_s (columns of an expert's local width)"
 
     if ymap:
         ymap["sources"] = src

@@ -114,6 +114,35 @@ def matmul_params_per_token(model: ModelSpec, layout: Layout) -> float:
     return total
 
 
+def routed_params_per_token(model: ModelSpec, layout: Layout) -> float:
+    """Routed-expert parameters one token multiplies on one device over all layers: per
+    MoE layer top-k · expert params / tp (the part of `matmul_params_per_token` the fused
+    MoE op computes).
+
+    MiniMax-M2.5 (62 MoE layers, top-8, 14,155,776 params an expert), tp=4:
+    62·8·14,155,776/4 = 1.755e9.
+    """
+    if model.moe is None:
+        return 0.0
+    moe_layers = sum(1 for moe_layer in model.layer_moe if moe_layer)
+    return moe_layers * model.moe.experts_per_token * model.expert_params / layout.tp
+
+
+def expert_flops_rate(model: ModelSpec, layout: Layout, eff: Efficiency) -> float | None:
+    """FLOP/s of the fused MoE op on one device: F·n/(n + n_half), n = an expert's local
+    width, expert_ffn / max(1, tp/ep) (experts split tp/ep ways; whole under ep ≥ tp). A
+    grouped GEMM over narrow expert slices runs narrow tiles (the per-op tables' fit).
+    None when the engine states no rate (the GEMMs' rate then applies).
+
+    MiniMax-M2.5 fp8 on B200 under vLLM, tp=4: n = 1536/4 = 384; 8.74e14·384/(384 + 181)
+    = 5.94e14 FLOP/s (0.13 of the fp8 peak).
+    """
+    if eff.expert_flops_per_s is None or model.moe is None:
+        return None
+    width = model.moe.expert_ffn / max(1, layout.tp // max(layout.ep, 1))
+    return eff.expert_flops_per_s * width / (width + eff.expert_half_width)
+
+
 def gemms_per_layer(model: ModelSpec, moe_layer: bool, fused_moe: bool = False) -> int:
     """GEMM launches of one layer in a graph-mode engine: attention QKV and O (MLA: the
     q down/up, kv down/up and O projections: 5), then the FFN's fused gate-up and down (an
@@ -470,7 +499,14 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
     # `gemm_overlap_loss` of the shorter matmul term (mid-intensity GEMMs hide little).
     at_compute = at_flops / eff.attention_flops_per_s
     at_memory = kv_bytes / (eff.kv_bytes_per_s or eff.memory_bytes_per_s)
-    mm_compute = mm_flops / eff.matmul_flops_per_s
+    expert_rate = expert_flops_rate(model, layout, eff)
+    if expert_rate is None:
+        mm_compute = mm_flops / eff.matmul_flops_per_s
+    else:
+        # routed experts at the fused MoE op's rate, the rest at the GEMMs'
+        expert_flops = 2.0 * tokens * routed_params_per_token(model, layout)
+        mm_compute = (mm_flops - expert_flops) / eff.matmul_flops_per_s \
+            + expert_flops / expert_rate
     weight_rate = eff.weight_bytes_per_s or eff.memory_bytes_per_s
     if eff.expert_bytes_per_s is not None and model.moe is not None:
         # routed experts stream at the fused MoE kernel's rate, the rest at the GEMMs'

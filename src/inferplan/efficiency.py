@@ -47,6 +47,10 @@ class Efficiency:
     moe_fixed_s: float | None = None
     #: bytes/s of the routed experts' weight streaming (None: the GEMMs' weight rate)
     expert_bytes_per_s: float | None = None
+    #: the fused MoE op's FLOP/s at full expert width, and the local width at which it
+    #: reaches half of that (None: the routed experts compute at the GEMMs' rate)
+    expert_flops_per_s: float | None = None
+    expert_half_width: float = 0.0
     attention_fixed_s: float = 0.0            # per attention kernel (one per layer)
     #: host seconds per layer of a step run eagerly (outside CUDA graphs)
     eager_layer_host_s: float = 0.0
@@ -195,6 +199,9 @@ def efficiency_for(deployment: Deployment) -> Efficiency:
         expert_bytes_per_s=(None if (frac := _by_dtype(ops.moe_memory_fraction,
                                                        deployment.dtypes.expert_weights)) is None
                             else hbm * frac),
+        expert_flops_per_s=(None if (moe_rate := _by_dtype(
+            ops.moe_flops_per_s, deployment.dtypes.expert_weights)) is None else moe_rate * share),
+        expert_half_width=_by_dtype(ops.moe_half_width, deployment.dtypes.expert_weights) or 0.0,
         attention_fixed_s=ops.attention_fixed_s,
         eager_layer_host_s=ops.eager_layer_host_s,
         graph_max_tokens=float(engine.scheduler.cuda_graph_max_batch) if graphs else 0.0,

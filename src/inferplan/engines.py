@@ -82,6 +82,11 @@ class OpCosts(_Frozen):
     #: cost and the expert weights' streaming rate; none stated: two grouped GEMMs
     moe_fixed_s: dict[str, float] = Field(default_factory=dict)
     moe_memory_fraction: dict[str, float] = Field(default_factory=dict)
+    #: the fused MoE op at many tokens, by expert dtype: FLOP/s per device at full width,
+    #: reached as F·n/(n + n_half) for an expert split to n local columns; none stated:
+    #: the routed experts' FLOPs run at the GEMMs' rate
+    moe_flops_per_s: dict[str, float] = Field(default_factory=dict)
+    moe_half_width: dict[str, float] = Field(default_factory=dict)
     attention_dtype_bits: int = 16
     attention_fixed_s: float = Field(default=0.0, ge=0)
     attention_memory_fraction: float | None = Field(default=None, gt=0, le=1)
