@@ -106,18 +106,34 @@ def test_collective_alpha_interpolates_in_log_p() -> None:
     assert Efficiency(1.0, 1.0, 1.0).collective_alpha_s(8) is None
 
 
-def test_engine_allreduce_is_alpha_plus_ring_bandwidth() -> None:
+def test_engine_allreduce_is_the_measured_call_time() -> None:
     """Megatron tp=8 under vLLM on H200: per layer 2 all-reduces of B·D bf16, each the
-    table's α plus 2·7/8·V/(W·eff); plus the logits all-gather."""
+    table's measured call time at that size; plus the logits all-gather."""
     dep, _ = make(model="qwen3-32b", hardware="h200-sxm", chips=8,
                   parallelism={"tp": 8, "layout": "megatron"}, engine="vllm")
     eff = efficiency_for(dep)
     alpha = eff.collective_alpha_s(8)
-    assert alpha is not None
+    call = eff.allreduce_call_s(8, 5120 * 2.0)
+    assert alpha is not None and call is not None
+    c = step_cost(dep, "decode", 1, 1, 100)
+    # 128 all-reduces dominate: the step's communication is within the logits gather of it
+    assert float(c.communication_s) >= 128 * float(call)
+    assert float(c.communication_s) < 128 * float(call) + 2 * alpha + 1e-5
+
+
+def test_engine_without_a_curve_pays_alpha_plus_ring_bandwidth() -> None:
+    """A chip without a measured curve (vLLM's default block on A100): α + 2·7/8·V/(W·eff)
+    per all-reduce."""
+    dep, _ = make(model="qwen3-32b", hardware="a100-80gb-sxm", chips=8,
+                  parallelism={"tp": 8, "layout": "megatron"}, engine="vllm")
+    eff = efficiency_for(dep)
+    alpha = eff.collective_alpha_s(8)
+    assert alpha is not None and eff.allreduce_call_s(8, 1.0) is None
     c = step_cost(dep, "decode", 1, 1, 100)
     V = 5120 * 2.0
-    ring = 2 * 7 / 8 * V / (4.5e11 * eff.interconnect)
-    # 128 all-reduces dominate: the step's communication is within the logits gather of it
+    assert dep.chip.interconnect is not None
+    W = dep.chip.interconnect.bandwidth_bytes_per_s_per_direction
+    ring = 2 * 7 / 8 * V / (W * eff.interconnect)
     assert float(c.communication_s) >= 128 * (alpha + ring)
     assert float(c.communication_s) < 128 * (alpha + ring) + 2 * alpha + 1e-5
 
@@ -238,3 +254,30 @@ def test_routed_experts_compute_at_the_fused_moe_rate() -> None:
         / eff.attention_flops_per_s
     # compute-bound at 8192 tokens: the compute term is the matmuls' plus attention's
     assert float(cost.compute_s) == pytest.approx(expected + attention, rel=1e-9)
+
+
+def test_all_reduce_follows_the_measured_curve_between_its_sizes() -> None:
+    """TensorRT-LLM's all-reduce on 8 H100s costs the per-op table's time at mid sizes
+    (1 MiB: 26.0 µs), far above α + ring (3.6 + 4.1 µs); between sizes log-log, beyond
+    the largest the last slope; a Megatron decode step pays 2 calls a layer."""
+    from inferplan.cost import tensor_parallel_time_s
+    dep, _ = make(model="qwen3-32b", hardware="h100-sxm", chips=8,
+                  parallelism={"tp": 8, "layout": "megatron"}, engine="trtllm")
+    eff = efficiency_for(dep)
+    curve = engine_profile("trtllm").ops_for("h100-sxm").allreduce_curve_s["custom"][8]
+    at = eff.allreduce_call_s(8, np.array([2.0**20, 1.5 * 2**20, 2.0**10, 2.0**27]))
+    assert at is not None
+    assert at[0] == pytest.approx(curve[2**20], rel=1e-12)
+    mid = np.exp(np.log(curve[2**20]) + np.log(1.5) / np.log(2)
+                 * np.log(curve[2**21] / curve[2**20]))
+    assert at[1] == pytest.approx(mid, rel=1e-12)
+    assert at[2] == pytest.approx(curve[2**14], rel=1e-12)       # the latency floor
+    slope = (curve[2**26] - curve[2**25]) / 2**25
+    assert at[3] == pytest.approx(curve[2**26] + 2**26 * slope, rel=1e-12)
+    assert eff.allreduce_call_s(3, 2.0**20) is None               # no curve for p = 3
+    V = 102 * 5120 * 2.0
+    t, _ = tensor_parallel_time_s(dep, 102.0, eff.interconnect, 0.0,
+                                  eff.collective_alpha_s(8), eff)
+    expected = eff.allreduce_call_s(8, V)
+    assert expected is not None
+    assert float(t) == pytest.approx(64 * 2 * float(expected), rel=1e-9)

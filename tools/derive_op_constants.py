@@ -276,6 +276,22 @@ def allreduce_curves(path: Path, kernels: tuple[str, ...], dtype_col: str, dtype
     return out.groupby(["p", "bytes"], as_index=False).t.min()
 
 
+AR_CURVE_BYTES = tuple(16 * KIB * 2**i for i in range(13))   # 16 KiB .. 64 MiB
+
+
+def allreduce_curve(curves: pd.DataFrame) -> dict[int, dict[int, float]]:
+    """The measured latency of one all-reduce call per p and message size (bytes, bf16),
+    at the powers of two from 16 KiB to 64 MiB the table holds: {p: {bytes: s}}."""
+    out: dict[int, dict[int, float]] = {}
+    for p, g in curves.groupby("p"):
+        if int(p) not in (2, 4, 8):
+            continue
+        row = {int(b): float(t) for b, t in zip(g.bytes, g.t, strict=True) if int(b) in AR_CURVE_BYTES}
+        if len(row) >= 4:
+            out[int(p)] = dict(sorted(row.items()))
+    return out
+
+
 def allreduce_constants(curves: pd.DataFrame, link_bw: float) -> dict[str, Any]:
     """Small-message latency per p and large-message ring efficiency.
 
@@ -632,17 +648,28 @@ def derive_chip(wheel_dir: Path, engine: str, chip: Chip) -> tuple[dict[str, Any
                 chip.link_bytes_per_s,
             )
         lat: dict[str, dict[int, float]] = {"custom": {p: sig(v) for p, v in sorted(ar["alpha"].items())}}
+        curve: dict[str, dict[int, dict[int, float]]] = {"custom": {
+            p: {b: sig(t) for b, t in row.items()} for p, row in allreduce_curve(
+                allreduce_curves(ar_path, CUSTOM_AR_KERNELS[engine], "allreduce_dtype", "bfloat16")).items()}}
         nccl_note = "no NCCL table"
         if nccl_path is not None:
             nc = allreduce_constants(allreduce_curves(nccl_path, (), "nccl_dtype", "half"), chip.link_bytes_per_s)
             det["allreduce_nccl"] = nc
             det["versions"]["nccl"] = table_version(nccl_path)
             lat["nccl"] = {p: sig(v) for p, v in sorted(nc["alpha"].items())}
+            curve["nccl"] = {p: {b: sig(t) for b, t in row.items()} for p, row in allreduce_curve(
+                allreduce_curves(nccl_path, (), "nccl_dtype", "half")).items()}
             nccl_note = (
                 f"nccl: {rel(nccl_path, wheel_dir)}, op all_reduce, nccl_dtype half (same bytes as bf16), "
                 "same 16/32/64 KiB median"
             )
         ymap["allreduce_latency_s"] = lat
+        ymap["allreduce_curve_s"] = {k: v for k, v in curve.items() if v}
+        src["allreduce_curve_s"] = (
+            "the same tables and kernels as allreduce_latency_s: the latency of one call per group "
+            "size and message size (bytes of bf16), powers of two from 16 KiB to 64 MiB; the min "
+            "over the listed kernels at each size"
+        )
         src["allreduce_latency_s"] = (
             f"custom: {rel(ar_path, wheel_dir)}, kernel_source {'/'.join(CUSTOM_AR_KERNELS[engine])} (CUDA graph), "
             f"bfloat16; median latency over 16, 32, 64 KiB messages (message_size = elements, x2 bytes); {nccl_note}"

@@ -70,6 +70,9 @@ class OpCosts(_Frozen):
     """
 
     allreduce_latency_s: dict[str, dict[int, float]] = Field(default_factory=dict)
+    #: measured seconds of one all-reduce call by implementation, group size and message
+    #: bytes (a per-op table's curve; between its sizes interpolated, see Efficiency)
+    allreduce_curve_s: dict[str, dict[int, dict[int, float]]] = Field(default_factory=dict)
     link_efficiency: float | None = Field(default=None, gt=0, le=1)
     #: large-message efficiency per group size (above 1 where the switch reduces in place)
     link_efficiency_by_p: dict[int, float] = Field(default_factory=dict)
