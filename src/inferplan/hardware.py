@@ -12,10 +12,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
 
 from inferplan.units import DTYPES, InferplanError, unknown_name_error
 from inferplan.validation import first_error
@@ -25,7 +32,9 @@ Wraparound = Literal["always", "full_axis", "never"]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """Every number finite (no .nan or .inf rates, sizes or latencies)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class LinkSpec(_Frozen):
@@ -38,7 +47,7 @@ class LinkSpec(_Frozen):
 
     name: str
     bandwidth_bytes_per_s_per_direction: float = Field(gt=0)
-    links_per_chip: int = Field(ge=1)
+    links_per_chip: StrictInt = Field(ge=1)
     latency_s: float = Field(ge=0, description="per hop (torus/ring) or per collective step")
 
 
@@ -46,14 +55,14 @@ class ScaleUpSpec(_Frozen):
     """The largest domain a chip's own links join, and its shape."""
 
     topology: TopologyKind
-    max_chips: int = Field(ge=1)
-    dims: int = Field(default=1, ge=1, le=3, description="torus dimensions")
+    max_chips: StrictInt = Field(ge=1)
+    dims: StrictInt = Field(default=1, ge=1, le=3, description="torus dimensions")
     wraparound: Wraparound = "always"
-    wraparound_axis_len: int | None = Field(
-        default=None, description="full_axis: an axis this long has its wraparound link")
-    slice_shapes: tuple[tuple[int, ...], ...] = Field(
+    wraparound_axis_len: StrictInt | None = Field(
+        default=None, ge=1, description="full_axis: an axis this long has its wraparound link")
+    slice_shapes: tuple[tuple[Annotated[StrictInt, Field(ge=1)], ...], ...] = Field(
         default=(), description="legal slice shapes (TPU); empty: any divisor layout")
-    chips_per_host: int = Field(default=1, ge=1)
+    chips_per_host: StrictInt = Field(default=1, ge=1)
 
 
 class ScaleOutSpec(_Frozen):
@@ -73,10 +82,10 @@ class ChipSpec(_Frozen):
     aliases: tuple[str, ...] = ()
     memory_bytes: float = Field(gt=0)
     memory_bandwidth_bytes_per_s: float = Field(gt=0)
-    peak_flops_per_s: dict[str, float] = Field(
+    peak_flops_per_s: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
         description="dense peak per compute dtype (int8 in OP/s)")
     sram_bytes: float | None = Field(default=None, gt=0)
-    cores_per_chip: int = Field(default=1, ge=1)
+    cores_per_chip: StrictInt = Field(default=1, ge=1)
     core_name: str | None = None
     interconnect: LinkSpec | None = None
     scale_up: ScaleUpSpec

@@ -501,9 +501,17 @@ HF_CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+#: Largest integer a config field may hold (sizes, counts, lengths: 2³¹ − 1, as HF's
+#: int32 tensors), and the most layers (the deepest published model has 126; one Python
+#: entry per layer is built, so 10⁹ layers would not finish).
+MAX_CONFIG_INT = 2**31 - 1
+MAX_LAYERS = 4096
+
+
 def _get(cfg: Mapping[str, Any], key: str, kind: type, default: Any = None,
-         required: bool = False) -> Any:
-    """Read `cfg[key]`, check its type, and name the field if it is wrong."""
+         required: bool = False, minimum: int = 1, maximum: int = MAX_CONFIG_INT) -> Any:
+    """Read `cfg[key]`, check its type (and an int's range, by default 1..2³¹ − 1), and
+    name the field if it is wrong."""
     if key not in cfg or cfg[key] is None:
         if required:
             raise InferplanError(f"config.{key}", None, "is required")
@@ -515,6 +523,19 @@ def _get(cfg: Mapping[str, Any], key: str, kind: type, default: Any = None,
         value = float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise InferplanError(f"config.{key}", value, f"must be {kind.__name__}")
+    if kind is int and isinstance(value, int) and not minimum <= value <= maximum:
+        raise InferplanError(f"config.{key}", value,
+                             f"must be an integer from {minimum} to {maximum:,}")
+    return value
+
+
+def _flag(cfg: Mapping[str, Any], key: str, default: bool) -> bool:
+    """A true/false config field; a string such as "false" is an error, not true."""
+    value = cfg.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise InferplanError(f"config.{key}", value, "must be true or false")
     return value
 
 
@@ -530,7 +551,7 @@ def _layer_windows(cfg: Mapping[str, Any], model_type: str, L: int) -> tuple[int
             raise InferplanError("config.sliding_window", None,
                                  "required when layer_types has sliding_attention")
         return tuple(window if t == "sliding_attention" else None for t in layer_types)
-    if window is None or cfg.get("use_sliding_window") is False:
+    if window is None or _flag(cfg, "use_sliding_window", True) is False:
         return (None,) * L
     if model_type == "gemma2":   # even layers are local (HF Gemma2: layer_idx % 2 == 0)
         return tuple(window if i % 2 == 0 else None for i in range(L))
@@ -539,9 +560,9 @@ def _layer_windows(cfg: Mapping[str, Any], model_type: str, L: int) -> tuple[int
         return tuple(None if (i + 1) % pattern == 0 else window for i in range(L))
     if model_type in ("qwen2", "qwen2_moe", "qwen3", "qwen3_moe"):
         # Qwen applies the window only when use_sliding_window is true, above max_window_layers
-        if not cfg.get("use_sliding_window", False):
+        if not _flag(cfg, "use_sliding_window", False):
             return (None,) * L
-        first = _get(cfg, "max_window_layers", int, L)
+        first = _get(cfg, "max_window_layers", int, L, minimum=0)
         return tuple(window if i >= first else None for i in range(L))
     return (window,) * L
 
@@ -559,8 +580,8 @@ def _layer_attention(cfg: Mapping[str, Any], model_type: str, L: int) -> tuple[s
     else:
         kinds = ["full"] * L
     attn_types = cfg.get("attn_type_list")
-    if model_type == "minimax_m2" and attn_types is not None and any(
-            t != 1 for t in attn_types):
+    if model_type == "minimax_m2" and attn_types is not None and (
+            not isinstance(attn_types, list) or any(t != 1 for t in attn_types)):
         raise InferplanError("config.attn_type_list", attn_types,
                              "MiniMax lightning (linear) attention layers are not modelled; "
                              "only full attention (1) is")
@@ -579,15 +600,26 @@ def _torch_dtype(cfg: Mapping[str, Any], key: str, default: str) -> str:
     return _TORCH_DTYPES[value]
 
 
+def _int_list(cfg: Mapping[str, Any], key: str, L: int) -> list[int]:
+    """A list of layer indices (0..L−1), as `mlp_only_layers`; missing: empty."""
+    value = cfg.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) and 0 <= i < L for i in value):
+        raise InferplanError(f"config.{key}", value, f"a list of layer indices 0..{L - 1}")
+    return value
+
+
 def _moe_layers(cfg: Mapping[str, Any], model_type: str, L: int) -> tuple[bool, ...]:
     if model_type in ("mixtral", "gpt_oss", "minimax_m2"):
         return (True,) * L
     if model_type in ("qwen2_moe", "qwen3_moe", *QWEN_NEXT_TYPES):
         step = _get(cfg, "decoder_sparse_step", int, 1)
-        only_mlp = set(cfg.get("mlp_only_layers") or [])
+        only_mlp = set(_int_list(cfg, "mlp_only_layers", L))
         return tuple((i not in only_mlp) and (i + 1) % step == 0 for i in range(L))
     if model_type in DEEPSEEK_TYPES:
-        first = _get(cfg, "first_k_dense_replace", int, 0)
+        first = _get(cfg, "first_k_dense_replace", int, 0, minimum=0)
         freq = _get(cfg, "moe_layer_freq", int, 1)
         return tuple(i >= first and i % freq == 0 for i in range(L))
     return (False,) * L
@@ -614,8 +646,8 @@ def model_from_hf_config(cfg: Mapping[str, Any], name: str | None = None) -> Mod
         raise InferplanError("config.model_type", model_type,
                              f"supported: {', '.join(SUPPORTED_MODEL_TYPES)}")
     is_falcon = model_type == "falcon"
-    L = _get(cfg, "num_hidden_layers", int, required=not is_falcon) or _get(
-        cfg, "n_layer", int, required=True)
+    L = _get(cfg, "num_hidden_layers", int, required=not is_falcon,
+             maximum=MAX_LAYERS) or _get(cfg, "n_layer", int, required=True, maximum=MAX_LAYERS)
     D = _get(cfg, "hidden_size", int, required=True)
     N = _get(cfg, "num_attention_heads", int) or _get(cfg, "n_head", int, required=True)
     if D < 1 or N < 1 or L < 1:
@@ -626,39 +658,39 @@ def model_from_hf_config(cfg: Mapping[str, Any], name: str | None = None) -> Mod
     kwargs: dict[str, Any] = {}
 
     if is_falcon:
-        if cfg.get("new_decoder_architecture"):
+        if _flag(cfg, "new_decoder_architecture", False):
             K = _get(cfg, "num_kv_heads", int, N)
             norms = 2 if _get(cfg, "num_ln_in_parallel_attn", int, 2) == 2 else 1
         else:
-            K = 1 if cfg.get("multi_query", True) else N
+            K = 1 if _flag(cfg, "multi_query", True) else N
             norms = 1
         F = _get(cfg, "ffn_hidden_size", int, 4 * D)
-        bias = bool(cfg.get("bias", False))
+        bias = _flag(cfg, "bias", False)
         kwargs.update(gated_mlp=False, qkv_bias=bias, o_bias=bias, mlp_bias=bias,
                       norm_with_bias=True, norms_per_layer=norms,
-                      parallel_block=bool(cfg.get("parallel_attn", True)),
-                      tie_word_embeddings=bool(cfg.get("tie_word_embeddings", True)))
+                      parallel_block=_flag(cfg, "parallel_attn", True),
+                      tie_word_embeddings=_flag(cfg, "tie_word_embeddings", True))
     else:
         K = _get(cfg, "num_key_value_heads", int, N)
         F = _get(cfg, "intermediate_size", int,
                  required=model_type not in ("gpt_oss", *QWEN_NEXT_TYPES)) or 0
         tie_default = model_type in ("gemma2", "gemma3", "gemma3_text", "palm")
-        kwargs["tie_word_embeddings"] = bool(cfg.get("tie_word_embeddings", tie_default))
-        attn_bias = bool(cfg.get("attention_bias", False))
+        kwargs["tie_word_embeddings"] = _flag(cfg, "tie_word_embeddings", tie_default)
+        attn_bias = _flag(cfg, "attention_bias", False)
         kwargs["qkv_bias"] = attn_bias or model_type in ("qwen2", "qwen2_moe")
         kwargs["o_bias"] = attn_bias
-        kwargs["mlp_bias"] = bool(cfg.get("mlp_bias", False))
+        kwargs["mlp_bias"] = _flag(cfg, "mlp_bias", False)
         kwargs["qk_norm"] = model_type in ("qwen3", "qwen3_moe", "gemma3", "gemma3_text",
-                                           *QWEN_NEXT_TYPES) or bool(cfg.get("use_qk_norm"))
+                                           *QWEN_NEXT_TYPES) or _flag(cfg, "use_qk_norm", False)
         kwargs["qk_norm_per_layer"] = cfg.get("qk_norm_type") == "per_layer"
-        kwargs["attn_output_gate"] = bool(cfg.get("attn_output_gate",
-                                                  model_type in QWEN_NEXT_TYPES))
+        kwargs["attn_output_gate"] = _flag(cfg, "attn_output_gate",
+                                           model_type in QWEN_NEXT_TYPES)
         kwargs["norms_per_layer"] = 4 if model_type.startswith("gemma") else 2
         if model_type == "palm":
             kwargs.update(norms_per_layer=1, parallel_block=True)
         if model_type == "gpt_oss":
             kwargs["attention_sinks"] = True
-        if not cfg.get("gated_mlp", True):
+        if not _flag(cfg, "gated_mlp", True):
             kwargs["gated_mlp"] = False
 
     moe: MoESpec | None = None
@@ -667,8 +699,8 @@ def model_from_hf_config(cfg: Mapping[str, Any], name: str | None = None) -> Mod
         moe = MoESpec(
             num_experts=_get(cfg, "num_local_experts", int, required=True),
             experts_per_token=_get(cfg, "num_experts_per_tok", int, required=True),
-            expert_ffn=F, router_bias=bool(cfg.get("use_routing_bias", False)))
-        if _get(cfg, "shared_intermediate_size", int, 0):
+            expert_ffn=F, router_bias=_flag(cfg, "use_routing_bias", False))
+        if _get(cfg, "shared_intermediate_size", int, 0, minimum=0):
             raise InferplanError("config.shared_intermediate_size",
                                  cfg["shared_intermediate_size"], "MiniMax shared experts: 0")
     elif model_type in ("mixtral", "gpt_oss"):
@@ -679,7 +711,7 @@ def model_from_hf_config(cfg: Mapping[str, Any], name: str | None = None) -> Mod
             expert_ffn=F or _get(cfg, "intermediate_size", int, required=True),
             router_bias=model_type == "gpt_oss", expert_bias=model_type == "gpt_oss")
     elif model_type in ("qwen2_moe", "qwen3_moe", *QWEN_NEXT_TYPES):
-        shared = _get(cfg, "shared_expert_intermediate_size", int, 0)
+        shared = _get(cfg, "shared_expert_intermediate_size", int, 0, minimum=0)
         moe = MoESpec(
             num_experts=_get(cfg, "num_experts", int, required=True),
             experts_per_token=_get(cfg, "num_experts_per_tok", int, required=True),
@@ -691,11 +723,11 @@ def model_from_hf_config(cfg: Mapping[str, Any], name: str | None = None) -> Mod
             num_experts=_get(cfg, "n_routed_experts", int, required=True),
             experts_per_token=_get(cfg, "num_experts_per_tok", int, required=True),
             expert_ffn=_get(cfg, "moe_intermediate_size", int, required=True),
-            num_shared_experts=_get(cfg, "n_shared_experts", int, 0),
+            num_shared_experts=_get(cfg, "n_shared_experts", int, 0, minimum=0),
             shared_ffn=_get(cfg, "moe_intermediate_size", int, required=True),
             router_bias=model_type != "deepseek_v2")
         mla = MLASpec(
-            q_lora_rank=_get(cfg, "q_lora_rank", int),
+            q_lora_rank=_get(cfg, "q_lora_rank", int, minimum=0),
             kv_lora_rank=_get(cfg, "kv_lora_rank", int, required=True),
             qk_nope_head_dim=_get(cfg, "qk_nope_head_dim", int, required=True),
             qk_rope_head_dim=_get(cfg, "qk_rope_head_dim", int, required=True),

@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from inferplan.deployment import Deployment, Dtypes, Workload
 from inferplan.engines import resolve_engine
@@ -20,16 +28,24 @@ from inferplan.parallel import LAYOUTS, Layout, check_layout
 from inferplan.units import DTYPES, InferplanError
 from inferplan.validation import first_error
 
+#: Longest output a scenario may ask for: a static batch prices its decode steps one by one
+#: (a second and 250 MB per million tokens), and no model generates more in one request.
+MAX_OUTPUT_TOKENS = 2**20
+#: Longest prompt (the longest context any model has is 10M tokens).
+MAX_INPUT_TOKENS = 2**27
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Integers are integers (`chips: true` is not 1, `tp: 2.0` not 2); numbers are finite."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ParallelismIn(_Strict):
-    tp: int = Field(default=1, ge=1)
-    pp: int = Field(default=1, ge=1)
-    dp: int | Literal["auto"] = "auto"
-    ep: int = Field(default=1, ge=1)
+    tp: StrictInt = Field(default=1, ge=1)
+    pp: StrictInt = Field(default=1, ge=1)
+    dp: StrictInt | Literal["auto"] = "auto"
+    ep: StrictInt = Field(default=1, ge=1)
     layout: str = "auto"
     attention: Literal["auto", "heads", "batch"] = "auto"
 
@@ -63,13 +79,13 @@ class DtypesIn(_Strict):
 
 
 class WorkloadIn(_Strict):
-    input_len: int = Field(ge=1)
-    output_len: int = Field(ge=1)
-    batch: int | Literal["max"] | None = None
-    concurrency: int | None = Field(default=None, ge=1)
-    prefill_chunk_tokens: int | None = Field(default=None, ge=1)
+    input_len: StrictInt = Field(ge=1, le=MAX_INPUT_TOKENS)
+    output_len: StrictInt = Field(ge=1, le=MAX_OUTPUT_TOKENS)
+    batch: StrictInt | Literal["max"] | None = None
+    concurrency: StrictInt | None = Field(default=None, ge=1)
+    prefill_chunk_tokens: StrictInt | None = Field(default=None, ge=1)
     length_ratio: float = Field(default=1.0, gt=0, le=1)
-    requests: int | None = Field(default=None, ge=1)
+    requests: StrictInt | None = Field(default=None, ge=1)
     rate: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     arrival: Literal["poisson", "gamma", "offline"] = "poisson"
     burstiness: float = Field(default=1.0, gt=0, allow_inf_nan=False)
@@ -100,8 +116,8 @@ class WorkloadIn(_Strict):
 class ScenarioIn(_Strict):
     model: str
     hardware: str
-    chips: int = Field(ge=1)
-    topology: str | int | None = None
+    chips: StrictInt = Field(ge=1)
+    topology: str | StrictInt | None = None
     parallelism: ParallelismIn = ParallelismIn()
     dtypes: DtypesIn = DtypesIn()
     efficiency: Literal["ideal", "realistic"] = "realistic"

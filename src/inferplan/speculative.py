@@ -51,6 +51,13 @@ IntArray = npt.NDArray[np.int64]
 
 #: γ values `best_gamma` tries by default (1..8), as engines' num_speculative_tokens go.
 DEFAULT_GAMMA_MAX = 8
+#: Largest γ accepted (engines draft a handful of tokens; α^γ makes more worthless, and each
+#: γ tried is one more row of the cost table).
+MAX_GAMMA = 64
+#: How far the draft's vocabulary size may differ from the target's: embedding tables are
+#: padded (Qwen2.5-72B 152,064 beside Qwen2.5-0.5B 151,936, 0.08%); another tokenizer
+#: (Llama 2's 32,000 beside Llama 3's 128,256) cannot verify the target's tokens.
+VOCAB_TOLERANCE = 0.005
 
 
 # --------------------------------------------------------------- validation
@@ -73,10 +80,11 @@ def check_gamma(gamma: npt.ArrayLike, field: str = "gamma") -> IntArray:
 
 
 def check_positive(gamma: object, field: str) -> int:
-    """A γ of at least 1 as an int (`--gamma`, `--gamma-max`), or `InferplanError`."""
-    if isinstance(gamma, bool) or not isinstance(gamma, (int, np.integer)) or gamma < 1:
-        raise InferplanError(field, gamma, "a whole number of draft tokens, at least 1 "
-                             "(γ = 0 is plain decoding)")
+    """A γ from 1 to MAX_GAMMA as an int (`--gamma`, `--gamma-max`), or `InferplanError`."""
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, np.integer)) \
+            or not 1 <= gamma <= MAX_GAMMA:
+        raise InferplanError(field, gamma, f"a whole number of draft tokens from 1 to "
+                             f"{MAX_GAMMA} (γ = 0 is plain decoding)")
     return int(gamma)
 
 
@@ -115,8 +123,15 @@ def draft_deployment(target: Deployment, draft: ModelSpec) -> Deployment:
     """The draft model on the target's chips with the target's layout and dtypes.
 
     Raises `InferplanError` (field `draft`) when that layout cannot hold the draft, e.g.
-    tp not dividing its heads.
+    tp not dividing its heads, or when its vocabulary is not the target's (sizes more than
+    VOCAB_TOLERANCE apart): the target verifies the draft's tokens by id.
     """
+    v_draft, v_target = draft.vocab_size, target.model.vocab_size
+    if abs(v_draft - v_target) > VOCAB_TOLERANCE * v_target:
+        raise InferplanError("draft", draft.name,
+                             f"its vocabulary ({v_draft:,} tokens) is not the target's "
+                             f"({target.model.name}: {v_target:,}); a draft must share the "
+                             "target's tokenizer")
     try:
         check_layout(draft, target.chip, target.layout, target.chips)
     except InferplanError as exc:

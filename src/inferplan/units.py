@@ -6,6 +6,7 @@ This module imports nothing of ours: every other module may use it.
 from __future__ import annotations
 
 import difflib
+import reprlib
 from typing import Literal, get_args
 
 #: Storage or arithmetic formats a scenario may name.
@@ -37,17 +38,40 @@ US_PER_S = 1e6
 S_PER_HOUR = 3600.0
 
 
+#: Longest `repr` of a value an error message shows (longer ones keep their two ends).
+MAX_VALUE_CHARS = 160
+
+
+def short_repr(value: object, limit: int = MAX_VALUE_CHARS) -> str:
+    """`repr(value)` in at most `limit` characters, whatever its size: nested lists and
+    mappings show a few items per level and three levels (a YAML alias bomb of 10⁹ strings
+    prints as `[[[[...], [...], ...], ...], ...]`), long strings keep their ends
+    ('/tmp/a...z/config.json'), and newlines show as \\n so the line stays one line."""
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxtuple, r.maxdict, r.maxset = 3, 8, 8, 8, 8
+    r.maxstring, r.maxother, r.maxlong = limit, limit, limit
+    try:
+        text = r.repr(value)
+    except ValueError:                 # an int past Python's 4,300-digit str() limit
+        text = f"<{type(value).__name__} too large to print>"
+    if len(text) > limit:
+        keep = (limit - 3) // 2
+        text = f"{text[:keep]}...{text[-keep:]}"
+    return text
+
+
 class InferplanError(ValueError):
     """A user-facing error: names the field, the value and what is allowed.
 
-    The CLI prints `str(error)` on one line and exits with status 2.
+    The CLI prints `str(error)` on one line and exits with status 2. The value is shown
+    shortened (`short_repr`), so a huge or deeply nested input cannot flood the line.
     """
 
     def __init__(self, field: str, value: object, allowed: str) -> None:
         self.field = field
         self.value = value
         self.allowed = allowed
-        super().__init__(f"{field}: {value!r} is not valid; {allowed}")
+        super().__init__(f"{field}: {short_repr(value)} is not valid; {allowed}")
 
 
 def close_matches(name: str, candidates: list[str], n: int = 3) -> list[str]:

@@ -9,16 +9,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 from inferplan.units import Dtype, InferplanError
 from inferplan.validation import first_error
 
-Positive = Annotated[int, Field(gt=0)]
+Positive = Annotated[StrictInt, Field(gt=0)]
+#: Largest vLLM max_num_seqs and capture size accepted (every batch 1..max_num_seqs is
+#: priced; engines run hundreds to a few thousand sequences).
+MAX_VLLM_SEQS = 65_536
+Seqs = Annotated[StrictInt, Field(gt=0, le=MAX_VLLM_SEQS)]
+#: Longest bucket length (tokens) accepted: 2²⁰ = 1,048,576, past every model's context that
+#: furiosa-llm runs; the suggestion searches every length up to the longest bucket.
+MAX_BUCKET_TOKENS = 2**20
+Length = Annotated[StrictInt, Field(gt=0, le=MAX_BUCKET_TOKENS)]
 #: (batch, context length), as ArtifactBuilder's prefill_buckets / decode_buckets.
-Bucket2 = tuple[Positive, Positive]
+Bucket2 = tuple[Positive, Length]
 #: (batch, attention length, new tokens q), as 2026.x append_buckets.
-Bucket3 = tuple[Positive, Positive, Positive]
+Bucket3 = tuple[Positive, Length, Length]
 
 
 class BucketConfig(BaseModel):
@@ -34,7 +42,7 @@ class BucketConfig(BaseModel):
     `objective` (`flops` or `time`: what the suggestion minimises).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     target: Literal["furiosa-llm"] = "furiosa-llm"
     model: str
@@ -45,11 +53,11 @@ class BucketConfig(BaseModel):
     prefill_buckets: tuple[Bucket2, ...] = ()
     decode_buckets: tuple[Bucket2, ...] = ()
     append_buckets: tuple[Bucket3, ...] = ()
-    tokenwise_seq_lens: tuple[Positive, ...] = ()
-    max_seq_len_to_capture: Positive | None = None
-    max_prompt_len: Positive | None = None
-    max_model_len: Positive | None = None
-    prefill_chunk_size: Positive | None = None
+    tokenwise_seq_lens: tuple[Length, ...] = ()
+    max_seq_len_to_capture: Length | None = None
+    max_prompt_len: Length | None = None
+    max_model_len: Length | None = None
+    prefill_chunk_size: Length | None = None
     num_speculative_tokens: Annotated[int, Field(ge=0)] = 0
     skip_bucket_validation: bool = False
     activation_dtype: Dtype = "bf16"
@@ -74,12 +82,12 @@ class BucketConfig(BaseModel):
 class JetStreamConfig(BaseModel):
     """XLA/TPU prefill-length buckets (JetStream's `prefill_lengths`); default: JetStream's."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     target: Literal["jetstream"]
     model: str
-    prefill_lengths: tuple[Positive, ...] | None = None
-    max_prefill_length: Positive | None = None
+    prefill_lengths: tuple[Length, ...] | None = None
+    max_prefill_length: Length | None = None
     power_of_two: bool = True
     add_bos: bool = True
 
@@ -87,16 +95,16 @@ class JetStreamConfig(BaseModel):
 class VllmCaptureConfig(BaseModel):
     """vLLM CUDA-graph capture sizes; default: vLLM's list for `scheme`."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     target: Literal["vllm"]
     model: str | None = None
-    max_num_seqs: Positive = 256
+    max_num_seqs: Seqs = 256
     scheme: Literal["v0.8", "v0.11"] = "v0.11"
     num_speculative_tokens: Annotated[int, Field(ge=0)] = 0
     max_num_batched_tokens: Positive | None = None
-    cudagraph_capture_sizes: tuple[Positive, ...] | None = None
-    batch_sizes: tuple[Positive, ...] | None = None
+    cudagraph_capture_sizes: tuple[Seqs, ...] | None = None
+    batch_sizes: tuple[Seqs, ...] | None = None
 
 
 AnyBucketConfig = BucketConfig | JetStreamConfig | VllmCaptureConfig
@@ -109,7 +117,7 @@ def parse_any_config(raw: Mapping[str, Any], origin: str = "buckets") -> AnyBuck
     if not isinstance(raw, Mapping):
         raise InferplanError(origin, type(raw).__name__, "must be a mapping")
     target = raw.get("target", "furiosa-llm")
-    if target not in TARGETS:
+    if not isinstance(target, str) or target not in TARGETS:
         raise InferplanError(f"{origin}.target", target, f"allowed: {', '.join(TARGETS)}")
     if target == "furiosa-llm":
         return parse_bucket_config(raw, origin)

@@ -7,6 +7,7 @@ generator, so every run and test sees the same numbers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -115,8 +116,8 @@ def named_distribution(text: str) -> LengthDistribution:
             number = float(raw)
         except ValueError:
             raise InferplanError("distribution", item, "value must be a number") from None
-        if number <= 0:
-            raise InferplanError("distribution", item, "must be positive")
+        if not 0 < number < math.inf:
+            raise InferplanError("distribution", item, "must be a positive, finite number")
         values[key] = int(number) if key == "max_tokens" else number
     spec = LognormalSpec(note=spec.note, **values)
     return lognormal_lengths(spec, text)

@@ -24,10 +24,11 @@ from inferplan.units import InferplanError
 __all__ = ["app", "main"]
 
 
-def main() -> None:
-    """Entry point. Usage errors exit 2 (typer); a bad input prints one clear line, exit 2."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point. Usage errors exit 2 (typer); a bad input prints one clear line, exit 2.
+    `argv` (default: the command line) lets tests run a command in-process."""
     try:
-        app()
+        app(args=argv)
     except InferplanError as exc:
         Console(stderr=True, soft_wrap=True).print(f"error: {exc}", highlight=False,
                                                    markup=False)

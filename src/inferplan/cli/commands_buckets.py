@@ -29,7 +29,7 @@ from inferplan.buckets.lengths import (
 from inferplan.buckets.plan import DEFAULT_DISTRIBUTION, plan_buckets
 from inferplan.buckets.xla import plan_jetstream
 from inferplan.cli.app import app
-from inferplan.cli.files import read_mapping
+from inferplan.cli.files import check_output_file, read_mapping, read_text, write_text
 from inferplan.cli.loader import load_chip, load_model
 from inferplan.report.buckets_report import (
     buckets_json,
@@ -61,9 +61,7 @@ class Objective(str, Enum):
 def read_length_rows(path: str) -> list[dict[str, Any]]:
     """Rows of a CSV (header line) or JSONL (one object per line) length file."""
     p = Path(path)
-    if not p.is_file():
-        raise InferplanError("lengths", path, "no such file")
-    text = p.read_text(encoding="utf-8")
+    text = read_text(p, "--lengths")
     if p.suffix in (".jsonl", ".json", ".ndjson"):
         rows: list[dict[str, Any]] = []
         for i, line in enumerate(text.splitlines(), 1):
@@ -119,6 +117,8 @@ def buckets_command(
     = None,
 ) -> None:
     """Graphs a compiler builds for a bucket config, their risk, padding, and a better set."""
+    if out is not None:
+        check_output_file(out, "--out")
     raw = read_mapping(config, "config")
     base = Path(config).resolve().parent
     cfg = parse_any_config(raw, "config")
@@ -148,7 +148,7 @@ def buckets_command(
         model_id = cfg.model_id or _hf_repo(cfg.model) or cfg.model
         text = furiosa_build_text(s.config, s.plan, model_id)
         if out:
-            Path(out).write_text(text, encoding="utf-8")
+            write_text(out, text, "--out")
             Console(stderr=True).print(f"wrote {out}", highlight=False)
         else:
             print(text, end="")

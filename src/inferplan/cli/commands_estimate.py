@@ -11,8 +11,26 @@ from inferplan.cli.app import app
 from inferplan.cli.loader import load_scenario
 from inferplan.report.estimate_table import render_estimate
 from inferplan.report.json_out import to_json
-from inferplan.serving import estimate, estimate_dict
-from inferplan.units import InferplanError
+from inferplan.serving import Estimate, estimate, estimate_dict
+from inferplan.units import GIB, InferplanError
+
+
+def fitting_estimate(path: str | None) -> Estimate:
+    """The scenario's estimate, or a refusal when its batch does not fit in memory: the
+    figures of a deployment that cannot run are not printed (exit 2, one line with the
+    largest batch that fits; `inferplan memory` shows where the bytes go)."""
+    est = estimate(*load_scenario(path))
+    if est.fits:
+        return est
+    m, w, d = est.memory.memory, est.workload, est.deployment
+    field, value = {"static": ("workload.batch", est.batch),
+                    "concurrency": ("workload.concurrency", est.batch)}.get(
+        est.mode, ("deployment", f"{d.model.name} on {d.chips}x {d.chip.name}"))
+    raise InferplanError(
+        field, value,
+        f"does not fit: {float(m.total_bytes_per_chip) / GIB:.1f} GiB per chip at "
+        f"{est.batch} sequences of {w.context_len} tokens, {m.usable_bytes_per_chip / GIB:.1f}"
+        f" GiB usable; largest batch {est.memory.max_batch} (see inferplan memory)")
 
 
 @app.command("estimate")
@@ -22,10 +40,11 @@ def estimate_command(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON (a list for several)")]
     = False,
 ) -> None:
-    """Prefill and decode step times with every term named, TTFT, TPOT, throughput, cost."""
+    """Prefill and decode step times with every term named, TTFT, TPOT, throughput, cost.
+    A batch that does not fit in memory is refused (exit 2) with the largest that does."""
     paths: list[str | None] = list(scenarios) if scenarios else [None]
     if len(paths) == 1:
-        est = estimate(*load_scenario(paths[0]))
+        est = fitting_estimate(paths[0])
         if json_out:
             print(to_json(estimate_dict(est)))
         else:
@@ -36,7 +55,7 @@ def estimate_command(
     console = Console()
     for path in paths:
         try:
-            est = estimate(*load_scenario(path))
+            est = fitting_estimate(path)
         except InferplanError as exc:
             results.append({"scenario": path, "error": str(exc)})
             if not json_out:

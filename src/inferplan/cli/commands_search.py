@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from inferplan.cli.app import app
-from inferplan.cli.files import read_mapping
+from inferplan.cli.files import check_output_file, read_mapping, writing
 from inferplan.cli.loader import load_chip, load_model
 from inferplan.report.json_out import to_json
 from inferplan.report.search_report import (
@@ -121,10 +121,13 @@ def frontier_command(
     json_out: JsonOpt = False,
 ) -> None:
     """The TPOT vs tokens/s-per-chip Pareto frontier, with the decode step split along it."""
+    if html is not None:
+        check_output_file(html, "--html")
     result = load_and_search(space)
     fronts = frontiers(result)
     if html is not None:
-        write_frontier_html(result, fronts, html)
+        with writing(html, "--html"):
+            write_frontier_html(result, fronts, html)
     if json_out:
         print(to_json(frontier_record(result, fronts)))
         return

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from inferplan.cli.app import app
+from inferplan.cli.files import check_output_file, write_text
 from inferplan.cli.loader import load_scenario, load_trace, scenario_folder
 from inferplan.report.chrome_trace import chrome_trace
 from inferplan.report.json_out import to_json
@@ -32,8 +32,8 @@ def simulate_command(
     replica under the scenario's closed loop, with the closed form beside them."""
     if seed < 0:
         raise InferplanError("--seed", seed, "a non-negative integer")
-    if trace_out is not None and not Path(trace_out).resolve().parent.is_dir():
-        raise InferplanError("--trace", trace_out, "a file in an existing folder")
+    if trace_out is not None:
+        check_output_file(trace_out, "--trace")
     results = []
     for path in scenarios:
         deployment, workload = load_scenario(path)
@@ -41,7 +41,7 @@ def simulate_command(
                  if workload.trace is not None else None)
         results.append(simulate(deployment, workload, seed, trace))
     if trace_out is not None:
-        Path(trace_out).write_text(json.dumps(chrome_trace(results[0].run)), encoding="utf-8")
+        write_text(trace_out, json.dumps(chrome_trace(results[0].run)), "--trace")
     if json_out:
         records = [r.to_dict() for r in results]
         print(to_json(records[0] if len(records) == 1 else records))

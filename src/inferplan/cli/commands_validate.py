@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from inferplan.cli.app import app
+from inferplan.cli.files import read_text
 from inferplan.hardware import catalog_chip
 from inferplan.models import catalog_model
 from inferplan.report.json_out import to_json
@@ -62,9 +63,7 @@ def validate_command(
                         else (bundled_measurements_text(), "measured_dev.csv"))
     else:
         path = Path(measurements)
-        if not path.is_file():
-            raise InferplanError("measurements", measurements, "no such file")
-        text, origin = path.read_text(encoding="utf-8"), path.name
+        text, origin = read_text(path, "measurements"), path.name
     if serving or is_serving_csv(text):
         served, skips = run_serving_validation(read_serving_rows(text, origin),
                                                catalog_model, catalog_chip,

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from inferplan.cli.files import looks_like_path, read_mapping
+from inferplan.cli.files import looks_like_path, read_mapping, read_text
 from inferplan.deployment import Deployment, Workload
 from inferplan.hardware import ChipSpec, catalog_chip, chip_from_dict
 from inferplan.models import ModelSpec, catalog_model, hf_id_index, model_from_hf_config
@@ -16,7 +16,6 @@ from inferplan.scenario import build_deployment, parse_scenario
 from inferplan.sim.requests import Requests
 from inferplan.sim.trace import trace_requests
 from inferplan.steptime import CalibratedStepTime, calibration_from_mapping
-from inferplan.units import InferplanError
 
 DEFAULT_SCENARIO = "default.yaml"
 
@@ -58,9 +57,7 @@ def scenario_folder(path: str | None) -> Path:
 def load_trace(ref: str, base: Path) -> Requests:
     """A workload's trace file (CSV or JSON Lines; `inferplan.sim.trace`)."""
     path = (base / ref) if not Path(ref).is_absolute() else Path(ref)
-    if not path.is_file():
-        raise InferplanError("workload.trace", ref, "no such file")
-    return trace_requests(path.read_text(encoding="utf-8"), origin=path.name)
+    return trace_requests(read_text(path, "workload.trace"), origin=path.name)
 
 
 def load_raw(path: str | None) -> tuple[dict[str, Any], Path]:

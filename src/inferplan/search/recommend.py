@@ -8,6 +8,7 @@ count, so the SLO a point meets holds for any number of its replicas.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -68,8 +69,8 @@ def recommend(result: SearchResult, target: float, kind: TargetKind = "tokens",
     """The best `top` designs for the target: fewest chips (then lowest cost, then most
     throughput, then lowest TPOT), or with by='cost' lowest USD per hour (then fewest
     chips). Points with no price are left out when ranking by cost."""
-    if not target > 0:
-        raise InferplanError("target", target, "must be a positive rate")
+    if not 0 < target < math.inf:
+        raise InferplanError("target", target, "must be a positive rate (a finite number)")
     idx = result.order
     g = _group_columns(result)
     pg = result.point_group[idx]

@@ -35,6 +35,7 @@ from pydantic import (
 
 from inferplan.engines import EngineProfile, resolve_engine
 from inferplan.parallel import LAYOUTS
+from inferplan.speculative import MAX_GAMMA
 from inferplan.units import DTYPES, InferplanError
 from inferplan.validation import first_error
 
@@ -49,12 +50,8 @@ _RANGE_HELP = "give a positive integer, a list of them, or a range {min: 1, max:
 
 
 def _dedupe(values: list[Any]) -> list[Any]:
-    """The values in first-seen order, each once."""
-    seen: list[Any] = []
-    for v in values:
-        if v not in seen:
-            seen.append(v)
-    return seen
+    """The values in first-seen order, each once (linear time: a 50,000-item list too)."""
+    return list(dict.fromkeys(values))
 
 
 def int_values(value: object, allow: tuple[str, ...] = ()) -> list[Any]:
@@ -73,7 +70,11 @@ def int_values(value: object, allow: tuple[str, ...] = ()) -> list[Any]:
         assert isinstance(lo, int) and isinstance(hi, int) and isinstance(step, int)
         if lo > hi:
             raise ValueError(f"range min {lo} is above max {hi}")
-        return list(range(lo, hi + 1, step))
+        values = range(lo, hi + 1, step)
+        if len(values) > MAX_POINTS:     # refused before a list of 10⁹ integers is built
+            raise ValueError(f"the range holds {len(values):,} values, too many points; at "
+                             f"most {MAX_POINTS:,} in a space (narrow it or add a step)")
+        return list(values)
     is_list = isinstance(value, (list, tuple))
     items = list(value) if isinstance(value, (list, tuple)) else [value]
     if not items:
@@ -102,7 +103,7 @@ def str_values(value: object, allowed: tuple[str, ...] | None = None) -> list[st
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ParallelismSpace(_Strict):
@@ -212,7 +213,7 @@ class SpeculativeSpace(_Strict):
     draft: list[str]
     alpha: list[float]
     gamma: list[int | str] = ["auto"]
-    gamma_max: int = Field(default=8, ge=1, le=64)
+    gamma_max: int = Field(default=8, ge=1, le=MAX_GAMMA)
     plain: bool = True
 
     @field_validator("draft", mode="before")
@@ -233,7 +234,10 @@ class SpeculativeSpace(_Strict):
     @field_validator("gamma", mode="before")
     @classmethod
     def _gammas(cls, v: object) -> list[Any]:
-        return int_values(v, ("auto",))
+        values = int_values(v, ("auto",))
+        if any(isinstance(g, int) and g > MAX_GAMMA for g in values):
+            raise ValueError(f"draft tokens per step: 1 to {MAX_GAMMA}, or auto")
+        return values
 
 
 class SpaceIn(_Strict):
