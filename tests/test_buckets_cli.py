@@ -105,3 +105,17 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, edit: dict[str, object
     assert out.returncode == 2, out.stdout + out.stderr
     assert "Traceback" not in out.stderr and needle in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_emit_refuses_a_model_that_does_not_fit(tmp_path: Path) -> None:
+    """Llama-3.1-70B on one RNGD core group (TP=1): no build script for a model whose
+    weights exceed the memory window, whatever the buckets; one line, exit 2."""
+    cfg = yaml.safe_load(SEED.read_text())
+    cfg["model"] = "llama-3.1-70b"
+    path = tmp_path / "big.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    script = tmp_path / "build.py"
+    out = run(str(path), "--emit", "furiosa-llm", "--out", str(script))
+    assert out.returncode == 2 and not script.exists()
+    line = out.stderr.strip()
+    assert "\n" not in line and "--emit" in line and "does not fit" in line

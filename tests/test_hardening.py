@@ -471,3 +471,14 @@ def test_distribution_parameters_must_be_finite(capsys: pytest.CaptureFixture[st
     line = one_line_error(capsys, "buckets", SEED_BUCKETS, "--no-suggest", "--distribution",
                           f"lognormal:prompt_median={value}")
     assert line.startswith("error: distribution: ") and "positive, finite" in line
+
+
+def test_listed_twice_is_one_graph_or_bucket() -> None:
+    """A capture size or prefill length listed twice is one compiled graph: the parsed
+    configs hold each once, sorted (vLLM de-duplicates its capture sizes too)."""
+    from inferplan.buckets.config import JetStreamConfig, VllmCaptureConfig, parse_any_config
+    v = parse_any_config({"target": "vllm", "cudagraph_capture_sizes": [8, 1, 8, 4, 1]})
+    assert isinstance(v, VllmCaptureConfig) and v.cudagraph_capture_sizes == (1, 4, 8)
+    j = parse_any_config({"target": "jetstream", "model": "llama-3.1-8b",
+                          "prefill_lengths": [256, 128, 256]})
+    assert isinstance(j, JetStreamConfig) and j.prefill_lengths == (128, 256)

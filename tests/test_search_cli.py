@@ -131,3 +131,15 @@ def test_bad_space_engine(tmp_path: Path) -> None:
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
     assert out.stderr.startswith("error: space.engine[0]: 'vlm' is not valid; ")
     assert "did you mean vllm" in out.stderr
+
+
+def test_recommend_by_cost_without_any_price_says_why(tmp_path: Path) -> None:
+    """A chip without a price (A100 80GB SXM) ranked by cost: one line naming --by and
+    what to do, not 'no feasible design' after listing feasible points."""
+    space = SPACE.replace("hardware: h100-sxm", "hardware: a100-80gb-sxm")
+    assert space != SPACE
+    out = run("recommend", scenario(tmp_path, space), "--target-requests-per-s", "5",
+              "--by", "cost")
+    assert out.returncode == 2
+    line = out.stderr.strip()
+    assert "\n" not in line and "--by" in line and "has a price" in line

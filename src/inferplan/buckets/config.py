@@ -91,6 +91,12 @@ class JetStreamConfig(BaseModel):
     power_of_two: bool = True
     add_bos: bool = True
 
+    @field_validator("prefill_lengths")
+    @classmethod
+    def _distinct_lengths(cls, value: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        """A length listed twice is one bucket (one compiled program): sorted, distinct."""
+        return None if value is None else tuple(sorted(set(value)))
+
 
 class VllmCaptureConfig(BaseModel):
     """vLLM CUDA-graph capture sizes; default: vLLM's list for `scheme`."""
@@ -105,6 +111,12 @@ class VllmCaptureConfig(BaseModel):
     max_num_batched_tokens: Positive | None = None
     cudagraph_capture_sizes: tuple[Seqs, ...] | None = None
     batch_sizes: tuple[Seqs, ...] | None = None
+
+    @field_validator("cudagraph_capture_sizes", "batch_sizes")
+    @classmethod
+    def _distinct_sizes(cls, value: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        """vLLM captures each size once (it de-duplicates and sorts the list)."""
+        return None if value is None else tuple(sorted(set(value)))
 
 
 AnyBucketConfig = BucketConfig | JetStreamConfig | VllmCaptureConfig

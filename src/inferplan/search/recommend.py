@@ -82,6 +82,10 @@ def recommend(result: SearchResult, target: float, kind: TargetKind = "tokens",
     chips = np.ceil(replicas * mp / cores)
     usd = chips * price
     keep = ~np.isnan(usd) if by == "cost" else np.ones(idx.size, dtype=bool)
+    if idx.size and not keep.any():
+        raise InferplanError("--by", by, f"none of the {idx.size:,} feasible designs has a "
+                             "price (hardware price_usd_per_chip_hour); rank with --by "
+                             "chips or give the chip a price")
     usd_key = np.where(np.isnan(usd), np.inf, usd)
     lead = (usd_key, chips) if by == "cost" else (chips, usd_key)
     order = np.lexsort((np.arange(idx.size), result.cols.tpot_s[idx],
