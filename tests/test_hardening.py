@@ -243,7 +243,8 @@ def test_output_files(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     space = write(tmp_path, "space.yaml", BASE)
     conc = write(tmp_path, "c.yaml", BASE.replace("batch: 8", "concurrency: 2"))
     for args, field in (
-            (["buckets", SEED_BUCKETS, "--emit", "furiosa-llm", "--out", where], "--out"),
+            (["buckets", SEED_BUCKETS, "--tp", "8", "--emit", "furiosa-llm", "--out", where],
+             "--out"),
             (["frontier", space, "--html", where], "--html"),
             (["simulate", conc, "--trace", where], "--trace")):
         line = one_line_error(capsys, *args)

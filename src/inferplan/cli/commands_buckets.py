@@ -149,7 +149,7 @@ def buckets_command(
                 "--emit", emit.value, f"{cfg.model} does not fit: "
                 f"{d.weight_bytes_per_device / 1e9:.2f} GB of weights per fused device "
                 f"against a {d.memory_bytes / 1e9:.2f} GB memory window, whatever the "
-                "buckets; no build script is written")
+                "buckets; give a larger --tp (no build script is written)")
         s = result.suggestion
         assert s is not None
         model_id = cfg.model_id or _hf_repo(cfg.model) or cfg.model
