@@ -342,8 +342,9 @@ def serving_table(cases: Sequence[ServingCase]) -> list[ServingStats]:
 def coverage(cases: Sequence[ServingCase], skipped: Sequence[ServingSkip]) -> float:
     """Predicted agg rows over all agg rows (disaggregated rows are not counted)."""
     agg_skips = [s for s in skipped if not s.reason.startswith("disaggregated")]
-    total = len(cases) + len(agg_skips)
-    return len(cases) / total if total else 0.0
+    agg = [c for c in cases if not c.disaggregated]
+    total = len(agg) + len(agg_skips)
+    return len(agg) / total if total else 0.0
 
 
 def serving_validation_dict(cases: Sequence[ServingCase],
