@@ -13,15 +13,8 @@ import pytest
 from tests.conftest import make
 
 from inferplan.deployment import Deployment, Workload
-from inferplan.sim.fleet import in_flight, simulate_fleet
-from inferplan.sim.loop import (
-    Route,
-    SimResult,
-    replica_steps,
-    replica_table,
-    run_to_end,
-    simulate_replica,
-)
+from inferplan.sim.fleet import pick_replica, simulate_fleet
+from inferplan.sim.loop import Replica, run_alone, simulate_replica
 from inferplan.sim.metrics import summarise_run
 from inferplan.sim.requests import Requests, open_loop_requests
 from inferplan.sim.run import simulate
@@ -38,8 +31,10 @@ def skewed(router: str, requests: int = 100) -> tuple[Deployment, Workload]:
     return dep, wl
 
 
-def test_in_flight_worked_number() -> None:
-    assert in_flight(np.array([5, 4]), np.array([3, 1])).tolist() == [2, 3]
+def test_least_loaded_pick_worked_number() -> None:
+    """In flight [2, 3] (dealt [5, 4], finished [3, 1]): replica 0; a tie: the lowest."""
+    assert pick_replica("least_loaded", 7, [2, 3]) == 0
+    assert pick_replica("least_loaded", 7, [3, 1, 1]) == 1
 
 
 def test_least_loaded_balances_a_skewed_open_loop() -> None:
@@ -75,15 +70,15 @@ def test_least_loaded_shares_rerun_alone_give_the_same_run() -> None:
     dep, wl = skewed("least_loaded")
     fleet_run = simulate_fleet(dep, wl, None, seed=3)
     stream = open_loop_requests(replace(wl, rate=8.0, requests=400), seed=3)
-    table = replica_table(dep, wl, None, stream)
     for r in range(dep.layout.dp):
         mine = np.flatnonzero(fleet_run.replica == r)
         assert stream.arrival_s is not None
         sent = stream.arrival_s.copy()
         first, done = np.full(stream.count, np.nan), np.full(stream.count, np.nan)
-        alone: SimResult = run_to_end(replica_steps(
-            dep, wl, None, stream, Route(mine=mine.tolist()), sent, first, done, table))
-        assert alone.steps > 0
+        alone = Replica(dep, wl, stream.input_tokens, stream.output_tokens,
+                        min(dep.engine.scheduler.max_num_seqs, stream.count))
+        run_alone(alone, mine.tolist(), sent, first, done, None)
+        assert alone.steps == int(np.sum(fleet_run.log[fleet_run.log[:, 0] == r, 3])) > 0
         np.testing.assert_array_equal(done[mine], fleet_run.finished_s[mine])
         np.testing.assert_array_equal(first[mine], fleet_run.first_token_s[mine])
     assert fleet_run.steps == sum(int(np.sum(fleet_run.log[fleet_run.log[:, 0] == r, 3]))

@@ -43,10 +43,48 @@ def test_a_row_becomes_a_closed_loop_scenario() -> None:
     assert case.tpot_s == pytest.approx(float(row["silicon_tpot_ms"]) / 1e3)
 
 
-def test_disaggregated_rows_are_skipped_with_a_reason() -> None:
-    row = next(r for r in ROWS if r["mode"] == "disagg")
-    skip = map_serving_row(row)
-    assert isinstance(skip, ServingSkip) and "disaggregated" in skip.reason
+def test_disaggregated_rows_map_to_pools() -> None:
+    """The prefill_*/decode_* columns give each pool's workers (dp) and layout (tp·adp,
+    batch-sharded attention, ep); decode batch × attention DP × workers is the clients,
+    which each row's source states as silicon_concurrency."""
+    import re
+    rows = [r for r in ROWS if r["mode"] == "disagg" and r["decode_num_workers"].strip()
+            and "silicon_concurrency=" in r["silicon_data_source"]]
+    assert len(rows) > 200
+    for row in rows[::25]:
+        case = map_serving_row(row)
+        assert isinstance(case, ServingCase) and case.disaggregated
+        assert case.group.endswith("(disagg)")
+        stated = re.search(r"silicon_concurrency=(\d+)", row["silicon_data_source"])
+        assert stated is not None
+        assert case.scenario["workload"]["concurrency"] == int(stated.group(1))
+        for pool in ("prefill", "decode"):
+            block = case.scenario["disaggregated"][pool]
+            adp = int(row[f"{pool}_attention_dp_size"] or 1) or 1
+            assert block["parallelism"]["dp"] == int(row[f"{pool}_num_workers"])
+            assert block["parallelism"]["tp"] == int(row[f"{pool}_tp_size"]) * adp
+            assert block["chips"] == (block["parallelism"]["dp"] * block["parallelism"]["tp"]
+                                      * block["parallelism"]["pp"])
+    blank = next(r for r in ROWS if r["mode"] == "disagg" and not r["decode_num_workers"])
+    skip = map_serving_row(blank)
+    assert isinstance(skip, ServingSkip) and "num_workers" in skip.reason
+
+
+def test_disaggregated_rows_simulated_or_skipped() -> None:
+    """The closed form skips the disaggregated rows; the simulator scores them, in their
+    own groups and an "all disagg rows" line apart from the agg rows."""
+    from inferplan.sim.run import simulated_pool_means
+    rows = [r for r in ROWS if r["mode"] == "disagg" and r["decode_num_workers"].strip()
+            and int(float(r["decode_batch_size"])) <= 2][:6]
+    assert rows
+    closed, skipped = run_serving_validation(rows, catalog_model, catalog_chip)
+    assert not closed and all(s.reason.startswith("disaggregated") for s in skipped)
+    simulated, _ = run_serving_validation(rows, catalog_model, catalog_chip, simulated_means,
+                                          simulated_pool_means)
+    assert simulated and all(c.pred_ttft_s > 0 and c.pred_tpot_s > 0 for c in simulated)
+    table = serving_table(simulated)
+    assert table[-1].group == "all disagg rows" and table[-1].rows == len(simulated)
+    assert all(s.group != "all agg rows" for s in table)
 
 
 def test_dense_groups_carry_the_peer_on_the_same_rows() -> None:

@@ -113,6 +113,28 @@ class WorkloadIn(_Strict):
         return self
 
 
+class PoolIn(_Strict):
+    """One pool of a disaggregated deployment: the scenario's fields it changes. `chips`
+    are the whole pool's (tp·pp·dp), so `dp` (or `auto`) is its replica count."""
+
+    hardware: str | None = None
+    chips: int | None = Field(default=None, ge=1)
+    topology: str | int | None = None
+    parallelism: ParallelismIn | None = None
+
+
+class DisaggregatedIn(_Strict):
+    """Prefill and decode pools (`inferplan simulate`): each pool is the scenario with its
+    own hardware, chips, topology and parallelism; the KV hand-off crosses the scale-out
+    NIC (`scale_out`) or stays in a scale-up domain (`scale_up`); requests go to each
+    pool's replicas round robin or to the least loaded."""
+
+    prefill: PoolIn
+    decode: PoolIn
+    kv_link: Literal["scale_out", "scale_up"] = "scale_out"
+    router: Literal["round_robin", "least_loaded"] = "round_robin"
+
+
 class ScenarioIn(_Strict):
     model: str
     hardware: str
@@ -126,6 +148,7 @@ class ScenarioIn(_Strict):
     workload: WorkloadIn
     memory_utilization: float | None = Field(default=None, gt=0, le=1)
     price_per_chip_hour: float | None = Field(default=None, gt=0)
+    disaggregated: DisaggregatedIn | None = None
     name: str | None = None
     description: str | None = None
 
@@ -184,3 +207,32 @@ def build_deployment(
                         arrival=w.arrival, burstiness=w.burstiness, trace=w.trace,
                         router=w.router, warmup=w.warmup)
     return deployment, workload
+
+
+def build_pools(
+    scenario: ScenarioIn,
+    resolve_model: Callable[[str], ModelSpec],
+    resolve_chip: Callable[[str], ChipSpec],
+    resolve_calibration: Callable[[str], object] | None = None,
+) -> tuple[Deployment, Deployment, Workload]:
+    """A disaggregated scenario's prefill and decode pools (each the scenario with the
+    pool's fields put in, built by `build_deployment`) and the workload. An error in a
+    pool names its field under `disaggregated.<pool>`."""
+    if scenario.disaggregated is None:
+        raise InferplanError("disaggregated", None, "the scenario has no disaggregated block")
+    pools = []
+    workload = None
+    for name in ("prefill", "decode"):
+        pool: PoolIn = getattr(scenario.disaggregated, name)
+        given = {k: getattr(pool, k) for k in pool.model_fields_set}
+        one = scenario.model_copy(update={**given, "disaggregated": None})
+        try:
+            deployment, workload = build_deployment(one, resolve_model, resolve_chip,
+                                                    resolve_calibration)
+        except InferplanError as exc:
+            owned = exc.field.split(".")[0] in {*PoolIn.model_fields, "dtypes"}
+            raise InferplanError(f"disaggregated.{name}.{exc.field}" if owned else exc.field,
+                                 exc.value, exc.allowed) from None
+        pools.append(deployment)
+    assert workload is not None
+    return pools[0], pools[1], workload

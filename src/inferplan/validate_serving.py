@@ -11,6 +11,7 @@ MAPE is their mean, as the peer reports it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
@@ -24,7 +25,7 @@ from inferplan.deployment import Deployment, Workload
 from inferplan.hardware import ChipSpec
 from inferplan.memory import max_batch
 from inferplan.models import ModelSpec
-from inferplan.scenario import build_deployment, parse_scenario
+from inferplan.scenario import build_deployment, build_pools, parse_scenario
 from inferplan.serving import closed_loop
 from inferplan.units import InferplanError
 from inferplan.validation import map_and_predict, read_csv_rows
@@ -80,6 +81,7 @@ class ServingCase:
     peer_tpot_s: float | None
     pred_ttft_s: float = float("nan")
     pred_tpot_s: float = float("nan")
+    disaggregated: bool = False       # prefill and decode pools (`scenario.disaggregated`)
 
 
 @dataclass(frozen=True)
@@ -98,54 +100,116 @@ def _optional_s(text: str) -> float | None:
     return float(text) / 1e3 if text.strip() else None
 
 
+#: a disaggregated row that is not simulated (the closed form) or cannot be mapped
+DISAGG_SKIP = "disaggregated pools under load: the simulator's rows (--simulate)"
+
+
+def _layout(row: Mapping[str, str], prefix: str = "") -> dict[str, Any]:
+    """A row's (or one pool's, with `prefix` "prefill_"/"decode_") tp, pp and ep.
+
+    Attention data parallelism (SGLang/TRT-LLM DP attention): adp ranks each run
+    attention for their own requests, the MoE spans all tp·adp GPUs. It maps onto
+    batch-sharded attention over a tp·adp group (parallel.Layout, attention: batch): KV
+    split by batch, not replicated. (The attention weights are then sharded by heads where
+    the engine replicates them per rank: a few % of an MoE model's bytes.)
+    """
+    adp = _int(row[f"{prefix}attention_dp_size"])
+    return {"tp": _int(row[f"{prefix}tp_size"]) * adp, "pp": _int(row[f"{prefix}pp_size"]),
+            "ep": _int(row[f"{prefix}moe_ep_size"]), "layout": "megatron",
+            **({"attention": "batch"} if adp > 1 else {})}
+
+
+def disaggregated_concurrency(row: Mapping[str, str]) -> int | None:
+    """Clients of a disaggregated row: decode_batch_size per attention rank × the decode
+    workers' attention ranks × decode_num_workers (None: the counts are blank). A row of
+    decode batch 64, attention DP 32, one worker: 2048 (its source's
+    silicon_concurrency=2048)."""
+    if not (row["decode_batch_size"].strip() and row["decode_num_workers"].strip()):
+        return None
+    return (_int(row["decode_batch_size"]) * _int(row["decode_num_workers"])
+            * _int(row["decode_attention_dp_size"]))
+
+
+def _pools(row: Mapping[str, str]) -> dict[str, Any] | str:
+    """The `disaggregated:` block of a row (each pool: its workers × the worker's layout,
+    workers as dp), or the reason it cannot be built."""
+    block: dict[str, Any] = {"kv_link": "scale_out", "router": "round_robin"}
+    for pool in ("prefill", "decode"):
+        workers = _int(row[f"{pool}_num_workers"], 0)
+        if workers < 1:
+            return f"disaggregated row without {pool}_num_workers"
+        layout = _layout(row, f"{pool}_")
+        block[pool] = {"chips": layout["tp"] * layout["pp"] * workers,
+                       "parallelism": {**layout, "dp": workers}}
+    return block
+
+
 def map_serving_row(row: Mapping[str, str]) -> ServingCase | ServingSkip:
-    """A serving row → a `ServingCase` (scenario, measured TTFT/TPOT in s) or the reason not."""
+    """A serving row → a `ServingCase` (scenario, measured TTFT/TPOT in s) or the reason not.
+    A disaggregated row (`mode` disagg) becomes a scenario with a `disaggregated:` block:
+    the prefill_*/decode_* columns give each pool's layout and workers, and
+    `disaggregated_concurrency` its clients."""
     table = serving_mapping()
     rid = row["id"]
-    if row["mode"] != "agg":
-        return ServingSkip(rid, "disaggregated pools under load: the simulator's rows")
+    disagg = row["mode"] == "disagg"
+    if row["mode"] not in ("agg", "disagg"):
+        return ServingSkip(rid, f"mode '{row['mode']}' is not mapped")
     found = []
     for key, column, missing in LOOKUPS:
         value = table[key].get(row[column])
         if value is None:
-            return ServingSkip(rid, missing.format(row[column]))
+            return ServingSkip(rid, ("disaggregated row: " if disagg else "")
+                               + missing.format(row[column]))
         found.append(value)
     model, chip, engine, quant = found
-    # Attention data parallelism (SGLang/TRT-LLM DP attention): adp ranks each run
-    # attention for their own batch_size requests, the MoE spans all tp·adp GPUs. It maps
-    # onto batch-sharded attention over a tp·adp group (parallel.Layout, attention:
-    # batch): KV split by batch, not replicated; one replica of batch_size·adp clients.
-    # (The attention weights are then sharded by heads where the engine replicates them
-    # per rank: a few % of an MoE model's bytes.)
-    adp = _int(row["attention_dp_size"])
-    tp, pp = _int(row["tp_size"]) * adp, _int(row["pp_size"])
-    ep = _int(row["moe_ep_size"])
     kv_rules = table["kv"]
     kv = kv_rules.get(quant["weights"], kv_rules.get(f"{engine}_{quant['weights']}",
                                                       kv_rules["default"]))
     protocol = table["protocols"].get(row["client_protocol"])
     if protocol is None:
-        return ServingSkip(rid, f"client protocol '{row['client_protocol']}' is not mapped")
+        return ServingSkip(rid, ("disaggregated row: " if disagg else "")
+                           + f"client protocol '{row['client_protocol']}' is not mapped")
+    extra: dict[str, Any] = {}
+    if disagg:
+        pools = _pools(row)
+        clients = disaggregated_concurrency(row)
+        if isinstance(pools, str) or clients is None:
+            return ServingSkip(rid, pools if isinstance(pools, str) else
+                               "disaggregated row without decode_batch_size")
+        stated = re.search(r"silicon_concurrency=(\d+)", row.get("silicon_data_source", ""))
+        if stated is not None and int(stated.group(1)) != clients:
+            return ServingSkip(rid, "disaggregated row: decode batch x workers x attention "
+                                    "DP differs from its silicon_concurrency")
+        layout = pools["decode"]["parallelism"]
+        chips = pools["decode"]["chips"]
+        extra = {"disaggregated": pools}
+    else:
+        layout = {**_layout(row), "dp": 1}
+        chips = layout["tp"] * layout["pp"]
+        clients = _int(row["batch_size"]) * _int(row["attention_dp_size"])
     scenario = {
-        "name": rid, "model": model, "hardware": chip, "chips": tp * pp,
-        "parallelism": {"tp": tp, "pp": pp, "ep": ep, "dp": 1, "layout": "megatron",
-                        **({"attention": "batch"} if adp > 1 else {})},
+        "name": rid, "model": model, "hardware": chip, "chips": chips,
+        "parallelism": layout,
         "dtypes": {"weights": quant["weights"], "kv": kv, "compute": quant["compute"],
                    **({"experts": table["experts"][row["moe_quant_mode"]]}
                       if row.get("moe_quant_mode") in table["experts"] else {})},
         "engine": engine, "efficiency": "realistic",
         "workload": {"input_len": int(row["isl"]), "output_len": int(row["osl"]),
-                     "concurrency": _int(row["batch_size"]) * adp, **protocol}}
+                     "concurrency": clients, **protocol}, **extra}
     return ServingCase(
-        row_id=rid, group=f"{model} on {chip}, {engine}",
+        row_id=rid, group=f"{model} on {chip}, {engine}" + (" (disagg)" if disagg else ""),
         dense=model in table["dense_models"], scenario=scenario,
         ttft_s=float(row["silicon_ttft_ms"]) / 1e3, tpot_s=float(row["silicon_tpot_ms"]) / 1e3,
         peer_ttft_s=_optional_s(row.get("aic_ttft_ms", "")),
-        peer_tpot_s=_optional_s(row.get("aic_tpot_ms", "")))
+        peer_tpot_s=_optional_s(row.get("aic_tpot_ms", "")), disaggregated=disagg)
 
 
 #: (deployment, closed-loop workload) -> (mean TTFT, mean TPOT) in seconds
 Predictor = Callable[[Deployment, Workload], tuple[float, float]]
+
+
+#: (prefill pool, decode pool, closed-loop workload) -> (mean TTFT, mean TPOT) in seconds
+PoolPredictor = Callable[[Deployment, Deployment, Workload], tuple[float, float]]
 
 
 def closed_form(deployment: Deployment, workload: Workload) -> tuple[float, float]:
@@ -156,8 +220,10 @@ def closed_form(deployment: Deployment, workload: Workload) -> tuple[float, floa
 
 def predict_serving(case: ServingCase, resolve_model: Callable[[str], ModelSpec],
                     resolve_chip: Callable[[str], ChipSpec],
-                    predict: Predictor = closed_form) -> ServingCase | ServingSkip:
+                    predict: Predictor = closed_form,
+                    predict_pools: PoolPredictor | None = None) -> ServingCase | ServingSkip:
     """Mean TTFT and TPOT of the row's closed loop; an impossible scenario is skipped.
+    Disaggregated rows go to `predict_pools` (None: skipped, `DISAGG_SKIP`).
 
     A quantisation the chip cannot compute in (fp4 on Hopper: gpt-oss's MXFP4 experts)
     runs weight-only, with bf16 arithmetic, as the engines' Marlin/MXFP4 kernels do there.
@@ -166,6 +232,21 @@ def predict_serving(case: ServingCase, resolve_model: Callable[[str], ModelSpec]
     if dtypes["compute"] not in resolve_chip(case.scenario["hardware"]).peak_flops_per_s:
         case = replace(case, scenario={**case.scenario,
                                        "dtypes": {**dtypes, "compute": "bf16"}})
+    if case.disaggregated:
+        if predict_pools is None:
+            return ServingSkip(case.row_id, DISAGG_SKIP)
+        try:
+            prefill, decode, workload = build_pools(parse_scenario(case.scenario, case.row_id),
+                                                    resolve_model, resolve_chip)
+        except InferplanError as exc:
+            return ServingSkip(case.row_id, f"disaggregated row: {exc}")
+        for pool in (prefill, decode):
+            if max_batch(pool, replace(workload, output_len=1, input_len=1)) < 1:
+                return ServingSkip(case.row_id, "disaggregated row: the weights leave no "
+                                   "room for a sequence in a pool at the engine's usable "
+                                   "memory fraction (0.9)")
+        ttft, tpot = predict_pools(prefill, decode, workload)
+        return replace(case, pred_ttft_s=ttft, pred_tpot_s=tpot)
     try:
         deployment, workload = build_deployment(parse_scenario(case.scenario, case.row_id),
                                                 resolve_model, resolve_chip)
@@ -184,11 +265,13 @@ def run_serving_validation(rows: Iterable[Mapping[str, str]],
                            resolve_model: Callable[[str], ModelSpec],
                            resolve_chip: Callable[[str], ChipSpec],
                            predict: Predictor = closed_form,
+                           predict_pools: PoolPredictor | None = None,
                            ) -> tuple[list[ServingCase], list[ServingSkip]]:
     """Map and predict every row (the closed form, or another predictor such as
-    `sim.run.simulated_means`): (predicted cases, skipped rows with reasons)."""
+    `sim.run.simulated_means`; disaggregated rows through `predict_pools`, such as
+    `sim.run.simulated_pool_means`): (predicted cases, skipped rows with reasons)."""
     return map_and_predict(rows, map_serving_row, lambda case: predict_serving(
-        case, resolve_model, resolve_chip, predict), ServingSkip)
+        case, resolve_model, resolve_chip, predict, predict_pools), ServingSkip)
 
 
 @dataclass(frozen=True)
@@ -240,20 +323,28 @@ def serving_stats(group: str, cases: Sequence[ServingCase]) -> ServingStats:
 
 
 def serving_table(cases: Sequence[ServingCase]) -> list[ServingStats]:
-    """One row per (model, chip, engine) group, then dense rows and all rows."""
+    """One row per (model, chip, engine) group (disaggregated groups apart, "(disagg)"),
+    then dense agg rows, all agg rows and all disaggregated rows."""
     groups = sorted({c.group for c in cases})
     table = [serving_stats(g, [c for c in cases if c.group == g]) for g in groups]
-    dense = [c for c in cases if c.dense]
+    agg = [c for c in cases if not c.disaggregated]
+    disagg = [c for c in cases if c.disaggregated]
+    dense = [c for c in agg if c.dense]
     if dense:
         table.append(serving_stats("dense rows", dense))
-    return [*table, serving_stats("all agg rows", cases)] if cases else []
+    if agg:
+        table.append(serving_stats("all agg rows", agg))
+    if disagg:
+        table.append(serving_stats("all disagg rows", disagg))
+    return table
 
 
 def coverage(cases: Sequence[ServingCase], skipped: Sequence[ServingSkip]) -> float:
     """Predicted agg rows over all agg rows (disaggregated rows are not counted)."""
     agg_skips = [s for s in skipped if not s.reason.startswith("disaggregated")]
-    total = len(cases) + len(agg_skips)
-    return len(cases) / total if total else 0.0
+    agg = [c for c in cases if not c.disaggregated]
+    total = len(agg) + len(agg_skips)
+    return len(agg) / total if total else 0.0
 
 
 def serving_validation_dict(cases: Sequence[ServingCase],

@@ -10,12 +10,12 @@ from rich.console import Console
 
 from inferplan.cli.app import app
 from inferplan.cli.files import check_output_file, write_text
-from inferplan.cli.loader import load_scenario, load_trace, scenario_folder
+from inferplan.cli.loader import load_pools, load_scenario, load_trace, scenario_folder
 from inferplan.report.chrome_trace import chrome_trace
 from inferplan.report.json_out import to_json
 from inferplan.report.sim_report import render_simulation
 from inferplan.sim.capacity import capacity
-from inferplan.sim.run import simulate
+from inferplan.sim.run import simulate, simulate_pools
 from inferplan.units import InferplanError
 
 
@@ -29,17 +29,25 @@ def simulate_command(
     = False,
 ) -> None:
     """TTFT, TPOT and end-to-end latency (mean, p50, p90, p99) and throughput of one
-    replica under the scenario's closed loop, with the closed form beside them."""
+    replica under the scenario's closed loop, with the closed form beside them; with a
+    `disaggregated:` block, of its prefill and decode pools."""
     if seed < 0:
         raise InferplanError("--seed", seed, "a non-negative integer")
     if trace_out is not None:
         check_output_file(trace_out, "--trace")
     results = []
     for path in scenarios:
-        deployment, workload = load_scenario(path)
+        pools = load_pools(path)
+        deployment, workload = (load_scenario(path) if pools is None
+                                else (pools[1], pools[2]))
         trace = (load_trace(workload.trace, scenario_folder(path))
                  if workload.trace is not None else None)
-        results.append(simulate(deployment, workload, seed, trace))
+        if pools is None:
+            results.append(simulate(deployment, workload, seed, trace))
+            continue
+        prefill, decode, workload, block = pools
+        results.append(simulate_pools(prefill, decode, workload, seed, trace, block.router,
+                                      block.kv_link))
     if trace_out is not None:
         write_text(trace_out, json.dumps(chrome_trace(results[0].run)), "--trace")
     if json_out:

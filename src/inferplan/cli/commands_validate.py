@@ -15,7 +15,7 @@ from inferplan.models import catalog_model
 from inferplan.report.json_out import to_json
 from inferplan.report.serving_validation_table import render_serving_validation
 from inferplan.report.validation_table import render_validation
-from inferplan.sim.run import simulated_means
+from inferplan.sim.run import simulated_means, simulated_pool_means
 from inferplan.units import InferplanError
 from inferplan.validate import (
     acceptance_cases,
@@ -67,7 +67,8 @@ def validate_command(
     if serving or is_serving_csv(text):
         served, skips = run_serving_validation(read_serving_rows(text, origin),
                                                catalog_model, catalog_chip,
-                                               simulated_means if simulate else closed_form)
+                                               simulated_means if simulate else closed_form,
+                                               simulated_pool_means if simulate else None)
         if json_out:
             print(to_json(serving_validation_dict(served, skips)))
             return

@@ -12,7 +12,7 @@ from inferplan.cli.files import looks_like_path, read_mapping, read_text
 from inferplan.deployment import Deployment, Workload
 from inferplan.hardware import ChipSpec, catalog_chip, chip_from_dict
 from inferplan.models import ModelSpec, catalog_model, hf_id_index, model_from_hf_config
-from inferplan.scenario import build_deployment, parse_scenario
+from inferplan.scenario import DisaggregatedIn, build_deployment, build_pools, parse_scenario
 from inferplan.sim.requests import Requests
 from inferplan.sim.trace import trace_requests
 from inferplan.steptime import CalibratedStepTime, calibration_from_mapping
@@ -73,3 +73,17 @@ def load_scenario(path: str | None) -> tuple[Deployment, Workload]:
     scenario = parse_scenario(raw, origin="scenario")
     return build_deployment(scenario, lambda r: load_model(r, base), lambda r: load_chip(r, base),
                             lambda r: load_calibration(r, base))
+
+
+def load_pools(path: str | None) -> tuple[Deployment, Deployment, Workload,
+                                          DisaggregatedIn] | None:
+    """A scenario's disaggregated pools (prefill, decode, workload, the block), or None
+    when it has no `disaggregated:` block."""
+    raw, base = load_raw(path)
+    scenario = parse_scenario(raw, origin="scenario")
+    if scenario.disaggregated is None:
+        return None
+    prefill, decode, workload = build_pools(
+        scenario, lambda r: load_model(r, base), lambda r: load_chip(r, base),
+        lambda r: load_calibration(r, base))
+    return prefill, decode, workload, scenario.disaggregated

@@ -17,7 +17,8 @@ def _pct(x: float | None) -> str:
 
 
 def serving_stats_table(stats: Sequence[ServingStats]) -> Table:
-    table = Table(title="closed-loop serving rows (agg): MAPE, and median pred/meas",
+    table = Table(title="closed-loop serving rows (disagg groups: simulated pools): MAPE, "
+                        "and median pred/meas",
                   title_justify="left")
     for col in ("group", "rows", "TPOT", "TTFT", "TPOT p/m", "TTFT p/m", "peer rows",
                 "ours TPOT", "ours TTFT", "aic TPOT", "aic TTFT"):

@@ -17,10 +17,16 @@ def render_simulation(sim: Simulation, console: Console) -> None:
             else f"{w.rate:g} requests/s ({w.arrival})" if w.rate is not None
             else f"trace {w.trace}" if w.trace is not None
             else "offline (every request at t = 0)")
+    if sim.prefill is None:
+        where = (f"{d.model.name} on {d.chips}x {d.chip.name}, tp={d.layout.tp} "
+                 f"pp={d.layout.pp} dp={d.layout.dp} ({w.router.replace('_', ' ')})")
+    else:
+        where = (f"{d.model.name}, disaggregated ({sim.router}, KV over {sim.kv_link}): "
+                 + ", ".join(f"{name} {p.layout.dp}x [{p.chips // p.layout.dp}x {p.chip.name}"
+                             f" tp={p.layout.tp} pp={p.layout.pp} ep={p.layout.ep}]"
+                             for name, p in (("prefill", sim.prefill), ("decode", d))))
     console.print(
-        f"{d.model.name} on {d.chips}x {d.chip.name}, tp={d.layout.tp} pp={d.layout.pp} "
-        f"dp={d.layout.dp} ({w.router.replace('_', ' ')}); "
-        f"{d.engine.display_name} {d.engine.version}; {load}, "
+        f"{where}; {d.engine.display_name} {d.engine.version}; {load}, "
         f"{s.requests} requests of {w.input_len} in / {w.output_len} out "
         f"(ratio {w.length_ratio:g}); seed {sim.seed}", highlight=False)
     table = Table(title="per request (ms)", title_justify="left")
@@ -31,7 +37,7 @@ def render_simulation(sim: Simulation, console: Console) -> None:
         table.add_row(name, *(f"{v * 1e3:,.1f}" for v in
                               (dist.mean, dist.p50, dist.p90, dist.p99)))
     console.print(table)
-    chips = d.chips
+    chips = sim.chips
     console.print(
         f"{s.output_tokens_per_s:,.0f} output tok/s ({s.output_tokens_per_s / chips:,.1f} "
         f"per chip), {s.requests_per_s:.2f} requests/s over {s.duration_s:.1f} s, "
@@ -40,7 +46,19 @@ def render_simulation(sim: Simulation, console: Console) -> None:
     if w.warmup:
         console.print(f"after {w.warmup} warm-up requests ({sim.warmup_s:.1f} s, "
                       "not measured)", highlight=False)
+    record = sim.to_dict().get("disaggregated")
+    if isinstance(record, dict):
+        console.print(
+            f"prefill pool busy {record['prefill_busy_fraction']:.0%}; queue + prefill "
+            f"{record['prefill_queue_and_step_s_mean'] * 1e3:,.1f} ms and KV hand-off "
+            f"{record['kv_transfer_s_mean'] * 1e3:,.2f} ms per request (mean); steps, running "
+            "and preemptions above are the decode pool's", highlight=False)
     if sim.closed_form_ttft_s is not None and sim.closed_form_tpot_s is not None:
+        if sim.prefill is not None:
+            console.print("saturated pools without queueing (disagg.disaggregated_serving, "
+                          f"decode batch C/D): TTFT {sim.closed_form_ttft_s * 1e3:,.1f} ms, "
+                          f"TPOT {sim.closed_form_tpot_s * 1e3:,.2f} ms", highlight=False)
+            return
         console.print(f"closed form: TTFT {sim.closed_form_ttft_s * 1e3:,.1f} ms, "
                       f"TPOT {sim.closed_form_tpot_s * 1e3:,.2f} ms", highlight=False)
 

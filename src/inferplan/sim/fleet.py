@@ -6,29 +6,21 @@ to route. Open loop: the fleet's arrivals, at dp × the per-replica `rate`, are 
 - `round_robin` (the default): in turn, request i to replica i mod dp. That couples
   nothing, so the fleet is its replicas' runs side by side;
 - `least_loaded`: each to the replica with the fewest requests in flight (queued or
-  running, `in_flight`) at its arrival time, ties to the lowest index. The load depends on
+  running, `Replica.load`) at its arrival time, ties to the lowest index. The load depends on
   every replica's finishes so far, so the replicas run side by side in time
   (`least_loaded_fleet`).
 """
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Generator
 from dataclasses import replace
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from inferplan.deployment import Deployment, Workload
-from inferplan.sim.loop import (
-    Route,
-    SimResult,
-    replica_steps,
-    replica_table,
-    run_to_end,
-    simulate_replica,
-)
+from inferplan.sim.loop import Replica, SimResult, Step, simulate_replica
 from inferplan.sim.requests import OPEN_LOOP_REQUESTS, Requests, open_loop_requests
 
 
@@ -106,70 +98,68 @@ def joined_replicas(runs: list[SimResult], order: npt.NDArray[np.intp] | None
     return replica if order is None else replica[order]
 
 
-IntArray = npt.NDArray[np.int64]
+Router = Literal["round_robin", "least_loaded"]
 
 
-def in_flight(dealt: IntArray, finished: IntArray) -> IntArray:
-    """Requests in flight at each replica (queued or running): dealt to it minus finished
-    by then. Dealt [5, 4], finished [3, 1]: [2, 3]."""
-    return np.asarray(dealt - finished, dtype=np.int64)
+def pick_replica(router: Router, turn: int, loads: list[int]) -> int:
+    """Round robin: replica turn mod count. Least loaded: the fewest outstanding requests,
+    the lowest index on a tie. Loads [2, 0, 0]: least loaded picks 1; turn 4 of 3: 1."""
+    if router == "round_robin":
+        return turn % len(loads)
+    return min(range(len(loads)), key=lambda i: (loads[i], i))
 
 
 def least_loaded_fleet(deployment: Deployment, workload: Workload, fleet: Requests
                        ) -> SimResult:
     """The fleet's arrivals (in time order) dealt one at a time to the replica with the
-    fewest in flight at the arrival's time, ties to the lowest index; the same runs as if
-    each replica had been given its share from the start.
+    fewest in flight at the arrival's time (`Replica.load`), ties to the lowest index; the
+    same runs as if each replica had been given its share from the start.
 
-    Each replica is its loop as a generator (`loop.replica_steps`) that goes on while its
-    next step does not depend on an arrival not dealt yet, and otherwise waits, saying how
-    far the dealing must get. Before arrival j at time a is dealt, every replica that can
-    go on goes on: its finishes up to a are then all known (a replica that waits on a
-    decode jump ends it after a, as a step's time does not fall as context grows). A
-    finish at a leaves before the arrival at a, as in the loop (admission follows the
-    step). Exact for the loop's semantics; cost: the replicas' own loops plus, per arrival,
-    O(dp) numpy work, O(log dp) per finish, and one resume of each replica that can go on:
-    O(N·dp) at worst, far less when replicas wait on their own arrivals."""
+    The replicas (`loop.Replica`) run side by side in time: each is idle or has one planned
+    step in flight. The loop takes the earliest of the step ends and the next arrival; it
+    applies every step that ends then (its finishes leave before an arrival at the same
+    time, as in the loop, where admission follows the step), deals the arrivals due, and
+    plans a step on every idle replica with work. A replica plans a decode jump without
+    knowing its next arrival; one dealt to it during the jump cuts the jump where the loop
+    would have ended it (`Replica.cut`). Exact for the loop's semantics; cost: the
+    replicas' own steps plus O(dp) per event."""
     assert fleet.arrival_s is not None
-    dp = deployment.layout.dp
-    N = fleet.count
+    dp, N = deployment.layout.dp, fleet.count
     sent = fleet.arrival_s.copy()
-    first = np.full(N, np.nan)
-    done = np.full(N, np.nan)
-    table = replica_table(deployment, workload, None, fleet)
-    routes = [Route(mine=[], horizon_s=0.0, closed=False) for _ in range(dp)]
-    loops: list[Generator[float, None, SimResult]] = [
-        replica_steps(deployment, workload, None, fleet, route, sent, first, done, table)
-        for route in routes]
-    wake_s = np.full(dp, -np.inf)        # the horizon each replica waits to see passed
-    dealt = np.zeros(dp, dtype=np.int64)
-    finished_by = np.zeros(dp, dtype=np.int64)
-    counted = [0] * dp                   # finishes of each replica already in the heap
-    finishes: list[tuple[float, int]] = []
-    for j in range(N):
-        a = float(sent[j])
-        for r in np.flatnonzero(wake_s < a):
-            routes[r].horizon_s = a
-            wake_s[r] = next(loops[r])
-            new = routes[r].finished_s[counted[r]:]
-            counted[r] += len(new)
-            for f in new:
-                heapq.heappush(finishes, (f, int(r)))
-        while finishes and finishes[0][0] <= a:
-            finished_by[heapq.heappop(finishes)[1]] += 1
-        target = int(np.argmin(in_flight(dealt, finished_by)))   # first minimum: lowest index
-        routes[target].mine.append(j)
-        dealt[target] += 1
-        wake_s[target] = -np.inf         # it has a new arrival to look at
-    runs = []
-    for route, steps in zip(routes, loops, strict=True):
-        route.closed, route.horizon_s = True, np.inf
-        runs.append(run_to_end(steps))
-    shares = [Requests(fleet.input_tokens[route.mine], fleet.output_tokens[route.mine],
-                       sent[route.mine]) for route in routes]
-    return joined_runs([replace(run, requests=share, sent_s=sent[route.mine],
-                                first_token_s=first[route.mine],
-                                finished_s=done[route.mine])
-                        for run, share, route in zip(runs, shares, routes, strict=True)],
-                       np.argsort(np.concatenate([route.mine for route in routes]),
-                                  kind="stable"))
+    first, done = np.full(N, np.nan), np.full(N, np.nan)
+    cap = min(deployment.engine.scheduler.max_num_seqs, N)
+    reps = [Replica(deployment, workload, fleet.input_tokens, fleet.output_tokens, cap)]
+    reps += [Replica(deployment, workload, fleet.input_tokens, fleet.output_tokens, cap,
+                     table=reps[0].table) for _ in range(dp - 1)]
+    flight: list[Step | None] = [None] * dp
+    mine: list[list[int]] = [[] for _ in range(dp)]
+    j, now = 0, 0.0
+    while True:
+        for x, rep in enumerate(reps):
+            if flight[x] is None and rep.has_work():
+                rep.t = max(rep.t, now)
+                flight[x] = rep.plan()
+        times = [step.end_s for step in flight if step is not None]
+        if j < N:
+            times.append(float(sent[j]))
+        if not times:
+            break
+        now = min(times)
+        for x, step in enumerate(flight):
+            if step is not None and step.end_s <= now:
+                flight[x] = None
+                out = reps[x].complete(step)
+                first[out.prompts_done] = reps[x].t
+                done[out.finished] = reps[x].t
+        while j < N and sent[j] <= now:
+            x = pick_replica("least_loaded", j, [rep.load() for rep in reps])
+            reps[x].arrive(j)
+            mine[x].append(j)
+            step = flight[x]
+            if step is not None:
+                reps[x].cut(step, now, now)
+            j += 1
+    return joined_runs([rep.result(Requests(fleet.input_tokens[ids], fleet.output_tokens[ids],
+                                            sent[ids]), sent[ids], first[ids], done[ids])
+                        for rep, ids in zip(reps, mine, strict=True)],
+                       np.argsort(np.concatenate(mine), kind="stable"))

@@ -24,15 +24,16 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from inferplan.deployment import Deployment, Workload
 from inferplan.memory import max_batch
-from inferplan.sim.requests import Requests, closed_loop_requests, open_loop_requests
+from inferplan.sim.requests import IntArray, Requests, closed_loop_requests, open_loop_requests
 from inferplan.sim.step_table import StepTable, step_table
 
 FloatArray = npt.NDArray[np.float64]
@@ -87,225 +88,295 @@ def kv_token_capacity(deployment: Deployment, workload: Workload) -> int:
     return max(held, sequences * held)
 
 
+#: what a replica does with a request: `both` (co-located: prompt, then decodes), `prefill`
+#: (a prefill pool: the prompt, then it leaves with its first token), `decode` (a decode
+#: pool: it arrives with its prompt's KV and decodes the rest)
+Phase = Literal["both", "prefill", "decode"]
+
+
 @dataclass
-class Route:
-    """What a router has told one replica of an open loop so far: the fleet's request ids
-    dealt to it (in arrival order), that every arrival before `horizon_s` is dealt, and
-    whether the dealing is over (`closed`). A replica alone is told everything at once."""
+class Step:
+    """One planned engine iteration: k alike steps from `start_s`, lasting `dt_s`; the
+    decoding sequences and the prompt chunks it carries. Its effects apply at its end."""
 
-    mine: list[int]
-    horizon_s: float = math.inf
-    closed: bool = True
-    #: the replica's finish times so far, in order (the router counts its load from them)
-    finished_s: list[float] = field(default_factory=list)
+    start_s: float
+    k: int
+    dt_s: float
+    first_dt_s: float                  # one step at the mean context (a jump's unit)
+    decode_now: list[int]
+    chunks: list[tuple[list[int], int]]
+    prompt_tokens: float
+    mean_ctx: float
+    running: int
 
-
-def simulate_replica(deployment: Deployment, workload: Workload, concurrency: int | None,
-                     seed: int = 0, requests: Requests | None = None) -> SimResult:
-    """Run until N requests are done: C closed-loop clients, or with `concurrency` None the
-    workload's open-loop arrivals (see the module docstring). `requests` replaces the
-    workload's own (a router's share of a fleet's arrivals)."""
-    reqs = requests if requests is not None else (
-        closed_loop_requests(workload, concurrency, seed) if concurrency is not None
-        else open_loop_requests(workload, seed))
-    N = reqs.count
-    sent = reqs.arrival_s.copy() if reqs.arrival_s is not None else np.full(N, np.nan)
-    first = np.full(N, np.nan)
-    done = np.full(N, np.nan)
-    route = Route(mine=list(range(N))) if reqs.arrival_s is not None else None
-    return run_to_end(replica_steps(deployment, workload, concurrency, reqs, route, sent,
-                                    first, done,
-                                    replica_table(deployment, workload, concurrency, reqs)))
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.dt_s
 
 
-def run_to_end(steps: Generator[float, None, SimResult]) -> SimResult:
-    """The result of a replica's loop that has been told everything (it never waits)."""
-    try:
-        next(steps)
-    except StopIteration as stop:
-        result: SimResult = stop.value
-        return result
-    raise AssertionError("a replica told every arrival waited for the router")
+@dataclass
+class Outcome:
+    """What a completed step did: prompts that ended (their first token) and requests that
+    left the replica (all tokens emitted; in the `prefill` phase: prompt done)."""
+
+    prompts_done: list[int]
+    finished: list[int]
 
 
-def replica_table(deployment: Deployment, workload: Workload, concurrency: int | None,
-                  reqs: Requests) -> StepTable:
-    """The step-time table a replica's loop interpolates: up to min(max_num_seqs, C or N)
-    sequences, contexts up to the longest request, prompts up to the token budget."""
-    sched = deployment.engine.scheduler
-    budget = int(workload.prefill_chunk_tokens or sched.max_num_batched_tokens)
-    cap_seqs = min(sched.max_num_seqs, concurrency or reqs.count)
-    return step_table(deployment, cap_seqs,
-                      float(reqs.input_tokens.max() + reqs.output_tokens.max()), float(budget))
+class Replica:
+    """One replica's scheduler state, advanced one planned step at a time (see the module
+    docstring): `arrive` queues a request, `plan` admits and composes the next step,
+    `complete` applies it. Requests are ids into `input_tokens`/`output_tokens`.
+    `run_alone` drives one replica by itself; `sim.fleet`'s least-loaded router and
+    `sim.disagg`'s pools drive several side by side in time with the same steps. `table`:
+    a step table to share (replicas of one deployment and the same requests build the
+    same one)."""
 
+    def __init__(self, deployment: Deployment, workload: Workload, input_tokens: IntArray,
+                 output_tokens: IntArray, cap_seqs: int, phase: Phase = "both",
+                 table: StepTable | None = None) -> None:
+        sched = deployment.engine.scheduler
+        self.S, self.n, self.phase = input_tokens, output_tokens, phase
+        self.budget = int(workload.prefill_chunk_tokens or sched.max_num_batched_tokens)
+        self.capacity = kv_token_capacity(deployment, workload)
+        self.cap_seqs = cap_seqs
+        self.table = table if table is not None else step_table(
+            deployment, 0 if phase == "prefill" else cap_seqs,
+            float(input_tokens.max() + output_tokens.max()), float(self.budget))
+        self.mixed = sched.prompt_steps == "mixed"
+        self.chunked = sched.chunked_prefill
+        self.reserve = sched.kv_admission == "reserve_full" and phase != "prefill"
+        self.waiting: deque[int] = deque()
+        self.prompting: deque[list[int]] = deque()   # [request, prompt tokens left]
+        self.decoding: dict[int, int] = {}           # request -> tokens still to emit
+        self.context: dict[int, int] = {}            # request -> tokens in its cache
+        self.held = 0                                # KV tokens held (or reserved)
+        self.t, self.steps, self.busy, self.most = 0.0, 0, 0.0, 0
+        self.gaps: list[float] = []                  # decode step durations (ITL)
+        self.weights: list[float] = []               # tokens each emitted, times repeats
+        self.log: list[tuple[float, ...]] = []       # one row per iteration
+        self.held_after: list[float] = []
+        self.admitted: list[int] = []                # running requests, admission order
+        self.recompute: dict[int, int] = {}          # preempted -> tokens to prefill again
+        self.resumed: dict[int, int] = {}            # preempted -> tokens still to emit
+        self.preemptions = 0
 
-def replica_steps(deployment: Deployment, workload: Workload, concurrency: int | None,
-                  reqs: Requests, route: Route | None, sent: FloatArray, first: FloatArray,
-                  done: FloatArray, table: StepTable) -> Generator[float, None, SimResult]:
-    """The event loop of one replica (the module docstring), as a generator. A closed loop
-    (`route` None) runs to its end; an open loop takes the requests `route.mine` names
-    (ids into `reqs`, `sent`, `first` and `done`, which it fills). Where the next step
-    depends on an arrival the router has not dealt yet, it yields the lowest horizon at
-    which it can go on (`route.horizon_s` must pass it; inf: until dealt one or closed):
-    - idle, with no arrival dealt: it yields inf;
-    - admission at t: every arrival up to t must be dealt (horizon > t): it yields t;
-    - a decode jump of k steps that the next arrival would cut short: it goes on once
-      ceil((horizon − t)/dt) ≥ k, and yields t + (k − 1)·dt.
-    Its result: the run (the arrays passed in, with its steps and ITL)."""
-    sched = deployment.engine.scheduler
-    S, n = reqs.input_tokens, reqs.output_tokens
-    N = reqs.count
-    budget = int(workload.prefill_chunk_tokens or sched.max_num_batched_tokens)
-    capacity = kv_token_capacity(deployment, workload)
-    cap_seqs = min(sched.max_num_seqs, concurrency or N)
-    mixed = sched.prompt_steps == "mixed"
-    reserve = sched.kv_admission == "reserve_full"
+    def has_work(self) -> bool:
+        return bool(self.decoding or self.prompting or self.waiting)
 
-    open_loop = route is not None
-    mine: list[int] = route.mine if route is not None else []
-    waiting: deque[int] = deque()
-    prompting: deque[list[int]] = deque()        # [request, prompt tokens left]
-    decoding: dict[int, int] = {}                # request -> tokens still to emit
-    context: dict[int, int] = {}                 # request -> tokens in its cache
-    held = 0                                     # KV tokens held (or reserved)
-    t, steps, busy, most = 0.0, 0, 0.0, 0
-    gaps: list[float] = []                       # decode step durations (ITL)
-    log: list[tuple[float, ...]] = []            # one row per iteration (SimResult.log)
-    held_after: list[float] = []
-    admitted: list[int] = []                     # running requests, in admission order
-    recompute: dict[int, int] = {}               # preempted request -> tokens to prefill again
-    resumed: dict[int, int] = {}                 # preempted request -> tokens still to emit
-    preemptions = 0
-    weights: list[float] = []                    # tokens each emitted, times its repeats
-    if open_loop:
-        next_id = 0                              # the next of `mine` not yet arrived
-    else:
-        next_id = min(concurrency or N, N)
-        sent[:next_id] = 0.0
-        waiting.extend(range(next_id))
+    def load(self) -> int:
+        """Requests queued or running here (a least-loaded router's measure)."""
+        return len(self.waiting) + len(self.prompting) + len(self.decoding)
 
-    def finish(r: int) -> None:
-        """Request r has its last token at t: free its cache; a closed-loop client sends
-        its next request."""
-        nonlocal held, next_id
-        done[r] = t
-        held -= int(S[r] + n[r]) if reserve else context[r]
-        del context[r]
-        admitted.remove(r)
-        if route is not None:
-            route.finished_s.append(t)
-        elif next_id < N:
-            sent[next_id] = t
-            waiting.append(next_id)
-            next_id += 1
+    def arrive(self, r: int) -> None:
+        self.waiting.append(r)
 
-    while True:
-        if not (decoding or prompting or waiting):
-            if route is None:
-                break                                    # the closed loop is done
-            while next_id == len(mine) and not route.closed:
-                yield math.inf                           # idle: wait to be dealt one
-            if next_id == len(mine):
-                break                                    # no arrival left
-            t = max(t, float(sent[mine[next_id]]))       # idle until the next arrival
-        if route is not None:
-            while route.horizon_s <= t and not route.closed:
-                yield t                                  # arrivals up to t not all dealt
-            while next_id < len(mine) and sent[mine[next_id]] <= t:
-                waiting.append(mine[next_id])
-                next_id += 1
-        # admission, FCFS
-        while waiting and len(decoding) + len(prompting) < cap_seqs:
+    def _need(self, r: int) -> int:
+        """KV tokens request r takes when admitted: `reserve_full` its prompt + output;
+        else the tokens it holds (a recompute's) or its prompt."""
+        if self.reserve:
+            return int(self.S[r] + self.n[r])
+        return self.recompute.get(r, int(self.S[r]))
+
+    def plan(self, next_arrival_s: float | None = None) -> Step:
+        """Admit (FCFS, max_num_seqs, KV room) and compose the next step at `self.t`. A
+        decode-only step runs k alike steps up to the next completion or, when known,
+        `next_arrival_s`, priced at their middle context."""
+        sched_cap, table = self.cap_seqs, self.table
+        decoding, prompting, waiting = self.decoding, self.prompting, self.waiting
+        while waiting and len(decoding) + len(prompting) < sched_cap:
             r = waiting[0]
-            need = int(S[r] + n[r]) if reserve else recompute.get(r, int(S[r]))
-            if held + need > capacity and (decoding or prompting):
+            need = self._need(r)
+            if self.held + need > self.capacity and (decoding or prompting):
                 break
             waiting.popleft()
-            prompt = recompute.pop(r, int(S[r]))   # a preempted request recomputes its tokens
-            held += need
+            self.held += need
+            self.admitted.append(r)
+            if self.phase == "decode" and r not in self.recompute:
+                decoding[r] = int(self.n[r]) - 1       # its KV arrived: it decodes at once
+                self.context[r] = int(self.S[r])
+                continue
+            prompt = self.recompute.pop(r, int(self.S[r]))   # a preempted one recomputes
             prompting.append([r, prompt])
-            context[r] = 0
-            admitted.append(r)
-        most = max(most, len(decoding) + len(prompting))
-        decode_now = list(decoding) if (mixed or not prompting) else []
-        room = budget - len(decode_now) if mixed else budget
+            self.context[r] = 0
+        self.most = max(self.most, len(decoding) + len(prompting))
+        decode_now = list(decoding) if (self.mixed or not prompting) else []
+        room = self.budget - len(decode_now) if self.mixed else self.budget
         chunks: list[tuple[list[int], int]] = []
         for entry in prompting:
             if room <= 0:
                 break
-            take = min(entry[1], room) if sched.chunked_prefill else entry[1]
-            if not sched.chunked_prefill and take > room and chunks:
+            take = min(entry[1], room) if self.chunked else entry[1]
+            if not self.chunked and take > room and chunks:
                 break
             chunks.append((entry, take))
             room -= take
         if not decode_now and not chunks:
             raise AssertionError("a step with nothing to run")     # admission guarantees work
         prompt_tokens = float(sum(take for _, take in chunks))
+        context = self.context
         mean_ctx = (sum(context[r] for r in decode_now) / len(decode_now)
                     if decode_now else 1.0)
-        # Decode-only steps between events are alike but for the growing context: run k
-        # of them at once, up to the next completion (or the next open-loop arrival),
-        # at the step time of their middle context.
+        first_dt = table.step_s(len(decode_now), mean_ctx, prompt_tokens)
         k = 1
         if not chunks:
             k = min(decoding[r] for r in decode_now)
-            if route is not None and k > 1:
-                first_dt = table.step_s(len(decode_now), mean_ctx, 0.0)
-                # an arrival not dealt yet comes at or after the horizon: wait until no
-                # arrival could cut the jump short, or the next is dealt
-                while next_id == len(mine) and not route.closed and \
-                        math.ceil((route.horizon_s - t) / first_dt) < k:
-                    yield t + (k - 1) * first_dt
-                if next_id < len(mine):
-                    k = max(1, min(k, math.ceil((float(sent[mine[next_id]]) - t) / first_dt)))
-        dt = k * table.step_s(len(decode_now), mean_ctx + (k - 1) / 2.0, prompt_tokens)
-        if decode_now:
-            gaps.append(dt / k)
-            weights.append(float(len(decode_now) * k))
-        log.append((0.0, t, dt, float(k), float(len(decoding) + len(prompting)),
-                    float(len(decode_now)), prompt_tokens, 0.0))
-        t += dt
-        busy += dt
-        steps += k
-        for r in decode_now:
-            decoding[r] -= k
+            if next_arrival_s is not None and k > 1:
+                k = max(1, min(k, math.ceil((next_arrival_s - self.t) / first_dt)))
+        step = Step(start_s=self.t, k=k, dt_s=0.0, first_dt_s=first_dt,
+                    decode_now=decode_now, chunks=chunks, prompt_tokens=prompt_tokens,
+                    mean_ctx=mean_ctx, running=len(decoding) + len(prompting))
+        self._price(step, k)
+        return step
+
+    def _price(self, step: Step, k: int) -> None:
+        """k alike steps at their middle context: k · step_s(context + (k − 1)/2) (one
+        step: the first step's time, the same number)."""
+        step.k = k
+        step.dt_s = step.first_dt_s if k == 1 else k * self.table.step_s(
+            len(step.decode_now), step.mean_ctx + (k - 1) / 2.0, step.prompt_tokens)
+
+    def cut(self, step: Step, arrival_s: float, now_s: float) -> None:
+        """A request that will arrive at `arrival_s` (learnt at `now_s`, during `step`)
+        ends a decode-only jump at the step that arrival falls in, as `plan` would have
+        had it known: k' = ⌈(arrival − start)/first step⌉ (at least 1, and ending no
+        earlier than `now_s`)."""
+        if step.chunks or step.k == 1 or arrival_s >= step.end_s:
+            return
+        k = max(1, min(step.k, math.ceil((arrival_s - step.start_s) / step.first_dt_s)))
+        while k < step.k:
+            self._price(step, k)
+            if step.end_s >= now_s:
+                return
+            k += 1
+        self._price(step, k)
+
+    def complete(self, step: Step) -> Outcome:
+        """Apply a planned step at its end: decodes emit k tokens each, chunks fill their
+        prompts, finished requests free their cache; under on-demand paging, caches that
+        outgrow the room preempt the latest admitted decoding sequences (vLLM's recompute)."""
+        k, dt = step.k, step.dt_s
+        if step.decode_now:
+            self.gaps.append(dt / k)
+            self.weights.append(float(len(step.decode_now) * k))
+        self.log.append((0.0, step.start_s, dt, float(k), float(step.running),
+                         float(len(step.decode_now)), step.prompt_tokens, 0.0))
+        self.t = step.start_s + dt
+        self.busy += dt
+        self.steps += k
+        out = Outcome(prompts_done=[], finished=[])
+        decoding, context = self.decoding, self.context
+        if not self.reserve:
+            self.held += k * len(step.decode_now)
+        for r in step.decode_now:
+            left = decoding[r] - k
             context[r] += k
-            if not reserve:
-                held += k
-            if decoding[r] == 0:
+            if left:
+                decoding[r] = left
+            else:
                 del decoding[r]
-                finish(r)
-        for entry, take in chunks:
+                self._leave(r, out)
+        for entry, take in step.chunks:
             r = entry[0]
             entry[1] -= take
-            context[r] += take
+            self.context[r] += take
             if entry[1] == 0:
-                prompting.remove(entry)
-                if r in resumed:                   # recomputed: it goes on decoding
-                    decoding[r] = resumed.pop(r)
+                self.prompting.remove(entry)
+                if r in self.resumed:                  # recomputed: it goes on decoding
+                    self.decoding[r] = self.resumed.pop(r)
                     continue
-                first[r] = t
-                if n[r] > 1:
-                    decoding[r] = int(n[r]) - 1
+                out.prompts_done.append(r)
+                if self.n[r] > 1 and self.phase == "both":
+                    self.decoding[r] = int(self.n[r]) - 1
                 else:
-                    finish(r)
-        # on-demand paging: when the growing caches outrun the KV room, the most recently
-        # admitted decoding sequences are preempted (vLLM's recompute): freed, and put back
-        # first in the queue to prefill their tokens so far again
-        while not reserve and held > capacity and len(decoding) > 1:
-            victim = next(r for r in reversed(admitted) if r in decoding)
-            resumed[victim] = decoding.pop(victim)
-            recompute[victim] = context.pop(victim)
-            held -= recompute[victim]
-            admitted.remove(victim)
-            waiting.appendleft(victim)
-            preemptions += 1
-        held_after.append(float(held))
-    return SimResult(requests=reqs, sent_s=sent, first_token_s=first, finished_s=done,
-                     steps=steps, busy_s=busy, max_running=most, preemptions=preemptions,
-                     itl_s=np.asarray(gaps, dtype=np.float64),
-                     itl_tokens=np.asarray(weights, dtype=np.float64),
-                     log=iteration_log(log, held_after), kv_capacity_tokens=capacity)
+                    self._leave(r, out)
+        while not self.reserve and self.held > self.capacity and len(self.decoding) > 1:
+            victim = next(r for r in reversed(self.admitted) if r in self.decoding)
+            self.resumed[victim] = self.decoding.pop(victim)
+            self.recompute[victim] = self.context.pop(victim)
+            self.held -= self.recompute[victim]
+            self.admitted.remove(victim)
+            self.waiting.appendleft(victim)
+            self.preemptions += 1
+        self.held_after.append(float(self.held))
+        return out
+
+    def _leave(self, r: int, out: Outcome) -> None:
+        """Request r leaves at the step's end and frees its cache."""
+        self.held -= int(self.S[r] + self.n[r]) if self.reserve else self.context[r]
+        del self.context[r]
+        self.admitted.remove(r)
+        out.finished.append(r)
+
+    def iterations(self) -> npt.NDArray[np.float64]:
+        return iteration_log(self.log, self.held_after)
+
+    def result(self, reqs: Requests, sent: FloatArray, first: FloatArray,
+               done: FloatArray) -> SimResult:
+        """The replica's run over `reqs` (its requests' times given) and its own steps."""
+        return SimResult(requests=reqs, sent_s=sent, first_token_s=first, finished_s=done,
+                         steps=self.steps, busy_s=self.busy, max_running=self.most,
+                         preemptions=self.preemptions,
+                         itl_s=np.asarray(self.gaps, dtype=np.float64),
+                         itl_tokens=np.asarray(self.weights, dtype=np.float64),
+                         log=self.iterations(), kv_capacity_tokens=self.capacity)
+
+
+def simulate_replica(deployment: Deployment, workload: Workload, concurrency: int | None,
+                     seed: int = 0, requests: Requests | None = None,
+                     phase: Phase = "both") -> SimResult:
+    """Run until N requests are done: C closed-loop clients, or with `concurrency` None the
+    workload's open-loop arrivals (see the module docstring). `requests` replaces the
+    workload's own (a router's share of a fleet's arrivals). `phase="decode"` runs a decode
+    pool's replica alone: the requests arrive prefilled (their first token at arrival)."""
+    reqs = requests if requests is not None else (
+        closed_loop_requests(workload, concurrency, seed) if concurrency is not None
+        else open_loop_requests(workload, seed))
+    N = reqs.count
+    rep = Replica(deployment, workload, reqs.input_tokens, reqs.output_tokens,
+                  min(deployment.engine.scheduler.max_num_seqs, concurrency or N), phase)
+    sent = reqs.arrival_s.copy() if reqs.arrival_s is not None else np.full(N, np.nan)
+    first = np.full(N, np.nan)
+    done = np.full(N, np.nan)
+    run_alone(rep, range(N), sent, first, done,
+              None if reqs.arrival_s is not None else concurrency or N)
+    return rep.result(reqs, sent, first, done)
+
+
+def run_alone(rep: Replica, ids: Sequence[int], sent: FloatArray, first: FloatArray,
+              done: FloatArray, clients: int | None) -> None:
+    """Drive one replica by itself over the requests `ids` (in order), filling `sent`,
+    `first` and `done` at those ids: `clients` closed-loop clients (the first C at t = 0,
+    each finish sends the next), or with `clients` None arrivals at their `sent` times."""
+    N = len(ids)
+    open_loop = clients is None
+    if clients is None:
+        next_id = 0                              # the next of `ids` not yet arrived
+    else:
+        next_id = min(clients, N)
+        for r in ids[:next_id]:
+            sent[r] = 0.0
+            rep.arrive(r)
+    while rep.has_work() or (open_loop and next_id < N):
+        if open_loop:
+            if not rep.has_work():
+                rep.t = max(rep.t, float(sent[ids[next_id]]))   # idle until the next arrival
+            while next_id < N and sent[ids[next_id]] <= rep.t:
+                r = ids[next_id]
+                rep.arrive(r)
+                if rep.phase == "decode":
+                    first[r] = sent[r]
+                next_id += 1
+        out = rep.complete(rep.plan(float(sent[ids[next_id]]) if open_loop and next_id < N
+                                    else None))
+        for r in out.prompts_done:
+            first[r] = rep.t
+        for r in out.finished:
+            done[r] = rep.t
+            if not open_loop and next_id < N:       # the client sends its next request
+                sent[ids[next_id]] = rep.t
+                rep.arrive(ids[next_id])
+                next_id += 1
 
 
 def iteration_log(rows: list[tuple[float, ...]], held: list[float]) -> npt.NDArray[np.float64]:

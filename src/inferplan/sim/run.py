@@ -4,14 +4,17 @@ client's warm-up requests (`warmup_run`)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from inferplan.deployment import Deployment, Workload
+from inferplan.disagg import disaggregated_serving
 from inferplan.memory import max_batch
 from inferplan.serving import closed_loop
-from inferplan.sim.fleet import simulate_fleet
+from inferplan.sim.disagg import DisaggRun, simulate_disaggregated
+from inferplan.sim.fleet import Router, simulate_fleet
 from inferplan.sim.loop import SimResult, simulate_replica
 from inferplan.sim.metrics import SimSummary, summarise_run
 from inferplan.sim.requests import Requests, closed_loop_requests
@@ -31,20 +34,46 @@ class Simulation:
     closed_form_ttft_s: float | None  # `serving.closed_loop` of the same loop (closed only)
     closed_form_tpot_s: float | None
     warmup_s: float = 0.0             # the warm-up requests' run, before the measured one
+    #: disaggregated pools: the prefill pool (`deployment` is then the decode pool) and the
+    #: run's per-request path; the closed form is then `disagg.disaggregated_serving`'s
+    prefill: Deployment | None = None
+    disagg: DisaggRun | None = None
+    router: str | None = None
+    kv_link: str | None = None
+
+    @property
+    def chips(self) -> int:
+        """All chips: the deployment's, or both pools'."""
+        pools = [self.deployment] + ([self.prefill] if self.prefill is not None else [])
+        return sum(d.chips for d in pools)
 
     def to_dict(self) -> dict[str, object]:
         d = self.deployment
+        pools: dict[str, object] = {}
+        if self.prefill is not None and self.disagg is not None:
+            r = self.disagg
+            pools = {"disaggregated": {
+                "router": self.router, "kv_link": self.kv_link,
+                **{name: {"hardware": p.chip.name, "chips": p.chips, "replicas": p.layout.dp,
+                          "tp": p.layout.tp, "pp": p.layout.pp, "ep": p.layout.ep,
+                          "attention": p.layout.attention}
+                   for name, p in (("prefill", self.prefill), ("decode", d))},
+                "prefill_busy_fraction": r.prefill_busy_s / (r.prefill_replicas
+                                                             * self.summary.duration_s),
+                "prefill_queue_and_step_s_mean": float(
+                    (r.prefill_end_s - self.run.sent_s).mean()),
+                "kv_transfer_s_mean": float(r.transfer_s.mean())}}
         return {
-            "model": d.model.name, "hardware": d.chip.name, "chips": d.chips,
+            "model": d.model.name, "hardware": d.chip.name, "chips": self.chips,
             "engine": {"name": d.engine.name, "version": d.engine.version},
             "concurrency": self.concurrency, "rate": self.workload.rate, "seed": self.seed,
             "input_len": self.workload.input_len, "output_len": self.workload.output_len,
             "length_ratio": self.workload.length_ratio,
-            "replicas": d.layout.dp, "router": self.workload.router,
+            "replicas": d.layout.dp, "router": self.router or self.workload.router,
             "warmup": {"requests": self.workload.warmup, "duration_s": self.warmup_s},
-            **self.summary.to_dict(d.chips),
+            **self.summary.to_dict(self.chips),
             "closed_form": {"ttft_s": self.closed_form_ttft_s,
-                            "tpot_s": self.closed_form_tpot_s}}
+                            "tpot_s": self.closed_form_tpot_s}, **pools}
 
 
 def clients(deployment: Deployment, workload: Workload) -> int | None:
@@ -62,10 +91,10 @@ def clients(deployment: Deployment, workload: Workload) -> int | None:
                          "rate or trace")
 
 
-def simulate(deployment: Deployment, workload: Workload, seed: int = 0,
-             trace: Requests | None = None) -> Simulation:
-    """Simulate the deployment's replicas under the workload's closed or open loop, or the
-    `trace`'s requests when the workload names one (see `sim.loop`, `sim.fleet`)."""
+def check_context(deployment: Deployment, workload: Workload,
+                  trace: Requests | None) -> None:
+    """The longest request (the workload's lengths, or the trace's) fits the model's
+    context; a trace the command line did not read is an error."""
     if workload.trace is not None and trace is None:
         raise InferplanError("workload.trace", workload.trace, "the trace file was not read")
     longest = (workload.input_len + workload.output_len if trace is None else
@@ -75,6 +104,13 @@ def simulate(deployment: Deployment, workload: Workload, seed: int = 0,
         where = "workload.input_len" if trace is None else "workload.trace"
         raise InferplanError(where, longest, f"input + output tokens ({longest}) must fit "
                              f"the {context}-token context of {deployment.model.name}")
+
+
+def simulate(deployment: Deployment, workload: Workload, seed: int = 0,
+             trace: Requests | None = None) -> Simulation:
+    """Simulate the deployment's replicas under the workload's closed or open loop, or the
+    `trace`'s requests when the workload names one (see `sim.loop`, `sim.fleet`)."""
+    check_context(deployment, workload, trace)
     C = clients(deployment, workload)
     if workload.warmup and C is None:
         raise InferplanError("workload.warmup", workload.warmup,
@@ -112,6 +148,60 @@ def warmup_run(deployment: Deployment, workload: Workload, concurrency: int,
         run = simulate_replica(deployment, workload, concurrency, seed + r, copies)
         longest = max(longest, float(np.max(run.finished_s)))
     return longest
+
+
+def pool_clients(workload: Workload) -> int | None:
+    """Disaggregated pools' closed-loop C (`concurrency`, for the whole deployment), or
+    None for open-loop arrivals; `batch` is refused: the pools have no one batch."""
+    if workload.rate is not None or workload.trace is not None \
+            or workload.arrival == "offline":
+        return None
+    if workload.concurrency is not None:
+        return workload.concurrency
+    raise InferplanError("workload.batch", workload.batch,
+                         "disaggregated pools simulate a serving loop: give concurrency "
+                         "(clients of the whole deployment), rate or trace")
+
+
+def simulate_pools(prefill: Deployment, decode: Deployment, workload: Workload,
+                   seed: int = 0, trace: Requests | None = None,
+                   router: Router = "round_robin",
+                   kv_link: str = "scale_out") -> Simulation:
+    """Simulate disaggregated pools (`sim.disagg`) under the workload's closed loop (C
+    clients of the whole deployment) or open loop (`rate` for the whole deployment, or a
+    trace); beside it, `disagg.disaggregated_serving` at a decode batch of C/D per decode
+    replica (no queueing) for a closed loop of more than one output token."""
+    check_context(decode, workload, trace)
+    if workload.router != "round_robin":
+        raise InferplanError("workload.router", workload.router,
+                             "disaggregated pools route with disaggregated.router")
+    if workload.warmup:
+        raise InferplanError("workload.warmup", workload.warmup,
+                             "0: warm-up requests are not simulated for disaggregated pools")
+    C = pool_clients(workload)
+    run = simulate_disaggregated(prefill, decode, workload, C, seed, trace, router,
+                                 same_domain=kv_link == "scale_up")
+    ttft = tpot = None
+    if C is not None and workload.output_len >= 2:
+        analytic = disaggregated_serving(prefill, decode, workload.input_len,
+                                         workload.output_len,
+                                         max(1, math.ceil(C / decode.layout.dp)),
+                                         same_domain=kv_link == "scale_up")
+        ttft, tpot = analytic.ttft_s, analytic.tpot_s
+    return Simulation(deployment=decode, workload=workload, concurrency=C, seed=seed,
+                      summary=summarise_run(run.run), run=run.run, closed_form_ttft_s=ttft,
+                      closed_form_tpot_s=tpot, prefill=prefill, disagg=run, router=router,
+                      kv_link=kv_link)
+
+
+def simulated_pool_means(prefill: Deployment, decode: Deployment,
+                         workload: Workload) -> tuple[float, float]:
+    """Mean TTFT and TPOT of disaggregated pools under the workload's closed loop (seed 0,
+    round robin, scale-out hand-off): the predictor `inferplan validate --serving
+    --simulate` scores the disaggregated rows with."""
+    run = simulate_disaggregated(prefill, decode, workload, pool_clients(workload))
+    s = summarise_run(run.run)
+    return s.ttft_s.mean, s.tpot_s.mean
 
 
 def simulated_means(deployment: Deployment, workload: Workload) -> tuple[float, float]:
