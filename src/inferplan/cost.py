@@ -44,7 +44,7 @@ from inferplan.memory import (
 from inferplan.models import ModelSpec
 from inferplan.parallel import Layout
 from inferplan.partitioning import feasible_layouts, layout_plan
-from inferplan.units import dtype_bytes
+from inferplan.units import InferplanError, dtype_bytes
 
 FloatArray = npt.NDArray[np.float64]
 TERMS = ("compute", "weights", "kv", "communication", "overhead")
@@ -310,6 +310,22 @@ def tensor_parallel_time_s(deployment: Deployment, tokens: npt.ArrayLike,
     return np.asarray(np.min(stacked, axis=0), dtype=np.float64), chosen
 
 
+def ep_all_to_all_bytes(model: ModelSpec, tokens: npt.ArrayLike,
+                        activation_bytes: float) -> FloatArray:
+    """Bytes per device of one expert-parallel all-to-all (dispatch, or combine): each
+    device sends its replica's `tokens` top-k times, V = T·k·D·b (capacity factor 1).
+
+    DeepSeek-V3 (D = 7168, k = 8), 64 decode tokens per replica, bf16:
+    64·8·7168·2 = 7,340,032 B. `inferplan verify-sharding` checks it against the
+    all-to-alls of a GShard-style layer in XLA's HLO.
+    """
+    if model.moe is None:
+        raise InferplanError("model.moe", None, "expert all-to-alls need a MoE model")
+    T = np.asarray(tokens, dtype=np.float64)
+    return np.asarray(T * model.moe.experts_per_token * model.hidden_size * activation_bytes,
+                      dtype=np.float64)
+
+
 def communication_time_s(deployment: Deployment, tokens: npt.ArrayLike,
                          logit_tokens: npt.ArrayLike, link_efficiency: float,
                          per_collective_s: float = 0.0) -> FloatArray:
@@ -357,7 +373,7 @@ def communication(deployment: Deployment, tokens: npt.ArrayLike,
                                             else gather.bandwidth_s + alpha)
     if layout.ep > 1 and model.moe is not None and layout.ep // cores > 1:
         ep_group = place_group(dep.topology, max(1, layout.ep // cores))
-        dispatch = hidden * model.moe.experts_per_token
+        dispatch = ep_all_to_all_bytes(model, tokens, act)
         total = total + model.num_moe_layers * 2 * (all_to_all_time(
             ep_group, dispatch, link_efficiency).total_s + per_collective_s)
     if layout.pp > 1:

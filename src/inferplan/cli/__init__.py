@@ -17,6 +17,7 @@ from inferplan.cli import (  # noqa: F401  (each module registers its commands)
     commands_simulate,
     commands_speculative,
     commands_validate,
+    commands_verify,
 )
 from inferplan.cli.app import app
 from inferplan.units import InferplanError
