@@ -9,6 +9,8 @@ Targets (this 2-core machine):
   with speculative decoding as a dimension in ≤ 1 s (benchmarks/bench_search.py).
 - simulator: 1,000,000 requests through 64 replicas in ≤ 60 s, peak memory reported
   (benchmarks/bench_sim.py).
+- start-up: `inferplan --help` ≤ 0.25 s and `inferplan estimate` ≤ 0.4 s end to end (best
+  of 5 subprocesses), one in-process estimate ≤ 1 ms (benchmarks/bench_startup.py).
 Then the accuracy target (benchmarks/validation_accuracy.py): median APE ≤ 15% on the
 static-batch throughput and TTFT rows of every hardware kind in the dev measurements.
 """
@@ -27,6 +29,11 @@ from bench_search import (
     bench_speculative_search,
 )
 from bench_sim import bench_simulator_fleet
+from bench_startup import (
+    bench_estimate_in_process,
+    bench_estimate_start_up,
+    bench_help_start_up,
+)
 from validation_accuracy import accuracy_report
 
 from inferplan.deployment import Deployment, Dtypes, Workload
@@ -78,7 +85,8 @@ def main() -> None:
     rows = [bench_memory_vectorised(), bench_max_batch_catalog(), bench_search_100k(),
             bench_search_100k_in_flight(), bench_aiconfigurator_question(),
             bench_aiconfigurator_static(), bench_disaggregated_question(),
-            bench_speculative_search(), bench_simulator_fleet()]
+            bench_speculative_search(), bench_simulator_fleet(), bench_help_start_up(),
+            bench_estimate_start_up(), bench_estimate_in_process()]
     print(f"{'benchmark':55} {'seconds':>9} {'target':>8}  ok")
     failed = False
     for name, seconds, target in rows:

@@ -7,13 +7,11 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-import yaml
-
 from inferplan.engines import EngineProfile, engine_profile
 from inferplan.hardware import ChipSpec, Topology
 from inferplan.models import ModelSpec
 from inferplan.parallel import Layout, check_degrees
-from inferplan.units import InferplanError
+from inferplan.units import InferplanError, parse_bundled_yaml
 
 Efficiency = Literal["ideal", "realistic"]
 
@@ -133,5 +131,5 @@ class Deployment:
 def engine_defaults() -> dict[str, Any]:
     """Sourced engine defaults from `data/engine_defaults.yaml`."""
     text = (resources.files("inferplan") / "data" / "engine_defaults.yaml").read_text("utf-8")
-    data: dict[str, Any] = yaml.safe_load(text)
+    data: dict[str, Any] = parse_bundled_yaml(text)
     return data

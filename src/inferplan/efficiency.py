@@ -18,12 +18,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import yaml
 
 from inferplan.deployment import Deployment
 from inferplan.engines import OpCosts
 from inferplan.hardware import ChipSpec
-from inferplan.units import dtype_bytes
+from inferplan.units import dtype_bytes, parse_bundled_yaml
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -106,7 +105,7 @@ class Efficiency:
 @cache
 def efficiency_table() -> dict[str, Any]:
     text = (resources.files("inferplan") / "data" / "efficiency.yaml").read_text("utf-8")
-    data: dict[str, Any] = yaml.safe_load(text)
+    data: dict[str, Any] = parse_bundled_yaml(text)
     return data
 
 

@@ -23,10 +23,9 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from inferplan.units import InferplanError, unknown_name_error
+from inferplan.units import InferplanError, parse_bundled_yaml, unknown_name_error
 from inferplan.validation import first_error
 
 #: The profiles bundled in data/engines (file stem = name).
@@ -145,7 +144,7 @@ class EngineProfile(_Frozen):
 
 def _read_profile(name: str) -> EngineProfile:
     path = resources.files("inferplan") / "data" / "engines" / f"{name}.yaml"
-    data = yaml.safe_load(path.read_text("utf-8"))
+    data = parse_bundled_yaml(path.read_text("utf-8"))
     try:
         profile = EngineProfile.model_validate(data)
     except ValidationError as exc:
@@ -155,7 +154,7 @@ def _read_profile(name: str) -> EngineProfile:
     tables = resources.files("inferplan") / "data" / "engines" / "tables" / f"{name}.yaml"
     if tables.is_file():
         profile = profile.model_copy(update={"ops": {**profile.ops, **measured_ops(
-            yaml.safe_load(tables.read_text("utf-8")), f"data/engines/tables/{name}.yaml")}})
+            parse_bundled_yaml(tables.read_text("utf-8")), f"data/engines/tables/{name}.yaml")}})
     if "default" not in profile.ops:
         raise InferplanError(f"data/engines/{name}.yaml", "ops", "needs a 'default' block")
     return profile

@@ -17,18 +17,14 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from inferplan.deployment import Deployment, Workload
 from inferplan.engines import engine_profile
 from inferplan.memory import max_batch, memory_breakdown
 from inferplan.models import model_catalog
-from inferplan.units import InferplanError
+from inferplan.units import EXPORT_ENGINES, InferplanError, parse_bundled_yaml
 from inferplan.validation import first_error
-
-#: Engines `inferplan export` writes commands for.
-EXPORT_ENGINES = ("vllm", "sglang", "trtllm")
 
 
 class _Strict(BaseModel):
@@ -77,7 +73,7 @@ class EngineFlags(_Strict):
 def flag_table() -> dict[str, EngineFlags]:
     """`data/engine_flags.yaml`, validated (every flag carries a `source`)."""
     text = (resources.files("inferplan") / "data" / "engine_flags.yaml").read_text("utf-8")
-    raw = yaml.safe_load(text)
+    raw = parse_bundled_yaml(text)
     try:
         return {name: EngineFlags.model_validate(block) for name, block in raw.items()}
     except ValidationError as exc:

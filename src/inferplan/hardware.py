@@ -8,13 +8,13 @@ YAML files with the same schema, validated here with messages naming the field.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from inferplan.units import DTYPES, InferplanError, unknown_name_error
+from inferplan.units import DTYPES, InferplanError, parse_bundled_yaml, unknown_name_error
 from inferplan.validation import first_error
 
 TopologyKind = Literal["switch", "torus", "ring", "pcie", "fully_connected"]
@@ -144,6 +144,18 @@ def chip_from_dict(raw: Mapping[str, Any], origin: str = "hardware") -> ChipSpec
 
 
 # ---------------------------------------------------------------------- catalog
+#: A catalog chip's name, which is also its file's name (`h100-sxm` in `h100-sxm.yaml`).
+_FILE_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+
+
+@cache
+def _bundled_chip(file_name: str) -> ChipSpec:
+    """One bundled chip file, parsed and validated once."""
+    item = resources.files("inferplan") / "data" / "hardware" / file_name
+    return chip_from_dict(parse_bundled_yaml(item.read_text(encoding="utf-8")),
+                          origin=file_name)
+
+
 @cache
 def hardware_catalog() -> dict[str, ChipSpec]:
     """All bundled chips keyed by name."""
@@ -151,14 +163,19 @@ def hardware_catalog() -> dict[str, ChipSpec]:
     folder = resources.files("inferplan") / "data" / "hardware"
     for item in sorted(folder.iterdir(), key=lambda p: p.name):
         if item.name.endswith(".yaml"):
-            chip = chip_from_dict(yaml.safe_load(item.read_text(encoding="utf-8")),
-                                  origin=item.name)
+            chip = _bundled_chip(item.name)
             chips[chip.name] = chip
     return chips
 
 
 def catalog_chip(name: str) -> ChipSpec:
-    """The catalog chip called `name` (or one of its aliases, any case)."""
+    """The catalog chip called `name` (or one of its aliases, any case). An exact name is
+    answered from its own file, without parsing the other catalog files."""
+    if _FILE_NAME.fullmatch(name) and (
+            resources.files("inferplan") / "data" / "hardware" / f"{name}.yaml").is_file():
+        chip = _bundled_chip(f"{name}.yaml")
+        if chip.name == name:
+            return chip
     catalog = hardware_catalog()
     if name in catalog:
         return catalog[name]

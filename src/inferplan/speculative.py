@@ -44,13 +44,11 @@ from inferplan.memory import (
 from inferplan.models import ModelSpec
 from inferplan.parallel import check_layout
 from inferplan.steptime import step_cost
-from inferplan.units import InferplanError
+from inferplan.units import DEFAULT_GAMMA_MAX, InferplanError
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-#: γ values `best_gamma` tries by default (1..8), as engines' num_speculative_tokens go.
-DEFAULT_GAMMA_MAX = 8
 #: Largest γ accepted (engines draft a handful of tokens; α^γ makes more worthless, and each
 #: γ tried is one more row of the cost table).
 MAX_GAMMA = 64

@@ -1,4 +1,5 @@
-"""Data types, unit constants and human-readable formatting.
+"""Data types, unit constants, human-readable formatting, and the parser of the
+package's own YAML files.
 
 This module imports nothing of ours: every other module may use it.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import reprlib
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 #: Storage or arithmetic formats a scenario may name.
 Dtype = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4", "fp4"]
@@ -36,6 +37,13 @@ GIB = 2**30
 MS_PER_S = 1e3
 US_PER_S = 1e6
 S_PER_HOUR = 3600.0
+
+#: Engines `inferplan export` writes commands for (here, not in `export.py`, so that the
+#: command line states them in its help without importing the export planner).
+EXPORT_ENGINES = ("vllm", "sglang", "trtllm")
+#: γ values speculative decoding tries by default (1..8), as engines'
+#: num_speculative_tokens go (here for the same reason: `inferplan speculative --help`).
+DEFAULT_GAMMA_MAX = 8
 
 
 #: Longest `repr` of a value an error message shows (longer ones keep their two ends).
@@ -111,3 +119,14 @@ def format_count(n: float) -> str:
         if abs(n) >= scale:
             return f"{n / scale:.2f}{unit}"
     return f"{n:.0f}"
+
+
+def parse_bundled_yaml(text: str) -> Any:
+    """A YAML document of the package's own data (catalogs, engine profiles, tables), parsed
+    by libyaml's C loader where PyYAML was built with it (`yaml.CSafeLoader`, ~10x the pure
+    Python `SafeLoader`; the same safe tags, the same values), else by `SafeLoader`. User
+    files go through `cli.files.parse_yaml`, which bounds aliases and nesting first."""
+    import yaml  # here, not at the top: a command's --help needs no YAML
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(text, Loader=loader)   # a safe loader, C or Python

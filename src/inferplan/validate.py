@@ -19,14 +19,13 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
-import yaml
 
 from inferplan.engines import EngineProfile
 from inferplan.hardware import ChipSpec
 from inferplan.models import ModelSpec
 from inferplan.scenario import build_deployment, parse_scenario
 from inferplan.serving import estimate
-from inferplan.units import InferplanError
+from inferplan.units import InferplanError, parse_bundled_yaml
 from inferplan.validation import map_and_predict, read_csv_rows
 
 REQUIRED_COLUMNS = ("id", "model", "hardware", "n_chips", "tp", "weight_dtype", "kv_dtype",
@@ -44,7 +43,7 @@ def mapping_table() -> dict[str, Any]:
     """Model, hardware and metric names of the bundled measurements (data/validation)."""
     text = (resources.files("inferplan") / "data" / "validation" / "mapping.yaml").read_text(
         "utf-8")
-    data: dict[str, Any] = yaml.safe_load(text)
+    data: dict[str, Any] = parse_bundled_yaml(text)
     return data
 
 

@@ -19,7 +19,6 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
-import yaml
 
 from inferplan.deployment import Deployment, Workload
 from inferplan.hardware import ChipSpec
@@ -27,7 +26,7 @@ from inferplan.memory import max_batch
 from inferplan.models import ModelSpec
 from inferplan.scenario import build_deployment, build_pools, parse_scenario
 from inferplan.serving import closed_loop
-from inferplan.units import InferplanError
+from inferplan.units import InferplanError, parse_bundled_yaml
 from inferplan.validation import map_and_predict, read_csv_rows
 
 REQUIRED_COLUMNS = ("id", "backend", "model_path", "system", "mode", "isl", "osl",
@@ -47,7 +46,7 @@ LOOKUPS = (("models", "model_path", "model '{}' is not in the catalog mapping"),
 def serving_mapping() -> dict[str, Any]:
     """Names, dtypes and protocols of the bundled serving rows (data/validation)."""
     path = resources.files("inferplan") / "data" / "validation" / "serving_mapping.yaml"
-    data: dict[str, Any] = yaml.safe_load(path.read_text("utf-8"))
+    data: dict[str, Any] = parse_bundled_yaml(path.read_text("utf-8"))
     return data
 
 

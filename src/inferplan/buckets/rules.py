@@ -11,10 +11,9 @@ from functools import cache
 from importlib import resources
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from inferplan.units import InferplanError
+from inferplan.units import InferplanError, parse_bundled_yaml
 
 RULES_FILE = "furiosa_llm_rules.yaml"
 
@@ -162,4 +161,4 @@ class FuriosaRules(_Frozen):
 def furiosa_rules() -> FuriosaRules:
     """The bundled rules (parsed once)."""
     text = (resources.files("inferplan") / "data" / RULES_FILE).read_text(encoding="utf-8")
-    return FuriosaRules.model_validate(yaml.safe_load(text))
+    return FuriosaRules.model_validate(parse_bundled_yaml(text))

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from rich.console import Console
-
-from inferplan.cli import (  # noqa: F401  (each module registers its commands)
+from inferplan.cli import (  # noqa: F401  (each module registers its commands, lightly)
     commands_buckets,
     commands_catalog,
     commands_disagg,
@@ -31,6 +29,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv)
     except InferplanError as exc:
+        from rich.console import Console
+
         Console(stderr=True, soft_wrap=True).print(f"error: {exc}", highlight=False,
                                                    markup=False)
         sys.exit(2)

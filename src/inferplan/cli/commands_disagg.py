@@ -1,21 +1,14 @@
-"""`inferplan disagg`: prefill and decode pools chosen from a space, against co-location."""
+"""`inferplan disagg`: prefill and decode pools chosen from a space, against co-location
+(the work: `actions/disagg.py`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from inferplan.cli.app import app
 from inferplan.cli.commands_search import JsonOpt, SpaceArg
-from inferplan.cli.files import read_mapping
-from inferplan.cli.loader import load_chip, load_model
-from inferplan.report.disagg_report import disagg_record, render_disagg
-from inferplan.report.json_out import to_json
-from inferplan.search import parse_space
-from inferplan.search.disagg_search import run_disagg_search
 
 
 @app.command("disagg")
@@ -28,11 +21,6 @@ def disagg_command(
     """Disaggregated serving: the best prefill and decode replicas of a space, how many
     prefill replicas feed a decode replica, and goodput per chip against the best
     co-located deployment under the same SLO."""
-    raw = read_mapping(space, "space")
-    base = Path(space).resolve().parent
-    result = run_disagg_search(parse_space(raw, origin="space"),
-                               lambda r: load_model(r, base), lambda r: load_chip(r, base))
-    if json_out:
-        print(to_json(disagg_record(result, top)))
-        return
-    render_disagg(result, Console(), top)
+    from inferplan.cli.actions.disagg import run_disagg
+
+    run_disagg(space, top, json_out)

@@ -1,36 +1,12 @@
-"""`inferplan estimate`: how fast, and why."""
+"""`inferplan estimate`: how fast, and why (the work: `actions/estimate.py`)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from inferplan.cli.app import app
-from inferplan.cli.loader import load_scenario
-from inferplan.report.estimate_table import render_estimate
-from inferplan.report.json_out import to_json
-from inferplan.serving import Estimate, estimate, estimate_dict
-from inferplan.units import GIB, InferplanError
-
-
-def fitting_estimate(path: str | None) -> Estimate:
-    """The scenario's estimate, or a refusal when its batch does not fit in memory: the
-    figures of a deployment that cannot run are not printed (exit 2, one line with the
-    largest batch that fits; `inferplan memory` shows where the bytes go)."""
-    est = estimate(*load_scenario(path))
-    if est.fits:
-        return est
-    m, w, d = est.memory.memory, est.workload, est.deployment
-    field, value = {"static": ("workload.batch", est.batch),
-                    "concurrency": ("workload.concurrency", est.batch)}.get(
-        est.mode, ("deployment", f"{d.model.name} on {d.chips}x {d.chip.name}"))
-    raise InferplanError(
-        field, value,
-        f"does not fit: {float(m.total_bytes_per_chip) / GIB:.1f} GiB per chip at "
-        f"{est.batch} sequences of {w.context_len} tokens, {m.usable_bytes_per_chip / GIB:.1f}"
-        f" GiB usable; largest batch {est.memory.max_batch} (see inferplan memory)")
 
 
 @app.command("estimate")
@@ -42,31 +18,6 @@ def estimate_command(
 ) -> None:
     """Prefill and decode step times with every term named, TTFT, TPOT, throughput, cost.
     A batch that does not fit in memory is refused (exit 2) with the largest that does."""
-    paths: list[str | None] = list(scenarios) if scenarios else [None]
-    if len(paths) == 1:
-        est = fitting_estimate(paths[0])
-        if json_out:
-            print(to_json(estimate_dict(est)))
-        else:
-            render_estimate(est, Console())
-        return
-    results: list[dict[str, object]] = []
-    ok = 0
-    console = Console()
-    for path in paths:
-        try:
-            est = fitting_estimate(path)
-        except InferplanError as exc:
-            results.append({"scenario": path, "error": str(exc)})
-            if not json_out:
-                console.print(f"[red]{path}: error:[/] {exc}", highlight=False)
-            continue
-        ok += 1
-        results.append({"scenario": path, **estimate_dict(est)})
-        if not json_out:
-            console.rule(str(path))
-            render_estimate(est, console)
-    if json_out:
-        print(to_json(results))
-    if ok == 0:
-        raise typer.Exit(2)
+    from inferplan.cli.actions.estimate import run_estimate
+
+    run_estimate(scenarios, json_out)

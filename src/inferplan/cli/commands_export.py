@@ -1,4 +1,5 @@
-"""`inferplan export`: the engine's launch command, config and benchmark for a scenario."""
+"""`inferplan export`: the engine's launch command, config and benchmark for a scenario
+(the work: `actions/export.py`)."""
 
 from __future__ import annotations
 
@@ -6,24 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from inferplan.cli.app import app
-from inferplan.cli.files import write_text
-from inferplan.cli.loader import load_scenario
-from inferplan.export import EXPORT_ENGINES, EXTRA_OPTIONS_FILE, export_engine_name, plan_export
-from inferplan.report.export_text import (
-    bench_script,
-    extra_options_yaml,
-    render_export,
-    serve_script,
-)
-from inferplan.report.json_out import to_json
-from inferplan.units import InferplanError
-
-SERVE_FILE = "serve.sh"
-BENCH_FILE = "bench.sh"
-PLAN_FILE = "plan.json"
+from inferplan.units import EXPORT_ENGINES
 
 
 @app.command("export")
@@ -39,25 +25,6 @@ def export_command(
     json_out: Annotated[bool, typer.Option("--json", help="Print the plan as JSON")] = False,
 ) -> None:
     """Launch command and config of the scenario's deployment, and the engine's benchmark."""
-    if out is not None and out.exists() and not out.is_dir():
-        raise InferplanError("--out", str(out), "is a file; give a folder (made if missing)")
-    deployment, workload = load_scenario(scenario)
-    plan = plan_export(deployment, workload, export_engine_name(engine, deployment.engine.name))
-    if json_out:
-        print(to_json(plan.to_dict()))
-    else:
-        render_export(plan, Console())
-    if out is not None:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InferplanError("--out", str(out), f"cannot be made: {exc.strerror or exc}"
-                                 ) from None
-        files = {SERVE_FILE: serve_script(plan), BENCH_FILE: bench_script(plan),
-                 PLAN_FILE: to_json(plan.to_dict()) + "\n"}
-        if plan.extra_options:
-            files[EXTRA_OPTIONS_FILE] = extra_options_yaml(plan)
-        for name, text in files.items():
-            write_text(out / name, text, "--out")
-        if not json_out:
-            Console().print(f"wrote {', '.join(sorted(files))} to {out}", highlight=False)
+    from inferplan.cli.actions.export import run_export
+
+    run_export(scenario, engine, out, json_out)

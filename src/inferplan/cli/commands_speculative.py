@@ -1,19 +1,14 @@
-"""`inferplan speculative`: does a draft model make decoding faster, and with which γ?"""
+"""`inferplan speculative`: does a draft model make decoding faster, and with which γ?
+(the work: `actions/speculative.py`)"""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from inferplan.cli.app import app
-from inferplan.cli.loader import load_model, load_scenario
-from inferplan.report.json_out import to_json
-from inferplan.report.speculative_report import render_speculative
-from inferplan.speculative import DEFAULT_GAMMA_MAX, check_positive, speculative_result
-from inferplan.units import InferplanError
+from inferplan.units import DEFAULT_GAMMA_MAX
 
 
 @app.command("speculative")
@@ -33,21 +28,6 @@ def speculative_command(
 ) -> None:
     """Plain against speculative decoding (Leviathan et al. 2023): TPOT, tokens/s, speedup,
     the best γ, and whether the draft fits beside the target."""
-    check_positive(gamma_max, "--gamma-max")
-    if gamma is not None:
-        check_positive(gamma, "--gamma")
-    deployment, workload = load_scenario(scenario)
-    try:
-        draft_model = load_model(draft, Path.cwd())
-    except InferplanError as exc:
-        raise InferplanError("--draft", draft, exc.allowed) from None
-    try:
-        result = speculative_result(deployment, draft_model, workload, alpha, gamma, gamma_max)
-    except InferplanError as exc:
-        if exc.field != "draft":
-            raise
-        raise InferplanError("--draft", draft, exc.allowed) from None
-    if json_out:
-        print(to_json(result.to_dict()))
-    else:
-        render_speculative(result, Console())
+    from inferplan.cli.actions.speculative import run_speculative
+
+    run_speculative(draft, alpha, gamma, gamma_max, scenario, json_out)

@@ -1,22 +1,14 @@
 """`inferplan verify-sharding`: each layout's collectives per layer, as the model
-predicts them and as XLA compiles them (needs the `jax` extra)."""
+predicts them and as XLA compiles them (needs the `jax` extra; the work:
+`actions/verify.py`)."""
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from inferplan.cli.app import app
-from inferplan.hlo import DEFAULT_SHAPES, verify_sharding
-from inferplan.report.json_out import to_json
-from inferplan.report.sharding_table import render_sharding
-from inferplan.units import InferplanError
-
-#: Most host devices a check compiles for (each is a thread of one CPU process).
-MAX_DEVICES = 64
 
 
 @app.command("verify-sharding")
@@ -26,14 +18,6 @@ def verify_sharding_command(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Check each layout's per-layer collectives against XLA's compiled HLO."""
-    if not 2 <= devices <= MAX_DEVICES:
-        raise InferplanError("--devices", devices, f"an integer from 2 to {MAX_DEVICES}")
-    if importlib.util.find_spec("jax") is None:
-        raise InferplanError("verify-sharding", "jax", "install the extra: pip install "
-                             "'inferplan[jax]'")
-    rows, skipped = verify_sharding(DEFAULT_SHAPES, devices)
-    records = [r.as_dict() for r in rows]
-    if json_out:
-        print(to_json({"devices": devices, "rows": records, "skipped": skipped}))
-        return
-    render_sharding(records, skipped, Console())
+    from inferplan.cli.actions.verify import run_verify_sharding
+
+    run_verify_sharding(devices, json_out)

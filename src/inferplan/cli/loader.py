@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from inferplan.cli.files import looks_like_path, read_mapping, read_text
 from inferplan.deployment import Deployment, Workload
 from inferplan.hardware import ChipSpec, catalog_chip, chip_from_dict
 from inferplan.models import ModelSpec, catalog_model, hf_id_index, model_from_hf_config
 from inferplan.scenario import DisaggregatedIn, build_deployment, build_pools, parse_scenario
-from inferplan.sim.requests import Requests
-from inferplan.sim.trace import trace_requests
 from inferplan.steptime import CalibratedStepTime, calibration_from_mapping
+from inferplan.units import parse_bundled_yaml
+
+if TYPE_CHECKING:   # the simulator is imported only by the commands that read a trace
+    from inferplan.sim.requests import Requests
 
 DEFAULT_SCENARIO = "default.yaml"
 
@@ -56,6 +56,8 @@ def scenario_folder(path: str | None) -> Path:
 
 def load_trace(ref: str, base: Path) -> Requests:
     """A workload's trace file (CSV or JSON Lines; `inferplan.sim.trace`)."""
+    from inferplan.sim.trace import trace_requests
+
     path = (base / ref) if not Path(ref).is_absolute() else Path(ref)
     return trace_requests(read_text(path, "workload.trace"), origin=path.name)
 
@@ -63,7 +65,7 @@ def load_trace(ref: str, base: Path) -> Requests:
 def load_raw(path: str | None) -> tuple[dict[str, Any], Path]:
     """The scenario mapping and the folder its references are relative to."""
     if path is None:
-        data: dict[str, Any] = yaml.safe_load(default_scenario_text())
+        data: dict[str, Any] = parse_bundled_yaml(default_scenario_text())
         return data, Path.cwd()
     return read_mapping(path, "scenario"), Path(path).resolve().parent
 

@@ -1,0 +1,25 @@
+"""`inferplan disagg`: prefill and decode pools chosen from a space, against co-location."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from inferplan.cli.files import read_mapping
+from inferplan.cli.loader import load_chip, load_model
+from inferplan.report.disagg_report import disagg_record, render_disagg
+from inferplan.report.json_out import to_json
+from inferplan.search import parse_space
+from inferplan.search.disagg_search import run_disagg_search
+
+
+def run_disagg(space: str, top: int, json_out: bool) -> None:
+    raw = read_mapping(space, "space")
+    base = Path(space).resolve().parent
+    result = run_disagg_search(parse_space(raw, origin="space"),
+                               lambda r: load_model(r, base), lambda r: load_chip(r, base))
+    if json_out:
+        print(to_json(disagg_record(result, top)))
+        return
+    render_disagg(result, Console(), top)
