@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import resources
+from os import PathLike, fspath
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from inferplan.cli.files import looks_like_path, read_mapping, read_text
 from inferplan.deployment import Deployment, Workload
@@ -18,6 +20,11 @@ if TYPE_CHECKING:   # the simulator is imported only by the commands that read a
     from inferplan.sim.requests import Requests
 
 DEFAULT_SCENARIO = "default.yaml"
+
+#: Where a scenario (or a search space) comes from: a file's path, a mapping already in
+#: memory (the Python API's dict; its references resolve from the working folder), or
+#: None for the bundled default scenario.
+Source: TypeAlias = "str | PathLike[str] | Mapping[str, Any] | None"
 
 
 def default_scenario_text() -> str:
@@ -49,9 +56,12 @@ def load_calibration(ref: str, base: Path) -> CalibratedStepTime:
     return calibration_from_mapping(read_mapping(path, "calibration"), origin=path.name)
 
 
-def scenario_folder(path: str | None) -> Path:
-    """The folder a scenario's relative references (model, hardware, trace) start from."""
-    return Path.cwd() if path is None else Path(path).resolve().parent
+def scenario_folder(source: Source) -> Path:
+    """The folder a scenario's relative references (model, hardware, trace) start from:
+    the file's folder, or the working folder for a mapping or the default scenario."""
+    if source is None or isinstance(source, Mapping):
+        return Path.cwd()
+    return Path(source).resolve().parent
 
 
 def load_trace(ref: str, base: Path) -> Requests:
@@ -62,22 +72,24 @@ def load_trace(ref: str, base: Path) -> Requests:
     return trace_requests(read_text(path, "workload.trace"), origin=path.name)
 
 
-def load_raw(path: str | None) -> tuple[dict[str, Any], Path]:
-    """The scenario mapping and the folder its references are relative to."""
-    if path is None:
+def load_raw(source: Source, field: str = "scenario") -> tuple[dict[str, Any], Path]:
+    """The scenario (or space) mapping and the folder its references are relative to."""
+    if source is None:
         data: dict[str, Any] = parse_bundled_yaml(default_scenario_text())
         return data, Path.cwd()
-    return read_mapping(path, "scenario"), Path(path).resolve().parent
+    if isinstance(source, Mapping):
+        return dict(source), Path.cwd()
+    return read_mapping(fspath(source), field), scenario_folder(source)
 
 
-def load_scenario(path: str | None) -> tuple[Deployment, Workload]:
+def load_scenario(path: Source) -> tuple[Deployment, Workload]:
     raw, base = load_raw(path)
     scenario = parse_scenario(raw, origin="scenario")
     return build_deployment(scenario, lambda r: load_model(r, base), lambda r: load_chip(r, base),
                             lambda r: load_calibration(r, base))
 
 
-def load_pools(path: str | None) -> tuple[Deployment, Deployment, Workload,
+def load_pools(path: Source) -> tuple[Deployment, Deployment, Workload,
                                           DisaggregatedIn] | None:
     """A scenario's disaggregated pools (prefill, decode, workload, the block), or None
     when it has no `disaggregated:` block."""

@@ -5,18 +5,24 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from inferplan.cli.loader import load_scenario
+from inferplan.cli.loader import Source, load_scenario
+from inferplan.deployment import Deployment, Workload
 from inferplan.report.estimate_table import render_estimate
 from inferplan.report.json_out import to_json
 from inferplan.serving import Estimate, estimate, estimate_dict
 from inferplan.units import GIB, InferplanError
 
 
-def fitting_estimate(path: str | None) -> Estimate:
+def fitting_estimate(path: Source) -> Estimate:
     """The scenario's estimate, or a refusal when its batch does not fit in memory: the
     figures of a deployment that cannot run are not printed (exit 2, one line with the
     largest batch that fits; `inferplan memory` shows where the bytes go)."""
-    est = estimate(*load_scenario(path))
+    return fitting_estimate_of(*load_scenario(path))
+
+
+def fitting_estimate_of(deployment: Deployment, workload: Workload) -> Estimate:
+    """`fitting_estimate` of a deployment and workload already built."""
+    est = estimate(deployment, workload)
     if est.fits:
         return est
     m, w, d = est.memory.memory, est.workload, est.deployment

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Any
 
 from rich.console import Console
 
 from inferplan.cli.commands_search import By
-from inferplan.cli.files import check_output_file, read_mapping, writing
-from inferplan.cli.loader import load_chip, load_model
+from inferplan.cli.files import check_output_file, writing
+from inferplan.cli.loader import Source, load_chip, load_model, load_raw
 from inferplan.report.json_out import to_json
 from inferplan.report.search_report import (
     frontier_record,
@@ -21,42 +22,75 @@ from inferplan.report.search_report import (
 )
 from inferplan.report.sim_report import render_resimulated, simulated_record
 from inferplan.search import SearchResult, parse_space, run_search
-from inferplan.search.explain import why
+from inferplan.search.explain import Why, why
 from inferplan.search.frontier import frontiers
 from inferplan.search.recommend import TargetKind, recommend
-from inferplan.sim.rerank import simulate_top
+from inferplan.serving import Estimate
+from inferplan.sim.rerank import Resimulated, simulate_top
+from inferplan.speculative import SpeculativeResult
 from inferplan.units import InferplanError
 
 
-def load_and_search(path: str) -> SearchResult:
-    """Read, validate and evaluate a space; names resolve relative to the file."""
-    raw = read_mapping(path, "space")
-    base = Path(path).resolve().parent
+def load_and_search(path: Source) -> SearchResult:
+    """Read, validate and evaluate a space (a file, or a mapping already in memory);
+    names resolve relative to the file (a mapping's from the working folder)."""
+    if path is None:
+        raise InferplanError("space", None, "a search-space file or mapping")
+    raw, base = load_raw(path, "space")
     space = parse_space(raw, origin="space")
     return run_search(space, lambda r: load_model(r, base), lambda r: load_chip(r, base))
 
 
-def run_search_command(space: str, top: int, simulate_top_k: int, json_out: bool) -> None:
+@dataclass(frozen=True)
+class SearchAnswer:
+    """What `inferplan search` reports: the evaluated space, its best `top` points with
+    their estimates (and speculative decoding where they draft), why the winner wins, and
+    the best `simulate_top_k` in-flight points simulated request by request."""
+
+    result: SearchResult
+    top: int
+    best: list[tuple[int, Estimate]]
+    speculative: dict[int, SpeculativeResult]
+    why: Why | None
+    simulate_top_k: int
+    resimulated: list[Resimulated]
+
+    def record(self) -> dict[str, Any]:
+        """The JSON contract of `inferplan search --json`."""
+        record = search_record(self.result, self.best, frontiers(self.result), self.why,
+                               self.speculative)
+        if self.simulate_top_k:
+            record["simulated"] = [simulated_record(self.result, r) for r in self.resimulated]
+        return record
+
+    def render(self, console: Console) -> None:
+        """The tables `inferplan search` prints."""
+        best = self.best
+        render_search(self.result, self.why, best[0][1] if best else None, console, self.top,
+                      self.speculative.get(best[0][0]) if best else None)
+        if self.simulate_top_k:
+            render_resimulated(self.result, self.resimulated, console)
+
+
+def search_answer(space: Source, top: int, simulate_top_k: int) -> SearchAnswer:
+    """Evaluate a space and gather everything `inferplan search` reports on it."""
     result = load_and_search(space)
     best = [(i, result.estimate(i)) for i in result.best(top)]
     specs = {i: spec for i, _ in best if (spec := result.speculative(i)) is not None}
-    reason = why(result)
     slo = result.space.slo
     resimulated = simulate_top(
         [(i, result.deployment(i), result.workload(i)) for i in result.best(simulate_top_k)
          if result.group(i).speculative is None],
         result.objective, slo.ttft_s, slo.tpot_s, slo.e2e_latency_s) if simulate_top_k else []
+    return SearchAnswer(result, top, best, specs, why(result), simulate_top_k, resimulated)
+
+
+def run_search_command(space: str, top: int, simulate_top_k: int, json_out: bool) -> None:
+    answer = search_answer(space, top, simulate_top_k)
     if json_out:
-        record = search_record(result, best, frontiers(result), reason, specs)
-        if simulate_top_k:
-            record["simulated"] = [simulated_record(result, r) for r in resimulated]
-        print(to_json(record))
+        print(to_json(answer.record()))
         return
-    console = Console()
-    render_search(result, reason, best[0][1] if best else None, console, top,
-                  specs.get(best[0][0]) if best else None)
-    if simulate_top_k:
-        render_resimulated(result, resimulated, console)
+    answer.render(Console())
 
 
 def run_recommend(space: str, target_tokens_per_s: float | None,

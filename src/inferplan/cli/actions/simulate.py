@@ -3,38 +3,53 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from rich.console import Console
 
 from inferplan.cli.files import check_output_file, write_text
-from inferplan.cli.loader import load_pools, load_scenario, load_trace, scenario_folder
+from inferplan.cli.loader import Source, load_pools, load_scenario, load_trace, scenario_folder
+from inferplan.deployment import Deployment, Workload
 from inferplan.report.chrome_trace import chrome_trace
 from inferplan.report.json_out import to_json
 from inferplan.report.sim_report import render_simulation
 from inferplan.sim.capacity import capacity
-from inferplan.sim.run import simulate, simulate_pools
+from inferplan.sim.run import Simulation, simulate, simulate_pools
 from inferplan.units import InferplanError
+
+
+def check_seed(seed: int, field: str = "--seed") -> None:
+    if seed < 0:
+        raise InferplanError(field, seed, "a non-negative integer")
+
+
+def simulate_scenario(path: Source, seed: int) -> Simulation:
+    """One scenario's simulation: its disaggregated pools when it has a
+    `disaggregated:` block, else its replicas; a trace resolves next to the scenario."""
+    pools = load_pools(path)
+    if pools is None:
+        return simulate_built(*load_scenario(path), seed, scenario_folder(path))
+    prefill, decode, workload, block = pools
+    trace = (load_trace(workload.trace, scenario_folder(path))
+             if workload.trace is not None else None)
+    return simulate_pools(prefill, decode, workload, seed, trace, block.router,
+                          block.kv_link)
+
+
+def simulate_built(deployment: Deployment, workload: Workload, seed: int,
+                   base: Path) -> Simulation:
+    """The simulation of a deployment and workload already built; a workload's trace
+    resolves from `base`."""
+    trace = load_trace(workload.trace, base) if workload.trace is not None else None
+    return simulate(deployment, workload, seed, trace)
 
 
 def run_simulate(scenarios: list[str], seed: int, trace_out: str | None,
                  json_out: bool) -> None:
-    if seed < 0:
-        raise InferplanError("--seed", seed, "a non-negative integer")
+    check_seed(seed)
     if trace_out is not None:
         check_output_file(trace_out, "--trace")
-    results = []
-    for path in scenarios:
-        pools = load_pools(path)
-        deployment, workload = (load_scenario(path) if pools is None
-                                else (pools[1], pools[2]))
-        trace = (load_trace(workload.trace, scenario_folder(path))
-                 if workload.trace is not None else None)
-        if pools is None:
-            results.append(simulate(deployment, workload, seed, trace))
-            continue
-        prefill, decode, workload, block = pools
-        results.append(simulate_pools(prefill, decode, workload, seed, trace, block.router,
-                                      block.kv_link))
+    results = [simulate_scenario(path, seed) for path in scenarios]
     if trace_out is not None:
         write_text(trace_out, json.dumps(chrome_trace(results[0].run)), "--trace")
     if json_out:
@@ -50,8 +65,7 @@ def run_simulate(scenarios: list[str], seed: int, trace_out: str | None,
 
 def run_capacity(scenario: str, ttft_p90: float, tpot_p90: float, seed: int,
                  json_out: bool) -> None:
-    if seed < 0:
-        raise InferplanError("--seed", seed, "a non-negative integer")
+    check_seed(seed)
     deployment, workload = load_scenario(scenario)
     result = capacity(deployment, workload, ttft_p90, tpot_p90, seed)
     chips = deployment.layout.tp * deployment.layout.pp
