@@ -456,8 +456,9 @@ def eager_share(eff: Efficiency, tokens: npt.ArrayLike, prompt_chunks: npt.Array
     steps are not captured (SGLang, TensorRT-LLM), the chance the step carries a prompt,
     min(1, expected prompt chunks); vLLM's piecewise graphs capture those up to the size.
 
-    SGLang (256), 64 decodes + 0.25 expected chunks of 1024: 0.25; vLLM (512): the same
-    step has 64 + 256 = 320 expected tokens, 0; a decode-only step of 600 on vLLM: 1.
+    SGLang (captures 256), 64 decodes + 0.25 expected chunks of 512 (192 tokens): 0.25;
+    of 1024 (320 tokens, above 256): 1. vLLM (512), 64 + 0.25 chunks of 1024: 0; a
+    decode-only step of 600 on vLLM: 1.
     """
     step_tokens = np.asarray(tokens, dtype=np.float64)
     over = np.greater(step_tokens, eff.graph_max_tokens)
