@@ -20,8 +20,8 @@ def validate_command(
                           "against aiconfigurator's predictions of the same rows")] = False,
     simulate: Annotated[bool, typer.Option(
         "--simulate", help="With serving rows: predict through the request-level simulator "
-                           "(each row's client protocol) instead of the closed form; minutes "
-                           "for the whole file")] = False,
+                           "(each row's client protocol) instead of the closed form; about "
+                           "15-20 minutes for the whole file on 2 cores")] = False,
     efficiency: Annotated[str, typer.Option(help="realistic or ideal")] = "realistic",
     rows: Annotated[bool, typer.Option("--rows", help="Also list every mapped row")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON object")] = False,
