@@ -193,3 +193,66 @@ def refresh(text: str) -> tuple[str, list[Block]]:
         changed.append(block)
         lines[block.start:block.end] = fresh.split("\n") if fresh else []
     return "\n".join(lines), changed[::-1]
+
+
+# ------------------------------------------------- every command a doc shows
+#: Fences whose lines may show a command (`$ inferplan ...`, `.venv/bin/inferplan ...`).
+COMMAND_FENCES = ("console", "text", "bash", "sh", "shell", "")
+_INLINE = re.compile(r"`([^`]+)`")
+_ENV = re.compile(r"^[A-Z_][A-Z0-9_]*=\S*$")
+
+
+@dataclass(frozen=True)
+class Command:
+    """One `inferplan ...` invocation a doc shows: `args` after `inferplan`, where it is."""
+
+    args: tuple[str, ...]
+    line: int            # 1-based line in the doc
+    where: str           # "fence" or "inline"
+
+    @property
+    def text(self) -> str:
+        return shlex.join(("inferplan", *self.args))
+
+
+def _command_args(snippet: str) -> tuple[str, ...] | None:
+    """The arguments of `snippet` if it is an `inferplan` command line, else None.
+    A leading `$ `, environment assignments (`COLUMNS=100`), `.venv/bin/` and a trailing
+    `# comment` are dropped."""
+    snippet = snippet.strip().removeprefix("$ ")
+    try:
+        words = shlex.split(snippet, comments=True)
+    except ValueError:
+        return None
+    while words and _ENV.match(words[0]):
+        words.pop(0)
+    if not words or words[0].rsplit("/", 1)[-1] != "inferplan":
+        return None
+    return tuple(words[1:])
+
+
+def documented_commands(text: str) -> list[Command]:
+    """Every `inferplan ...` command a Markdown text shows, in order: each line of a
+    ```console/```text/```bash (or bare) fence that is a command, and each inline code
+    span that is one (a span may wrap across lines). Synopses with placeholders
+    (`inferplan simulate SCENARIO... [--seed N]`) are returned too: the caller decides
+    what to run."""
+    lines = text.split("\n")
+    found: list[Command] = []
+    in_fence = [False] * len(lines)
+    for lang, open_i, close_i in _fences(lines):
+        for i in range(open_i, close_i + 1):
+            in_fence[i] = True
+        if lang not in COMMAND_FENCES:
+            continue
+        for i in range(open_i + 1, close_i):
+            args = _command_args(lines[i])
+            if args is not None:
+                found.append(Command(args, i + 1, "fence"))
+    prose = "\n".join("" if fenced else line for line, fenced in zip(lines, in_fence,
+                                                                      strict=True))
+    for m in _INLINE.finditer(prose):
+        args = _command_args(" ".join(m.group(1).split()))
+        if args is not None:
+            found.append(Command(args, prose.count("\n", 0, m.start()) + 1, "inline"))
+    return sorted(found, key=lambda c: c.line)
