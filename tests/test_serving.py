@@ -88,3 +88,18 @@ def test_auto_layout_is_reported_per_phase() -> None:
     fixed = estimate_dict(estimate(named, wl))
     assert fixed["prefill"]["layout"] == "megatron"  # type: ignore[index]
     assert fixed["ttft_s"] >= out["ttft_s"]  # type: ignore[operator]
+
+
+def test_attention_data_parallel_ranks_each_schedule_their_own_batch() -> None:
+    """Attention over 8 batch shards (attention data parallelism) runs 8 schedulers, each
+    with the engine's max_num_seqs (TensorRT-LLM's max_batch_size is per rank); tp above
+    the KV heads, chosen automatically, is one scheduler."""
+    dp8, _ = make(model="deepseek-r1", hardware="b200", chips=8,
+                  parallelism={"tp": 8, "attention": "batch"}, engine="trtllm",
+                  dtypes={"weights": "fp8", "kv": "fp8", "compute": "fp8"})
+    one, _ = make(model="qwen3-32b", hardware="h100-sxm", chips=8, parallelism={"tp": 8},
+                  engine="trtllm")
+    per_rank = dp8.engine.scheduler.max_num_seqs
+    assert dp8.layout.kv_batch_shards(dp8.model) == 8
+    assert dp8.max_running_sequences == 8 * per_rank
+    assert one.max_running_sequences == per_rank

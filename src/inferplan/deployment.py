@@ -122,6 +122,24 @@ class Deployment:
         return float(engine_defaults()["memory_utilization"])
 
     @property
+    def max_running_sequences(self) -> int:
+        """The engine's cap on sequences running in one replica: `max_num_seqs` per
+        scheduler, and attention data parallelism (`attention: batch` set explicitly) runs
+        one scheduler per rank: TensorRT-LLM's max_batch_size is per attention-DP rank
+        (ai-dynamo/dynamo PR #11982, tracing TensorRT-LLM's PyTorch executor); SGLang sizes
+        each DP-attention worker's running requests from its own KV pool (sgl-project/
+        sglang PR #20063). Auto-chosen batch sharding (tp above the KV heads) is one
+        scheduler.
+
+        TensorRT-LLM (2048 a rank), DeepSeek-R1 at tp 8 with attention over 8 batch
+        shards: 16,384.
+        """
+        cap = self.engine.scheduler.max_num_seqs
+        if self.layout.attention == "batch":
+            cap *= self.layout.kv_batch_shards(self.model)
+        return cap
+
+    @property
     def price(self) -> float | None:
         """USD per chip-hour: the scenario's override, else the catalog's."""
         return self.price_usd_per_chip_hour or self.chip.price_usd_per_chip_hour

@@ -132,7 +132,7 @@ def admitted_sequences(deployment: Deployment, workload: Workload) -> int:
     else:
         tokens = math.ceil(workload.mean_input_len + workload.mean_output_len / 2.0)
         held = replace(workload, input_len=max(tokens - 1, 1), output_len=1)
-    return max(1, min(sched.max_num_seqs, max_batch(deployment, held)))
+    return max(1, min(deployment.max_running_sequences, max_batch(deployment, held)))
 
 
 def mean_ceil(step_share: npt.ArrayLike, count: npt.ArrayLike) -> FloatArray:

@@ -111,10 +111,10 @@ def simulate_disaggregated(prefill: Deployment, decode: Deployment, workload: Wo
     reqs = disaggregated_requests(workload, concurrency, seed, requests)
     S, n, N = reqs.input_tokens, reqs.output_tokens, reqs.count
     P, D = prefill.layout.dp, decode.layout.dp
-    pre = [Replica(prefill, workload, S, n, min(prefill.engine.scheduler.max_num_seqs, N),
+    pre = [Replica(prefill, workload, S, n, min(prefill.max_running_sequences, N),
                    "prefill") for _ in range(P)]
     dec = [Replica(decode, workload, S, n,
-                   min(decode.engine.scheduler.max_num_seqs, concurrency or N), "decode")
+                   min(decode.max_running_sequences, concurrency or N), "decode")
            for _ in range(D)]
     replicas = pre + dec
     transfer = transfer_times_s(prefill, S, same_domain)

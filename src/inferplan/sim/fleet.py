@@ -127,7 +127,7 @@ def least_loaded_fleet(deployment: Deployment, workload: Workload, fleet: Reques
     dp, N = deployment.layout.dp, fleet.count
     sent = fleet.arrival_s.copy()
     first, done = np.full(N, np.nan), np.full(N, np.nan)
-    cap = min(deployment.engine.scheduler.max_num_seqs, N)
+    cap = min(deployment.max_running_sequences, N)
     reps = [Replica(deployment, workload, fleet.input_tokens, fleet.output_tokens, cap)]
     reps += [Replica(deployment, workload, fleet.input_tokens, fleet.output_tokens, cap,
                      table=reps[0].table) for _ in range(dp - 1)]

@@ -334,7 +334,7 @@ def simulate_replica(deployment: Deployment, workload: Workload, concurrency: in
         else open_loop_requests(workload, seed))
     N = reqs.count
     rep = Replica(deployment, workload, reqs.input_tokens, reqs.output_tokens,
-                  min(deployment.engine.scheduler.max_num_seqs, concurrency or N), phase)
+                  min(deployment.max_running_sequences, concurrency or N), phase)
     sent = reqs.arrival_s.copy() if reqs.arrival_s is not None else np.full(N, np.nan)
     first = np.full(N, np.nan)
     done = np.full(N, np.nan)
