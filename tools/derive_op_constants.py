@@ -281,12 +281,12 @@ AR_CURVE_BYTES = tuple(16 * KIB * 2**i for i in range(13))   # 16 KiB .. 64 MiB
 
 def allreduce_curve(curves: pd.DataFrame) -> dict[int, dict[int, float]]:
     """The measured latency of one all-reduce call per p and message size (bytes, bf16),
-    at the powers of two from 16 KiB to 64 MiB the table holds: {p: {bytes: s}}."""
+    at the powers of two from 16 KiB to 64 MiB the table holds: {p: {bytes: s}} (3 digits)."""
     out: dict[int, dict[int, float]] = {}
     for p, g in curves.groupby("p"):
         if int(p) not in (2, 4, 8):
             continue
-        row = {int(b): float(t) for b, t in zip(g.bytes, g.t, strict=True) if int(b) in AR_CURVE_BYTES}
+        row = {int(b): sig(float(t)) for b, t in zip(g.bytes, g.t, strict=True) if int(b) in AR_CURVE_BYTES}
         if len(row) >= 4:
             out[int(p)] = dict(sorted(row.items()))
     return out
@@ -615,6 +615,16 @@ def moe_large_tokens(path: Path, peak_flops: dict[str, float]) -> dict[str, dict
     return out
 
 
+def pick_moe_dtypes(fits: dict[str, dict[str, Any]]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Our dtype -> (table dtype, its fit): the first table dtype of MOE_DTYPE_KEYS that
+    has a fit (fp8_block before fp8; nvfp4 before w4a16_mxfp4)."""
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    for table_dtype, ours in MOE_DTYPE_KEYS:
+        if ours not in out and table_dtype in fits:
+            out[ours] = (table_dtype, fits[table_dtype])
+    return out
+
+
 # --------------------------------------------------------------------------------------
 # Assembly
 # --------------------------------------------------------------------------------------
@@ -638,9 +648,8 @@ def derive_chip(wheel_dir: Path, engine: str, chip: Chip) -> tuple[dict[str, Any
     nccl_path = newest_table(root, s, "comm", "nccl", "nccl_perf.parquet")
     if ar_path is not None:
         det["versions"]["comm"] = table_version(ar_path)
-        ar = allreduce_constants(
-            allreduce_curves(ar_path, CUSTOM_AR_KERNELS[engine], "allreduce_dtype", "bfloat16"), chip.link_bytes_per_s
-        )
+        custom_curves = allreduce_curves(ar_path, CUSTOM_AR_KERNELS[engine], "allreduce_dtype", "bfloat16")
+        ar = allreduce_constants(custom_curves, chip.link_bytes_per_s)
         det["allreduce_custom"] = ar
         if EAGER_AR_KERNELS[engine]:
             det["allreduce_eager"] = allreduce_constants(
@@ -648,17 +657,15 @@ def derive_chip(wheel_dir: Path, engine: str, chip: Chip) -> tuple[dict[str, Any
                 chip.link_bytes_per_s,
             )
         lat: dict[str, dict[int, float]] = {"custom": {p: sig(v) for p, v in sorted(ar["alpha"].items())}}
-        curve: dict[str, dict[int, dict[int, float]]] = {"custom": {
-            p: {b: sig(t) for b, t in row.items()} for p, row in allreduce_curve(
-                allreduce_curves(ar_path, CUSTOM_AR_KERNELS[engine], "allreduce_dtype", "bfloat16")).items()}}
+        curve: dict[str, dict[int, dict[int, float]]] = {"custom": allreduce_curve(custom_curves)}
         nccl_note = "no NCCL table"
         if nccl_path is not None:
-            nc = allreduce_constants(allreduce_curves(nccl_path, (), "nccl_dtype", "half"), chip.link_bytes_per_s)
+            nccl_curves = allreduce_curves(nccl_path, (), "nccl_dtype", "half")
+            nc = allreduce_constants(nccl_curves, chip.link_bytes_per_s)
             det["allreduce_nccl"] = nc
             det["versions"]["nccl"] = table_version(nccl_path)
             lat["nccl"] = {p: sig(v) for p, v in sorted(nc["alpha"].items())}
-            curve["nccl"] = {p: {b: sig(t) for b, t in row.items()} for p, row in allreduce_curve(
-                allreduce_curves(nccl_path, (), "nccl_dtype", "half")).items()}
+            curve["nccl"] = allreduce_curve(nccl_curves)
             nccl_note = (
                 f"nccl: {rel(nccl_path, wheel_dir)}, op all_reduce, nccl_dtype half (same bytes as bf16), "
                 "same 16/32/64 KiB median"
@@ -818,14 +825,11 @@ def derive_chip(wheel_dir: Path, engine: str, chip: Chip) -> tuple[dict[str, Any
     if moe_path is not None:
         det["versions"]["moe"] = table_version(moe_path)
         det["moe"] = moe_small_tokens(moe_path, chip.hbm_bytes_per_s)
-        moe_fixed, moe_frac, picked = {}, {}, {}
-        for table_dtype, ours in MOE_DTYPE_KEYS:
-            m = det["moe"].get(table_dtype)
-            if m is None or ours in moe_fixed:
-                continue
-            moe_fixed[ours] = sig(m["fixed_s"])
-            moe_frac[ours] = sig(min(m["frac"], 1.0), 2)
-            picked[ours] = f"{table_dtype} ({m['kernel']}, rms {m['rms_rel']:.2f}, n={m['n']})"
+        small = pick_moe_dtypes(det["moe"])
+        moe_fixed = {ours: sig(m["fixed_s"]) for ours, (_, m) in small.items()}
+        moe_frac = {ours: sig(min(m["frac"], 1.0), 2) for ours, (_, m) in small.items()}
+        picked = {ours: f"{td} ({m['kernel']}, rms {m['rms_rel']:.2f}, n={m['n']})"
+                  for ours, (td, m) in small.items()}
         if moe_fixed:
             ymap["moe_fixed_s"] = moe_fixed
             ymap["moe_memory_fraction"] = moe_frac
@@ -840,15 +844,12 @@ def derive_chip(wheel_dir: Path, engine: str, chip: Chip) -> tuple[dict[str, Any
                 "counts more bytes than the kernel reads)"
             )
         det["moe_large"] = moe_large_tokens(moe_path, chip.peak_flops)
-        moe_flops, moe_half, picked = {}, {}, {}
-        for table_dtype, ours in MOE_DTYPE_KEYS:
-            m = det["moe_large"].get(table_dtype)
-            if m is None or ours in moe_flops:
-                continue
-            moe_flops[ours] = sig(m["flops_per_s"])
-            moe_half[ours] = sig(m["half_width"])
-            picked[ours] = (f"{table_dtype} ({m['kernel']}, {m['frac_of_peak']:.2f} of the "
-                            f"{m['peak_key']} peak, rms {m['rms_log']:.2f} in log, n={m['n']})")
+        large = pick_moe_dtypes(det["moe_large"])
+        moe_flops = {ours: sig(m["flops_per_s"]) for ours, (_, m) in large.items()}
+        moe_half = {ours: sig(m["half_width"]) for ours, (_, m) in large.items()}
+        picked = {ours: (f"{td} ({m['kernel']}, {m['frac_of_peak']:.2f} of the {m['peak_key']} "
+                         f"peak, rms {m['rms_log']:.2f} in log, n={m['n']})")
+                  for ours, (td, m) in large.items()}
         if moe_flops:
             ymap["moe_flops_per_s"] = moe_flops
             ymap["moe_half_width"] = moe_half
