@@ -8,13 +8,8 @@ JAX is an optional extra (`inferplan[jax]`), imported only inside `program`'s
 """
 
 from inferplan.hlo.parse import HloCollective, parse_collectives, parse_replica_groups
-from inferplan.hlo.verify import (
-    DEFAULT_SHAPES,
-    VERIFY_LAYOUTS,
-    Row,
-    Shape,
-    verify_sharding,
-)
+from inferplan.hlo.program import Shape
+from inferplan.hlo.verify import DEFAULT_SHAPES, VERIFY_LAYOUTS, Row, verify_sharding
 
 __all__ = ["DEFAULT_SHAPES", "VERIFY_LAYOUTS", "HloCollective", "Row", "Shape",
            "parse_collectives", "parse_replica_groups", "verify_sharding"]

@@ -42,12 +42,10 @@ GATHERED: dict[str, str] = {"wg_x": "x", "wg_xy": "xy", "wg_xyz": "xyz"}
 
 
 @dataclass(frozen=True)
-class LayerProgram:
-    """What to compile: one layer of shape B, S, D, F, N, K, H (E experts, top-k) under
-    `layout` on a mesh of x·y·z host devices, in `dtype` (a jax.numpy dtype name)."""
+class Shape:
+    """A small Llama-shaped layer: B sequences of S tokens, D, F, N heads, K KV heads of
+    H; `experts` > 0 (top-`top_k`) for the MoE layer the ep check uses."""
 
-    layout: str
-    mesh: tuple[int, int, int]
     B: int
     S: int
     D: int
@@ -55,12 +53,30 @@ class LayerProgram:
     N: int
     K: int
     H: int
+    experts: int = 8
+    top_k: int = 2
+
+    def label(self) -> str:
+        return f"B={self.B} S={self.S} D={self.D} F={self.F} N={self.N} K={self.K} H={self.H}"
+
+
+@dataclass(frozen=True)
+class LayerProgram:
+    """What to compile: one layer of `shape` (its experts only under ep) under `layout`
+    on a mesh of x·y·z host devices, in `dtype` (a jax.numpy dtype name)."""
+
+    layout: str
+    mesh: tuple[int, int, int]
+    shape: Shape
     dtype: str = "bfloat16"
-    experts: int = 0
-    top_k: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> LayerProgram:
+        """The inverse of `as_dict` (JSON turns the mesh into a list)."""
+        return cls(raw["layout"], tuple(raw["mesh"]), Shape(**raw["shape"]), raw["dtype"])
 
 
 def compile_layer(program: LayerProgram) -> tuple[str, float]:
@@ -75,16 +91,16 @@ def compile_layer(program: LayerProgram) -> tuple[str, float]:
     Mesh, NamedSharding, P = (jax.sharding.Mesh, jax.sharding.NamedSharding,
                               jax.sharding.PartitionSpec)
 
-    p = program
-    n = p.mesh[0] * p.mesh[1] * p.mesh[2]
+    p = program.shape
+    n = program.mesh[0] * program.mesh[1] * program.mesh[2]
     devices = jax.devices("cpu")
     if len(devices) < n:
         raise RuntimeError(f"{n} host devices needed, {len(devices)} present: set "
                            f"XLA_FLAGS=--xla_force_host_platform_device_count={n} "
                            "before jax is imported")
-    mesh = Mesh(np.array(devices[:n]).reshape(p.mesh), ("x", "y", "z"))
-    dt = getattr(jnp, p.dtype)
-    specs = _specs(p.layout)
+    mesh = Mesh(np.array(devices[:n]).reshape(program.mesh), ("x", "y", "z"))
+    dt = getattr(jnp, program.dtype)
+    specs = _specs(program.layout)
 
     def ns(name: str) -> Any:
         return NamedSharding(mesh, P(*specs[name]))
@@ -101,7 +117,7 @@ def compile_layer(program: LayerProgram) -> tuple[str, float]:
 
     def attention(x: Any, w_qkv: Any, w_o: Any) -> Any:
         h = rms(constrain(x, "block_in"))
-        if p.layout in GATHERED:
+        if program.layout in GATHERED:
             w_qkv, w_o = constrain(w_qkv, "w_qkv_gathered"), constrain(w_o, "w_o_gathered")
         qkv = constrain(jnp.einsum("bsd,dkgh->bskgh", h, w_qkv), "qkv")
         q, k, v = qkv[:, :, :, :G], qkv[:, :, :, G], qkv[:, :, :, G + 1]
@@ -113,7 +129,7 @@ def compile_layer(program: LayerProgram) -> tuple[str, float]:
 
     def ffn(x: Any, w_gu: Any, w_down: Any) -> Any:
         h = rms(constrain(x, "block_in"))
-        if p.layout in GATHERED:
+        if program.layout in GATHERED:
             w_gu, w_down = constrain(w_gu, "w_gu_gathered"), constrain(w_down,
                                                                       "w_down_gathered")
         gu = constrain(jnp.einsum("bsd,dmf->bsmf", h, w_gu), "gate_up")
@@ -148,7 +164,7 @@ def compile_layer(program: LayerProgram) -> tuple[str, float]:
     x = jax.ShapeDtypeStruct((p.B, p.S, p.D), dt, sharding=ns("resid"))
     w_qkv = jax.ShapeDtypeStruct((p.D, p.K, G + 2, p.H), dt, sharding=ns("w_qkv"))
     w_o = jax.ShapeDtypeStruct((p.K, G, p.H, p.D), dt, sharding=ns("w_o"))
-    if p.layout == "ep":
+    if program.layout == "ep":
         E = p.experts
         w_router = jax.ShapeDtypeStruct((p.D, E), dt, sharding=ns("w_router"))
         w_egu = jax.ShapeDtypeStruct((E, p.D, 2, p.F), dt, sharding=ns("w_experts"))

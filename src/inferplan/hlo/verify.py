@@ -24,7 +24,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations
 
 import numpy as np
@@ -33,7 +33,7 @@ from inferplan.cost import ep_all_to_all_bytes
 from inferplan.deployment import Deployment
 from inferplan.hardware import catalog_chip
 from inferplan.hlo.parse import HloCollective, parse_collectives
-from inferplan.hlo.program import GATHERED, LayerProgram
+from inferplan.hlo.program import GATHERED, LayerProgram, Shape
 from inferplan.models import ModelSpec, MoESpec
 from inferplan.partitioning import Split, layout_plan, layout_problem, ws2d_split
 from inferplan.partitioning.ws2d import wg_split
@@ -49,26 +49,6 @@ _KIND = {"all-reduce": "all_reduce", "all-gather": "all_gather",
          "collective-permute": "collective_permute"}
 
 
-@dataclass(frozen=True)
-class Shape:
-    """A small Llama-shaped layer: B sequences of S tokens, D, F, N heads, K KV heads of
-    H; `experts` > 0 (top-`top_k`) for the MoE layer the ep check uses."""
-
-    B: int
-    S: int
-    D: int
-    F: int
-    N: int
-    K: int
-    H: int
-    experts: int = 8
-    top_k: int = 2
-
-    def label(self) -> str:
-        return f"B={self.B} S={self.S} D={self.D} F={self.F} N={self.N} K={self.K} H={self.H}"
-
-
-#: The shapes `inferplan verify-sharding` checks by default.
 DEFAULT_SHAPES: tuple[Shape, ...] = (
     Shape(B=8, S=16, D=128, F=256, N=16, K=8, H=8),
     Shape(B=8, S=8, D=256, F=1024, N=8, K=8, H=32),
@@ -212,9 +192,8 @@ def hlo_collectives(dep: Deployment, layout: str, collectives: Sequence[HloColle
 def layer_program(dep: Deployment, layout: str, shape: Shape) -> LayerProgram:
     """The `LayerProgram` that compiles `layout` on `dep`'s mesh."""
     split = layout_split(dep, layout)
-    return LayerProgram(layout, (split.x, split.y, split.z), shape.B, shape.S, shape.D,
-                        shape.F, shape.N, shape.K, shape.H, "bfloat16",
-                        shape.experts if layout == "ep" else 0, shape.top_k)
+    return LayerProgram(layout, (split.x, split.y, split.z),
+                        shape if layout == "ep" else replace(shape, experts=0))
 
 
 def compile_in_worker(programs: Sequence[LayerProgram], devices: int,

@@ -12,8 +12,7 @@ from inferplan.hlo.program import LayerProgram, compile_layer
 
 
 def main() -> None:
-    programs = [LayerProgram(**{**raw, "mesh": tuple(raw["mesh"])})
-                for raw in json.loads(sys.stdin.read())]
+    programs = [LayerProgram.from_dict(raw) for raw in json.loads(sys.stdin.read())]
     print(json.dumps([compile_layer(p)[0] for p in programs]))
 
 
