@@ -12,8 +12,7 @@ from pathlib import Path
 from types import FrameType
 
 import pytest
-
-from inferplan.cli import main
+from tests.conftest import cli, one_line_error
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_BUCKETS = str(ROOT / "examples" / "buckets" / "seed000.yaml")
@@ -62,26 +61,6 @@ def deadline() -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run `inferplan ARGS` in-process: (exit status, stdout, stderr)."""
-    with pytest.raises(SystemExit) as stop:
-        main(list(args))
-    code = stop.value.code
-    captured = capsys.readouterr()
-    return (code if isinstance(code, int) else 0 if code is None else 1,
-            captured.out, captured.err)
-
-
-def one_line_error(capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    """The command exits 2 with exactly one line on stderr, `error: ...`; that line."""
-    code, out, err = cli(capsys, *args)
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2, (args, code, out[-500:], err[-2000:])
-    assert len(lines) == 1 and lines[0].startswith("error: "), lines[:5]
-    assert len(lines[0]) < 1000, lines[0][:1000]
-    return lines[0]
 
 
 def write(folder: Path, name: str, content: str | bytes) -> str:

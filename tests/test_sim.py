@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.conftest import make
+from tests.conftest import cli, make, one_line_error
 
 from inferplan.serving import closed_loop
 from inferplan.sim import simulate_replica, summarise_run
@@ -88,29 +87,21 @@ def test_kv_admission_caps_the_running_batch() -> None:
     assert run.ttft_s.max() > 10 * run.ttft_s.min()   # the rest queue
 
 
-def test_simulate_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_simulate_command(tmp_path: Path,
                           capsys: pytest.CaptureFixture[str]) -> None:
-    from inferplan.cli import main
     good = tmp_path / "s.yaml"
     good.write_text("model: qwen3-32b\nhardware: h100-sxm\nchips: 2\nparallelism: {tp: 2}\n"
                     "engine: sglang\nworkload: {input_len: 512, output_len: 32, "
                     "concurrency: 4, length_ratio: 0.8}\n")
-    monkeypatch.setattr(sys, "argv", ["inferplan", "simulate", str(good), "--json"])
-    with pytest.raises(SystemExit) as ok:
-        main()
-    assert ok.value.code in (0, None)
-    record = json.loads(capsys.readouterr().out)
+    code, out, _ = cli(capsys, "simulate", str(good), "--json")
+    assert code == 0
+    record = json.loads(out)
     assert record["requests"] == 40 and record["engine"]["name"] == "sglang"
     assert set(record["ttft_s"]) == {"mean", "p50", "p90", "p99"}
     static = tmp_path / "static.yaml"
     static.write_text(good.read_text().replace("concurrency: 4", "batch: 4"))
     for argv in (["simulate", str(static)], ["simulate", str(good), "--seed", "-1"]):
-        monkeypatch.setattr(sys, "argv", ["inferplan", *argv])
-        with pytest.raises(SystemExit) as bad:
-            main()
-        assert bad.value.code == 2
-        err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1, err
+        one_line_error(capsys, *argv)
 
 
 def open_loop(rate: float, requests: int = 300) -> tuple:
@@ -145,34 +136,22 @@ def test_capacity_bisection_brackets_the_limits() -> None:
 
 
 def test_estimate_refuses_a_rate_and_capacity_refuses_bad_limits(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from inferplan.cli import main
     path = tmp_path / "open.yaml"
     path.write_text("model: qwen3-32b\nhardware: h100-sxm\nchips: 1\nengine: vllm\n"
                     "workload: {input_len: 512, output_len: 32, rate: 2}\n")
     for argv in (["estimate", str(path)],
                  ["capacity", str(path), "--ttft-p90", "0", "--tpot-p90", "0.05"],
                  ["capacity", str(path), "--ttft-p90", "1", "--tpot-p90", "-1"]):
-        monkeypatch.setattr(sys, "argv", ["inferplan", *argv])
-        with pytest.raises(SystemExit) as bad:
-            main()
-        assert bad.value.code == 2
-        err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1, err
+        one_line_error(capsys, *argv)
     long = tmp_path / "long.yaml"
     long.write_text(path.read_text().replace("input_len: 512", "input_len: 65536")
                     .replace("qwen3-32b", "llama-2-7b"))
-    monkeypatch.setattr(sys, "argv", ["inferplan", "simulate", str(long)])
-    with pytest.raises(SystemExit) as bad:
-        main()
-    assert bad.value.code == 2 and "context" in capsys.readouterr().err
+    assert "context" in one_line_error(capsys, "simulate", str(long))
     rate0 = tmp_path / "rate0.yaml"
     rate0.write_text(path.read_text().replace("rate: 2", "rate: -2"))
-    monkeypatch.setattr(sys, "argv", ["inferplan", "simulate", str(rate0)])
-    with pytest.raises(SystemExit) as bad:
-        main()
-    assert bad.value.code == 2 and "workload.rate" in capsys.readouterr().err
+    assert "workload.rate" in one_line_error(capsys, "simulate", str(rate0))
 
 
 def test_round_robin_fleet_deals_arrivals_in_turn() -> None:
@@ -225,9 +204,8 @@ def test_bad_traces_name_the_row_and_field(text: str, field: str) -> None:
     assert err.value.field == field
 
 
-def test_simulate_a_trace_through_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_simulate_a_trace_through_the_cli(tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    from inferplan.cli import main
     rows = "\n".join(f"{0.2 * i},{300 + 10 * i},{20 + i}" for i in range(30))
     (tmp_path / "t.csv").write_text("timestamp,input_tokens,output_tokens\n" + rows + "\n")
     (tmp_path / "bad.csv").write_text("timestamp,input_tokens,output_tokens\n0,99999,5\n")
@@ -236,31 +214,20 @@ def test_simulate_a_trace_through_the_cli(tmp_path: Path, monkeypatch: pytest.Mo
     (tmp_path / "s.yaml").write_text(base.replace("TRACE", "t.csv"))
     (tmp_path / "bad.yaml").write_text(base.replace("TRACE", "bad.csv"))
     (tmp_path / "none.yaml").write_text(base.replace("TRACE", "missing.csv"))
-    monkeypatch.setattr(sys, "argv", ["inferplan", "simulate", str(tmp_path / "s.yaml"),
-                                      "--json"])
-    with pytest.raises(SystemExit):
-        main()
-    record = json.loads(capsys.readouterr().out)
+    _, out, _ = cli(capsys, "simulate", str(tmp_path / "s.yaml"), "--json")
+    record = json.loads(out)
     assert record["requests"] == 30 and record["concurrency"] is None
     for name, word in (("bad.yaml", "context"), ("none.yaml", "no such file")):
-        monkeypatch.setattr(sys, "argv", ["inferplan", "simulate", str(tmp_path / name)])
-        with pytest.raises(SystemExit) as bad:
-            main()
-        assert bad.value.code == 2
-        err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and word in err[0], err
+        assert word in one_line_error(capsys, "simulate", str(tmp_path / name))
 
 
 def test_search_simulate_top_reranks_by_the_simulated_objective(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from inferplan.cli import main
+        capsys: pytest.CaptureFixture[str]) -> None:
     space = Path(__file__).resolve().parents[1] / "docs" / "search" / "qwen3-32b-engines.yaml"
-    monkeypatch.setattr(sys, "argv", ["inferplan", "search", str(space), "--top", "2",
-                                      "--simulate-top", "4", "--json"])
-    with pytest.raises(SystemExit) as done:
-        main()
-    assert done.value.code in (0, None)
-    record = json.loads(capsys.readouterr().out)
+    code, out, _ = cli(capsys, "search", str(space), "--top", "2", "--simulate-top", "4",
+                       "--json")
+    assert code == 0
+    record = json.loads(out)
     rows = record["simulated"]
     assert len(rows) == 4 and all("simulated" in r for r in rows)
     met = [r["meets_slo_p90"] for r in rows]
@@ -304,9 +271,8 @@ def test_on_demand_paging_preempts_and_recomputes() -> None:
         assert np.all(run.finished_s >= run.first_token_s)
 
 
-def test_occupancy_and_chrome_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_occupancy_and_chrome_trace(tmp_path: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:
-    from inferplan.cli import main
     from inferplan.sim.metrics import occupancy
     log = np.array([[0, 0.0, 1.0, 1, 2, 2, 0, 50], [0, 1.0, 3.0, 1, 4, 4, 0, 100]])
     fake = replace(simulate_replica(*scenario("vllm", 0.8, 2, 256, 8, 1), 2), log=log,
@@ -319,19 +285,13 @@ def test_occupancy_and_chrome_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     path.write_text("model: qwen3-32b\nhardware: h100-sxm\nchips: 1\nengine: vllm\n"
                     "workload: {input_len: 512, output_len: 16, concurrency: 4}\n")
     out = tmp_path / "trace.json"
-    monkeypatch.setattr(sys, "argv", ["inferplan", "simulate", str(path), "--trace", str(out)])
-    with pytest.raises(SystemExit):
-        main()
+    cli(capsys, "simulate", str(path), "--trace", str(out))
     events = json.loads(out.read_text())["traceEvents"]
     spans = [e for e in events if e["ph"] == "X"]
     assert spans and spans[0]["name"] == "prefill" and spans[0]["ts"] == 0.0
     assert all(a["ts"] + a["dur"] <= b["ts"] + 1e-6 for a, b in itertools.pairwise(spans))
-    capsys.readouterr()
-    monkeypatch.setattr(sys, "argv", ["inferplan", "simulate", str(path), "--trace",
-                                      str(tmp_path / "no" / "such" / "t.json")])
-    with pytest.raises(SystemExit) as bad:
-        main()
-    assert bad.value.code == 2 and "--trace" in capsys.readouterr().err
+    assert "--trace" in one_line_error(capsys, "simulate", str(path), "--trace",
+                                       str(tmp_path / "no" / "such" / "t.json"))
 
 
 def test_offline_sends_every_request_at_once() -> None:

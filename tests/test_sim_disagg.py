@@ -6,13 +6,13 @@ scenario block and its errors."""
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from tests.conftest import cli, one_line_error
 
 from inferplan.disagg import kv_transfer_s
 from inferplan.hardware import catalog_chip
@@ -147,19 +147,16 @@ def test_bad_pools_name_the_field(pool: dict[str, Any], field: str) -> None:
 
 
 def test_simulate_command_runs_pools_and_refuses_bad_ones(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from inferplan.cli import main
     good = tmp_path / "d.yaml"
     good.write_text("model: qwen3-32b\nhardware: h100-sxm\nchips: 2\nparallelism: {tp: 2}\n"
                     "engine: trtllm\nworkload: {input_len: 1024, output_len: 32, "
                     "concurrency: 8}\ndisaggregated:\n  prefill: {chips: 2, parallelism: "
                     "{tp: 1}}\n  decode: {chips: 2}\n  router: least_loaded\n")
-    monkeypatch.setattr(sys, "argv", ["inferplan", "simulate", str(good), "--json"])
-    with pytest.raises(SystemExit) as ok:
-        main()
-    assert ok.value.code in (0, None)
-    record = json.loads(capsys.readouterr().out)
+    code, out, _ = cli(capsys, "simulate", str(good), "--json")
+    assert code == 0
+    record = json.loads(out)
     pools_record = record["disaggregated"]
     assert record["chips"] == 4 and record["requests"] == 80
     assert pools_record["prefill"]["replicas"] == 2 and pools_record["decode"]["tp"] == 2
@@ -170,18 +167,10 @@ def test_simulate_command_runs_pools_and_refuses_bad_ones(
         bad = tmp_path / "bad.yaml"
         bad.write_text(good.read_text().replace(
             "chips: 2, parallelism: {tp: 1}}\n  decode: {chips: 2}", text))
-        monkeypatch.setattr(sys, "argv", ["inferplan", "simulate", str(bad)])
-        with pytest.raises(SystemExit) as code:
-            main()
-        assert code.value.code == 2
-        err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and "disaggregated." in err[0], err
+        assert "disaggregated." in one_line_error(capsys, "simulate", str(bad))
     batch = tmp_path / "batch.yaml"
     batch.write_text(good.read_text().replace("concurrency: 8", "batch: 8"))
-    monkeypatch.setattr(sys, "argv", ["inferplan", "simulate", str(batch)])
-    with pytest.raises(SystemExit) as code:
-        main()
-    assert code.value.code == 2 and "workload.batch" in capsys.readouterr().err
+    assert "workload.batch" in one_line_error(capsys, "simulate", str(batch))
 
 
 @pytest.mark.parametrize(("workload", "field"), [

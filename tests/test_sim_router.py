@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.conftest import make
+from tests.conftest import cli, make, one_line_error
 
 from inferplan.deployment import Deployment, Workload
 from inferplan.sim.fleet import pick_replica, simulate_fleet
@@ -153,22 +152,16 @@ def write(tmp_path: Path, workload: str) -> Path:
 
 
 def test_simulate_command_takes_router_and_warmup(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from inferplan.cli import main
     path = write(tmp_path, "rate: 4, requests: 30, router: least_loaded")
-    monkeypatch.setattr(sys, "argv", ["inferplan", "simulate", str(path), "--json"])
-    with pytest.raises(SystemExit) as ok:
-        main()
-    assert ok.value.code in (0, None)
-    record = json.loads(capsys.readouterr().out)
+    code, out, _ = cli(capsys, "simulate", str(path), "--json")
+    assert code == 0
+    record = json.loads(out)
     assert record["router"] == "least_loaded" and record["requests"] == 60
     path = write(tmp_path, "concurrency: 4, requests: 12, warmup: 3")
-    monkeypatch.setattr(sys, "argv", ["inferplan", "simulate", str(path)])
-    with pytest.raises(SystemExit) as ok:
-        main()
-    assert ok.value.code in (0, None)
-    out = capsys.readouterr().out
+    code, out, _ = cli(capsys, "simulate", str(path))
+    assert code == 0
     assert "after 3 warm-up requests" in out and "24 requests" in out
 
 
@@ -179,12 +172,7 @@ def test_simulate_command_takes_router_and_warmup(
     ("rate: 2, warmup: 5", "workload.warmup", "closed loop"),
 ])
 def test_bad_router_and_warmup_exit_2_naming_the_field(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
         workload: str, field: str, word: str) -> None:
-    from inferplan.cli import main
-    monkeypatch.setattr(sys, "argv", ["inferplan", "simulate", str(write(tmp_path, workload))])
-    with pytest.raises(SystemExit) as bad:
-        main()
-    assert bad.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and field in err[0] and word in err[0], err
+    line = one_line_error(capsys, "simulate", str(write(tmp_path, workload)))
+    assert field in line and word in line, line
