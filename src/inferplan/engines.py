@@ -32,7 +32,8 @@ from inferplan.validation import first_error
 ENGINE_NAMES = ("generic", "vllm", "sglang", "trtllm", "furiosa-llm", "jetstream", "vllm-tpu")
 #: Scheduler fields a scenario's `engine:` block may override.
 OVERRIDABLE = ("cuda_graphs", "allreduce", "max_num_batched_tokens", "max_num_seqs",
-               "chunked_prefill", "kv_admission", "cuda_graph_max_batch")
+               "chunked_prefill", "kv_admission", "cuda_graph_max_batch",
+               "recv_interval_steps")
 
 
 class _Frozen(BaseModel):
@@ -55,6 +56,9 @@ class Scheduler(_Frozen):
     #: steps carrying prompt tokens replay graphs too (vLLM's piecewise graphs, by token
     #: count up to cuda_graph_max_batch); False: any prompt-carrying step runs eagerly
     prompt_graphs: bool = False
+    #: the scheduler takes new requests only every this many decode-only steps
+    #: (SGLang --scheduler-recv-interval; 1: every step, the default of every engine)
+    recv_interval_steps: int = Field(default=1, ge=1)
     allreduce: Literal["custom", "nccl", "xla"]
     sources: dict[str, str]
 
