@@ -79,3 +79,16 @@ def test_requests_weight_the_first_wave() -> None:
     many = closed_loop(dep, replace(wl, requests=1600), 16)
     assert float(one_wave.ttft_s) == pytest.approx(float(one_wave.first_wave_ttft_s))
     assert float(many.ttft_s) < float(one_wave.ttft_s)
+
+
+def test_poll_wait_worked_number() -> None:
+    from inferplan.serving import poll_wait_s
+    assert float(poll_wait_s(0.0357, 0.020, 30)) == pytest.approx(0.01785 + 0.29)
+    assert float(poll_wait_s(0.0357, 0.020, 1)) == pytest.approx(0.01785)
+
+
+def test_recv_interval_must_be_a_positive_count() -> None:
+    from inferplan.units import InferplanError
+    with pytest.raises(InferplanError, match="recv_interval_steps"):
+        make(model="qwen3-32b", hardware="h100-sxm", chips=1,
+             engine={"name": "sglang", "recv_interval_steps": 0})

@@ -167,6 +167,19 @@ def busy_step_share(rate: npt.ArrayLike) -> FloatArray:
     return np.asarray(-np.expm1(-f), dtype=np.float64)
 
 
+def poll_wait_s(tpot_s: npt.ArrayLike, decode_step_s: npt.ArrayLike,
+                interval: float) -> FloatArray:
+    """Mean wait of a request arriving while the engine decodes until its scheduler takes
+    it: half a step (τ/2), plus (I − 1)/2 decode-only steps when the scheduler polls for
+    new requests only every I decode steps (SGLang `--scheduler-recv-interval`: a decode
+    forward counts 1, a prompt-carrying one triggers the next poll at once; SGLang
+    `scheduler_recv_skipper.py`). τ = 35.7 ms, t(decode) = 20 ms, I = 30: 17.8 + 290 =
+    308 ms; I = 1: 17.8 ms."""
+    return np.asarray(0.5 * np.asarray(tpot_s, dtype=np.float64)
+                      + 0.5 * (interval - 1.0) * np.asarray(decode_step_s, dtype=np.float64),
+                      dtype=np.float64)
+
+
 def closed_loop_steps(deployment: Deployment,
                       compositions: list[tuple[npt.ArrayLike, ...]]) -> list[StepCost]:
     """Several step compositions priced in one vectorised call: each is (decoding
@@ -237,13 +250,16 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     - mixed (vLLM, TensorRT-LLM): a prompt goes in k_p = ⌈S̄/(b − R)⌉ chunks (1 without
       chunked prefill) beside the decodes; a share φ = 1 − e^(−f·k_p) of the steps carries
       prompt tokens (f·S̄/φ each). TPOT τ = φ·t(prompt step) + (1 − φ)·t(decode step).
-    - prefill_first (SGLang, bucketed engines): prompt-only steps of g = min(f/(1 −
-      e^(−f)), b/S̄) prompts (k_p = ⌈S̄/b⌉ chunks each), ψ = f·k_p/g of them per decode
-      step, while the decodes wait: TPOT = t(decode) + ψ·t(prompt step).
+    - prefill_first (SGLang, bucketed engines): prompt-only steps of g = min(x/(1 −
+      e^(−x)), b/S̄) prompts (k_p = ⌈S̄/b⌉ chunks each; x = f·I the arrivals between two
+      polls of the scheduler, which takes new requests every I decode steps, I = 1 but
+      for SGLang's --scheduler-recv-interval), ψ = f·k_p/g of them per decode step, while
+      the decodes wait: TPOT = t(decode) + ψ·t(prompt step).
     TTFT. The first C prompts arrive at once and go through the budget FCFS: the j-th
     has its first token after ⌈j·S̄/b'⌉ full prompt steps (b' = b − R/2 beside the
-    decodes of mixed engines). A later request waits half a step, then its k_p prompt
-    steps; with fixed lengths (ratio 1) later requests arrive in the first wave's groups
+    decodes of mixed engines). A later request waits for the scheduler's next poll
+    (`poll_wait_s`: half a step, or with I > 1 also (I − 1)/2 decode steps), then its k_p
+    prompt steps; with fixed lengths (ratio 1) later requests arrive in the first wave's groups
     of b'/S̄. Clients beyond R wait in the queue for a completion: (C − R)/R request
     lifetimes (Little's law). Mean over N requests (default 10·C): (C·first + (N − C)·later)/N.
     TTFT is never below one prompt's prefill. e2e = TTFT + (n̄ − 1)·TPOT.
@@ -260,6 +276,7 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     S, n = workload.mean_input_len, workload.mean_output_len
     budget = float(workload.prefill_chunk_tokens or sched.max_num_batched_tokens)
     R = np.minimum(C, float(admitted_sequences(deployment, workload)))
+    interval = float(sched.recv_interval_steps)
     context = S + n / 2.0
     mixed = sched.prompt_steps == "mixed"
     zero = np.zeros_like(R)
@@ -275,8 +292,9 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     else:
         k_p = np.full_like(R, math.ceil(S / budget))
         f = R / (k_p + n - 1.0)
-        prompts = np.minimum(np.maximum(f / np.maximum(busy_step_share(f), 1e-12), 1.0),
-                             max(budget / S, 1.0))                  # g per step
+        polled = f * interval                     # arrivals taken at one poll
+        prompts = np.minimum(np.maximum(polled / np.maximum(busy_step_share(polled), 1e-12),
+                                        1.0), max(budget / S, 1.0))   # g per step
         phi = f * k_p / prompts
         prompt_decodes = zero
         first_room = whole_prompts(np.full_like(R, budget), S, sched.chunked_prefill)
@@ -347,9 +365,9 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
                           / max(n - 1.0, 1.0), dtype=np.float64)
         later = first
     elif workload.length_ratio < 1.0:
-        later = 0.5 * tpot + k_p * prompt_s
+        later = poll_wait_s(tpot, decode_s, interval) + k_p * prompt_s
     else:   # fixed lengths, mixed steps: later requests come back in the first wave's groups
-        later = 0.5 * tpot + grouped * k_p
+        later = poll_wait_s(tpot, decode_s, interval) + grouped * k_p
     later = np.maximum(later, one_prefill)
     lifetime = later + (n - 1.0) * tpot
     queued = (C - R) / R * lifetime                 # Little's law, for clients beyond R

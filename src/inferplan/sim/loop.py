@@ -4,6 +4,9 @@ Closed loop: at t = 0 the first C requests arrive; each completion sends the cli
 next request at once, until N have been sent. Open loop (`workload.rate`): requests
 arrive at their own times (Poisson or gamma gaps), whatever the engine is doing. Every
 engine step, in the engine profile's way:
+- reception: the scheduler takes arrived requests every step, or with SGLang's
+  `--scheduler-recv-interval` I every I decode steps, right after a prompt step, or
+  when idle (`recv_interval_steps`);
 - admission: waiting requests start (FCFS) while fewer than `max_num_seqs` run and the
   KV cache holds them (`on_demand`: the tokens they hold now plus the new prompt;
   `reserve_full`: each admitted sequence reserves its whole prompt + output); under
@@ -142,11 +145,16 @@ class Replica:
         self.cap_seqs = cap_seqs
         self.table = table if table is not None else step_table(
             deployment, 0 if phase == "prefill" else cap_seqs,
-            float(input_tokens.max() + output_tokens.max()), float(self.budget))
+            float(input_tokens.max() + output_tokens.max()), float(self.budget),
+            float(input_tokens.mean()))
         self.mixed = sched.prompt_steps == "mixed"
         self.chunked = sched.chunked_prefill
         self.reserve = sched.kv_admission == "reserve_full" and phase != "prefill"
         self.waiting: deque[int] = deque()
+        #: arrived, not yet taken by the scheduler (it polls every `interval` decode steps)
+        self.inbox: deque[int] = deque()
+        self.interval = sched.recv_interval_steps
+        self.since_poll = self.interval                 # decode steps since the last poll
         self.prompting: deque[list[int]] = deque()   # [request, prompt tokens left]
         self.decoding: dict[int, int] = {}           # request -> tokens still to emit
         self.context: dict[int, int] = {}            # request -> tokens in its cache
@@ -162,14 +170,27 @@ class Replica:
         self.preemptions = 0
 
     def has_work(self) -> bool:
-        return bool(self.decoding or self.prompting or self.waiting)
+        return bool(self.decoding or self.prompting or self.waiting or self.inbox)
 
     def load(self) -> int:
         """Requests queued or running here (a least-loaded router's measure)."""
-        return len(self.waiting) + len(self.prompting) + len(self.decoding)
+        return len(self.waiting) + len(self.inbox) + len(self.prompting) + len(self.decoding)
 
     def arrive(self, r: int) -> None:
-        self.waiting.append(r)
+        if self.interval > 1:
+            self.inbox.append(r)
+        else:
+            self.waiting.append(r)
+
+    def _poll(self) -> None:
+        """The scheduler takes the arrived requests when `interval` decode steps have run
+        since its last poll, right after a prompt-carrying step, or when it is idle
+        (SGLang `--scheduler-recv-interval`; every step for the other engines)."""
+        if self.interval > 1 and (self.since_poll >= self.interval
+                                  or not (self.decoding or self.prompting)):
+            self.waiting.extend(self.inbox)
+            self.inbox.clear()
+            self.since_poll = 0
 
     def _need(self, r: int) -> int:
         """KV tokens request r takes when admitted: `reserve_full` its prompt + output;
@@ -182,6 +203,7 @@ class Replica:
         """Admit (FCFS, max_num_seqs, KV room) and compose the next step at `self.t`. A
         decode-only step runs k alike steps up to the next completion or, when known,
         `next_arrival_s`, priced at their middle context."""
+        self._poll()
         sched_cap, table = self.cap_seqs, self.table
         decoding, prompting, waiting = self.decoding, self.prompting, self.waiting
         while waiting and len(decoding) + len(prompting) < sched_cap:
@@ -223,6 +245,8 @@ class Replica:
             k = min(decoding[r] for r in decode_now)
             if next_arrival_s is not None and k > 1:
                 k = max(1, min(k, math.ceil((next_arrival_s - self.t) / first_dt)))
+            if self.interval > 1:                     # up to the scheduler's next poll
+                k = max(1, min(k, self.interval - self.since_poll))
         step = Step(start_s=self.t, k=k, dt_s=0.0, first_dt_s=first_dt,
                     decode_now=decode_now, chunks=chunks, prompt_tokens=prompt_tokens,
                     mean_ctx=mean_ctx, running=len(decoding) + len(prompting))
@@ -264,6 +288,7 @@ class Replica:
         self.t = step.start_s + dt
         self.busy += dt
         self.steps += k
+        self.since_poll = self.interval if step.chunks else self.since_poll + k
         out = Outcome(prompts_done=[], finished=[])
         decoding, context = self.decoding, self.context
         if not self.reserve:

@@ -46,18 +46,30 @@ class StepTable:
         return low * (1 - fc) + high * fc
 
 
+def prompt_chunks(prompt_tokens: npt.ArrayLike, prompt_len: float) -> FloatArray:
+    """Prompts a step's prompt tokens stand for: P/S̄ prompts of the mean prompt length
+    S̄ (at least one when P > 0; a step of fewer tokens than S̄ holds one chunk). Its
+    attention is priced per prompt, not as one sequence of P tokens (quadratic in P).
+    S̄ = 7373: P = 32768 → 4.44 prompts of 7373 tokens; P = 2048 → one chunk of 2048."""
+    P = np.asarray(prompt_tokens, dtype=np.float64)
+    return np.asarray(np.where(P > 0, np.maximum(P / max(prompt_len, 1.0), 1.0), 0.0),
+                      dtype=np.float64)
+
+
 def step_table(deployment: Deployment, max_decoding: int, max_context: float,
-               max_prompt_tokens: float) -> StepTable:
+               max_prompt_tokens: float, prompt_len: float | None = None) -> StepTable:
     """The grid for one deployment: decoding 0..max_decoding, contexts 1..max_context,
-    prompt tokens 0..max_prompt_tokens (each prompt chunk priced as one sequence of that
-    many tokens starting its prompt; the decodes at the mean context)."""
+    prompt tokens 0..max_prompt_tokens (as `prompt_chunks` of the mean prompt length
+    `prompt_len`, each starting its prompt; None: one chunk of all of them; the decodes
+    at the mean context)."""
     B = np.arange(max_decoding + 1, dtype=np.float64)[:, None, None]
     contexts = np.geomspace(1.0, max(float(max_context), 2.0), 17)
     prompts = np.linspace(0.0, max(float(max_prompt_tokens), 1.0), 33)
     P = prompts[None, None, :]
+    chunks = prompt_chunks(P, float(max_prompt_tokens) if prompt_len is None else prompt_len)
     cost = mixed_step_cost(deployment, [
         Segment("decode", B, 1, contexts[None, :, None]),
-        Segment("chunk", np.where(P > 0, 1.0, 0.0), P, 0.0)])
+        Segment("chunk", chunks, P / np.maximum(chunks, 1.0), 0.0)])
     latency = np.broadcast_to(cost.latency_s, (B.shape[0], contexts.size, prompts.size))
     return StepTable(contexts=contexts.tolist(), prompt_tokens=prompts.tolist(),
                      rows=np.asarray(latency, dtype=np.float64).tolist())
