@@ -22,9 +22,9 @@ RANKS: dict[str, int] = {
     "serving": 9, "disagg": 9, "speculative": 9, "export": 9,
     "search": 10, "buckets": 10, "sim": 10, "calibrate": 10, "validate": 10,
     "validate_serving": 10, "hlo": 10,
-    "report": 11, "cli": 12, "__main__": 13, "api": 13,
+    "report": 11, "sweep": 11, "cli": 12, "__main__": 13, "api": 13,
 }
-CORE_FORBIDDEN = {"report", "sim", "calibrate", "hlo", "cli"}
+CORE_FORBIDDEN = {"report", "sim", "calibrate", "hlo", "sweep", "cli"}
 ENTRY_POINTS = {"cli", "__main__", "api"}   # the command (and the Python API) may import anything
 
 

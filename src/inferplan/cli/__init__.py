@@ -14,6 +14,7 @@ from inferplan.cli import (  # noqa: F401  (each module registers its commands, 
     commands_search,
     commands_simulate,
     commands_speculative,
+    commands_sweep,
     commands_validate,
     commands_verify,
 )

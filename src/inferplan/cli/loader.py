@@ -72,28 +72,33 @@ def load_trace(ref: str, base: Path) -> Requests:
     return trace_requests(read_text(path, "workload.trace"), origin=path.name)
 
 
-def load_raw(source: Source, field: str = "scenario") -> tuple[dict[str, Any], Path]:
-    """The scenario (or space) mapping and the folder its references are relative to."""
+def load_raw(source: Source, field: str = "scenario", base: Path | None = None
+             ) -> tuple[dict[str, Any], Path]:
+    """The scenario (or space) mapping and the folder its references are relative to;
+    `base`, when given, is that folder for a mapping (a sweep's points resolve from their
+    spec file's folder, wherever the worker runs)."""
     if source is None:
         data: dict[str, Any] = parse_bundled_yaml(default_scenario_text())
         return data, Path.cwd()
     if isinstance(source, Mapping):
-        return dict(source), Path.cwd()
+        return dict(source), Path.cwd() if base is None else base
     return read_mapping(fspath(source), field), scenario_folder(source)
 
 
-def load_scenario(path: Source) -> tuple[Deployment, Workload]:
-    raw, base = load_raw(path)
+def load_scenario(path: Source, base: Path | None = None) -> tuple[Deployment, Workload]:
+    """A scenario's deployment and workload; a mapping's references resolve from `base`
+    (default: the working folder)."""
+    raw, base = load_raw(path, base=base)
     scenario = parse_scenario(raw, origin="scenario")
     return build_deployment(scenario, lambda r: load_model(r, base), lambda r: load_chip(r, base),
                             lambda r: load_calibration(r, base))
 
 
-def load_pools(path: Source) -> tuple[Deployment, Deployment, Workload,
-                                          DisaggregatedIn] | None:
+def load_pools(path: Source, base: Path | None = None
+               ) -> tuple[Deployment, Deployment, Workload, DisaggregatedIn] | None:
     """A scenario's disaggregated pools (prefill, decode, workload, the block), or None
-    when it has no `disaggregated:` block."""
-    raw, base = load_raw(path)
+    when it has no `disaggregated:` block; a mapping's references resolve from `base`."""
+    raw, base = load_raw(path, base=base)
     scenario = parse_scenario(raw, origin="scenario")
     if scenario.disaggregated is None:
         return None

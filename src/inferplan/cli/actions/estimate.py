@@ -25,11 +25,17 @@ def fitting_estimate_of(deployment: Deployment, workload: Workload) -> Estimate:
     est = estimate(deployment, workload)
     if est.fits:
         return est
+    raise does_not_fit(est)
+
+
+def does_not_fit(est: Estimate) -> InferplanError:
+    """The refusal of an estimate whose batch does not fit: the bytes per chip at its
+    batch, the usable bytes, and the largest batch that fits."""
     m, w, d = est.memory.memory, est.workload, est.deployment
     field, value = {"static": ("workload.batch", est.batch),
                     "concurrency": ("workload.concurrency", est.batch)}.get(
         est.mode, ("deployment", f"{d.model.name} on {d.chips}x {d.chip.name}"))
-    raise InferplanError(
+    return InferplanError(
         field, value,
         f"does not fit: {float(m.total_bytes_per_chip) / GIB:.1f} GiB per chip at "
         f"{est.batch} sequences of {w.context_len} tokens, {m.usable_bytes_per_chip / GIB:.1f}"

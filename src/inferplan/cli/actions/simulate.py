@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from rich.console import Console
@@ -23,14 +24,16 @@ def check_seed(seed: int, field: str = "--seed") -> None:
         raise InferplanError(field, seed, "a non-negative integer")
 
 
-def simulate_scenario(path: Source, seed: int) -> Simulation:
+def simulate_scenario(path: Source, seed: int, base: Path | None = None) -> Simulation:
     """One scenario's simulation: its disaggregated pools when it has a
-    `disaggregated:` block, else its replicas; a trace resolves next to the scenario."""
-    pools = load_pools(path)
+    `disaggregated:` block, else its replicas; a trace resolves next to the scenario (a
+    mapping's references from `base`, default the working folder)."""
+    folder = base if base is not None and isinstance(path, Mapping) else scenario_folder(path)
+    pools = load_pools(path, base)
     if pools is None:
-        return simulate_built(*load_scenario(path), seed, scenario_folder(path))
+        return simulate_built(*load_scenario(path, base), seed, folder)
     prefill, decode, workload, block = pools
-    trace = (load_trace(workload.trace, scenario_folder(path))
+    trace = (load_trace(workload.trace, folder)
              if workload.trace is not None else None)
     return simulate_pools(prefill, decode, workload, seed, trace, block.router,
                           block.kv_link)
