@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import cli, one_line_error
 
 import inferplan
+from conftest import cli, one_line_error
 from inferplan.sweep import read_results
 from inferplan.sweep.columns import COLUMNS, empty_row
 from inferplan.sweep.expand import expand, merged

@@ -22,7 +22,7 @@ from inferplan.sweep.spec import parse_spec
 
 pytest.importorskip("ray", reason="the ray extra (pip install 'inferplan[ray]') is not installed")
 
-from tools.ray_cluster import LocalRayCluster, free_port, node_env  # noqa: E402
+from tools.ray_cluster import LocalRayCluster, free_port, node_env
 
 #: 24 simulations of 16,000 requests (~0.15 s each here), one per task: a few seconds of
 #: work on two one-CPU workers, long enough to kill one in the middle.

@@ -10,6 +10,7 @@ and Ray leaves it alone. Needs the `ray` extra.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -68,10 +69,8 @@ def _wait_started(proc: subprocess.Popen[bytes], log: Path) -> None:
 def _kill(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL a node's process group (the `ray start` process, its raylet and agents;
     its task workers exit when their raylet does) and reap the leader."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait(10)
 
 

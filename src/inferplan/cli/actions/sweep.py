@@ -117,9 +117,10 @@ def run_sweep(spec_path: str, out: str | None, backend_name: str, address: str |
                 size = shard_points or auto_shard_points(len(todo), backend.workers)
                 batches = make_shards(todo, size, str(base), spec.seed)
                 shards = len(batches)
+                landing = backend.run(batches, run_shard)
                 with _progress() if show_progress else _NoProgress() as progress:
                     task = progress.add_task("sweep", total=len(todo))
-                    for shard, rows in backend.run(batches, run_shard):
+                    for shard, rows in landing:
                         written += sink.write(rows)
                         invalid += sum(1 for r in rows if r["error"] is not None)
                         progress.advance(task, len(shard.points))

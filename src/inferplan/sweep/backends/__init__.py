@@ -23,7 +23,8 @@ class Backend(Protocol):
 
     def run(self, shards: Sequence[Shard], runner: ShardRunner
             ) -> Iterator[tuple[Shard, list[Row]]]:
-        """Run `runner` on every shard; yield (shard, its rows) as each completes."""
+        """Start running `runner` on the shards (before the caller starts any thread:
+        the local pool forks); the iterator gives (shard, its rows) as each completes."""
         ...
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from inferplan.sweep.columns import Row
@@ -116,13 +116,11 @@ class RayBackend:
 
     def run(self, shards: Sequence[Shard], runner: ShardRunner
             ) -> Iterator[tuple[Shard, list[Row]]]:
-        """Keep SHARDS_IN_FLIGHT_PER_WORKER shards per CPU submitted; yield each shard's
-        rows as its task finishes."""
-        ray = self._ray
-        task = ray.remote(num_cpus=1, max_retries=self.retries)(runner)
+        """Submit the first SHARDS_IN_FLIGHT_PER_WORKER shards per CPU now; the iterator
+        yields each shard's rows as its task finishes and keeps the window full."""
+        task = self._ray.remote(num_cpus=1, max_retries=self.retries)(runner)
         todo = iter(shards)
         pending: dict[Any, Shard] = {}
-        failed: list[tuple[Shard, str]] = []
         window = SHARDS_IN_FLIGHT_PER_WORKER * self.workers
 
         def submit() -> None:
@@ -130,6 +128,12 @@ class RayBackend:
                 pending[task.remote(shard)] = shard
 
         submit()
+        return self._completed(pending, submit, len(shards))
+
+    def _completed(self, pending: dict[Any, Shard], submit: Callable[[], None],
+                   total: int) -> Iterator[tuple[Shard, list[Row]]]:
+        ray = self._ray
+        failed: list[tuple[Shard, str]] = []
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
@@ -143,7 +147,7 @@ class RayBackend:
             submit()
         if failed:
             raise InferplanError("backend", "ray",
-                                 f"{len(failed)} of {len(shards)} shards failed after "
+                                 f"{len(failed)} of {total} shards failed after "
                                  f"{self.retries} retries (first: {failed[0][1]}); the rows "
                                  "that landed are written: run the same command again to "
                                  "resume")
