@@ -45,6 +45,9 @@ SLOW = {
         "tests/test_verify_sharding.py runs the same check on 2, 4 and 8 devices",
     "inferplan verify-sharding":
         "jax in a child process (as above); tests/test_verify_sharding.py",
+    "inferplan sweep examples/sweep/fleet.yaml --out fleet/ --backend ray":
+        "starts a Ray instance on the machine's outward address; tests/test_sweep_ray.py "
+        "runs the ray backend on a loopback cluster it starts, a worker killed mid-sweep",
 }
 
 #: Documented commands that document a refusal: the exit status they show.

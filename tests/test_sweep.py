@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -252,3 +253,109 @@ def test_dry_run_lists_the_points_and_writes_nothing(
     code, stdout, _ = cli(capsys, "sweep", str(path), "--dry-run")
     assert code == 0 and stdout.startswith("2 points (2 estimate) from 1 grid entries")
     assert not (tmp_path / "spec-sweep").exists() and not Path("spec-sweep").exists()
+
+
+# ---------------------------------------------------------------- the ray backend's logic
+
+
+class FakeRayError(Exception):
+    pass
+
+
+class FakeRay(types.ModuleType):
+    """The few calls of `ray` the backend makes, run in-process: a task runs when
+    submitted, and the shards in `failing` fail as a task that used up its retries."""
+
+    def __init__(self, failing: set[int]) -> None:
+        super().__init__("ray")
+        self.exceptions = types.SimpleNamespace(RayError=FakeRayError)
+        self.failing = failing
+        self.inits: list[dict[str, Any]] = []
+        self.options: list[dict[str, Any]] = []
+        self.in_flight_max = 0
+        self._pending = 0
+
+    def is_initialized(self) -> bool:
+        return bool(self.inits)
+
+    def init(self, **kwargs: Any) -> None:
+        self.inits.append(kwargs)
+        self.started = kwargs
+
+    def shutdown(self) -> None:
+        self.inits.clear()
+
+    def cluster_resources(self) -> dict[str, float]:
+        return {"CPU": 2.0}
+
+    def remote(self, **options: Any) -> Any:
+        self.options.append(options)
+        fake = self
+
+        class Task:
+            def __init__(self, fn: Any) -> None:
+                self.fn = fn
+
+            def remote(self, shard: Any) -> Any:
+                fake._pending += 1
+                fake.in_flight_max = max(fake.in_flight_max, fake._pending)
+                if shard.index in fake.failing:
+                    return Ref(FakeRayError("WorkerCrashedError: the worker died"))
+                return Ref(self.fn(shard))
+
+        return Task
+
+    def wait(self, refs: list[Any], num_returns: int) -> tuple[list[Any], list[Any]]:
+        self._pending -= 1
+        return refs[:1], refs[1:]
+
+    def get(self, ref: Ref) -> Any:
+        if isinstance(ref.value, FakeRayError):
+            raise ref.value
+        return ref.value
+
+
+class Ref:
+    """An object reference: what a task returned (or how it failed)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def test_the_ray_backend_writes_what_landed_and_names_a_shard_that_failed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeRay(failing={2})
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    path = write_spec(tmp_path, spec_of(grid={"workload.input_len": [256, 512, 1024, 2048,
+                                                                     4096, 8192]}))
+    out = tmp_path / "out"
+    line = one_line_error(capsys, "sweep", str(path), "--out", str(out), "--backend", "ray",
+                          "--workers", "2", "--shard-size", "1")
+    assert line.startswith("error: backend: 'ray' is not valid; 1 of 6 shards failed after 3 "
+                           "retries (first: WorkerCrashedError: the worker died); the rows")
+    assert fake.options == [{"num_cpus": 1, "max_retries": 3}]
+    assert fake.started["num_cpus"] == 2 and "address" not in fake.started
+    assert fake.in_flight_max == 4                  # two shards per cluster CPU
+    assert len(read_results(out)) == 5 and not fake.inits   # written, and shut down
+    fake.failing.clear()
+    code, stdout, _ = cli(capsys, "sweep", str(path), "--out", str(out), "--backend", "ray")
+    assert code == 0 and "1 run now" in stdout and "5 already in" in stdout
+    assert len(read_results(out)) == 6
+
+
+def test_a_ray_that_cannot_connect_is_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeRay(failing=set())
+
+    def refuse(**kwargs: Any) -> None:
+        raise ConnectionError("Could not find any running Ray instance.\nmore")
+
+    fake.init = refuse     # type: ignore[method-assign]
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    path = write_spec(tmp_path, spec_of())
+    line = one_line_error(capsys, "sweep", str(path), "--out", str(tmp_path / "out"),
+                          "--backend", "ray", "--address", "auto")
+    assert line == ("error: --address: 'auto' is not valid; Ray could not connect: Could "
+                    "not find any running Ray instance.")

@@ -85,9 +85,11 @@ def load_spec(path: str) -> tuple[SweepSpecIn, list[Point], Path]:
 
 
 def _progress() -> Progress:
+    """The bar on stderr: points done of those to run, elapsed, time left; cleared when
+    the sweep ends (the summary stays), so an error after it is still one line."""
     return Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("points"), TimeElapsedColumn(), TextColumn("eta"),
-                    TimeRemainingColumn(), console=Console(stderr=True))
+                    TimeRemainingColumn(), console=Console(stderr=True), transient=True)
 
 
 def run_sweep(spec_path: str, out: str | None, backend_name: str, address: str | None,
@@ -173,7 +175,8 @@ def run_sweep_command(spec_path: str, out: str | None, backend_name: str,
                   f" ({run.invalid:,} invalid: see the error column), {run.skipped:,} "
                   f"already in {run.out}/")
     if run.shards:
-        console.print(f"{run.backend} backend, {run.workers} workers, {run.shards} shards of"
+        console.print(f"{run.backend} backend, {run.workers} worker"
+                      f"{'s' if run.workers != 1 else ''}, {run.shards} shards of"
                       f" up to {run.shard_points} points: {run.elapsed_s:.1f} s, "
                       f"{run.points_per_s:.1f} points/s")
     console.print(f"results: {run.out / RESULTS_PARQUET}, {run.out / RESULTS_CSV} "
