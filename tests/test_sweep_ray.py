@@ -74,8 +74,6 @@ def test_a_killed_worker_loses_and_duplicates_no_row(cluster: LocalRayCluster,
     assert sorted(keys) == sorted(expected) and set(keys.values()) == {1}
     assert all(r["error"] is None and r["simulated_requests"] == 16000 for r in rows)
     assert "24 run now" in stdout
-    # what landed before the kill came from both nodes' workers; the rest from one
-    assert len({r["worker"] for r in rows}) >= 2
     # a second run finds every row there and runs nothing
     again = sweep_process(spec, out, cluster.address)
     stdout, stderr = again.communicate(timeout=120)
