@@ -256,7 +256,10 @@ def predict_serving(case: ServingCase, resolve_model: Callable[[str], ModelSpec]
     if max_batch(deployment, replace(workload, output_len=1, input_len=1)) < 1:
         return ServingSkip(case.row_id, "the weights leave no room for a sequence at the "
                                         "engine's usable memory fraction (0.9)")
-    ttft, tpot = predict(deployment, workload)
+    try:
+        ttft, tpot = predict(deployment, workload)
+    except InferplanError as exc:
+        return ServingSkip(case.row_id, str(exc))
     return replace(case, pred_ttft_s=ttft, pred_tpot_s=tpot)
 
 
