@@ -139,7 +139,8 @@ def test_rows_through_the_simulator_stay_near_the_closed_form() -> None:
 
 #: the agg rows measured by the InferenceX scripts (the held-out Llama rows left out first)
 INFERENCEX_ROWS = [r for r in ROWS if "llama" not in r["model_path"].lower()
-                   and r["mode"] == "agg" and r["client_protocol"] == "inferencemax"]
+                   and r["mode"] == "agg" and r["client_protocol"] == "inferencemax"
+                   and isinstance(map_serving_row(r), ServingCase)]
 
 
 def _scenario(row: dict[str, str]) -> dict[str, object]:
@@ -183,7 +184,10 @@ def test_recipes_are_sourced_and_use_only_scheduler_overrides() -> None:
     env = {"conc": 64, "isl": 8192, "osl": 1024, "tp": 8}
     assert inferencex_recipes()
     for entry in inferencex_recipes():
-        assert set(entry) <= conditions | {"engine", "kv", "source", "notes"}, entry
+        assert set(entry) <= conditions | {"engine", "kv", "source", "notes",
+                                           "mtp_draft_tokens"}, entry
+        if "mtp_draft_tokens" in entry:                  # an MTP script, and said so
+            assert entry["mtp_draft_tokens"] in (1, 2, 3) and "MTP ON" in entry["notes"]
         assert re.fullmatch(r"benchmarks/\S+\.sh@[0-9a-f]{7,12}", entry["source"]), entry
         assert entry["engine"]["name"] in ENGINE_NAMES
         assert set(entry["engine"]) - {"name"} <= overrides, entry
@@ -210,3 +214,21 @@ def test_every_recipe_is_the_first_fit_of_a_dev_row(monkeypatch: pytest.MonkeyPa
                 break
     unused = [(i, entries[i]["source"]) for i in range(len(entries)) if i not in used]
     assert not unused
+
+
+def test_a_row_whose_layout_outnumbers_its_run_is_skipped_with_the_reason() -> None:
+    """Row 1537 records batch 32 x attention DP 64 = 2048 clients on a run of
+    silicon_concurrency=32: the layout is inflated, so it is skipped, not queued."""
+    row = next(r for r in ROWS if r["id"].endswith("_c32_tp8_ep8_1537"))
+    skip = map_serving_row(row)
+    assert isinstance(skip, ServingSkip) and "silicon_concurrency" in skip.reason
+
+
+def test_mtp_scripts_decode_with_the_checkpoints_mtp_module() -> None:
+    """An entry of an MTP script (mtp_draft_tokens) gives the row a speculative block: the
+    MTP module, the script's draft tokens, the mapping's sourced acceptance (0.81-0.90)."""
+    mtp = [r for r in INFERENCEX_ROWS if "speculative" in _scenario(r)]
+    assert len(mtp) > 100
+    spec = _scenario(mtp[0])["speculative"]
+    assert spec["draft"] == "mtp" and spec["gamma"] in (1, 2, 3)  # type: ignore[index]
+    assert 0.81 <= spec["alpha"] <= 0.90  # type: ignore[index]

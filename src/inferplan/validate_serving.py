@@ -95,7 +95,9 @@ def inferencex_recipe(row: Mapping[str, str], scenario: Mapping[str, Any]) -> di
     """The scenario fields the InferenceX launch script set for an agg `inferencemax` row:
     the first entry of `inferencex_recipes()` that fits the row (model, chip, engine, weight
     dtype, tp, attention DP, ISL/OSL, the run's concurrency, the measured= date) gives its
-    `engine:` block and KV dtype; {} for other rows and where no entry fits."""
+    `engine:` block and KV dtype, and for a run of an MTP script (`mtp_draft_tokens`) a
+    `speculative:` block with the checkpoint's MTP module, γ the script's draft tokens and
+    α the mapping's `mtp_acceptance`; {} for other rows and where no entry fits."""
     if row["client_protocol"] != "inferencemax" or row["mode"] != "agg":
         return {}
     source = row.get("silicon_data_source", "")
@@ -114,9 +116,14 @@ def inferencex_recipe(row: Mapping[str, str], scenario: Mapping[str, Any]) -> di
                 and all(facts[k] in (v if isinstance(v, list) else [v])
                         for k, v in entry.items() if k in facts)):
             kv = entry.get("kv", scenario["dtypes"]["kv"])
-            return {"engine": {k: v if k == "name" else recipe_value(v, env)
-                               for k, v in entry["engine"].items()},
-                    "dtypes": {**scenario["dtypes"], "kv": kv}}
+            fields: dict[str, Any] = {
+                "engine": {k: v if k == "name" else recipe_value(v, env)
+                           for k, v in entry["engine"].items()},
+                "dtypes": {**scenario["dtypes"], "kv": kv}}
+            if "mtp_draft_tokens" in entry:
+                fields["speculative"] = {"draft": "mtp", "gamma": entry["mtp_draft_tokens"],
+                                         "alpha": serving_mapping()["mtp_acceptance"]}
+            return fields
     return {}
 
 
@@ -256,6 +263,10 @@ def map_serving_row(row: Mapping[str, str]) -> ServingCase | ServingSkip:
         layout = {**_layout(row), "dp": 1}
         chips = layout["tp"] * layout["pp"]
         clients = _int(row["batch_size"]) * _int(row["attention_dp_size"])
+        stated = re.search(r"silicon_concurrency=(\d+)", row.get("silicon_data_source", ""))
+        if stated is not None and clients > int(stated.group(1)):
+            return ServingSkip(rid, "batch_size x attention DP exceeds the run's "
+                                    "silicon_concurrency (the recorded layout is inflated)")
     scenario = {
         "name": rid, "model": model, "hardware": chip, "chips": chips,
         "parallelism": layout,
