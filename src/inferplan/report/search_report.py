@@ -115,20 +115,39 @@ def render_counts(result: SearchResult, console: Console) -> None:
         console.print(table)
 
 
+#: Objectives whose figure (or its inverse: tokens per USD and USD per million tokens
+#: rank alike) a column of the top table already shows: no column of their own.
+SHOWN = {"throughput_per_chip": "tok/s/chip", "throughput_per_usd": "$/M tok",
+         "min_tpot": "TPOT", "min_ttft": "TTFT"}
+
+
+def objective_header(name: str) -> str:
+    """A short column header for an objective's figure: its unit (`tok/$`, `chips`), or
+    `ms` for the latency objectives (`format_objective` prints them in ms)."""
+    unit = OBJECTIVES[name].unit
+    return "ms" if unit == "s" else unit
+
+
 def render_top(result: SearchResult, console: Console, top: int) -> None:
+    """The best points, best first; the objective's own column only when no other column
+    shows its figure (the table fits 80 terminal columns)."""
     table = Table(title=f"best {min(top, result.feasible)} by {result.objective}",
                   title_justify="left")
     table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("deployment", ratio=1)
-    for col in ("TTFT", "TPOT", "tok/s/chip", "$/M tok", result.objective):
+    table.add_column("deployment", ratio=1, min_width=16)
+    for col in ("TTFT", "TPOT", "tok/s/chip", "$/M tok"):
         table.add_column(col, justify="right", no_wrap=True)
+    extra = result.objective not in SHOWN
+    if extra:
+        table.add_column(objective_header(result.objective), justify="right", no_wrap=True)
     for k, i in enumerate(result.best(top), 1):
         per_m = float(result.cols.usd_per_million_tokens[i])
         table.add_row(str(k), label(result, i), _ms(result.cols.ttft_s[i]),
                       _ms(result.cols.tpot_s[i]),
                       f"{result.cols.tokens_per_s_per_chip[i]:,.1f}",
                       "n/a" if per_m != per_m else f"${per_m:.3f}",
-                      format_objective(result.objective, score(result, i)))
+                      *([format_objective(result.objective, score(result, i))] if extra
+                        else []))
     console.print(table)
 
 
@@ -147,8 +166,8 @@ def render_why(result: SearchResult, why: Why, console: Console) -> None:
     table = Table(title="best of each alternative", title_justify="left")
     table.add_column("axis", no_wrap=True)
     table.add_column("value", no_wrap=True)
-    table.add_column("best point", ratio=1)
-    table.add_column(obj, justify="right", no_wrap=True)
+    table.add_column("best point", ratio=1, min_width=16)
+    table.add_column(objective_header(obj), justify="right", no_wrap=True)
     table.add_column("vs winner", justify="right", no_wrap=True)
     for alt in why.alternatives:
         value = ("plain" if alt.value is None and alt.axis in ("draft", "alpha", "gamma")
