@@ -11,17 +11,23 @@ from inferplan.serving import Estimate, explain
 TERMS = ("compute", "weights", "kv", "communication", "overhead")
 
 
-def render_estimate(est: Estimate, console: Console) -> None:
-    """Latency and throughput, then the step-time split of prefill and decode."""
+def describe(est: Estimate) -> str:
+    """The deployment and workload of an estimate in one line (no markup)."""
     d = est.deployment
     lay = d.layout
-    console.print(
-        f"[bold]{d.model.name}[/] on {d.chips}x {d.chip.display_name} "
-        f"({d.topology.describe()}), tp={lay.tp} pp={lay.pp} dp={lay.dp}"
-        + (f" ep={lay.ep}" if lay.ep > 1 else "")
-        + f"; weights {d.dtypes.weights}, KV {d.dtypes.kv}, compute {d.dtypes.compute};"
-        f" {d.efficiency}; {est.mode} batch {est.batch} per replica"
-        f" ({est.workload.input_len} in / {est.workload.output_len} out)")
+    return (f"{d.model.name} on {d.chips}x {d.chip.display_name} "
+            f"({d.topology.describe()}), tp={lay.tp} pp={lay.pp} dp={lay.dp}"
+            + (f" ep={lay.ep}" if lay.ep > 1 else "")
+            + f"; weights {d.dtypes.weights}, KV {d.dtypes.kv}, compute {d.dtypes.compute};"
+            f" {d.efficiency}; {est.mode} batch {est.batch} per replica"
+            f" ({est.workload.input_len} in / {est.workload.output_len} out)")
+
+
+def render_estimate(est: Estimate, console: Console) -> None:
+    """Latency and throughput, then the step-time split of prefill and decode."""
+    lay = est.deployment.layout
+    name = est.deployment.model.name
+    console.print(f"[bold]{name}[/]{describe(est)[len(name):]}")
     if not est.fits:
         console.print(f"[red]does not fit[/]: the largest batch is {est.memory.max_batch}")
     top = Table(show_header=True, title_justify="left")

@@ -299,10 +299,11 @@ def render_frontier(result: SearchResult, fronts: list[Frontier], console: Conso
                   "overhead (ovh)")
 
 
-def write_frontier_html(result: SearchResult, fronts: list[Frontier], path: str | Path,
-                        max_cloud: int = 20_000) -> None:
-    """A plotly page: every feasible point and the frontier (TPOT vs tok/s/chip), and
-    under it the decode split along each frontier (stacked, ms per step)."""
+def frontier_figure(result: SearchResult, fronts: list[Frontier], max_cloud: int = 20_000,
+                    webgl: bool = True) -> Any:
+    """A plotly figure: every feasible point (the best `max_cloud`) and the frontier (TPOT
+    vs tok/s/chip), and under it the decode split along each frontier (stacked, ms per
+    step). `webgl`: draw the cloud with WebGL (fast for many points) rather than SVG."""
     import plotly.graph_objects as go  # type: ignore[import-untyped]
     from plotly.subplots import make_subplots  # type: ignore[import-untyped]
 
@@ -312,7 +313,8 @@ def write_frontier_html(result: SearchResult, fronts: list[Frontier], path: str 
                             f"decode split along the frontier, {f.input_len} in / "
                             f"{f.output_len} out" for f in fronts])
     order = result.order[:max_cloud]
-    fig.add_trace(go.Scattergl(
+    cloud = go.Scattergl if webgl else go.Scatter
+    fig.add_trace(cloud(
         x=result.cols.tokens_per_s_per_chip[order], y=result.cols.tpot_s[order] * 1e3,
         mode="markers", name="feasible points", marker={"size": 3, "color": "#bbbbbb"},
         text=[label(result, int(i)) for i in order[:2000]], hoverinfo="text+x+y"),
@@ -336,7 +338,13 @@ def write_frontier_html(result: SearchResult, fronts: list[Frontier], path: str 
     fig.update_xaxes(title_text="output tokens/s per chip", row=1, col=1)
     fig.update_layout(height=450 * rows,
                       title=f"inferplan frontier: {result.space.name or 'search space'}")
-    fig.write_html(str(path), include_plotlyjs=True)
+    return fig
+
+
+def write_frontier_html(result: SearchResult, fronts: list[Frontier], path: str | Path,
+                        max_cloud: int = 20_000) -> None:
+    """`frontier_figure` as a plotly page of its own (`inferplan frontier --html`)."""
+    frontier_figure(result, fronts, max_cloud).write_html(str(path), include_plotlyjs=True)
 
 
 # --------------------------------------------------------------- recommend
