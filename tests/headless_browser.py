@@ -6,8 +6,8 @@ package registries):
 
 - `playwright` installs from PyPI, but its browsers do not: `playwright install
   chromium` downloads Chrome for Testing from a CDN, which fails there ("Download
-  failure"). The same holds for pyppeteer, selenium's selenium-manager and kaleido 1.x
-  (choreographer), which all fetch or expect a Chrome of their own.
+  failure", tried). pyppeteer, selenium (selenium-manager) and kaleido 1.x
+  (choreographer) likewise download a Chrome or expect one installed.
 - PyQt6-WebEngine bundles a current Chromium (140) and runs offscreen, but links about
   fifty system libraries (X11, NSS, ALSA, D-Bus, fontconfig, krb5...) that a bare
   machine lacks, and weighs 0.5 GB.
@@ -58,19 +58,31 @@ class PageCheck:
     text: str
 
 
-def kaleido_executable() -> Path:
-    """kaleido 0.2.x's launcher script (`kaleido/executable/kaleido`, or `kaleido.cmd` on
-    Windows); AssertionError with the install command when it is not there."""
+def kaleido_command() -> tuple[list[str], dict[str, str], Path]:
+    """The command that starts kaleido 0.2.x's Chromium, its environment and its working
+    folder; AssertionError with the install command when it is not there.
+
+    On Linux and macOS, what the wheel's launcher (`kaleido/executable/kaleido`, nine
+    lines of bash) does, without its unquoted `$@`, which splits a path with a space:
+    its own libraries and fonts, and its folder as the working folder (the binary reads
+    `./js/kaleido_scopes.js`). On Windows, the launcher `kaleido.cmd`."""
     spec = importlib.util.find_spec("kaleido")
     assert spec is not None and spec.origin is not None, (
         "kaleido 0.2.1 (the tests' headless Chromium) is not installed: "
         "pip install -e '.[dev]'")
     folder = Path(spec.origin).parent / "executable"
-    launcher = folder / ("kaleido.cmd" if os.name == "nt" else "kaleido")
-    assert launcher.is_file(), (
-        f"{folder} has no kaleido launcher: kaleido >= 1 bundles no browser; "
+    binary = folder / ("kaleido.cmd" if os.name == "nt" else "bin/kaleido")
+    assert binary.is_file(), (
+        f"{folder} has no {binary.name}: kaleido >= 1 bundles no browser; "
         "pip install 'kaleido>=0.2.1,<0.3'")
-    return launcher
+    env = dict(os.environ)
+    if os.name != "nt":
+        env.pop("LD_PRELOAD", None)
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(
+            [str(folder / "lib"), *filter(None, [env.get("LD_LIBRARY_PATH")])])
+        env["FONTCONFIG_PATH"] = str(folder / "etc" / "fonts")
+        env["XDG_DATA_HOME"] = str(folder / "xdg")
+    return [str(binary)], env, folder
 
 
 def check_page(html: str, width_px: int = 1200, height_px: int = 900,
@@ -78,13 +90,14 @@ def check_page(html: str, width_px: int = 1200, height_px: int = 900,
     """Load `html` in the headless Chromium and report what it saw once every chart is
     drawn, or after `wait_s`. BrowserUnavailable when Chromium does not start;
     AssertionError when it started but the check did not finish."""
-    launcher = kaleido_executable()
+    start, env, folder = kaleido_command()
     spec = {"html": html, "width_px": width_px, "height_px": height_px,
             "timeout_ms": int(wait_s * 1000)}
-    command = [str(launcher), "plotly", f"--plotlyjs={DRIVER}", *SWITCHES]
+    command = [*start, "plotly", f"--plotlyjs={DRIVER}", *SWITCHES]
     try:
         run = subprocess.run(command, input=json.dumps(spec) + "\n", capture_output=True,
-                             text=True, encoding="utf-8", timeout=wait_s + 60)
+                             text=True, encoding="utf-8", timeout=wait_s + 60, env=env,
+                             cwd=folder)
         stdout, stderr, code = run.stdout, run.stderr, run.returncode
     except subprocess.TimeoutExpired as exc:
         stdout, stderr, code = _text(exc.stdout), _text(exc.stderr), None

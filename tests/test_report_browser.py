@@ -6,10 +6,11 @@ page's text.
 The browser: the headless Chromium 88 that the `kaleido` 0.2.1 wheel bundles (in the
 `dev` extra as `kaleido>=0.2.1,<0.3`), driven by `headless_browser.py` and
 `headless_browser.js`. Chosen because it is the one browser that installs from PyPI
-alone and runs on a bare machine: `playwright install chromium` (and pyppeteer,
-selenium-manager, kaleido 1.x) download their browser from a CDN, blocked where the
-tests run; PyQt6-WebEngine's Chromium needs some fifty system libraries a bare image
-lacks; kaleido 0.2.1 ships its own and needs only glibc. It has no DevTools port, so
+alone and runs on a bare machine: `playwright install chromium` downloads its browser
+from a CDN, which fails where the tests run (tried; pyppeteer, selenium-manager and
+kaleido 1.x also download a Chrome or expect one installed); PyQt6-WebEngine's Chromium
+runs (tried) but needs some fifty system libraries a bare image lacks; kaleido 0.2.1
+ships its own libraries and fonts and needs only glibc. It has no DevTools port, so
 the checker rides on kaleido's stdin protocol (see `headless_browser.py`). The tests
 skip, with the browser's own message, only when that Chromium cannot start on the
 machine; a missing kaleido is a failure (`pip install -e '.[dev]'` installs it).

@@ -102,11 +102,13 @@ def memory_figure(est: Estimate, div_id: str) -> str:
     for name, key in MEMORY_ROWS:
         fig.add_trace(go.Bar(x=[mem[key] / GIB], y=["per chip"], orientation="h", name=name,
                              hovertemplate=f"{name}: %{{x:.2f}} GiB<extra></extra>"))
-    for key, name, dash in (("usable_bytes_per_chip", "usable", "dash"),
-                            ("capacity_bytes_per_chip", "capacity", "solid")):
+    # usable under the bar, capacity over it: apart when they coincide (`ideal`)
+    for key, name, dash, y, shift in (("usable_bytes_per_chip", "usable", "dash", -0.5, -10),
+                                      ("capacity_bytes_per_chip", "capacity", "solid", 0.5,
+                                       10)):
         x = mem[key] / GIB
         fig.add_shape(type="line", x0=x, x1=x, y0=-0.5, y1=0.5, line={"dash": dash})
-        fig.add_annotation(x=x, y=0.5, text=name, showarrow=False, yshift=10)
+        fig.add_annotation(x=x, y=y, text=name, showarrow=False, yshift=shift)
     fig.update_layout(barmode="stack", title="memory per chip (GiB)",
                       xaxis_title="GiB", legend={"orientation": "h", "y": -0.5})
     return figure(fig, div_id, height_px=260)
