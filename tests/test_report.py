@@ -150,3 +150,16 @@ def test_the_python_api_puts_reports_on_one_page(tmp_path: Path) -> None:
         inferplan.html_report(est, "not a report")  # type: ignore[arg-type]
     with pytest.raises(inferplan.InferplanError, match="at least one"):
         inferplan.html_report()
+
+
+def test_a_speculative_scenario_says_so(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = tmp_path / "mtp.yaml"
+    scenario.write_text(
+        "model: deepseek-r1\nhardware: b200\nchips: 8\nparallelism: {tp: 8}\n"
+        "dtypes: {weights: fp8, kv: fp8, compute: fp8}\nengine: trtllm\n"
+        "workload: {input_len: 1024, output_len: 1024, concurrency: 4}\n"
+        "speculative: {draft: mtp, gamma: 3, alpha: 0.875}\n", encoding="utf-8")
+    text = visible_text(report(capsys, tmp_path / "r.html", str(scenario)))
+    assert "speculative: draft deepseek-r1-mtp, gamma 3, alpha 0.875" in text
+    assert "decode, per output token (TPOT)" in text

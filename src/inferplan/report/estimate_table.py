@@ -20,7 +20,10 @@ def describe(est: Estimate) -> str:
             + (f" ep={lay.ep}" if lay.ep > 1 else "")
             + f"; weights {d.dtypes.weights}, KV {d.dtypes.kv}, compute {d.dtypes.compute};"
             f" {d.efficiency}; {est.mode} batch {est.batch} per replica"
-            f" ({est.workload.input_len} in / {est.workload.output_len} out)")
+            f" ({est.workload.input_len} in / {est.workload.output_len} out)"
+            + ("" if d.speculative is None else
+               f"; speculative: draft {d.speculative.draft.name}, gamma {d.speculative.gamma},"
+               f" alpha {d.speculative.alpha:g}"))
 
 
 def render_estimate(est: Estimate, console: Console) -> None:
