@@ -29,6 +29,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,15 +95,7 @@ def check_page(html: str, width_px: int = 1200, height_px: int = 900,
     spec = {"html": html, "width_px": width_px, "height_px": height_px,
             "timeout_ms": int(wait_s * 1000)}
     command = [*start, "plotly", f"--plotlyjs={DRIVER}", *SWITCHES]
-    try:
-        run = subprocess.run(command, input=json.dumps(spec) + "\n", capture_output=True,
-                             text=True, encoding="utf-8", timeout=wait_s + 60, env=env,
-                             cwd=folder)
-        stdout, stderr, code = run.stdout, run.stderr, run.returncode
-    except subprocess.TimeoutExpired as exc:
-        stdout, stderr, code = _text(exc.stdout), _text(exc.stderr), None
-    except OSError as exc:
-        raise BrowserUnavailable(f"kaleido's Chromium did not run: {exc}") from None
+    stdout, stderr, code = _run(command, json.dumps(spec) + "\n", env, folder, wait_s + 60)
     lines = [line for line in stdout.splitlines() if line.strip()]
     started = [json.loads(line) for line in lines[:1] if line.startswith("{")]
     if not started or started[0].get("code") != 0:
@@ -115,5 +108,24 @@ def check_page(html: str, width_px: int = 1200, height_px: int = 900,
     return PageCheck(**{k: answer[k] for k in PageCheck.__dataclass_fields__})
 
 
-def _text(output: str | bytes | None) -> str:
-    return output.decode("utf-8", "replace") if isinstance(output, bytes) else output or ""
+def _run(command: list[str], stdin: str, env: dict[str, str], folder: Path,
+         timeout_s: float) -> tuple[str, str, int | None]:
+    """(stdout, stderr, exit status or None on a timeout) of the browser, in a process
+    group of its own: on a timeout the whole group (Chromium's zygotes, renderer and GPU
+    processes) is killed, not only the process started."""
+    try:
+        proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, encoding="utf-8",
+                                env=env, cwd=folder, start_new_session=os.name != "nt")
+    except OSError as exc:
+        raise BrowserUnavailable(f"kaleido's Chromium did not run: {exc}") from None
+    try:
+        stdout, stderr = proc.communicate(stdin, timeout=timeout_s)
+        return stdout, stderr, proc.returncode
+    except subprocess.TimeoutExpired:
+        if os.name == "nt":
+            proc.kill()
+        else:
+            os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        return stdout, stderr, None
