@@ -107,6 +107,8 @@ def test_the_docs_show_commands() -> None:
     assert len(RUN) >= 20
     assert "inferplan export examples/export/llama-3.1-70b-h100-vllm.yaml" in RUN
     assert "inferplan search examples/search/h100.yaml --top 3" in RUN
+    assert "inferplan report examples/python-api/closed-loop.yaml --simulate --out report.html" \
+        in RUN
     for doc, test in CHECKED_BY.items():
         assert doc in (ROOT / test).read_text(encoding="utf-8").replace('" / "', "/"), test
 

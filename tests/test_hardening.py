@@ -225,7 +225,8 @@ def test_output_files(tmp_path: Path, capsys: pytest.CaptureFixture[str],
             (["buckets", SEED_BUCKETS, "--tp", "8", "--emit", "furiosa-llm", "--out", where],
              "--out"),
             (["frontier", space, "--html", where], "--html"),
-            (["simulate", conc, "--trace", where], "--trace")):
+            (["simulate", conc, "--trace", where], "--trace"),
+            (["report", conc, "--out", where], "--out")):
         line = one_line_error(capsys, *args)
         assert line.startswith(f"error: {field}: ") and cause in line, line
 

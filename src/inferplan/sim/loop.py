@@ -38,6 +38,7 @@ from inferplan.deployment import Deployment, Workload
 from inferplan.memory import max_batch
 from inferplan.sim.requests import IntArray, Requests, closed_loop_requests, open_loop_requests
 from inferplan.sim.step_table import StepTable, step_table
+from inferplan.units import InferplanError
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -138,6 +139,10 @@ class Replica:
     def __init__(self, deployment: Deployment, workload: Workload, input_tokens: IntArray,
                  output_tokens: IntArray, cap_seqs: int, phase: Phase = "both",
                  table: StepTable | None = None) -> None:
+        if deployment.speculative is not None:
+            raise InferplanError("speculative", deployment.speculative.draft.name,
+                                 "the simulator does not run draft-and-verify cycles yet; "
+                                 "inferplan estimate prices them in the closed loop")
         sched = deployment.engine.scheduler
         self.S, self.n, self.phase = input_tokens, output_tokens, phase
         self.budget = int(workload.prefill_chunk_tokens or sched.max_num_batched_tokens)
