@@ -232,3 +232,16 @@ def test_mtp_scripts_decode_with_the_checkpoints_mtp_module() -> None:
     spec = _scenario(mtp[0])["speculative"]
     assert spec["draft"] == "mtp" and spec["gamma"] in (1, 2, 3)  # type: ignore[index]
     assert 0.81 <= spec["alpha"] <= 0.90  # type: ignore[index]
+
+
+def test_a_checkpoint_that_quantises_only_its_experts_keeps_bf16_dense_gemms() -> None:
+    """openai/gpt-oss-120b's config keeps self_attn, the router, embeddings and lm_head
+    unconverted (modules_to_not_convert): only the experts are MXFP4, whatever the row's
+    nvfp4 label, and the checkpoint quantises no KV of its own."""
+    from inferplan.validate_serving import experts_only_quantised
+    assert experts_only_quantised("gpt-oss-120b")
+    assert not experts_only_quantised("deepseek-r1") and not experts_only_quantised("x")
+    row = next(r for r in ROWS if r["model_path"] == "openai/gpt-oss-120b"
+               and r["system"] == "h200_sxm" and r["backend"] == "vllm")
+    dtypes = _scenario(row)["dtypes"]
+    assert dtypes == {"weights": "bf16", "compute": "bf16", "experts": "fp4", "kv": "bf16"}

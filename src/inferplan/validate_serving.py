@@ -27,7 +27,7 @@ import numpy as np
 from inferplan.deployment import Deployment, Workload
 from inferplan.hardware import ChipSpec
 from inferplan.memory import max_batch
-from inferplan.models import ModelSpec
+from inferplan.models import ModelSpec, model_catalog
 from inferplan.scenario import build_deployment, build_pools, parse_scenario
 from inferplan.serving import closed_loop
 from inferplan.units import InferplanError, parse_bundled_yaml
@@ -106,9 +106,11 @@ def inferencex_recipe(row: Mapping[str, str], scenario: Mapping[str, Any]) -> di
     day = measured.group(1) if measured else ""
     env = {"conc": int(stated.group(1)) if stated else scenario["workload"]["concurrency"],
            "isl": int(row["isl"]), "osl": int(row["osl"]), "tp": scenario["parallelism"]["tp"]}
+    dtypes = scenario["dtypes"]
     facts = {"model": scenario["model"], "hardware": scenario["hardware"],
-             "precision": scenario["dtypes"]["weights"], "tp": env["tp"], "isl": env["isl"],
-             "osl": env["osl"], "attention_dp": _int(row["attention_dp_size"]) > 1}
+             "precision": dtypes.get("experts") or dtypes["weights"],   # the script's name
+             "tp": env["tp"], "isl": env["isl"], "osl": env["osl"],
+             "attention_dp": _int(row["attention_dp_size"]) > 1}
     for entry in inferencex_recipes():
         conc_fits = entry.get("conc_min", 0) <= env["conc"] <= entry.get("conc_max", env["conc"])
         day_fits = entry.get("measured_from", "") <= day <= entry.get("measured_to", "9999-12-31")
@@ -195,6 +197,17 @@ def _layout(row: Mapping[str, str], prefix: str = "") -> dict[str, Any]:
             **({"attention": "batch"} if adp > 1 else {})}
 
 
+def experts_only_quantised(model: str) -> bool:
+    """Whether the catalog checkpoint quantises only its routed experts: its config's
+    `quantization_config.modules_to_not_convert` keeps the attention unconverted
+    (openai/gpt-oss-120b: self_attn, router, embed_tokens and lm_head stay bf16; the
+    experts are MXFP4), so the dense GEMMs run in bf16 whatever the row's quant label."""
+    entry = model_catalog().get(model)
+    quant = entry.config.get("quantization_config") if entry is not None else None
+    kept = quant.get("modules_to_not_convert", []) if isinstance(quant, dict) else []
+    return any("self_attn" in str(module) for module in kept)
+
+
 def disaggregated_concurrency(row: Mapping[str, str]) -> int | None:
     """Clients of a disaggregated row: decode_batch_size per attention rank × the decode
     workers' attention ranks × decode_num_workers (None: the counts are blank). A row of
@@ -267,12 +280,18 @@ def map_serving_row(row: Mapping[str, str]) -> ServingCase | ServingSkip:
         if stated is not None and clients > int(stated.group(1)):
             return ServingSkip(rid, "batch_size x attention DP exceeds the run's "
                                     "silicon_concurrency (the recorded layout is inflated)")
+    experts = table["experts"].get(row.get("moe_quant_mode", ""))
+    dense = quant
+    if experts is not None and experts_only_quantised(model):
+        # the checkpoint's own dtypes: bf16 dense GEMMs, and no KV quantisation of its own
+        # (the fp4 -> fp8 KV rule is ModelOpt's kv_cache_quant_algo); a script's KV flag
+        # still applies (inferencex_recipe)
+        dense, kv = {"weights": "bf16", "compute": "bf16"}, kv_rules["default"]
     scenario = {
         "name": rid, "model": model, "hardware": chip, "chips": chips,
         "parallelism": layout,
-        "dtypes": {"weights": quant["weights"], "kv": kv, "compute": quant["compute"],
-                   **({"experts": table["experts"][row["moe_quant_mode"]]}
-                      if row.get("moe_quant_mode") in table["experts"] else {})},
+        "dtypes": {"weights": dense["weights"], "kv": kv, "compute": dense["compute"],
+                   **({"experts": experts} if experts is not None else {})},
         "engine": engine, "efficiency": "realistic",
         "workload": {"input_len": int(row["isl"]), "output_len": int(row["osl"]),
                      "concurrency": clients, **protocol}, **extra}
