@@ -138,9 +138,10 @@ def test_rows_through_the_simulator_stay_near_the_closed_form() -> None:
 
 
 #: the agg rows measured by the InferenceX scripts (the held-out Llama rows left out first)
-INFERENCEX_ROWS = [r for r in ROWS if "llama" not in r["model_path"].lower()
-                   and r["mode"] == "agg" and r["client_protocol"] == "inferencemax"
-                   and isinstance(map_serving_row(r), ServingCase)]
+#: (with their recipes; `test_every_recipe_is_the_first_fit_of_a_dev_row` maps them without)
+INFERENCEX_ALL = [r for r in ROWS if "llama" not in r["model_path"].lower()
+                  and r["mode"] == "agg" and r["client_protocol"] == "inferencemax"]
+INFERENCEX_ROWS = [r for r in INFERENCEX_ALL if isinstance(map_serving_row(r), ServingCase)]
 
 
 def _scenario(row: dict[str, str]) -> dict[str, object]:
@@ -185,7 +186,7 @@ def test_recipes_are_sourced_and_use_only_scheduler_overrides() -> None:
     assert inferencex_recipes()
     for entry in inferencex_recipes():
         assert set(entry) <= conditions | {"engine", "kv", "source", "notes",
-                                           "mtp_draft_tokens"}, entry
+                                           "mtp_draft_tokens", "skip"}, entry
         if "mtp_draft_tokens" in entry:                  # an MTP script, and said so
             assert entry["mtp_draft_tokens"] in (1, 2, 3) and "MTP ON" in entry["notes"]
         assert re.fullmatch(r"benchmarks/\S+\.sh@[0-9a-f]{7,12}", entry["source"]), entry
@@ -204,7 +205,8 @@ def test_every_recipe_is_the_first_fit_of_a_dev_row(monkeypatch: pytest.MonkeyPa
     """Each entry fits at least one agg inferencemax row that no earlier entry takes."""
     entries = inferencex_recipes()
     monkeypatch.setattr(validate_serving, "inferencex_recipes", lambda: [])
-    plain = [(row, _scenario(row)) for row in INFERENCEX_ROWS]
+    plain = [(row, case.scenario) for row in INFERENCEX_ALL
+             if isinstance(case := map_serving_row(row), ServingCase)]
     used = set()
     for row, scenario in plain:
         for i, entry in enumerate(entries):
@@ -245,3 +247,16 @@ def test_a_checkpoint_that_quantises_only_its_experts_keeps_bf16_dense_gemms() -
                and r["system"] == "h200_sxm" and r["backend"] == "vllm")
     dtypes = _scenario(row)["dtypes"]
     assert dtypes == {"weights": "bf16", "compute": "bf16", "experts": "fp4", "kv": "bf16"}
+
+
+def test_a_run_whose_running_cap_is_unknown_is_skipped_with_its_script() -> None:
+    """gpt-oss-120b on H100, 2025-12-05/08, CONC 512: the client sent 512 requests to a
+    server whose --max-num-seqs was its config's CONC, not in the row: skipped, naming the
+    script."""
+    rows = [r for r in ROWS if r["model_path"] == "openai/gpt-oss-120b"
+            and r["system"] == "h100_sxm" and "silicon_concurrency=512;" in
+            r["silicon_data_source"]]
+    assert len(rows) == 9
+    for row in rows:
+        skip = map_serving_row(row)
+        assert isinstance(skip, ServingSkip) and "gptoss_fp4_h100_docker.sh" in skip.reason

@@ -97,7 +97,8 @@ def inferencex_recipe(row: Mapping[str, str], scenario: Mapping[str, Any]) -> di
     dtype, tp, attention DP, ISL/OSL, the run's concurrency, the measured= date) gives its
     `engine:` block and KV dtype, and for a run of an MTP script (`mtp_draft_tokens`) a
     `speculative:` block with the checkpoint's MTP module, γ the script's draft tokens and
-    α the mapping's `mtp_acceptance`; {} for other rows and where no entry fits."""
+    α the mapping's `mtp_acceptance`; {"skip": reason} where the entry says the run's
+    setting cannot be known from the row; {} for other rows and where no entry fits."""
     if row["client_protocol"] != "inferencemax" or row["mode"] != "agg":
         return {}
     source = row.get("silicon_data_source", "")
@@ -117,6 +118,8 @@ def inferencex_recipe(row: Mapping[str, str], scenario: Mapping[str, Any]) -> di
         if (entry["engine"]["name"] == scenario["engine"] and conc_fits and day_fits
                 and all(facts[k] in (v if isinstance(v, list) else [v])
                         for k, v in entry.items() if k in facts)):
+            if "skip" in entry:           # the run's setting is not knowable from the row
+                return {"skip": f"{entry['skip']} ({entry['source']})"}
             kv = entry.get("kv", scenario["dtypes"]["kv"])
             fields: dict[str, Any] = {
                 "engine": {k: v if k == "name" else recipe_value(v, env)
@@ -295,7 +298,10 @@ def map_serving_row(row: Mapping[str, str]) -> ServingCase | ServingSkip:
         "engine": engine, "efficiency": "realistic",
         "workload": {"input_len": int(row["isl"]), "output_len": int(row["osl"]),
                      "concurrency": clients, **protocol}, **extra}
-    scenario.update(inferencex_recipe(row, scenario))
+    recipe = inferencex_recipe(row, scenario)
+    if "skip" in recipe:
+        return ServingSkip(rid, str(recipe["skip"]))
+    scenario.update(recipe)
     return ServingCase(
         row_id=rid, group=f"{model} on {chip}, {engine}" + (" (disagg)" if disagg else ""),
         dense=model in table["dense_models"], scenario=scenario,
