@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from tests.conftest import cli
-from tests.test_no_network import EXAMPLES, serving_subset
+from tests.test_no_network import EXAMPLES, TMP, resolve
 
 SPACE = str(EXAMPLES / "search" / "h100.yaml")
 #: Words a key of a wall-clock figure would hold (a simulated run's `duration_s` is
@@ -19,8 +19,9 @@ SPACE = str(EXAMPLES / "search" / "h100.yaml")
 CLOCK_WORDS = ("elapsed", "wall", "timestamp", "runtime")
 
 
-def json_commands(tmp: Path) -> dict[str, list[str]]:
-    """Every command that prints `--json`, on the bundled examples."""
+def json_commands() -> dict[str, list[str]]:
+    """Every command that prints `--json`, on the bundled examples (`TMP`: the test's
+    scratch folder)."""
     return {
         "estimate default": ["estimate", "--json"],
         "estimate example": ["estimate", str(EXAMPLES / "python-api" / "closed-loop.yaml"),
@@ -33,7 +34,7 @@ def json_commands(tmp: Path) -> dict[str, list[str]]:
         "simulate": ["simulate", str(EXAMPLES / "sim" / "qwen3-32b-dp4-skewed.yaml"),
                      "--json"],
         "validate": ["validate", "--json"],
-        "validate serving subset": ["validate", serving_subset(tmp), "--json"],
+        "validate serving subset": ["validate", f"{TMP}/serving_subset.csv", "--json"],
         "memory": ["memory", "--json"],
         "buckets": ["buckets", str(EXAMPLES / "buckets" / "seed000.yaml"), "--json"],
         "export": ["export", str(EXAMPLES / "export" / "llama-3.1-70b-h100-vllm.yaml"),
@@ -65,10 +66,10 @@ def run_json(capsys: pytest.CaptureFixture[str], args: list[str]) -> str:
     return out
 
 
-@pytest.mark.parametrize("name", list(json_commands(Path("."))))
+@pytest.mark.parametrize("name", list(json_commands()))
 def test_same_input_same_bytes(name: str, tmp_path: Path,
                                capsys: pytest.CaptureFixture[str]) -> None:
-    args = json_commands(tmp_path)[name]
+    args = resolve(json_commands()[name], tmp_path)
     first, second = run_json(capsys, args), run_json(capsys, args)
     assert first == second, name
     assert clock_keys(json.loads(first)) == [], name
