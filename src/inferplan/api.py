@@ -60,7 +60,9 @@ class Report(ABC):
 
     @abstractmethod
     def to_dict(self) -> dict[str, Any]:
-        """The JSON the CLI's `--json` prints for the same input, as plain values."""
+        """The JSON the CLI's `--json` prints for the same input, as plain values: the
+        same input gives the same dict, wall-clock times left out (a `SearchReport`'s
+        `to_dict(timings=True)` adds its `elapsed_s`, as `search --timings` does)."""
 
     def text(self, width_chars: int | None = None) -> str:
         """The tables as plain text (no colour), `width_chars` wide (default: the
@@ -138,8 +140,9 @@ class SearchReport(Report):
     def render(self, console: Console) -> None:
         self.answer.render(console)
 
-    def to_dict(self) -> dict[str, Any]:
-        return _plain(self.answer.record())
+    def to_dict(self, timings: bool = False) -> dict[str, Any]:
+        """`search --json`; `timings`: with `elapsed_s`, the wall time (`--timings`)."""
+        return _plain(self.answer.record(timings))
 
     def __repr__(self) -> str:
         r = self.answer.result

@@ -249,13 +249,18 @@ def why_record(result: SearchResult, why: Why | None) -> dict[str, Any] | None:
 
 def search_record(result: SearchResult, best: list[tuple[int, Estimate]],
                   fronts: list[Frontier], why: Why | None,
-                  speculative: dict[int, SpeculativeResult] | None = None) -> dict[str, Any]:
-    """The JSON contract of `inferplan search --json`."""
+                  speculative: dict[int, SpeculativeResult] | None = None,
+                  timings: bool = False) -> dict[str, Any]:
+    """The JSON contract of `inferplan search --json`: the same space gives the same
+    bytes; `timings` adds `elapsed_s`, the wall time of the evaluation (`--timings`)."""
     spec = speculative or {}
-    return {"evaluated": result.evaluated, "feasible": result.feasible,
-            "dropped": dict(result.dropped), "drop_examples": dict(result.drop_examples),
-            "objective": result.objective, "slo": result.space.slo.model_dump(),
-            "elapsed_s": result.elapsed_s,
+    record: dict[str, Any] = {
+        "evaluated": result.evaluated, "feasible": result.feasible,
+        "dropped": dict(result.dropped), "drop_examples": dict(result.drop_examples),
+        "objective": result.objective, "slo": result.space.slo.model_dump()}
+    if timings:
+        record["elapsed_s"] = result.elapsed_s
+    return {**record,
             "best": [point_record(result, i, est, spec.get(i)) for i, est in best],
             "frontier": frontier_records(result, fronts), "why": why_record(result, why)}
 
