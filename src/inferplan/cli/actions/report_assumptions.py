@@ -10,10 +10,6 @@ from inferplan.models import model_catalog
 from inferplan.report.html.assumptions_section import Assumption, Assumptions
 from inferplan.steptime import CalibratedStepTime
 
-#: The scheduler settings shown, in order (each with its `sources` entry when it has one).
-SCHEDULER_FIELDS = ("prompt_steps", "chunked_prefill", "max_num_batched_tokens",
-                    "max_num_seqs", "kv_admission", "cuda_graphs", "cuda_graph_max_batch",
-                    "allreduce", "recv_interval_steps")
 EFFICIENCY_SOURCES = {
     "realistic": "data/efficiency.yaml (measured ceilings by chip and dtype, fitted fixed "
                  "costs, each with its measurement id) and the engine profile's op costs",
@@ -53,13 +49,15 @@ def chip_rows(d: Deployment) -> list[Assumption]:
 
 
 def engine_rows(d: Deployment) -> list[Assumption]:
-    """The engine profile (name, version) and its scheduler settings with sources."""
+    """The engine profile (name, version) and every scheduler setting, with its source
+    where the profile gives one."""
     e, s = d.engine, d.engine.scheduler
     rows = [Assumption("engine", "profile", f"{e.name} ({e.display_name} {e.version})",
                        f"data/engines/{e.name}.yaml"
                        + (f", op costs of {e.ops_from}" if e.ops_from else ""))]
     rows += [Assumption("engine", f"scheduler.{key}", str(getattr(s, key)),
-                        s.sources.get(key, "")) for key in SCHEDULER_FIELDS]
+                        s.sources.get(key, "")) for key in type(s).model_fields
+             if key != "sources"]
     rows.append(Assumption("engine", "max running sequences per replica",
                            f"{d.max_running_sequences:,}",
                            "scheduler.max_num_seqs per attention-DP scheduler"))

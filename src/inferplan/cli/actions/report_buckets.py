@@ -79,10 +79,11 @@ def bucket_plan(deployment: Deployment, workload: Workload, batch: int) -> Bucke
         return BucketPlan(deployment.engine.display_name, basis, result)
     prompt_top = int(workload.input_len)
     if engine == "jetstream":
-        top = powers_of_two(TPU_MIN_TOKENS, prompt_top)[-1]
+        top = powers_of_two(TPU_MIN_TOKENS, prompt_top + 1)[-1]   # and its BOS token
         xla = plan_jetstream(None, top, lengths, flops_cost(model))
         basis = (f"JetStream's default prefill lengths up to {top:,} tokens (the power of "
-                 f"two that holds the scenario's {prompt_top:,}-token prompts).")
+                 f"two that holds the scenario's {prompt_top:,}-token prompts and a BOS "
+                 "token).")
     else:
         budget = deployment.engine.scheduler.max_num_batched_tokens
         given = powers_of_two(TPU_MIN_TOKENS, budget)
