@@ -57,6 +57,9 @@ class PageCheck:
     plots: list[dict[str, Any]]
     external: list[str]
     text: str
+    #: with `slider_suffix`: the slider's move (`headless_browser.js`: `via`, the active
+    #: step and the visible traces `before` and `after`, the chart as a PNG data URL)
+    slider: dict[str, Any] | None = None
 
 
 def kaleido_command() -> tuple[list[str], dict[str, str], Path]:
@@ -87,13 +90,15 @@ def kaleido_command() -> tuple[list[str], dict[str, str], Path]:
 
 
 def check_page(html: str, width_px: int = 1200, height_px: int = 900,
-               wait_s: float = 20.0) -> PageCheck:
+               wait_s: float = 20.0, slider_suffix: str | None = None) -> PageCheck:
     """Load `html` in the headless Chromium and report what it saw once every chart is
-    drawn, or after `wait_s`. BrowserUnavailable when Chromium does not start;
-    AssertionError when it started but the check did not finish."""
+    drawn, or after `wait_s`; with `slider_suffix`, then move the slider of the chart
+    whose id ends with it and report the move (`PageCheck.slider`). BrowserUnavailable
+    when Chromium does not start; AssertionError when it started but the check did not
+    finish."""
     start, env, folder = kaleido_command()
     spec = {"html": html, "width_px": width_px, "height_px": height_px,
-            "timeout_ms": int(wait_s * 1000)}
+            "timeout_ms": int(wait_s * 1000), "slider_suffix": slider_suffix}
     command = [*start, "plotly", f"--plotlyjs={DRIVER}", *SWITCHES]
     stdout, stderr, code = _run(command, json.dumps(spec) + "\n", env, folder, wait_s + 60)
     lines = [line for line in stdout.splitlines() if line.strip()]
@@ -105,7 +110,8 @@ def check_page(html: str, width_px: int = 1200, height_px: int = 900,
     assert len(lines) >= 2, f"no answer from the page checker (exit {code}): {stderr[-2000:]}"
     answer = json.loads(lines[1])
     assert "errors" in answer, f"the page checker failed: {str(answer)[:2000]}"
-    return PageCheck(**{k: answer[k] for k in PageCheck.__dataclass_fields__})
+    return PageCheck(**{k: answer[k] for k in PageCheck.__dataclass_fields__
+                        if k in answer})
 
 
 def _run(command: list[str], stdin: str, env: dict[str, str], folder: Path,

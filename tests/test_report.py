@@ -39,9 +39,10 @@ def test_one_file_that_opens_offline(tmp_path: Path,
     assert html.startswith("<!DOCTYPE html>")
     assert not re.search(r"<script[^>]+src=|<link[^>]+href=", html)   # nothing fetched
     body = html.split("</head>", 1)[1]       # (plotly.js itself names URLs it never loads)
-    assert "cdn.plot.ly" not in body and "https://" not in body
+    assert "cdn.plot.ly" not in body         # the assumptions cite URLs as text, no more:
+    assert not re.search(r"""(src|href|url)\s*[=(]\s*["']?https?:""", body)
     divs = html.count('class="plotly-graph-div"')
-    assert divs == 2 and html.count("Plotly.newPlot(") == divs   # step split, memory
+    assert divs == 3 and html.count("Plotly.newPlot(") == divs   # split, memory, roofline
     head = html.split("</head>", 1)[0]
     assert len(head) > 3_000_000 and "plotly" in head             # plotly.js inline, once
 
@@ -88,8 +89,9 @@ def test_simulation_and_search_sections(tmp_path: Path,
         assert f"{point['search']['output_tokens_per_s_per_chip']:,.1f}" in text
     assert "best 3 by throughput_per_chip" in text
     assert re.search(r'id="search-\d+-[^"]*-frontier"', html)
-    # estimate: split + memory; simulation: percentiles; search: frontier; winner: 2
-    assert html.count('class="plotly-graph-div"') == 6
+    # estimate: split, memory, roofline; simulation: percentiles; search: frontier;
+    # winner: split, memory, roofline
+    assert html.count('class="plotly-graph-div"') == 8
 
 
 def test_without_arguments_the_bundled_default(tmp_path: Path,
@@ -141,7 +143,8 @@ def test_the_python_api_puts_reports_on_one_page(tmp_path: Path) -> None:
     found = inferplan.search(SPACE, top=2)
     page = inferplan.html_report(est, sim, found, title="three answers")
     sections = re.findall(r"<h2>(\w+)", page)
-    assert sections == ["Estimate", "Simulation", "Search", "The"]   # the winner's last
+    assert sections == ["Estimate", "Step", "Simulation", "Search", "The", "The",
+                        "Assumptions"]          # the winner's estimate and roofline
     text = visible_text(page)
     assert f"{est.estimate.ttft_s * 1e3:,.1f} ms" in text
     assert f"{sim.simulation.summary.ttft_s.p90 * 1e3:,.1f}" in text

@@ -1,7 +1,14 @@
 """`inferplan report` opened in a real headless browser (issue 14): the page loads
 without console errors, every plotly chart is drawn (a `.js-plotly-plot` with SVG
-inside), and the key numbers of the estimate, the simulation and the search are in the
-page's text.
+inside), the key numbers of the estimate, the simulation and the search are in the
+page's text, and moving the roofline chart's context slider (a mousedown on its rail,
+as a user would) changes the plotted data.
+
+The screenshot: kaleido's Chromium has no DevTools port, so no full-page screenshot; the
+checker renders the roofline chart as it is drawn after the slider moved with plotly's
+own `Plotly.toImage` in the page, and the test writes that PNG to pytest's `tmp_path`
+and, when the environment variable INFERPLAN_TEST_ARTIFACTS names a folder, a copy
+there (`roofline-after-slider.png`).
 
 The browser: the headless Chromium 88 that the `kaleido` 0.2.1 wheel bundles (in the
 `dev` extra as `kaleido>=0.2.1,<0.3`), driven by `headless_browser.py` and
@@ -18,7 +25,10 @@ machine; a missing kaleido is a failure (`pip install -e '.[dev]'` installs it).
 
 from __future__ import annotations
 
+import base64
+import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -45,7 +55,7 @@ def report_html(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="module")
 def page(report_html: str) -> PageCheck:
     try:
-        return check_page(report_html)
+        return check_page(report_html, slider_suffix="-roofline")
     except BrowserUnavailable as exc:
         pytest.skip(f"the headless browser cannot start here: {exc}")
 
@@ -59,9 +69,9 @@ def test_the_page_loads_without_console_errors(page: PageCheck) -> None:
 
 def test_every_chart_is_drawn(page: PageCheck, report_html: str) -> None:
     divs = len(re.findall(r'class="plotly-graph-div"', report_html))
-    # per scenario: step split and memory; its simulation's percentiles; the frontier;
-    # the winner's step split and memory
-    assert divs == 6
+    # per scenario: step split, memory and roofline; its simulation's percentiles; the
+    # frontier; the winner's step split, memory and roofline
+    assert divs == 8
     assert page.graph_divs == divs
     assert len(page.plots) == divs
     for plot in page.plots:
@@ -70,6 +80,28 @@ def test_every_chart_is_drawn(page: PageCheck, report_html: str) -> None:
         assert plot["marks"] > 0, plot     # bars or markers were drawn, not empty axes
     frontier = [p for p in page.plots if p["id"].endswith("-frontier")]
     assert len(frontier) == 1 and frontier[0]["marks"] > 100
+
+
+def test_the_slider_changes_the_plot(page: PageCheck, tmp_path: Path) -> None:
+    slider = page.slider
+    assert slider is not None and "error" not in slider, slider
+    before, after = slider["before"], slider["after"]
+    assert slider["via"] == "mouse"          # plotly's own handler ran the step
+    assert after["active"] == slider["target"] != before["active"]
+    terms = ["compute", "weights", "kv", "communication", "overhead"]
+    assert [t["name"] for t in before["traces"]] == terms
+    assert [t["name"] for t in after["traces"]] == terms
+    assert [t["y_sum"] for t in after["traces"]] != [t["y_sum"] for t in before["traces"]]
+    assert after["paths"] and after["paths"] != before["paths"]   # drawn anew
+    assert after["title"] != before["title"]
+    png = base64.b64decode(slider["png"].split(",", 1)[1])
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    shot = tmp_path / "roofline-after-slider.png"
+    shot.write_bytes(png)
+    folder = os.environ.get("INFERPLAN_TEST_ARTIFACTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(folder) / shot.name)
 
 
 def test_the_key_numbers_are_in_the_page(page: PageCheck) -> None:

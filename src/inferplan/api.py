@@ -27,7 +27,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
 
 from inferplan.cli.actions.estimate import fitting_estimate, fitting_estimate_of
-from inferplan.cli.actions.report import search_results
+from inferplan.cli.actions.report import estimate_parts, search_results
 from inferplan.cli.actions.search import SearchAnswer, search_answer
 from inferplan.cli.actions.simulate import check_seed, simulate_built, simulate_scenario
 from inferplan.cli.loader import load_scenario
@@ -241,7 +241,8 @@ def html_report(*reports: Report, title: str | None = None) -> str:
     for report in reports:
         if isinstance(report, EstimateReport):
             d = report.estimate.deployment
-            parts.append((f"{d.model.name} on {d.chips}x {d.chip.name}", report.estimate))
+            parts += estimate_parts(f"{d.model.name} on {d.chips}x {d.chip.name}",
+                                    report.estimate)
         elif isinstance(report, SimulationReport):
             d = report.simulation.deployment
             parts.append((f"{d.model.name} on {report.simulation.chips}x {d.chip.name}",

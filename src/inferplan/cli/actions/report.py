@@ -1,38 +1,62 @@
-"""`inferplan report`: gather the results `estimate`, `simulate` and `search` produce
-(through their own actions) and write them as one HTML page (`report.html`)."""
+"""`inferplan report`: gather the results `estimate`, `simulate`, `search` and `buckets`
+produce (through their own actions), the decode step's time over batch and context
+(`roofline.decode_step_grid`) and the assumptions under them, and write them as one
+HTML page (`report.html`)."""
 
 from __future__ import annotations
 
 from rich.console import Console
 
 from inferplan.cli.actions.estimate import fitting_estimate
+from inferplan.cli.actions.report_assumptions import assumptions_of
+from inferplan.cli.actions.report_buckets import bucket_plan
 from inferplan.cli.actions.search import SearchAnswer, search_answer
 from inferplan.cli.actions.simulate import check_seed, simulate_scenario
 from inferplan.cli.files import check_output_file, write_text
 from inferplan.cli.loader import Source
 from inferplan.report.html.document import Part, SearchResults, report_html
+from inferplan.roofline import decode_step_grid
 from inferplan.search.frontier import frontiers
+from inferplan.serving import Estimate
 from inferplan.units import InferplanError
 
 DEFAULT_NAME = "the bundled default scenario"
 
 
+def estimate_parts(name: str, est: Estimate) -> list[Part]:
+    """An estimate, its decode step's time over batch and context, its bucket plan when
+    its engine compiles buckets, and its assumptions."""
+    parts: list[Part] = [(name, est)]
+    grid = decode_step_grid(est.deployment, est.workload)
+    if grid is not None:
+        parts.append((name, grid))
+    plan = bucket_plan(est.deployment, est.workload, est.batch)
+    if plan is not None:
+        parts.append((name, plan))
+    parts.append((name, assumptions_of(est.deployment)))
+    return parts
+
+
 def scenario_parts(path: str | None, simulate: bool, seed: int) -> list[Part]:
-    """A scenario's estimate (refused, exit 2, when its batch does not fit) and, when
-    asked, its simulation."""
+    """A scenario's estimate (refused, exit 2, when its batch does not fit) with its
+    step-time grid, bucket plan and assumptions and, when asked, its simulation."""
     source: Source = path
     name = DEFAULT_NAME if path is None else path
-    parts: list[Part] = [(name, fitting_estimate(source))]
+    parts = estimate_parts(name, fitting_estimate(source))
     if simulate:
         parts.append((name, simulate_scenario(source, seed)))
     return parts
 
 
 def search_results(answer: SearchAnswer) -> SearchResults:
-    """What the report shows of `inferplan search`'s answer, and the space's frontiers."""
-    return SearchResults(answer.result, [i for i, _ in answer.best],
-                         answer.best[0][1] if answer.best else None,
-                         frontiers(answer.result), answer.why, answer.resimulated)
+    """What the report shows of `inferplan search`'s answer, the space's frontiers, and
+    the winner's step-time grid and assumptions."""
+    winner = answer.best[0][1] if answer.best else None
+    return SearchResults(answer.result, [i for i, _ in answer.best], winner,
+                         frontiers(answer.result), answer.why, answer.resimulated,
+                         None if winner is None else decode_step_grid(winner.deployment,
+                                                                      winner.workload),
+                         None if winner is None else assumptions_of(winner.deployment))
 
 
 def run_report(scenarios: list[str] | None, out: str, spaces: list[str] | None, top: int,
