@@ -1,6 +1,6 @@
-"""The tables of `estimate`, `search` and `simulate` stay readable in an 80-column terminal
-(issue 14): rendered at COLUMNS=80, no header and no cell is cut short with "…", and no
-line is wider than 80 columns.
+"""The tables of `estimate`, `search`, `frontier` and `simulate` stay readable in an
+80-column terminal (issue 14): rendered at COLUMNS=80, no header and no cell is cut
+short with "…", and no line is wider than 80 columns.
 
 Rich shrinks a table that does not fit by wrapping cells at spaces and, where a word
 is wider than its column, cutting it with an ellipsis (`end-to-e…`, `compu…`). The
@@ -27,6 +27,7 @@ COMMANDS: dict[str, list[str]] = {
     "search with re-simulation": ["search", str(SPACE), "--top", "3", "--simulate-top", "2"],
     "simulate closed loop": ["simulate", str(ROOT / "examples/python-api/closed-loop.yaml")],
     "simulate disaggregated": ["simulate", str(ROOT / "docs/disagg/qwen3-32b-sim.yaml")],
+    "frontier": ["frontier", str(SPACE)],
 }
 
 

@@ -21,6 +21,9 @@ from inferplan.serving import Estimate, estimate_dict
 from inferplan.speculative import SpeculativeResult
 
 TERMS = ("weights", "kv", "compute", "communication", "overhead")
+#: the decode split's terms as the frontier's footnote names them
+SPLIT_NAMES = {"weights": "weight loading", "kv": "KV loading", "compute": "compute",
+               "communication": "communication", "overhead": "fixed overhead"}
 SHORT = {"weights": "wts", "kv": "kv", "compute": "comp", "communication": "comm",
          "overhead": "ovh"}
 
@@ -286,8 +289,7 @@ def render_frontier(result: SearchResult, fronts: list[Frontier], console: Conso
         for col in ("TPOT", "tok/s/chip", "TTFT"):
             table.add_column(col, justify="right", no_wrap=True)
         table.add_column("deployment", ratio=1)
-        for term in TERMS:
-            table.add_column(f"{SHORT[term]}%", justify="right", no_wrap=True)
+        table.add_column("split %", justify="right", no_wrap=True)
         shown = thin(len(f.points), rows)
         if len(shown) < len(f.points):
             table.caption = (f"{len(shown)} of the {len(f.points)} frontier points, evenly "
@@ -297,11 +299,11 @@ def render_frontier(result: SearchResult, fronts: list[Frontier], console: Conso
             total = sum(p.decode_split_s.values()) or 1.0
             table.add_row(_ms(p.tpot_s), f"{p.tokens_per_s_per_chip:,.1f}", _ms(p.ttft_s),
                           label(result, p.index, workload=False),
-                          *(f"{p.decode_split_s.get(t, 0.0) / total:.0%}" for t in TERMS))
+                          "·".join(f"{100 * p.decode_split_s.get(t, 0.0) / total:.0f}"
+                                   for t in TERMS))
         console.print(table)
-    console.print("decode split: mean exposed share of the decode step: weight loading "
-                  "(wts), KV loading (kv), compute (comp), communication (comm), fixed "
-                  "overhead (ovh)")
+    console.print("split %: mean exposed share of the decode step, in order: "
+                  + ", ".join(SPLIT_NAMES[t] for t in TERMS))
 
 
 def frontier_figure(result: SearchResult, fronts: list[Frontier], max_cloud: int = 20_000,
