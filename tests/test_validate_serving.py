@@ -260,3 +260,20 @@ def test_a_run_whose_running_cap_is_unknown_is_skipped_with_its_script() -> None
     for row in rows:
         skip = map_serving_row(row)
         assert isinstance(skip, ServingSkip) and "gptoss_fp4_h100_docker.sh" in skip.reason
+
+
+def test_single_node_layouts_recorded_as_tp_times_ep_are_deflated() -> None:
+    """The source counted tp·ep GPUs per replica for single-node MoE runs: on an 8-GPU
+    node a recorded tp 64 with ep 8 is TP 8 EP 8, tp 16 with ep 4 is TP 4 EP 4; a layout
+    within the node, or with attention DP, is kept."""
+    from inferplan.validate_serving import deflated
+    assert deflated({"tp": 64, "ep": 8}, 8) == {"tp": 8, "ep": 8}
+    assert deflated({"tp": 16, "ep": 4}, 8) == {"tp": 4, "ep": 4}
+    assert deflated({"tp": 8, "ep": 8}, 8) == {"tp": 8, "ep": 8}
+    kept = {"tp": 16, "ep": 16, "attention": "batch"}
+    assert deflated(kept, 8) == kept and deflated({"tp": 72, "ep": 1}, None)["tp"] == 72
+    row = next(r for r in ROWS if r["system"] == "b200_sxm" and r["tp_size"] == "64"
+               and r["moe_ep_size"] == "8" and r["mode"] == "agg")
+    case = map_serving_row(row)
+    assert isinstance(case, ServingCase)
+    assert case.scenario["parallelism"]["tp"] == 8 and case.scenario["chips"] == 8

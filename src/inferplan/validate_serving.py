@@ -200,6 +200,19 @@ def _layout(row: Mapping[str, str], prefix: str = "") -> dict[str, Any]:
             **({"attention": "batch"} if adp > 1 else {})}
 
 
+def deflated(layout: dict[str, Any], node_gpus: int | None) -> dict[str, Any]:
+    """A single-node row's layout with the source's tp·ep count undone: the source's mapper
+    counted tp·ep GPUs per replica for single-node MoE runs (serving-engines.md §5; the
+    rows' `layout_caveat`), so a recorded tp above the node's GPUs that ep divides is tp·ep,
+    and the run's tp is tp/ep. B200 (8-GPU node), recorded tp 64 with ep 8: tp 8 ep 8;
+    tp 16 with ep 4: tp 4 ep 4. Other layouts unchanged."""
+    tp, ep = layout["tp"], layout["ep"]
+    if (node_gpus is None or "attention" in layout or tp <= node_gpus or ep < 2 or tp % ep
+            or tp // ep > node_gpus):       # (attention-DP rows' counts are not this pattern)
+        return layout
+    return {**layout, "tp": tp // ep}
+
+
 def experts_only_quantised(model: str) -> bool:
     """Whether the catalog checkpoint quantises only its routed experts: its config's
     `quantization_config.modules_to_not_convert` keeps the attention unconverted
@@ -276,7 +289,7 @@ def map_serving_row(row: Mapping[str, str]) -> ServingCase | ServingSkip:
         chips = pools["decode"]["chips"]
         extra = {"disaggregated": pools}
     else:
-        layout = {**_layout(row), "dp": 1}
+        layout = deflated({**_layout(row), "dp": 1}, table["node_gpus"].get(row["system"]))
         chips = layout["tp"] * layout["pp"]
         clients = _int(row["batch_size"]) * _int(row["attention_dp_size"])
         stated = re.search(r"silicon_concurrency=(\d+)", row.get("silicon_data_source", ""))
