@@ -15,7 +15,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictInt,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -26,7 +25,7 @@ from inferplan.hardware import ChipSpec, parse_shape, topology_for
 from inferplan.models import ModelSpec, mtp_draft
 from inferplan.parallel import LAYOUTS, Layout, check_layout
 from inferplan.units import DTYPES, InferplanError
-from inferplan.validation import first_error
+from inferplan.validation import validated
 
 #: Longest output a scenario may ask for: a static batch prices its decode steps one by one
 #: (a second and 250 MB per million tokens), and no model generates more in one request.
@@ -166,12 +165,7 @@ class ScenarioIn(_Strict):
 
 def parse_scenario(raw: Mapping[str, Any], origin: str = "scenario") -> ScenarioIn:
     """Validate a scenario mapping; the first problem becomes one `InferplanError`."""
-    if not isinstance(raw, Mapping):
-        raise InferplanError(origin, type(raw).__name__, "must be a mapping")
-    try:
-        return ScenarioIn.model_validate(dict(raw))
-    except ValidationError as exc:
-        raise first_error(exc, origin) from None
+    return validated(ScenarioIn, raw, origin)
 
 
 def build_deployment(

@@ -30,11 +30,11 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from inferplan.scenario import ScenarioIn
 from inferplan.units import InferplanError, close_matches
-from inferplan.validation import first_error
+from inferplan.validation import validated
 
 #: The questions a point can be asked: `estimate` (the closed form, `inferplan estimate`)
 #: and `simulate` (request by request, `inferplan simulate`).
@@ -124,12 +124,7 @@ def check_grid_key(key: str, values: list[Any]) -> None:
 
 def parse_spec(raw: Mapping[str, Any], origin: str = "spec") -> SweepSpecIn:
     """Validate a sweep spec mapping; the first problem becomes one `InferplanError`."""
-    if not isinstance(raw, Mapping):
-        raise InferplanError(origin, type(raw).__name__, "must be a mapping")
-    try:
-        spec = SweepSpecIn.model_validate(dict(raw))
-    except ValidationError as exc:
-        raise first_error(exc, origin) from None
+    spec = validated(SweepSpecIn, raw, origin)
     for key, values in spec.grid.items():
         check_grid_key(key, values)
     return spec
