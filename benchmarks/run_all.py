@@ -11,12 +11,15 @@ Targets (this 2-core machine):
   (benchmarks/bench_sim.py).
 - start-up: `inferplan --help` ≤ 0.25 s and `inferplan estimate` ≤ 0.4 s end to end (best
   of 5 subprocesses), one in-process estimate ≤ 1 ms (benchmarks/bench_startup.py).
-Then the accuracy target (benchmarks/validation_accuracy.py): median APE ≤ 15% on the
-static-batch throughput and TTFT rows of every hardware kind in the dev measurements.
+Then the accuracy targets: median APE ≤ 15% on the static-batch throughput and TTFT rows
+of every hardware kind in the dev measurements (benchmarks/validation_accuracy.py), and
+`inferplan calibrate --device cpu`'s median held-out error ≤ 10% on this machine's CPU
+(benchmarks/bench_calibrate.py; skipped without the jax extra).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import time
 
 import numpy as np
@@ -95,6 +98,13 @@ def main() -> None:
         print(f"{name:55} {seconds:9.4f} {target:8.2f}  {'yes' if ok else 'NO'}")
     print()
     failed |= not accuracy_report()
+    print()
+    if importlib.util.find_spec("jax") is None:
+        print("calibration: skipped (needs the jax extra: pip install 'inferplan[jax]')")
+    else:
+        from bench_calibrate import calibration_report
+
+        failed |= not calibration_report()
     if failed:
         raise SystemExit(1)
 

@@ -154,10 +154,12 @@ def _drop_example(result_groups: list[Group], g: int, value: int, reason: str,
 
 
 def run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
-               resolve_chip: Callable[[str], ChipSpec]) -> SearchResult:
-    """Evaluate every point of the space (vectorised per group) and rank the feasible."""
+               resolve_chip: Callable[[str], ChipSpec], step_time: object | None = None
+               ) -> SearchResult:
+    """Evaluate every point of the space (vectorised per group) and rank the feasible;
+    `step_time` prices every point's steps (`expand`)."""
     start = time.perf_counter()
-    groups = expand(space, resolve_model, resolve_chip)
+    groups = expand(space, resolve_model, resolve_chip, step_time)
     dropped = dict.fromkeys(REASONS, 0)
     examples: dict[str, str] = {}
     parts: dict[str, list[Any]] = {k: [] for k in (

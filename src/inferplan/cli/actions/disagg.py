@@ -7,18 +7,20 @@ from pathlib import Path
 from rich.console import Console
 
 from inferplan.cli.files import read_mapping
-from inferplan.cli.loader import load_chip, load_model
+from inferplan.cli.loader import flag_calibration, load_chip, load_model
 from inferplan.report.disagg_report import disagg_record, render_disagg
 from inferplan.report.json_out import to_json
 from inferplan.search import parse_space
 from inferplan.search.disagg_search import run_disagg_search
 
 
-def run_disagg(space: str, top: int, json_out: bool) -> None:
+def run_disagg(space: str, top: int, json_out: bool, calibration: str | None = None) -> None:
+    flag = flag_calibration(calibration)
     raw = read_mapping(space, "space")
     base = Path(space).resolve().parent
     result = run_disagg_search(parse_space(raw, origin="space"),
-                               lambda r: load_model(r, base), lambda r: load_chip(r, base))
+                               lambda r: load_model(r, base), lambda r: load_chip(r, base),
+                               flag)
     if json_out:
         print(to_json(disagg_record(result, top)))
         return

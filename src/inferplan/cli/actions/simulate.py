@@ -23,12 +23,12 @@ def check_seed(seed: int, field: str = "--seed") -> None:
         raise InferplanError(field, seed, "a non-negative integer")
 
 
-def simulate_scenario(path: Source, seed: int) -> Simulation:
+def simulate_scenario(path: Source, seed: int, calibration: str | None = None) -> Simulation:
     """One scenario's simulation: its disaggregated pools when it has a
     `disaggregated:` block, else its replicas; a trace resolves next to the scenario."""
-    pools = load_pools(path)
+    pools = load_pools(path, calibration)
     if pools is None:
-        return simulate_built(*load_scenario(path), seed, scenario_folder(path))
+        return simulate_built(*load_scenario(path, calibration), seed, scenario_folder(path))
     prefill, decode, workload, block = pools
     trace = (load_trace(workload.trace, scenario_folder(path))
              if workload.trace is not None else None)
@@ -45,11 +45,11 @@ def simulate_built(deployment: Deployment, workload: Workload, seed: int,
 
 
 def run_simulate(scenarios: list[str], seed: int, trace_out: str | None,
-                 json_out: bool) -> None:
+                 json_out: bool, calibration: str | None = None) -> None:
     check_seed(seed)
     if trace_out is not None:
         check_output_file(trace_out, "--trace")
-    results = [simulate_scenario(path, seed) for path in scenarios]
+    results = [simulate_scenario(path, seed, calibration) for path in scenarios]
     if trace_out is not None:
         write_text(trace_out, json.dumps(chrome_trace(results[0].run)), "--trace")
     if json_out:
@@ -64,9 +64,9 @@ def run_simulate(scenarios: list[str], seed: int, trace_out: str | None,
 
 
 def run_capacity(scenario: str, ttft_p90: float, tpot_p90: float, seed: int,
-                 json_out: bool) -> None:
+                 json_out: bool, calibration: str | None = None) -> None:
     check_seed(seed)
-    deployment, workload = load_scenario(scenario)
+    deployment, workload = load_scenario(scenario, calibration)
     result = capacity(deployment, workload, ttft_p90, tpot_p90, seed)
     chips = deployment.layout.tp * deployment.layout.pp
     if json_out:
