@@ -1,5 +1,5 @@
 """Accuracy target of `inferplan calibrate` on this machine's CPU (issue 15): the full
-grid of the default model (26 prefill, decode and mixed steps of Llama-3.1-8B scaled to
+grid of the default model (32 prefill, decode and mixed steps of Llama-3.1-8B scaled to
 4 layers of 512), fitted on two thirds of the points; the median absolute relative
 error of the calibrated predictions on the held-out third must be at most 10%.
 

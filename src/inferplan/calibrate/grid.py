@@ -98,12 +98,12 @@ def held_out(index: int) -> bool:
     return index % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1
 
 
-#: The grid `inferplan calibrate --device cpu` times: 26 steps of a 4-layer, 512-wide
+#: The grid `inferplan calibrate --device cpu` times: 32 steps of a 4-layer, 512-wide
 #: model (about a minute on 2 CPU cores, compiles included).
 FULL = GridSpec(
     name="full", hidden=512, layers=4, vocab=2048,
-    decode_batches=(1, 4, 16, 32), contexts=(128, 512, 2048),
-    prefill_batches=(1, 4), prompts=(64, 256, 1024),
+    decode_batches=(1, 4, 16, 32), contexts=(128, 512, 1024, 2048),
+    prefill_batches=(1, 4), prompts=(64, 256, 512, 1024),
     mixed_batches=(4, 16), mixed_contexts=(512, 2048), mixed_prompts=(128,),
     shallow=(GridPoint("decode", 1, 512, 0, 2), GridPoint("decode", 16, 512, 0, 2),
              GridPoint("prefill", 1, 0, 256, 2), GridPoint("mixed", 4, 512, 128, 2)),
