@@ -27,7 +27,13 @@ from inferplan.calibrate.fit import (
     nonnegative_lstsq,
 )
 from inferplan.calibrate.grid import held_out
-from inferplan.calibrate.host import HostInfo, bandwidth_array_bytes, device_chip
+from inferplan.calibrate.host import (
+    HostInfo,
+    _size_bytes,
+    bandwidth_array_bytes,
+    chip_name,
+    device_chip,
+)
 from inferplan.calibrate.records import MeasuredPoint, Measurement
 from inferplan.calibrate.scaling import at_depth
 from inferplan.calibrate.timing import Timing
@@ -121,3 +127,6 @@ def test_docstring_examples() -> None:
     assert (t.median_s, t.iqr_s, t.repeats, t.best_s) == pytest.approx((3e-3, 2e-3, 5, 1e-3))
     assert (t.seconds("median"), t.seconds("best")) == (t.median_s, t.best_s)
     assert bandwidth_array_bytes(HOST) == 960 * 2**20
+    assert _size_bytes("480M") == 503_316_480 and _size_bytes("4096K") == 4 * 2**20
+    assert chip_name("gpu", "NVIDIA H100 80GB HBM3") == "nvidia-h100-80gb-hbm3"
+    assert chip_name("cpu", "cpu") == "host-cpu"
