@@ -11,6 +11,9 @@ Targets (this 2-core machine):
   (benchmarks/bench_sim.py).
 - start-up: `inferplan --help` ≤ 0.25 s and `inferplan estimate` ≤ 0.4 s end to end (best
   of 5 subprocesses), one in-process estimate ≤ 1 ms (benchmarks/bench_startup.py).
+- sweep: 128 points (64 simulations, 64 estimates) with one local worker in ≤ 10 s, and
+  two workers reaching ≥ 80% of the speed-up the machine's measured cores allow
+  (benchmarks/bench_sweep.py; it also runs Ray clusters of 1 and 2 worker nodes).
 Then the accuracy targets: median APE ≤ 15% on the static-batch throughput and TTFT rows
 of every hardware kind in the dev measurements (benchmarks/validation_accuracy.py), and
 `inferplan calibrate --device cpu`'s median held-out error ≤ 10% on this machine's CPU
@@ -37,6 +40,7 @@ from bench_startup import (
     bench_estimate_start_up,
     bench_help_start_up,
 )
+from bench_sweep import bench_sweep_local
 from validation_accuracy import accuracy_report
 
 from inferplan.deployment import Deployment, Dtypes, Workload
@@ -89,7 +93,7 @@ def main() -> None:
             bench_search_100k_in_flight(), bench_aiconfigurator_question(),
             bench_aiconfigurator_static(), bench_disaggregated_question(),
             bench_speculative_search(), bench_simulator_fleet(), bench_help_start_up(),
-            bench_estimate_start_up(), bench_estimate_in_process()]
+            bench_estimate_start_up(), bench_estimate_in_process(), *bench_sweep_local()]
     print(f"{'benchmark':55} {'seconds':>9} {'target':>8}  ok")
     failed = False
     for name, seconds, target in rows:

@@ -1,19 +1,23 @@
 """`inferplan.calibrate`: the scaled model keeps its catalog model's shape ratios, and the
 JAX model built from it holds exactly `ModelSpec.parameters` weights and returns the
-shapes each step promises (skipped without jax)."""
+shapes each step promises (in a child interpreter; skipped without jax)."""
 
 from __future__ import annotations
 
-import math
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from inferplan.calibrate import FULL, QUICK, at_depth, scaled_model
+from inferplan.calibrate import FULL, at_depth, scaled_model
 from inferplan.calibrate.scaling import is_llama_shaped, round_width, scaled_heads
 from inferplan.models import catalog_model, model_catalog
 from inferplan.units import InferplanError
 
 LLAMA_SHAPED = [n for n in model_catalog() if is_llama_shaped(catalog_model(n))]
+CHECKS = Path(__file__).with_name("jax_checks_calibrate.py")
 
 
 def test_the_docstring_numbers() -> None:
@@ -59,51 +63,13 @@ def test_at_depth_cuts_the_layers() -> None:
     assert half.parameters < tiny.parameters
 
 
-@pytest.mark.parametrize("name", ["llama-3.1-8b", "mixtral-8x7b", "qwen3-30b-a3b"])
-def test_built_model_holds_the_specs_parameters(name: str) -> None:
-    pytest.importorskip("jax")
-    from inferplan.calibrate.forward import Dims, init_params, param_shapes
-
-    tiny, _ = scaled_model(catalog_model(name), QUICK.hidden, QUICK.layers, QUICK.vocab)
-    d = Dims.of(tiny)
-    shapes = param_shapes(d)
-    per_layer = sum(math.prod(s) for k, s in shapes.items() if k.startswith("layer."))
-    rest = sum(math.prod(s) for k, s in shapes.items() if not k.startswith("layer."))
-    assert d.L * per_layer + rest == tiny.parameters
-    params = init_params(d, "float32")
-    assert len(params["layers"]) == d.L
-    assert params["layers"][0]["wqkv"].shape == (d.D, (d.N + 2 * d.K) * d.H)
-
-
-@pytest.mark.parametrize("name", ["llama-3.1-8b", "mixtral-8x7b"])
-def test_steps_return_logits_and_new_keys(name: str) -> None:
-    """Decode (B=3 at C=5), prefill (B=2 of S=7) and mixed (both): the shapes (traced,
-    not compiled), and the mixed step run once, finite."""
-    jax = pytest.importorskip("jax")
-    import jax.numpy as jnp
-
-    from inferplan.calibrate.forward import Dims, init_params, step
-
-    tiny, _ = scaled_model(catalog_model(name), QUICK.hidden, 2, QUICK.vocab)
-    d = Dims.of(tiny)
-    params = init_params(d, "float32")
-    cache = (jnp.zeros((d.L, 3, 5, d.K, d.H)), jnp.zeros((d.L, 3, 5, d.K, d.H)))
-    decode, prompts = jnp.arange(3), jnp.arange(14).reshape(2, 7)
-    for tokens, kv, prompt, sequences, new in ((decode, cache, None, 3, 3),
-                                               (None, None, prompts, 2, 14),
-                                               (decode, cache, prompts, 5, 17)):
-        logits, k, v = jax.eval_shape(lambda t, c, s: step(params, d, t, c, s),
-                                      tokens, kv, prompt)
-        assert logits.shape == (sequences, d.V)
-        assert k.shape == v.shape == (d.L, new, d.K, d.H)
-    logits = jax.jit(lambda p, t, c, s: step(p, d, t, c, s)[0])(params, decode, cache, prompts)
-    assert bool(jnp.all(jnp.isfinite(logits)))
-
-
-def test_expert_capacity_docstring() -> None:
-    pytest.importorskip("jax")
-    from inferplan.calibrate.forward import Dims, expert_capacity, prefill_block
-
-    d = Dims(L=1, D=8, F=8, N=1, K=1, H=8, V=8, experts=8, top_k=2, expert_ffn=8)
-    assert expert_capacity(64, d) == 20
-    assert (prefill_block(1024), prefill_block(8192)) == (128, 1024)
+def test_the_jax_model_in_a_child_process() -> None:
+    """tests/jax_checks_calibrate.py: the built model holds `ModelSpec.parameters`
+    weights (Llama, Mixtral, Qwen3-MoE scaled), its decode, prefill and mixed steps
+    return the promised shapes and finite logits, the docstring numbers hold. In a child
+    interpreter: jax's threads must not be in this process when a later test forks."""
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("needs the jax extra")
+    done = subprocess.run([sys.executable, str(CHECKS)], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-4000:]

@@ -61,7 +61,7 @@ def test_the_file_prices_the_recorded_steps_as_the_run_did(index: int) -> None:
     wrote."""
     point = RECORDED["points"][index]
     dep, _ = load_scenario(FOLDER / "scaled-llama-on-cpu.yaml",
-                           str(FOLDER / "cpu-2core.yaml"))
+                           calibration=str(FOLDER / "cpu-2core.yaml"))
     assert isinstance(dep.step_time, steptime.CalibratedStepTime)
     grid_point = GridPoint(point["phase"], point["batch"], point["context"], point["prompt"],
                            point["layers"])

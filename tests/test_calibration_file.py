@@ -152,7 +152,7 @@ def test_calibration_flag_on_the_space_commands(tmp_path: Path,
                                                "--tpot-p90", "1"],
     ["speculative", "{s}", "--draft", "llama-3.2-1b", "--alpha", "0.7"],
     ["search", "{space}"], ["recommend", "{space}", "--target-tokens-per-s", "1"],
-    ["frontier", "{space}"], ["disagg", "{space}"]])
+    ["frontier", "{space}"], ["disagg", "{space}"], ["report", "{s}", "--out", "{out}"]])
 def test_every_pricing_command_reads_the_flag(tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str],
                                               command: list[str]) -> None:
@@ -160,7 +160,8 @@ def test_every_pricing_command_reads_the_flag(tmp_path: Path,
     (tmp_path / "s.yaml").write_text(SCENARIO.replace("batch: 8", "concurrency: 4"))
     (tmp_path / "space.yaml").write_text(SPACE)
     (tmp_path / "bad.yaml").write_text("scale: {weights: -1}\n")
-    args = [a.format(s=tmp_path / "s.yaml", space=tmp_path / "space.yaml") for a in command]
+    args = [a.format(s=tmp_path / "s.yaml", space=tmp_path / "space.yaml",
+                     out=tmp_path / "r.html") for a in command]
     line = one_line_error(capsys, *args, "--calibration", str(tmp_path / "none.yaml"))
     assert line.startswith("error: --calibration: ") and "none.yaml" in line
     line = one_line_error(capsys, *args, "--calibration", str(tmp_path / "bad.yaml"))

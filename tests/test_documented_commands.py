@@ -59,6 +59,9 @@ SLOW = {
     "inferplan calibrate --device cpu --model mixtral-8x7b --json":
         "the full grid on the MoE variant (minutes); tests/test_calibrate_model.py builds "
         "and runs its steps, tests/test_calibrate_fit.py fits it",
+    "inferplan sweep examples/sweep/fleet.yaml --out fleet/ --backend ray":
+        "starts a Ray instance on the machine's outward address; tests/test_sweep_ray.py "
+        "runs the ray backend on a loopback cluster it starts, a worker killed mid-sweep",
 }
 
 #: Documented commands that document a refusal: the exit status they show.
@@ -118,6 +121,8 @@ def test_the_docs_show_commands() -> None:
     assert len(RUN) >= 20
     assert "inferplan export examples/export/llama-3.1-70b-h100-vllm.yaml" in RUN
     assert "inferplan search examples/search/h100.yaml --top 3" in RUN
+    assert "inferplan report examples/python-api/closed-loop.yaml --simulate --out report.html" \
+        in RUN
     for doc, test in CHECKED_BY.items():
         assert doc in (ROOT / test).read_text(encoding="utf-8").replace('" / "', "/"), test
 

@@ -164,3 +164,55 @@ def test_formulas_worked_numbers() -> None:
     # the symmetric range [mid(1-q), mid(1+q)] reproduces [rL, L]
     assert mid * (1 - q) == pytest.approx(0.8 * 1024, rel=1e-3)
     assert mid * (1 + q) == pytest.approx(1024, rel=1e-3)
+
+
+MTP = ("model: deepseek-r1\nhardware: b200\nchips: 8\nparallelism: {tp: 8}\n"
+       "dtypes: {weights: fp8, kv: fp8, compute: fp8}\nengine: trtllm\n"
+       "workload: {input_len: 1024, output_len: 1024, concurrency: 4}\n"
+       "speculative: {draft: mtp, gamma: 3, alpha: 0.875}\n")
+SPECULATIVE_FLAGS = {
+    "vllm": ['--speculative-config', '{"method": "deepseek_mtp", "num_speculative_tokens": 3}'],
+    "sglang": ["--speculative-algorithm", "EAGLE", "--speculative-num-steps", "3",
+               "--speculative-eagle-topk", "1", "--speculative-num-draft-tokens", "4"],
+}
+
+
+@pytest.mark.parametrize("engine", ["vllm", "sglang", "trtllm"])
+def test_mtp_exports_each_engines_speculative_flags(engine: str, tmp_path: Path) -> None:
+    """DeepSeek-R1 with its MTP module, gamma 3: the flags the engines' docs give
+    (data/engine_flags.yaml `speculative`, each with its source)."""
+    path = tmp_path / "mtp.yaml"
+    path.write_text(MTP)
+    data = plan_json(str(path), "--engine", engine)
+    serve = list(data["serve"])  # type: ignore[call-overload]
+    if engine == "trtllm":
+        assert data["extra_options"]["speculative_config"] == {  # type: ignore[index]
+            "decoding_type": "MTP", "num_nextn_predict_layers": 3}
+        assert "--extra_llm_api_options" in serve
+    else:
+        want = SPECULATIVE_FLAGS[engine]
+        at = serve.index(want[0])
+        assert serve[at:at + len(want)] == want
+    assert data["speculative"] == {"draft": "mtp", "kind": "mtp", "gamma": 3, "alpha": 0.875}
+    assert flag_table()[engine].speculative["mtp"].source.strip()
+
+
+DRAFT = ("model: llama-3.1-70b\nhardware: h100-sxm\nchips: 4\nparallelism: {tp: 4}\n"
+         "engine: vllm\nworkload: {input_len: 1024, output_len: 128, concurrency: 8}\n"
+         "speculative: {draft: llama-3.1-8b, gamma: 4, alpha: 0.7}\n")
+
+
+def test_a_draft_model_exports_on_vllm_and_sglang_and_is_refused_by_trtllm(
+        tmp_path: Path) -> None:
+    path = tmp_path / "draft.yaml"
+    path.write_text(DRAFT)
+    vllm = list(plan_json(str(path))["serve"])  # type: ignore[call-overload]
+    config = json.loads(vllm[vllm.index("--speculative-config") + 1])
+    assert config == {"model": "meta-llama/Llama-3.1-8B", "num_speculative_tokens": 4}
+    sglang = list(plan_json(str(path), "--engine", "sglang")["serve"])  # type: ignore[call-overload]
+    assert sglang[sglang.index("--speculative-algorithm") + 1] == "STANDALONE"
+    assert sglang[sglang.index("--speculative-draft-model-path") + 1] == \
+        "meta-llama/Llama-3.1-8B"
+    code, out = invoke("export", str(path), "--engine", "trtllm")
+    assert code == 2 and len(out.strip().splitlines()) == 1, out
+    assert "speculative.draft" in out and "no draft-model speculative decoding" in out

@@ -44,7 +44,7 @@ def test_help_loads_no_heavy_module(argv: list[str]) -> None:
     assert loaded_after(argv) == []
 
 
-@pytest.mark.parametrize("command", ["estimate", "search", "buckets", "validate"])
+@pytest.mark.parametrize("command", ["estimate", "search", "buckets", "validate", "sweep"])
 def test_a_command_help_loads_none_of_ours(command: str) -> None:
     # typer itself builds a command's option parsers with pydantic (typer._adapters)
     assert set(loaded_after([command, "--help"])) <= {"pydantic"}

@@ -86,13 +86,21 @@ def mutated(draw: st.DrawFn, base: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+#: The inputs of the three properties (benchmarks/fuzz_long.py draws many more of them).
+SCENARIOS = mutated(SCENARIO)
+HF_CONFIG_INPUTS = st.integers(0, len(HF_CONFIGS) - 1).flatmap(
+    lambda i: mutated(HF_CONFIGS[i]))
+YAML_TEXTS = st.text(alphabet=list("ab:&*[]{}-,!?|>'\"\n #%@`.0123456789\xff\u2028"),
+                     max_size=80) | st.text(max_size=80)
+
+
 def _one_line(exc: InferplanError) -> None:
     text = str(exc)
-    assert "\n" not in text and len(text) < 2000, text[:300]
+    assert len(text.splitlines()) == 1 and len(text) < 2000, text[:300]
 
 
 @FUZZ
-@given(mutated(SCENARIO))
+@given(SCENARIOS)
 def test_scenario_parser_never_crashes(raw: dict[str, Any]) -> None:
     try:
         deployment, workload = build_deployment(parse_scenario(raw), catalog_model,
@@ -104,8 +112,7 @@ def test_scenario_parser_never_crashes(raw: dict[str, Any]) -> None:
 
 
 @FUZZ
-@given(st.integers(0, len(HF_CONFIGS) - 1).flatmap(
-    lambda i: mutated(HF_CONFIGS[i])))
+@given(HF_CONFIG_INPUTS)
 def test_hf_config_parser_never_crashes(cfg: dict[str, Any]) -> None:
     try:
         model = model_from_hf_config(cfg)
@@ -117,8 +124,7 @@ def test_hf_config_parser_never_crashes(cfg: dict[str, Any]) -> None:
 
 
 @FUZZ
-@given(st.text(alphabet=list("ab:&*[]{}-,!?|>'\"\n #%@`.0123456789\xff\u2028"),
-               max_size=80) | st.text(max_size=80))
+@given(YAML_TEXTS)
 def test_yaml_text_never_crashes(text: str) -> None:
     try:
         parse_yaml(text)

@@ -203,6 +203,17 @@ def test_recursive_alias_is_refused(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "alias refers to a node that contains it" in line
 
 
+@pytest.mark.parametrize("key, shown", [("a\nb", "a\\nb"), ("\x1e", "\\x1e"),
+                                        ("x\u2028y", "x\\u2028y"), ("\r", "\\r")])
+def test_a_key_that_breaks_lines_is_shown_escaped(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str, shown: str) -> None:
+    """A key holding a line break (or a separator `str.splitlines` breaks at, found by
+    benchmarks/fuzz_long.py: '\x1e') prints escaped: the error stays one line."""
+    text = BASE.replace("parallelism: {tp: 1}", f"parallelism: {json.dumps({key: 1})}")
+    line = one_line_error(capsys, "estimate", write(tmp_path, "s.yaml", text))
+    assert line.startswith(f"error: scenario.parallelism.{shown}: "), line
+
+
 def test_huge_values_are_shortened_in_the_message(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     line = one_line_error(capsys, "memory", write(
@@ -225,7 +236,8 @@ def test_output_files(tmp_path: Path, capsys: pytest.CaptureFixture[str],
             (["buckets", SEED_BUCKETS, "--tp", "8", "--emit", "furiosa-llm", "--out", where],
              "--out"),
             (["frontier", space, "--html", where], "--html"),
-            (["simulate", conc, "--trace", where], "--trace")):
+            (["simulate", conc, "--trace", where], "--trace"),
+            (["report", conc, "--out", where], "--out")):
         line = one_line_error(capsys, *args)
         assert line.startswith(f"error: {field}: ") and cause in line, line
 

@@ -13,18 +13,18 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "inferplan"
 
 #: Lower ranks are upstream. A module may import modules of strictly lower rank
 #: (or its own package's siblings of the same rank).
-RANKS: dict[str, int] = {
+RANKS: dict[str, float] = {
     "units": 0, "validation": 1,
     "models": 2, "hardware": 2,
     "collectives": 3, "parallel": 3, "engines": 3,
     "deployment": 4, "scenario": 5,
     "memory": 6, "efficiency": 6, "partitioning": 6, "cost": 7, "steptime": 8,
-    "serving": 9, "disagg": 9, "speculative": 9, "export": 9,
+    "speculative": 8.5, "roofline": 8.5, "serving": 9, "disagg": 9, "export": 9,
     "search": 10, "buckets": 10, "sim": 10, "calibrate": 10, "validate": 10,
     "validate_serving": 10, "hlo": 10,
-    "report": 11, "cli": 12, "__main__": 13, "api": 13,
+    "report": 11, "sweep": 11, "cli": 12, "__main__": 13, "api": 13,
 }
-CORE_FORBIDDEN = {"report", "sim", "calibrate", "hlo", "cli"}
+CORE_FORBIDDEN = {"report", "sim", "calibrate", "hlo", "sweep", "cli"}
 ENTRY_POINTS = {"cli", "__main__", "api"}   # the command (and the Python API) may import anything
 
 

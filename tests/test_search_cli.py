@@ -80,7 +80,7 @@ def test_frontier_table_and_html(tmp_path: Path) -> None:
     out = run("frontier", scenario(tmp_path, SPACE), "--html", str(html))
     assert out.returncode == 0, out.stderr
     text = " ".join(out.stdout.split())              # rich wraps at the terminal width
-    assert "frontier at 512 in / 128 out" in text and "wts%" in text
+    assert "frontier at 512 in / 128 out" in text and "split %" in text
     assert html.stat().st_size > 100_000 and "plotly" in html.read_text()[:200_000].lower()
 
 

@@ -4,21 +4,28 @@ group beside aiconfigurator's predictions of the same rows."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
 import pytest
 
+from inferplan import validate_serving
+from inferplan.engines import ENGINE_NAMES
 from inferplan.hardware import catalog_chip
 from inferplan.models import catalog_model
 from inferplan.sim.run import simulated_means
+from inferplan.units import InferplanError
 from inferplan.validate_serving import (
     ServingCase,
     ServingSkip,
     _mape,
     bundled_serving_text,
+    inferencex_recipe,
+    inferencex_recipes,
     map_serving_row,
     read_serving_rows,
+    recipe_value,
     run_serving_validation,
     serving_table,
 )
@@ -128,3 +135,145 @@ def test_rows_through_the_simulator_stay_near_the_closed_form() -> None:
     for a, b in zip(closed, simulated, strict=True):
         assert b.pred_tpot_s == pytest.approx(a.pred_tpot_s, rel=0.05)
         assert b.pred_ttft_s == pytest.approx(a.pred_ttft_s, rel=0.15)
+
+
+#: the agg rows measured by the InferenceX scripts (the held-out Llama rows left out first)
+#: (with their recipes; `test_every_recipe_is_the_first_fit_of_a_dev_row` maps them without)
+INFERENCEX_ALL = [r for r in ROWS if "llama" not in r["model_path"].lower()
+                  and r["mode"] == "agg" and r["client_protocol"] == "inferencemax"]
+INFERENCEX_ROWS = [r for r in INFERENCEX_ALL if isinstance(map_serving_row(r), ServingCase)]
+
+
+def _scenario(row: dict[str, str]) -> dict[str, object]:
+    case = map_serving_row(row)
+    assert isinstance(case, ServingCase)
+    return case.scenario
+
+
+def test_inferencemax_rows_take_their_launch_script_flags() -> None:
+    """dsr1_fp8_b200.sh (TP8): --scheduler-recv-interval 30 from CONC 16 (10 below),
+    --chunked-prefill-size 32768, --max-running-requests / --cuda-graph-max-bs 128,
+    fp8_e4m3 KV; a TRT-LLM script's max_num_tokens worked out from CONC and ISL."""
+    def pick(model: str, backend: str, precision: str, conc: int, **more: str) -> dict[str, str]:
+        return next(r for r in INFERENCEX_ROWS if r["model_path"] == model
+                    and r["system"] == "b200_sxm" and r["backend"] == backend
+                    and r["precision"] == precision and f"silicon_concurrency={conc};"
+                    in r["silicon_data_source"] and all(r[k] == v for k, v in more.items()))
+
+    busy = _scenario(pick("deepseek-ai/DeepSeek-R1", "sglang", "fp8", 64, tp_size="8"))
+    assert busy["engine"] == {"name": "sglang", "recv_interval_steps": 30,
+                              "max_num_seqs": 128, "cuda_graph_max_batch": 128,
+                              "max_num_batched_tokens": 32768}
+    assert busy["dtypes"]["kv"] == "fp8"  # type: ignore[index]
+    quiet = _scenario(pick("deepseek-ai/DeepSeek-R1", "sglang", "fp8", 4, tp_size="8"))
+    assert quiet["engine"]["recv_interval_steps"] == 10  # type: ignore[index]
+    trt = next(r for r in INFERENCEX_ROWS if r["backend"] == "trtllm" and r["isl"] == "1024"
+               and r["system"] == "b200_sxm" and r["precision"] == "fp4"
+               and "measured=2025-11-02" in r["silicon_data_source"]
+               and "silicon_concurrency=32;" in r["silicon_data_source"])
+    # MAX_NUM_TOKENS=$(( ($CONC+$ISL+64+63)/64*64 )) = (32 + 1024 + 127) // 64 * 64
+    assert _scenario(trt)["engine"]["max_num_batched_tokens"] == 1152  # type: ignore[index]
+    other = next(r for r in ROWS if r["client_protocol"] != "inferencemax")
+    assert inferencex_recipe(other, _scenario(other)) == {}
+
+
+def test_recipes_are_sourced_and_use_only_scheduler_overrides() -> None:
+    conditions = {"model", "hardware", "precision", "tp", "attention_dp", "isl", "osl",
+                  "conc_min", "conc_max", "measured_from", "measured_to"}
+    overrides = {"max_num_batched_tokens", "max_num_seqs", "cuda_graph_max_batch",
+                 "recv_interval_steps", "chunked_prefill", "cuda_graphs"}
+    env = {"conc": 64, "isl": 8192, "osl": 1024, "tp": 8}
+    assert inferencex_recipes()
+    for entry in inferencex_recipes():
+        assert set(entry) <= conditions | {"engine", "kv", "source", "notes",
+                                           "mtp_draft_tokens", "skip"}, entry
+        if "mtp_draft_tokens" in entry:                  # an MTP script, and said so
+            assert entry["mtp_draft_tokens"] in (1, 2, 3) and "MTP ON" in entry["notes"]
+        assert re.fullmatch(r"benchmarks/\S+\.sh@[0-9a-f]{7,12}", entry["source"]), entry
+        assert entry["engine"]["name"] in ENGINE_NAMES
+        assert set(entry["engine"]) - {"name"} <= overrides, entry
+        assert entry.get("kv", "fp8") in ("fp8", "bf16")
+        for key, value in entry["engine"].items():
+            if key != "name":
+                assert isinstance(recipe_value(value, env), (int, bool)), (key, value)
+    assert recipe_value("max((conc + isl + 64 + 63) // 64 * 64, 8192)", env) == 8320
+    with pytest.raises(InferplanError, match="integer arithmetic"):
+        recipe_value("__import__('os').getcwd()", env)
+
+
+def test_every_recipe_is_the_first_fit_of_a_dev_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each entry fits at least one agg inferencemax row that no earlier entry takes."""
+    entries = inferencex_recipes()
+    monkeypatch.setattr(validate_serving, "inferencex_recipes", lambda: [])
+    plain = [(row, case.scenario) for row in INFERENCEX_ALL
+             if isinstance(case := map_serving_row(row), ServingCase)]
+    used = set()
+    for row, scenario in plain:
+        for i, entry in enumerate(entries):
+            monkeypatch.setattr(validate_serving, "inferencex_recipes", lambda e=entry: [e])
+            if inferencex_recipe(row, scenario):
+                used.add(i)
+                break
+    unused = [(i, entries[i]["source"]) for i in range(len(entries)) if i not in used]
+    assert not unused
+
+
+def test_a_row_whose_layout_outnumbers_its_run_is_skipped_with_the_reason() -> None:
+    """Row 1537 records batch 32 x attention DP 64 = 2048 clients on a run of
+    silicon_concurrency=32: the layout is inflated, so it is skipped, not queued."""
+    row = next(r for r in ROWS if r["id"].endswith("_c32_tp8_ep8_1537"))
+    skip = map_serving_row(row)
+    assert isinstance(skip, ServingSkip) and "silicon_concurrency" in skip.reason
+
+
+def test_mtp_scripts_decode_with_the_checkpoints_mtp_module() -> None:
+    """An entry of an MTP script (mtp_draft_tokens) gives the row a speculative block: the
+    MTP module, the script's draft tokens, the mapping's sourced acceptance (0.81-0.90)."""
+    mtp = [r for r in INFERENCEX_ROWS if "speculative" in _scenario(r)]
+    assert len(mtp) > 100
+    spec = _scenario(mtp[0])["speculative"]
+    assert spec["draft"] == "mtp" and spec["gamma"] in (1, 2, 3)  # type: ignore[index]
+    assert 0.81 <= spec["alpha"] <= 0.90  # type: ignore[index]
+
+
+def test_a_checkpoint_that_quantises_only_its_experts_keeps_bf16_dense_gemms() -> None:
+    """openai/gpt-oss-120b's config keeps self_attn, the router, embeddings and lm_head
+    unconverted (modules_to_not_convert): only the experts are MXFP4, whatever the row's
+    nvfp4 label, and the checkpoint quantises no KV of its own."""
+    from inferplan.validate_serving import experts_only_quantised
+    assert experts_only_quantised("gpt-oss-120b")
+    assert not experts_only_quantised("deepseek-r1") and not experts_only_quantised("x")
+    row = next(r for r in ROWS if r["model_path"] == "openai/gpt-oss-120b"
+               and r["system"] == "h200_sxm" and r["backend"] == "vllm")
+    dtypes = _scenario(row)["dtypes"]
+    assert dtypes == {"weights": "bf16", "compute": "bf16", "experts": "fp4", "kv": "bf16"}
+
+
+def test_a_run_whose_running_cap_is_unknown_is_skipped_with_its_script() -> None:
+    """gpt-oss-120b on H100, 2025-12-05/08, CONC 512: the client sent 512 requests to a
+    server whose --max-num-seqs was its config's CONC, not in the row: skipped, naming the
+    script."""
+    rows = [r for r in ROWS if r["model_path"] == "openai/gpt-oss-120b"
+            and r["system"] == "h100_sxm" and "silicon_concurrency=512;" in
+            r["silicon_data_source"]]
+    assert len(rows) == 9
+    for row in rows:
+        skip = map_serving_row(row)
+        assert isinstance(skip, ServingSkip) and "gptoss_fp4_h100_docker.sh" in skip.reason
+
+
+def test_single_node_layouts_recorded_as_tp_times_ep_are_deflated() -> None:
+    """The source counted tp·ep GPUs per replica for single-node MoE runs: on an 8-GPU
+    node a recorded tp 64 with ep 8 is TP 8 EP 8, tp 16 with ep 4 is TP 4 EP 4; a layout
+    within the node, or with attention DP, is kept."""
+    from inferplan.validate_serving import deflated
+    assert deflated({"tp": 64, "ep": 8}, 8) == {"tp": 8, "ep": 8}
+    assert deflated({"tp": 16, "ep": 4}, 8) == {"tp": 4, "ep": 4}
+    assert deflated({"tp": 8, "ep": 8}, 8) == {"tp": 8, "ep": 8}
+    kept = {"tp": 16, "ep": 16, "attention": "batch"}
+    assert deflated(kept, 8) == kept and deflated({"tp": 72, "ep": 1}, None)["tp"] == 72
+    row = next(r for r in ROWS if r["system"] == "b200_sxm" and r["tp_size"] == "64"
+               and r["moe_ep_size"] == "8" and r["mode"] == "agg")
+    case = map_serving_row(row)
+    assert isinstance(case, ServingCase)
+    assert case.scenario["parallelism"]["tp"] == 8 and case.scenario["chips"] == 8

@@ -4,7 +4,8 @@ The Python API (docs/python-api.md): `estimate`, `search` and `simulate` take a 
 (or a space) as a mapping, the path of its YAML/JSON file, or typed objects, go through
 the same loader as the `inferplan` command, and return reports that print as its tables,
 render in a notebook and give its `--json` as `.to_dict()`. `load` builds a scenario's
-typed objects. A bad input raises `InferplanError`, the one line the command prints.
+typed objects; `html_report` puts reports on one HTML page, as `inferplan report`
+does. A bad input raises `InferplanError`, the one line the command prints.
 
 Each function imports its work when called (`inferplan.api`), so `import inferplan`
 (and `inferplan --help`) loads no numpy, pydantic or catalog.
@@ -21,6 +22,7 @@ from inferplan.units import InferplanError
 if TYPE_CHECKING:
     from inferplan.api import (
         EstimateReport,
+        Report,
         ScenarioInput,
         SearchReport,
         SimulationReport,
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from inferplan.deployment import Deployment, Workload
 
 __version__ = "0.1.0"
-__all__ = ["InferplanError", "estimate", "load", "search", "simulate"]
+__all__ = ["InferplanError", "estimate", "html_report", "load", "search", "simulate"]
 
 
 def load(scenario: Source) -> tuple[Deployment, Workload]:
@@ -60,6 +62,13 @@ def simulate(scenario: ScenarioInput, workload: Workload | None = None, *,
     from inferplan import api
 
     return api.simulate(scenario, workload, seed=seed)
+
+
+def html_report(*reports: Report, title: str | None = None) -> str:
+    """`inferplan report` of reports already made, in order: one offline HTML page."""
+    from inferplan import api
+
+    return api.html_report(*reports, title=title)
 
 
 class _Package(types.ModuleType):

@@ -27,11 +27,13 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
 
 from inferplan.cli.actions.estimate import fitting_estimate, fitting_estimate_of
+from inferplan.cli.actions.report import estimate_parts, search_results
 from inferplan.cli.actions.search import SearchAnswer, search_answer
 from inferplan.cli.actions.simulate import check_seed, simulate_built, simulate_scenario
 from inferplan.cli.loader import load_scenario
 from inferplan.deployment import Deployment, Workload
 from inferplan.report.estimate_table import render_estimate
+from inferplan.report.html.document import Part, report_html
 from inferplan.report.json_out import to_json
 from inferplan.report.sim_report import render_simulation
 from inferplan.search import SearchResult
@@ -58,7 +60,9 @@ class Report(ABC):
 
     @abstractmethod
     def to_dict(self) -> dict[str, Any]:
-        """The JSON the CLI's `--json` prints for the same input, as plain values."""
+        """The JSON the CLI's `--json` prints for the same input, as plain values: the
+        same input gives the same dict, wall-clock times left out (a `SearchReport`'s
+        `to_dict(timings=True)` adds its `elapsed_s`, as `search --timings` does)."""
 
     def text(self, width_chars: int | None = None) -> str:
         """The tables as plain text (no colour), `width_chars` wide (default: the
@@ -136,8 +140,9 @@ class SearchReport(Report):
     def render(self, console: Console) -> None:
         self.answer.render(console)
 
-    def to_dict(self) -> dict[str, Any]:
-        return _plain(self.answer.record())
+    def to_dict(self, timings: bool = False) -> dict[str, Any]:
+        """`search --json`; `timings`: with `elapsed_s`, the wall time (`--timings`)."""
+        return _plain(self.answer.record(timings))
 
     def __repr__(self) -> str:
         r = self.answer.result
@@ -225,3 +230,30 @@ def simulate(scenario: ScenarioInput, workload: Workload | None = None, *,
     if pair is not None:
         return SimulationReport(simulate_built(*pair, seed, Path.cwd()))
     return SimulationReport(simulate_scenario(_source(scenario, "scenario"), seed))
+
+
+def html_report(*reports: Report, title: str | None = None) -> str:
+    """`inferplan report` of reports already made: an `EstimateReport`'s estimate, a
+    `SimulationReport`'s percentiles, a `SearchReport`'s ranked table, frontier and
+    winner, in the order given, as one HTML page that opens offline (write it with
+    `Path(...).write_text(page, encoding="utf-8")`)."""
+    parts: list[Part] = []
+    for report in reports:
+        if isinstance(report, EstimateReport):
+            d = report.estimate.deployment
+            parts += estimate_parts(f"{d.model.name} on {d.chips}x {d.chip.name}",
+                                    report.estimate)
+        elif isinstance(report, SimulationReport):
+            d = report.simulation.deployment
+            parts.append((f"{d.model.name} on {report.simulation.chips}x {d.chip.name}",
+                          report.simulation))
+        elif isinstance(report, SearchReport):
+            parts.append((report.result.space.name or "search space",
+                          search_results(report.answer)))
+        else:
+            raise InferplanError("reports", type(report).__name__,
+                                 "EstimateReport, SimulationReport or SearchReport")
+    if not parts:
+        raise InferplanError("reports", "none", "at least one report")
+    names = list(dict.fromkeys(name for name, _ in parts))
+    return report_html(title or "inferplan report: " + ", ".join(names), parts)

@@ -475,7 +475,8 @@ PROMPT_PHASES = ("prefill", "chunk")
 def eager_share(eff: Efficiency, tokens: npt.ArrayLike, prompt_chunks: npt.ArrayLike
                 ) -> FloatArray:
     """Probability that a step runs outside CUDA graphs: 1 when the engine captures none
-    or the step's tokens exceed the largest captured size; else, when prompt-carrying
+    or the step's size (`tokens`: its tokens, or its decoding sequences where the engine's
+    capture counts sequences) exceeds the largest captured size; else, when prompt-carrying
     steps are not captured (SGLang, TensorRT-LLM), the chance the step carries a prompt,
     min(1, expected prompt chunks); vLLM's piecewise graphs capture those up to the size.
 
@@ -524,6 +525,7 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
     kv_bytes: FloatArray = np.zeros(())
     prompt_chunks: FloatArray = np.zeros(())
     sequences: FloatArray = np.zeros(())
+    graph_size: FloatArray = np.zeros(())        # what the engine's graph capture counts
     for seg in segments:
         B = np.asarray(seg.batch, dtype=np.float64)
         q = np.asarray(seg.new_tokens, dtype=np.float64)
@@ -538,6 +540,8 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
         kv_bytes = kv_bytes + kv_bytes_moved(model, layout, dep.dtypes.kv, micro, q, kv)
         if seg.phase in PROMPT_PHASES:
             prompt_chunks = prompt_chunks + np.where(q > 0, B, 0.0)
+        graph_size = graph_size + (micro if eff.graph_counts_sequences
+                                   and seg.phase not in PROMPT_PHASES else micro * q)
 
     head = 2.0 * logit_tokens * model.vocab_size * model.hidden_size / layout.tp
     mm_flops = 2.0 * tokens * per_token_params + head
@@ -581,7 +585,7 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
     comm_exposed = np.maximum(comm - per_pass, 0.0) if dep.efficiency == "ideal" else comm
     overhead = (np.zeros_like(per_pass) + model.num_layers * eff.per_layer_overhead_s
                 + eff.per_step_overhead_s + fixed_kernel_time_s(model, eff, tokens)
-                + eager_host_s(model, eff, eager_share(eff, tokens, prompt_chunks)))
+                + eager_host_s(model, eff, eager_share(eff, graph_size, prompt_chunks)))
     # A device runs pp micro-batches through its L/pp layers per step: the same work as
     # one micro-batch through all L layers, which is what the terms above count.
     latency = per_pass + overhead + comm_exposed

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from inferplan.engines import EngineProfile, engine_profile
 from inferplan.hardware import ChipSpec, Topology
 from inferplan.models import ModelSpec
-from inferplan.parallel import Layout, check_degrees
+from inferplan.parallel import Layout, check_degrees, check_layout
 from inferplan.units import InferplanError, parse_bundled_yaml
 
 Efficiency = Literal["ideal", "realistic"]
@@ -78,6 +78,43 @@ class Workload:
         return self.input_len + self.output_len
 
 
+#: How far the draft's vocabulary size may differ from the target's: embedding tables are
+#: padded (Qwen2.5-72B 152,064 beside Qwen2.5-0.5B 151,936, 0.08%); another tokenizer
+#: (Llama 2's 32,000 beside Llama 3's 128,256) cannot verify the target's tokens.
+VOCAB_TOLERANCE = 0.005
+
+
+def check_draft(target: ModelSpec, draft: ModelSpec, chip: ChipSpec, layout: Layout,
+                chips: int, field_name: str = "draft") -> None:
+    """A draft must share the target's tokenizer (vocabularies within VOCAB_TOLERANCE) and
+    run with the target's layout on its chips; else `InferplanError` naming `field_name`."""
+    v_draft, v_target = draft.vocab_size, target.vocab_size
+    if abs(v_draft - v_target) > VOCAB_TOLERANCE * v_target:
+        raise InferplanError(field_name, draft.name,
+                             f"its vocabulary ({v_draft:,} tokens) is not the target's "
+                             f"({target.name}: {v_target:,}); a draft must share the "
+                             "target's tokenizer")
+    try:
+        check_layout(draft, chip, layout, chips)
+    except InferplanError as exc:
+        raise InferplanError(field_name, draft.name,
+                             f"must run with the target's layout: {exc.field}: "
+                             f"{exc.allowed}") from None
+
+
+@dataclass(frozen=True)
+class SpeculativeDecoding:
+    """Decoding with a draft: each cycle the draft proposes γ tokens one pass at a time and
+    the target verifies them in one pass; each proposed token is accepted with
+    probability α (an assumption the user states, or a published acceptance rate).
+    The draft runs on the target's chips with its layout (`speculative.draft_deployment`).
+    """
+
+    draft: ModelSpec
+    gamma: int
+    alpha: float
+
+
 @dataclass(frozen=True)
 class Deployment:
     """One model on one set of chips with one layout, dtypes and efficiency mode."""
@@ -95,6 +132,9 @@ class Deployment:
     #: the `inferplan.steptime.StepTimeModel` that prices its steps (None: the analytic
     #: roofline under `engine`; a calibration plugs in here)
     step_time: object | None = None
+    #: speculative decoding (None: plain); the closed loop decodes in draft-and-verify
+    #: cycles (`serving.closed_loop`)
+    speculative: SpeculativeDecoding | None = None
 
     def __post_init__(self) -> None:
         """However it is built (a scenario, a search point, a bucket plan, a draft beside
@@ -102,6 +142,9 @@ class Deployment:
         compute dtype; the model's own rules for the layout are `parallel.check_layout`'s
         and `partitioning`'s."""
         check_degrees(self.chip, self.layout, self.topology.chips)
+        if self.speculative is not None:
+            check_draft(self.model, self.speculative.draft, self.chip, self.layout,
+                        self.topology.chips, "speculative.draft")
         if self.dtypes.compute not in self.chip.peak_flops_per_s:
             raise InferplanError(
                 "dtypes.compute", self.dtypes.compute,

@@ -60,6 +60,8 @@ class Efficiency:
     graph_max_tokens: float = 0.0
     #: prompt-carrying steps replay graphs too (up to graph_max_tokens)
     prompt_graphs: bool = False
+    #: graph_max_tokens counts a step's sequences (decode/verify), not its tokens
+    graph_counts_sequences: bool = False
     elementwise_ops_per_layer: int = 0
     elementwise_fixed_s: float = 0.0
     elementwise_bytes_per_s: float = 1.0
@@ -232,6 +234,7 @@ def efficiency_for(deployment: Deployment) -> Efficiency:
         eager_layer_host_s=ops.eager_layer_host_s,
         graph_max_tokens=float(engine.scheduler.cuda_graph_max_batch) if graphs else 0.0,
         prompt_graphs=engine.scheduler.prompt_graphs,
+        graph_counts_sequences=engine.scheduler.cuda_graph_unit == "sequences",
         elementwise_ops_per_layer=ops.elementwise_ops_per_layer,
         elementwise_fixed_s=ops.elementwise_fixed_s,
         elementwise_bytes_per_s=hbm * ops.elementwise_memory_fraction,

@@ -56,6 +56,10 @@ class Scheduler(_Frozen):
     #: steps carrying prompt tokens replay graphs too (vLLM's piecewise graphs, by token
     #: count up to cuda_graph_max_batch); False: any prompt-carrying step runs eagerly
     prompt_graphs: bool = False
+    #: what cuda_graph_max_batch counts: `tokens` (vLLM's capture sizes) or `sequences`
+    #: (SGLang --cuda-graph-max-bs, TensorRT-LLM cuda_graph_config.max_batch_size: a
+    #: speculative verify step of B sequences × (γ + 1) tokens replays the graph of B)
+    cuda_graph_unit: Literal["tokens", "sequences"] = "tokens"
     #: the scheduler takes new requests only every this many decode-only steps
     #: (SGLang --scheduler-recv-interval; 1: every step, the default of every engine)
     recv_interval_steps: int = Field(default=1, ge=1)

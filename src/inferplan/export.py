@@ -56,8 +56,23 @@ class BenchSpec(_Strict):
     flags: dict[str, FlagSpec]
 
 
+class SpeculativeSpec(_Strict):
+    """How an engine launches one kind of draft (`mtp`: the checkpoint's own multi-token-
+    prediction module; `draft`: another model): flags with value templates, or one flag
+    whose value is a JSON object of templates, or keys of the extra-options YAML.
+    Templates: {gamma}, {gamma_plus_1}, {draft_model} (its HF id), {mtp_method}; a value
+    that renders as digits is written as a number."""
+
+    flags: dict[str, str] = {}
+    json_flag: str | None = None
+    json_value: dict[str, str] = {}
+    options: dict[str, str] = {}
+    source: str
+
+
 class EngineFlags(_Strict):
-    """One engine's launch and benchmark flags at one version."""
+    """One engine's launch and benchmark flags at one version; `speculative` by draft kind,
+    and why a kind it lacks is not exported (`speculative_missing`)."""
 
     version: str
     serve: tuple[str, ...]
@@ -67,6 +82,8 @@ class EngineFlags(_Strict):
     flags: dict[str, FlagSpec]
     values: dict[str, dict[str, str]]
     bench: BenchSpec
+    speculative: dict[Literal["mtp", "draft"], SpeculativeSpec] = {}
+    speculative_missing: str = ""
 
 
 @cache
@@ -103,6 +120,8 @@ class ExportPlan:
     notes: tuple[str, ...]
     max_batch: int
     concurrency: int
+    #: the speculative decoding launched: draft kind and model, gamma (None: plain)
+    speculative: dict[str, object] | None = None
 
     def setting(self, name: str) -> object:
         """The value of the setting `name` (KeyError if the plan has none)."""
@@ -118,6 +137,7 @@ class ExportPlan:
             "serve": list(self.serve_argv), "extra_options": self.extra_options,
             "bench": list(self.bench_argv), "notes": list(self.notes),
             "max_batch": self.max_batch, "concurrency": self.concurrency,
+            "speculative": self.speculative,
         }
 
 
@@ -206,6 +226,60 @@ def dtype_value(flags: EngineFlags, engine: str, kind: str, dtype: str) -> str |
     return None
 
 
+# ------------------------------------------------------------------ speculative
+#: What each kind of draft is called in messages.
+DRAFT_KINDS = {"mtp": "MTP", "draft": "draft-model"}
+
+
+def mtp_method(model_name: str) -> str:
+    """vLLM's speculative method for a checkpoint's MTP module: `deepseek_mtp` for the
+    DeepSeek family (vLLM's MTP_MODEL_TYPES), `mtp` otherwise."""
+    return "deepseek_mtp" if model_name.startswith("deepseek") else "mtp"
+
+
+def _render(template: str, values: dict[str, str]) -> str | int:
+    text = template.format(**values)
+    return int(text) if text.isdigit() else text
+
+
+def speculative_launch(flags: EngineFlags, engine: str, deployment: Deployment
+                       ) -> tuple[list[str], dict[str, Any], dict[str, object] | None]:
+    """The serve flags and extra options of the deployment's speculative decoding (none
+    when it has none); an `InferplanError` naming `speculative.draft` for a kind of draft
+    the engine's export does not have.
+
+    MTP with gamma 3 on SGLang: --speculative-algorithm EAGLE --speculative-num-steps 3
+    --speculative-eagle-topk 1 --speculative-num-draft-tokens 4."""
+    spec = deployment.speculative
+    if spec is None:
+        return [], {}, None
+    mtp = spec.draft.name == f"{deployment.model.name}-mtp"
+    kind: Literal["mtp", "draft"] = "mtp" if mtp else "draft"
+    how = flags.speculative.get(kind)
+    if how is None:
+        raise InferplanError(
+            "speculative.draft", "mtp" if mtp else spec.draft.name,
+            f"{engine} {flags.version} export has no {DRAFT_KINDS[kind]} speculative "
+            "decoding"
+            + (f": {flags.speculative_missing}" if flags.speculative_missing else "")
+            + f"; kinds it has: {', '.join(flags.speculative) or 'none'}")
+    entry = model_catalog().get(spec.draft.name)
+    draft_id = entry.hf_repo if entry is not None and entry.hf_repo else spec.draft.name
+    values = {"gamma": str(spec.gamma), "gamma_plus_1": str(spec.gamma + 1),
+              "draft_model": draft_id, "mtp_method": mtp_method(deployment.model.name)}
+    argv: list[str] = []
+    for flag, template in how.flags.items():
+        argv += [flag, str(_render(template, values))]
+    if how.json_flag is not None:
+        argv += [how.json_flag, json.dumps({k: _render(v, values)
+                                            for k, v in how.json_value.items()})]
+    options: dict[str, Any] = {}
+    for key, template in how.options.items():
+        _put(options, key, _render(template, values))
+    return argv, options, {"draft": "mtp" if mtp else draft_id, "kind": kind,
+                           "gamma": spec.gamma, "alpha": spec.alpha}
+
+
 # ------------------------------------------------------------------ plan
 def hf_model_id(deployment: Deployment) -> str:
     """The checkpoint to load: the catalog's HF repo, else the model's own name."""
@@ -245,11 +319,14 @@ def plan_export(deployment: Deployment, workload: Workload, engine: str) -> Expo
                             f["cuda_graph_max"]))
     notes = _notes(engine, deployment, dt.weights, flags)
     model = hf_model_id(deployment)
-    serve, extra = _serve_argv(flags, model, settings, sched.chunked_prefill)
+    spec_argv, spec_options, speculative = speculative_launch(flags, engine, deployment)
+    serve, extra = _serve_argv(flags, model, settings, sched.chunked_prefill, spec_argv,
+                               spec_options)
     return ExportPlan(engine=engine, engine_version=flags.version, model=model,
                       settings=tuple(settings), serve_argv=tuple(serve), extra_options=extra,
                       bench_argv=tuple(_bench_argv(flags.bench, model, workload, concurrency)),
-                      notes=tuple(notes), max_batch=best, concurrency=concurrency)
+                      notes=tuple(notes), max_batch=best, concurrency=concurrency,
+                      speculative=speculative)
 
 
 def _notes(engine: str, deployment: Deployment, weights: str, flags: EngineFlags) -> list[str]:
@@ -267,8 +344,9 @@ def _notes(engine: str, deployment: Deployment, weights: str, flags: EngineFlags
     return out
 
 
-def _serve_argv(flags: EngineFlags, model: str, settings: list[Setting],
-                chunked: bool) -> tuple[list[str], dict[str, Any]]:
+def _serve_argv(flags: EngineFlags, model: str, settings: list[Setting], chunked: bool,
+                extra_argv: list[str], extra_options: dict[str, Any]
+                ) -> tuple[list[str], dict[str, Any]]:
     argv = list(flags.serve)
     if flags.model_positional:
         argv.append(model)
@@ -300,6 +378,8 @@ def _serve_argv(flags: EngineFlags, model: str, settings: list[Setting],
             continue
         value = json.dumps({spec.json_key: s.value}) if spec.json_key else str(s.value)
         argv += [spec.flag, value]
+    argv += extra_argv
+    extra.update(extra_options)
     if extra:
         extra_flag = flags.flags["extra_options"].flag
         assert extra_flag is not None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -200,6 +200,9 @@ class ModelSpec:
     sparse_attention: SparseAttentionSpec | None = None
     attn_output_gate: bool = False     # Qwen3-Next/3.5: q_proj also emits an N·H output gate
     qk_norm_per_layer: bool = False    # MiniMax-M2: q/k norms over all heads (N·H + K·H)
+    #: multi-token-prediction modules the checkpoint ships (DeepSeek-V3
+    #: `num_nextn_predict_layers`, Qwen3.5 `mtp_num_hidden_layers`): a speculative draft
+    mtp_layers: int = 0
 
     # ---------------------------------------------------------------- shape checks
     def __post_init__(self) -> None:
@@ -768,7 +771,40 @@ def model_from_hf_config(cfg: Mapping[str, Any], name: str | None = None) -> Mod
         layer_windows=_layer_windows(cfg, model_type, L),
         layer_moe=_moe_layers(cfg, model_type, L), moe=moe, mla=mla,
         layer_attention=layer_attention, linear_attention=linear, sparse_attention=sparse,
-        max_position_embeddings=_get(cfg, "max_position_embeddings", int), **kwargs)
+        max_position_embeddings=_get(cfg, "max_position_embeddings", int),
+        mtp_layers=_mtp_layers(cfg), **kwargs)
+
+
+def _mtp_layers(cfg: Mapping[str, Any]) -> int:
+    """MTP modules in a config: `num_nextn_predict_layers` (DeepSeek-V3/R1, GLM-5) or
+    `mtp_num_hidden_layers` (Qwen3.5), `num_mtp_modules` under `use_mtp` (MiniMax-M2);
+    0 when absent."""
+    for key in ("num_nextn_predict_layers", "mtp_num_hidden_layers"):
+        value = _get(cfg, key, int, minimum=0, maximum=MAX_LAYERS)
+        if value is not None:
+            return int(value)
+    if _flag(cfg, "use_mtp", False):              # MiniMax-M2: use_mtp, num_mtp_modules
+        return int(_get(cfg, "num_mtp_modules", int, default=1, maximum=MAX_LAYERS))
+    return 0
+
+
+def mtp_draft(model: ModelSpec) -> ModelSpec:
+    """The model's multi-token-prediction module as a speculative draft: one decoder
+    layer shaped as the target's last layer (its attention kind and MoE), with the
+    target's vocabulary (the module shares the embedding and output head; DeepSeek-V3
+    technical report §2.2, "Multi-Token Prediction"). Each draft token is one pass of it.
+    DeepSeek-R1 (61 layers, MoE): a 1-layer MoE model with MLA, vocab 129,280."""
+    if model.mtp_layers < 1:
+        raise InferplanError("speculative.draft", "mtp",
+                             f"{model.name} ships no multi-token-prediction module "
+                             "(num_nextn_predict_layers / mtp_num_hidden_layers is 0)")
+    last = model.num_layers - 1
+    return replace(model, name=f"{model.name}-mtp", num_layers=1,
+                   layer_windows=(model.layer_windows[last],),
+                   layer_moe=(model.layer_moe[last],),
+                   layer_attention=("full" if model.layer_attention[last] == "linear"
+                                    else model.layer_attention[last],),
+                   mtp_layers=0)
 
 
 # ---------------------------------------------------------------------- catalog

@@ -15,18 +15,17 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictInt,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from inferplan.deployment import Deployment, Dtypes, Workload
+from inferplan.deployment import Deployment, Dtypes, SpeculativeDecoding, Workload
 from inferplan.engines import resolve_engine
 from inferplan.hardware import ChipSpec, parse_shape, topology_for
-from inferplan.models import ModelSpec
+from inferplan.models import ModelSpec, mtp_draft
 from inferplan.parallel import LAYOUTS, Layout, check_layout
 from inferplan.units import DTYPES, InferplanError
-from inferplan.validation import first_error
+from inferplan.validation import validated
 
 #: Longest output a scenario may ask for: a static batch prices its decode steps one by one
 #: (a second and 250 MB per million tokens), and no model generates more in one request.
@@ -76,6 +75,16 @@ class DtypesIn(_Strict):
         if v is not None and v not in DTYPES:
             raise ValueError(f"allowed: {', '.join(DTYPES)}")
         return v
+
+
+class SpeculativeIn(_Strict):
+    """`speculative:` — decode with a draft: `draft` a catalog model sharing the target's
+    tokenizer, or `mtp` (the checkpoint's multi-token-prediction module,
+    `models.mtp_draft`); γ draft tokens a cycle; α the per-token acceptance rate."""
+
+    draft: str
+    gamma: StrictInt = Field(ge=1, le=64)
+    alpha: float = Field(ge=0, le=1)
 
 
 class WorkloadIn(_Strict):
@@ -149,18 +158,14 @@ class ScenarioIn(_Strict):
     memory_utilization: float | None = Field(default=None, gt=0, le=1)
     price_per_chip_hour: float | None = Field(default=None, gt=0)
     disaggregated: DisaggregatedIn | None = None
+    speculative: SpeculativeIn | None = None
     name: str | None = None
     description: str | None = None
 
 
 def parse_scenario(raw: Mapping[str, Any], origin: str = "scenario") -> ScenarioIn:
     """Validate a scenario mapping; the first problem becomes one `InferplanError`."""
-    if not isinstance(raw, Mapping):
-        raise InferplanError(origin, type(raw).__name__, "must be a mapping")
-    try:
-        return ScenarioIn.model_validate(dict(raw))
-    except ValidationError as exc:
-        raise first_error(exc, origin) from None
+    return validated(ScenarioIn, raw, origin)
 
 
 def build_deployment(
@@ -199,7 +204,8 @@ def build_deployment(
         dtypes=Dtypes(weights=d.weights, kv=d.kv, compute=d.compute, experts=d.experts),
         efficiency=scenario.efficiency, memory_utilization=scenario.memory_utilization,
         price_usd_per_chip_hour=scenario.price_per_chip_hour,
-        engine=resolve_engine(scenario.engine), step_time=step_time)
+        engine=resolve_engine(scenario.engine), step_time=step_time,
+        speculative=speculative_decoding(scenario.speculative, model, resolve_model))
     w = scenario.workload
     workload = Workload(input_len=w.input_len, output_len=w.output_len, batch=w.batch,
                         concurrency=w.concurrency, prefill_chunk_tokens=w.prefill_chunk_tokens,
@@ -207,6 +213,20 @@ def build_deployment(
                         arrival=w.arrival, burstiness=w.burstiness, trace=w.trace,
                         router=w.router, warmup=w.warmup)
     return deployment, workload
+
+
+def speculative_decoding(spec: SpeculativeIn | None, model: ModelSpec,
+                         resolve_model: Callable[[str], ModelSpec]
+                         ) -> SpeculativeDecoding | None:
+    """A scenario's `speculative:` block with its draft resolved (`mtp`: the target's own
+    multi-token-prediction module); the deployment checks the draft against the target."""
+    if spec is None:
+        return None
+    try:
+        draft = mtp_draft(model) if spec.draft == "mtp" else resolve_model(spec.draft)
+    except InferplanError as exc:
+        raise InferplanError("speculative.draft", spec.draft, exc.allowed) from None
+    return SpeculativeDecoding(draft=draft, gamma=spec.gamma, alpha=spec.alpha)
 
 
 def build_pools(
@@ -220,6 +240,9 @@ def build_pools(
     pool names its field under `disaggregated.<pool>`."""
     if scenario.disaggregated is None:
         raise InferplanError("disaggregated", None, "the scenario has no disaggregated block")
+    if scenario.speculative is not None:
+        raise InferplanError("speculative", scenario.speculative.draft,
+                             "not with a disaggregated block yet: pools decode plainly")
     pools = []
     workload = None
     for name in ("prefill", "decode"):

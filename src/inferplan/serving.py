@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from inferplan.deployment import Deployment, Workload
 from inferplan.memory import MemoryResult, max_batch, memory_result
+from inferplan.speculative import cycle_for, draft_deployment
 from inferplan.steptime import Segment, StepCost, mixed_step_cost, step_cost
 from inferplan.units import S_PER_HOUR, InferplanError
 
@@ -263,7 +264,8 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     of b'/S̄. Clients beyond R wait in the queue for a completion: (C − R)/R request
     lifetimes (Little's law). Mean over N requests (default 10·C): (C·first + (N − C)·later)/N.
     TTFT is never below one prompt's prefill. e2e = TTFT + (n̄ − 1)·TPOT.
-    Speculative decoding (`cycle`, `draft`): a decode step becomes a draft-and-verify
+    Speculative decoding (`cycle`, `draft`, or the deployment's `speculative:` draft,
+    α and γ through `speculative.cycle_for`): a decode step becomes a draft-and-verify
     cycle emitting E tokens per sequence, so a request decodes in (n̄ − 1)/E cycles; a
     prompt step adds its prompt work to a cycle, and every prompt is also prefilled by the
     draft. TPOT = the mean cycle (with prompt work) / E.
@@ -272,6 +274,10 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     the first wave fits one step, so every request's TTFT is a step with 8 prompts.
     """
     sched = deployment.engine.scheduler
+    spec = deployment.speculative
+    if cycle is None and spec is not None:
+        draft = draft_deployment(deployment, spec.draft)
+        cycle = cycle_for(deployment, draft, spec.alpha, spec.gamma)
     C = np.asarray(concurrency, dtype=np.float64)
     S, n = workload.mean_input_len, workload.mean_output_len
     budget = float(workload.prefill_chunk_tokens or sched.max_num_batched_tokens)
@@ -419,6 +425,11 @@ def estimate(deployment: Deployment, workload: Workload) -> Estimate:
         mode, batch = "concurrency", workload.concurrency
         prefill, decode, ttft, tpot, e2e = in_flight(deployment, workload, batch)
     else:
+        if deployment.speculative is not None:
+            raise InferplanError("speculative", deployment.speculative.draft.name,
+                                 "speculative decoding is priced in a closed loop: give "
+                                 "workload.concurrency or batch: max (or use "
+                                 "inferplan speculative for a static batch)")
         mode, batch = "static", int(workload.batch or 1)
         prefill, decode, ttft, tpot, e2e = static_batch(deployment, workload, batch)
     # every replica completes `batch` requests per end-to-end latency

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from inferplan.deployment import Deployment, Workload
+from inferplan.deployment import Deployment, Workload, check_draft
 from inferplan.memory import (
     activation_bytes_per_device,
     decode_working_bytes,
@@ -42,7 +42,6 @@ from inferplan.memory import (
     weight_bytes_per_device,
 )
 from inferplan.models import ModelSpec
-from inferplan.parallel import check_layout
 from inferplan.steptime import step_cost
 from inferplan.units import DEFAULT_GAMMA_MAX, InferplanError
 
@@ -52,10 +51,6 @@ IntArray = npt.NDArray[np.int64]
 #: Largest γ accepted (engines draft a handful of tokens; α^γ makes more worthless, and each
 #: γ tried is one more row of the cost table).
 MAX_GAMMA = 64
-#: How far the draft's vocabulary size may differ from the target's: embedding tables are
-#: padded (Qwen2.5-72B 152,064 beside Qwen2.5-0.5B 151,936, 0.08%); another tokenizer
-#: (Llama 2's 32,000 beside Llama 3's 128,256) cannot verify the target's tokens.
-VOCAB_TOLERANCE = 0.005
 
 
 # --------------------------------------------------------------- validation
@@ -118,25 +113,15 @@ def speculative_tpot(draft_step_s: npt.ArrayLike, verify_step_s: npt.ArrayLike, 
 
 # ------------------------------------------------------------------- the draft
 def draft_deployment(target: Deployment, draft: ModelSpec) -> Deployment:
-    """The draft model on the target's chips with the target's layout and dtypes.
+    """The draft model on the target's chips with the target's layout and dtypes, plain
+    (its own decoding is not speculative).
 
     Raises `InferplanError` (field `draft`) when that layout cannot hold the draft, e.g.
-    tp not dividing its heads, or when its vocabulary is not the target's (sizes more than
-    VOCAB_TOLERANCE apart): the target verifies the draft's tokens by id.
+    tp not dividing its heads, or when its vocabulary is not the target's
+    (`deployment.check_draft`): the target verifies the draft's tokens by id.
     """
-    v_draft, v_target = draft.vocab_size, target.model.vocab_size
-    if abs(v_draft - v_target) > VOCAB_TOLERANCE * v_target:
-        raise InferplanError("draft", draft.name,
-                             f"its vocabulary ({v_draft:,} tokens) is not the target's "
-                             f"({target.model.name}: {v_target:,}); a draft must share the "
-                             "target's tokenizer")
-    try:
-        check_layout(draft, target.chip, target.layout, target.chips)
-    except InferplanError as exc:
-        raise InferplanError("draft", draft.name,
-                             f"must run with the target's layout: {exc.field}: "
-                             f"{exc.allowed}") from None
-    return replace(target, model=draft)
+    check_draft(target.model, draft, target.chip, target.layout, target.chips)
+    return replace(target, model=draft, speculative=None)
 
 
 @dataclass(frozen=True)

@@ -68,18 +68,30 @@ def short_repr(value: object, limit: int = MAX_VALUE_CHARS) -> str:
     return text
 
 
+def one_line(text: str) -> str:
+    r"""`text` with every character that would end or hide a line (newline, carriage
+    return, the separators \x1c-\x1e, \x85, \u2028, other control characters) written as
+    its escape: the field of a key typed "a<newline>b" prints as `parallelism.a\nb`. A
+    field name can hold a user's key, and a key can hold anything."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
 class InferplanError(ValueError):
     """A user-facing error: names the field, the value and what is allowed.
 
     The CLI prints `str(error)` on one line and exits with status 2. The value is shown
-    shortened (`short_repr`), so a huge or deeply nested input cannot flood the line.
+    shortened (`short_repr`), so a huge or deeply nested input cannot flood the line;
+    control characters anywhere in the message (a key with a newline) show escaped.
     """
 
     def __init__(self, field: str, value: object, allowed: str) -> None:
         self.field = field
         self.value = value
         self.allowed = allowed
-        super().__init__(f"{field}: {short_repr(value)} is not valid; {allowed}")
+        super().__init__(one_line(f"{field}: {short_repr(value)} is not valid; {allowed}"))
 
 
 def close_matches(name: str, candidates: list[str], n: int = 3) -> list[str]:

@@ -4,13 +4,17 @@ with NVIDIA aiconfigurator's own predictions of the same rows beside ours.
 A row (model, GPU, engine, quantisation, tp/pp, attention-DP, MoE split, ISL/OSL,
 concurrency per replica, client protocol) becomes a scenario with `engine:` and a
 `concurrency:` workload whose lengths follow the client (`inferencemax`: uniform in
-[0.8·L, L]); `serving.closed_loop` predicts its mean TTFT and TPOT. Rows that cannot be
+[0.8·L, L]); an `inferencemax` row's engine block and KV dtype are those of the InferenceX
+launch script it ran (data/validation/inferencex_recipes.yaml); `serving.closed_loop`
+predicts its mean TTFT and TPOT. Rows that cannot be
 mapped are kept with the reason. Errors are absolute percentage errors |pred − meas|/meas;
 MAPE is their mean, as the peer reports it.
 """
 
 from __future__ import annotations
 
+import ast
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -23,7 +27,7 @@ import numpy as np
 from inferplan.deployment import Deployment, Workload
 from inferplan.hardware import ChipSpec
 from inferplan.memory import max_batch
-from inferplan.models import ModelSpec
+from inferplan.models import ModelSpec, model_catalog
 from inferplan.scenario import build_deployment, build_pools, parse_scenario
 from inferplan.serving import closed_loop
 from inferplan.units import InferplanError, parse_bundled_yaml
@@ -48,6 +52,84 @@ def serving_mapping() -> dict[str, Any]:
     path = resources.files("inferplan") / "data" / "validation" / "serving_mapping.yaml"
     data: dict[str, Any] = parse_bundled_yaml(path.read_text("utf-8"))
     return data
+
+
+@cache
+def inferencex_recipes() -> list[dict[str, Any]]:
+    """The InferenceX launch-script flags behind the `inferencemax` rows
+    (data/validation/inferencex_recipes.yaml: match conditions, `engine:` block, KV dtype)."""
+    path = resources.files("inferplan") / "data" / "validation" / "inferencex_recipes.yaml"
+    data: list[dict[str, Any]] = parse_bundled_yaml(path.read_text("utf-8"))
+    return data
+
+
+#: the integer arithmetic a recipe may write (bash $(( )) of the scripts)
+_ARITHMETIC: dict[type[ast.operator], Callable[[int, int], int]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.FloorDiv: operator.floordiv}
+
+
+def recipe_value(value: Any, env: Mapping[str, int]) -> Any:
+    """A recipe value for one run: a number or flag as written, or a script's integer
+    arithmetic over `env` (conc, isl, osl, tp) with + - * // min max, e.g. "2 * isl"."""
+    if not isinstance(value, str):
+        return value
+
+    def ev(node: ast.expr) -> int:
+        if isinstance(node, ast.Constant) and type(node.value) is int:
+            return node.value
+        if isinstance(node, ast.Name) and node.id in env:
+            return env[node.id]
+        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+            return _ARITHMETIC[type(node.op)](ev(node.left), ev(node.right))
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args
+                and node.func.id in ("min", "max") and not node.keywords):
+            return (min if node.func.id == "min" else max)(ev(a) for a in node.args)
+        raise InferplanError("inferencex_recipes.yaml", value,
+                             f"integer arithmetic (+ - * // min max) over {', '.join(env)}")
+
+    return ev(ast.parse(value, mode="eval").body)
+
+
+def inferencex_recipe(row: Mapping[str, str], scenario: Mapping[str, Any]) -> dict[str, Any]:
+    """The scenario fields the InferenceX launch script set for an agg `inferencemax` row:
+    the first entry of `inferencex_recipes()` that fits the row (model, chip, engine, weight
+    dtype, tp, attention DP, ISL/OSL, the run's concurrency, the measured= date) gives its
+    `engine:` block and KV dtype, and for a run of an MTP script (`mtp_draft_tokens`) a
+    `speculative:` block with the checkpoint's MTP module, γ the script's draft tokens and
+    α the mapping's `mtp_acceptance`; {"skip": reason} where the entry says the run's
+    setting cannot be known from the row; {} for other rows and where no entry fits."""
+    if row["client_protocol"] != "inferencemax" or row["mode"] != "agg":
+        return {}
+    source = row.get("silicon_data_source", "")
+    stated = re.search(r"silicon_concurrency=(\d+)", source)
+    measured = re.search(r"measured=(\d{4}-\d\d-\d\d)", source)
+    day = measured.group(1) if measured else ""
+    env = {"conc": int(stated.group(1)) if stated else scenario["workload"]["concurrency"],
+           "isl": int(row["isl"]), "osl": int(row["osl"]), "tp": scenario["parallelism"]["tp"]}
+    dtypes = scenario["dtypes"]
+    facts = {"model": scenario["model"], "hardware": scenario["hardware"],
+             "precision": dtypes.get("experts") or dtypes["weights"],   # the script's name
+             "tp": env["tp"], "isl": env["isl"], "osl": env["osl"],
+             "attention_dp": _int(row["attention_dp_size"]) > 1}
+    for entry in inferencex_recipes():
+        conc_fits = entry.get("conc_min", 0) <= env["conc"] <= entry.get("conc_max", env["conc"])
+        day_fits = entry.get("measured_from", "") <= day <= entry.get("measured_to", "9999-12-31")
+        if (entry["engine"]["name"] == scenario["engine"] and conc_fits and day_fits
+                and all(facts[k] in (v if isinstance(v, list) else [v])
+                        for k, v in entry.items() if k in facts)):
+            if "skip" in entry:           # the run's setting is not knowable from the row
+                return {"skip": f"{entry['skip']} ({entry['source']})"}
+            kv = entry.get("kv", scenario["dtypes"]["kv"])
+            fields: dict[str, Any] = {
+                "engine": {k: v if k == "name" else recipe_value(v, env)
+                           for k, v in entry["engine"].items()},
+                "dtypes": {**scenario["dtypes"], "kv": kv}}
+            if "mtp_draft_tokens" in entry:
+                fields["speculative"] = {"draft": "mtp", "gamma": entry["mtp_draft_tokens"],
+                                         "alpha": serving_mapping()["mtp_acceptance"]}
+            return fields
+    return {}
 
 
 def bundled_serving_text() -> str:
@@ -118,6 +200,30 @@ def _layout(row: Mapping[str, str], prefix: str = "") -> dict[str, Any]:
             **({"attention": "batch"} if adp > 1 else {})}
 
 
+def deflated(layout: dict[str, Any], node_gpus: int | None) -> dict[str, Any]:
+    """A single-node row's layout with the source's tp·ep count undone: the source's mapper
+    counted tp·ep GPUs per replica for single-node MoE runs (serving-engines.md §5; the
+    rows' `layout_caveat`), so a recorded tp above the node's GPUs that ep divides is tp·ep,
+    and the run's tp is tp/ep. B200 (8-GPU node), recorded tp 64 with ep 8: tp 8 ep 8;
+    tp 16 with ep 4: tp 4 ep 4. Other layouts unchanged."""
+    tp, ep = layout["tp"], layout["ep"]
+    if (node_gpus is None or "attention" in layout or tp <= node_gpus or ep < 2 or tp % ep
+            or tp // ep > node_gpus):       # (attention-DP rows' counts are not this pattern)
+        return layout
+    return {**layout, "tp": tp // ep}
+
+
+def experts_only_quantised(model: str) -> bool:
+    """Whether the catalog checkpoint quantises only its routed experts: its config's
+    `quantization_config.modules_to_not_convert` keeps the attention unconverted
+    (openai/gpt-oss-120b: self_attn, router, embed_tokens and lm_head stay bf16; the
+    experts are MXFP4), so the dense GEMMs run in bf16 whatever the row's quant label."""
+    entry = model_catalog().get(model)
+    quant = entry.config.get("quantization_config") if entry is not None else None
+    kept = quant.get("modules_to_not_convert", []) if isinstance(quant, dict) else []
+    return any("self_attn" in str(module) for module in kept)
+
+
 def disaggregated_concurrency(row: Mapping[str, str]) -> int | None:
     """Clients of a disaggregated row: decode_batch_size per attention rank × the decode
     workers' attention ranks × decode_num_workers (None: the counts are blank). A row of
@@ -183,18 +289,32 @@ def map_serving_row(row: Mapping[str, str]) -> ServingCase | ServingSkip:
         chips = pools["decode"]["chips"]
         extra = {"disaggregated": pools}
     else:
-        layout = {**_layout(row), "dp": 1}
+        layout = deflated({**_layout(row), "dp": 1}, table["node_gpus"].get(row["system"]))
         chips = layout["tp"] * layout["pp"]
         clients = _int(row["batch_size"]) * _int(row["attention_dp_size"])
+        stated = re.search(r"silicon_concurrency=(\d+)", row.get("silicon_data_source", ""))
+        if stated is not None and clients > int(stated.group(1)):
+            return ServingSkip(rid, "batch_size x attention DP exceeds the run's "
+                                    "silicon_concurrency (the recorded layout is inflated)")
+    experts = table["experts"].get(row.get("moe_quant_mode", ""))
+    dense = quant
+    if experts is not None and experts_only_quantised(model):
+        # the checkpoint's own dtypes: bf16 dense GEMMs, and no KV quantisation of its own
+        # (the fp4 -> fp8 KV rule is ModelOpt's kv_cache_quant_algo); a script's KV flag
+        # still applies (inferencex_recipe)
+        dense, kv = {"weights": "bf16", "compute": "bf16"}, kv_rules["default"]
     scenario = {
         "name": rid, "model": model, "hardware": chip, "chips": chips,
         "parallelism": layout,
-        "dtypes": {"weights": quant["weights"], "kv": kv, "compute": quant["compute"],
-                   **({"experts": table["experts"][row["moe_quant_mode"]]}
-                      if row.get("moe_quant_mode") in table["experts"] else {})},
+        "dtypes": {"weights": dense["weights"], "kv": kv, "compute": dense["compute"],
+                   **({"experts": experts} if experts is not None else {})},
         "engine": engine, "efficiency": "realistic",
         "workload": {"input_len": int(row["isl"]), "output_len": int(row["osl"]),
                      "concurrency": clients, **protocol}, **extra}
+    recipe = inferencex_recipe(row, scenario)
+    if "skip" in recipe:
+        return ServingSkip(rid, str(recipe["skip"]))
+    scenario.update(recipe)
     return ServingCase(
         row_id=rid, group=f"{model} on {chip}, {engine}" + (" (disagg)" if disagg else ""),
         dense=model in table["dense_models"], scenario=scenario,
@@ -256,7 +376,10 @@ def predict_serving(case: ServingCase, resolve_model: Callable[[str], ModelSpec]
     if max_batch(deployment, replace(workload, output_len=1, input_len=1)) < 1:
         return ServingSkip(case.row_id, "the weights leave no room for a sequence at the "
                                         "engine's usable memory fraction (0.9)")
-    ttft, tpot = predict(deployment, workload)
+    try:
+        ttft, tpot = predict(deployment, workload)
+    except InferplanError as exc:
+        return ServingSkip(case.row_id, str(exc))
     return replace(case, pred_ttft_s=ttft, pred_tpot_s=tpot)
 
 

@@ -8,7 +8,7 @@ import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TypeVar, cast
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from inferplan.units import InferplanError
 
@@ -22,6 +22,21 @@ def first_error(exc: ValidationError, origin: str) -> InferplanError:
         value = "{...}"
     message = str(err["msg"]).removeprefix("Value error, ")
     return InferplanError(f"{origin}.{where}" if where else origin, value, message)
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def validated(model: type[Model], raw: object, origin: str) -> Model:
+    """A mapping validated as `model` (a scenario, a search space, a sweep spec), or one
+    `InferplanError`: `origin: 'list' is not valid; must be a mapping`, else pydantic's
+    first problem as `first_error` words it."""
+    if not isinstance(raw, Mapping):
+        raise InferplanError(origin, type(raw).__name__, "must be a mapping")
+    try:
+        return model.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise first_error(exc, origin) from None
 
 
 def read_csv_rows(text: str, origin: str, required: Sequence[str]) -> list[dict[str, str]]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from inferplan.units import Dtype, InferplanError
-from inferplan.validation import first_error
+from inferplan.validation import validated
 
 Positive = Annotated[StrictInt, Field(gt=0)]
 #: Largest vLLM max_num_seqs and capture size accepted (every batch 1..max_num_seqs is
@@ -133,19 +133,11 @@ def parse_any_config(raw: Mapping[str, Any], origin: str = "buckets") -> AnyBuck
         raise InferplanError(f"{origin}.target", target, f"allowed: {', '.join(TARGETS)}")
     if target == "furiosa-llm":
         return parse_bucket_config(raw, origin)
-    try:
-        parsed = TARGETS[target].model_validate(dict(raw))
-    except ValidationError as exc:
-        raise first_error(exc, origin) from None
+    parsed = validated(TARGETS[target], raw, origin)
     assert isinstance(parsed, (JetStreamConfig, VllmCaptureConfig))
     return parsed
 
 
 def parse_bucket_config(raw: Mapping[str, Any], origin: str = "buckets") -> BucketConfig:
     """Validate a bucket-config mapping; the first problem becomes an `InferplanError`."""
-    if not isinstance(raw, Mapping):
-        raise InferplanError(origin, type(raw).__name__, "must be a mapping")
-    try:
-        return BucketConfig.model_validate(dict(raw))
-    except ValidationError as exc:
-        raise first_error(exc, origin) from None
+    return validated(BucketConfig, raw, origin)

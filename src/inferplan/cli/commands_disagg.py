@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from inferplan.cli.app import CalibrationOpt, app
-from inferplan.cli.commands_search import JsonOpt, SpaceArg
+from inferplan.cli.commands_search import JsonOpt, SpaceArg, TimingsOpt
 
 
 @app.command("disagg")
@@ -17,6 +17,7 @@ def disagg_command(
     top: Annotated[int, typer.Option("--top", min=1, help="How many decode designs to list")]
     = 5,
     json_out: JsonOpt = False,
+    timings: TimingsOpt = False,
     calibration: CalibrationOpt = None,
 ) -> None:
     """Disaggregated serving: the best prefill and decode replicas of a space, how many
@@ -24,4 +25,4 @@ def disagg_command(
     co-located deployment under the same SLO."""
     from inferplan.cli.actions.disagg import run_disagg
 
-    run_disagg(space, top, json_out, calibration)
+    run_disagg(space, top, json_out, timings, calibration)

@@ -13,6 +13,9 @@ from inferplan.cli.app import CalibrationOpt, app
 SpaceArg = Annotated[str, typer.Argument(
     help="Search-space YAML/JSON: a scenario whose fields may hold lists and {min, max}")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON object")]
+TimingsOpt = Annotated[bool, typer.Option(
+    "--timings", help="Add the wall time (elapsed_s) to --json; left out by default, so "
+                      "that the same space prints the same bytes")]
 
 
 class By(str, Enum):
@@ -28,12 +31,13 @@ def search_command(
         "--simulate-top", min=0, help="Simulate the best K in-flight points request by "
                                       "request and rank them again (p90 limits)")] = 0,
     json_out: JsonOpt = False,
+    timings: TimingsOpt = False,
     calibration: CalibrationOpt = None,
 ) -> None:
     """Evaluate every point of a space; the best under the SLO, and why it wins."""
     from inferplan.cli.actions.search import run_search_command
 
-    run_search_command(space, top, simulate_top_k, json_out, calibration)
+    run_search_command(space, top, simulate_top_k, json_out, timings, calibration)
 
 
 @app.command("recommend")

@@ -92,22 +92,26 @@ def load_trace(ref: str, base: Path) -> Requests:
     return trace_requests(read_text(path, "workload.trace"), origin=path.name)
 
 
-def load_raw(source: Source, field: str = "scenario") -> tuple[dict[str, Any], Path]:
-    """The scenario (or space) mapping and the folder its references are relative to."""
+def load_raw(source: Source, field: str = "scenario", base: Path | None = None
+             ) -> tuple[dict[str, Any], Path]:
+    """The scenario (or space) mapping and the folder its references are relative to;
+    `base`, when given, is that folder for a mapping (a sweep's points resolve from their
+    spec file's folder, wherever the worker runs)."""
     if source is None:
         data: dict[str, Any] = parse_bundled_yaml(default_scenario_text())
         return data, Path.cwd()
     if isinstance(source, Mapping):
-        return dict(source), Path.cwd()
+        return dict(source), Path.cwd() if base is None else base
     return read_mapping(fspath(source), field), scenario_folder(source)
 
 
-def load_scenario(path: Source, calibration: str | None = None
+def load_scenario(path: Source, base: Path | None = None, *, calibration: str | None = None
                   ) -> tuple[Deployment, Workload]:
-    """A scenario's deployment and workload; `calibration` (`--calibration FILE`) prices
-    its steps instead of the scenario's own `calibration:`."""
+    """A scenario's deployment and workload; a mapping's references resolve from `base`
+    (default: the working folder); `calibration` (`--calibration FILE`) prices its steps
+    instead of the scenario's own `calibration:`."""
     flag = flag_calibration(calibration)
-    raw, base = load_raw(path)
+    raw, base = load_raw(path, base=base)
     scenario = _without_own_calibration(parse_scenario(raw, origin="scenario"), flag)
     deployment, workload = build_deployment(
         scenario, lambda r: load_model(r, base), lambda r: load_chip(r, base),
@@ -115,12 +119,13 @@ def load_scenario(path: Source, calibration: str | None = None
     return (deployment if flag is None else replace(deployment, step_time=flag)), workload
 
 
-def load_pools(path: Source, calibration: str | None = None
+def load_pools(path: Source, base: Path | None = None, *, calibration: str | None = None
                ) -> tuple[Deployment, Deployment, Workload, DisaggregatedIn] | None:
     """A scenario's disaggregated pools (prefill, decode, workload, the block), or None
-    when it has no `disaggregated:` block; `calibration` as in `load_scenario`."""
+    when it has no `disaggregated:` block; a mapping's references resolve from `base`;
+    `calibration` as in `load_scenario`."""
     flag = flag_calibration(calibration)
-    raw, base = load_raw(path)
+    raw, base = load_raw(path, base=base)
     scenario = _without_own_calibration(parse_scenario(raw, origin="scenario"), flag)
     if scenario.disaggregated is None:
         return None

@@ -21,6 +21,9 @@ from inferplan.serving import Estimate, estimate_dict
 from inferplan.speculative import SpeculativeResult
 
 TERMS = ("weights", "kv", "compute", "communication", "overhead")
+#: the decode split's terms as the frontier's footnote names them
+SPLIT_NAMES = {"weights": "weight loading", "kv": "KV loading", "compute": "compute",
+               "communication": "communication", "overhead": "fixed overhead"}
 SHORT = {"weights": "wts", "kv": "kv", "compute": "comp", "communication": "comm",
          "overhead": "ovh"}
 
@@ -115,20 +118,39 @@ def render_counts(result: SearchResult, console: Console) -> None:
         console.print(table)
 
 
+#: Objectives whose figure (or its inverse: tokens per USD and USD per million tokens
+#: rank alike) a column of the top table already shows: no column of their own.
+SHOWN = {"throughput_per_chip": "tok/s/chip", "throughput_per_usd": "$/M tok",
+         "min_tpot": "TPOT", "min_ttft": "TTFT"}
+
+
+def objective_header(name: str) -> str:
+    """A short column header for an objective's figure: its unit (`tok/$`, `chips`), or
+    `ms` for the latency objectives (`format_objective` prints them in ms)."""
+    unit = OBJECTIVES[name].unit
+    return "ms" if unit == "s" else unit
+
+
 def render_top(result: SearchResult, console: Console, top: int) -> None:
+    """The best points, best first; the objective's own column only when no other column
+    shows its figure (the table fits 80 terminal columns)."""
     table = Table(title=f"best {min(top, result.feasible)} by {result.objective}",
                   title_justify="left")
     table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("deployment", ratio=1)
-    for col in ("TTFT", "TPOT", "tok/s/chip", "$/M tok", result.objective):
+    table.add_column("deployment", ratio=1, min_width=16)
+    for col in ("TTFT", "TPOT", "tok/s/chip", "$/M tok"):
         table.add_column(col, justify="right", no_wrap=True)
+    extra = result.objective not in SHOWN
+    if extra:
+        table.add_column(objective_header(result.objective), justify="right", no_wrap=True)
     for k, i in enumerate(result.best(top), 1):
         per_m = float(result.cols.usd_per_million_tokens[i])
         table.add_row(str(k), label(result, i), _ms(result.cols.ttft_s[i]),
                       _ms(result.cols.tpot_s[i]),
                       f"{result.cols.tokens_per_s_per_chip[i]:,.1f}",
                       "n/a" if per_m != per_m else f"${per_m:.3f}",
-                      format_objective(result.objective, score(result, i)))
+                      *([format_objective(result.objective, score(result, i))] if extra
+                        else []))
     console.print(table)
 
 
@@ -147,8 +169,8 @@ def render_why(result: SearchResult, why: Why, console: Console) -> None:
     table = Table(title="best of each alternative", title_justify="left")
     table.add_column("axis", no_wrap=True)
     table.add_column("value", no_wrap=True)
-    table.add_column("best point", ratio=1)
-    table.add_column(obj, justify="right", no_wrap=True)
+    table.add_column("best point", ratio=1, min_width=16)
+    table.add_column(objective_header(obj), justify="right", no_wrap=True)
     table.add_column("vs winner", justify="right", no_wrap=True)
     for alt in why.alternatives:
         value = ("plain" if alt.value is None and alt.axis in ("draft", "alpha", "gamma")
@@ -230,13 +252,18 @@ def why_record(result: SearchResult, why: Why | None) -> dict[str, Any] | None:
 
 def search_record(result: SearchResult, best: list[tuple[int, Estimate]],
                   fronts: list[Frontier], why: Why | None,
-                  speculative: dict[int, SpeculativeResult] | None = None) -> dict[str, Any]:
-    """The JSON contract of `inferplan search --json`."""
+                  speculative: dict[int, SpeculativeResult] | None = None,
+                  timings: bool = False) -> dict[str, Any]:
+    """The JSON contract of `inferplan search --json`: the same space gives the same
+    bytes; `timings` adds `elapsed_s`, the wall time of the evaluation (`--timings`)."""
     spec = speculative or {}
-    return {"evaluated": result.evaluated, "feasible": result.feasible,
-            "dropped": dict(result.dropped), "drop_examples": dict(result.drop_examples),
-            "objective": result.objective, "slo": result.space.slo.model_dump(),
-            "elapsed_s": result.elapsed_s,
+    record: dict[str, Any] = {
+        "evaluated": result.evaluated, "feasible": result.feasible,
+        "dropped": dict(result.dropped), "drop_examples": dict(result.drop_examples),
+        "objective": result.objective, "slo": result.space.slo.model_dump()}
+    if timings:
+        record["elapsed_s"] = result.elapsed_s
+    return {**record,
             "best": [point_record(result, i, est, spec.get(i)) for i, est in best],
             "frontier": frontier_records(result, fronts), "why": why_record(result, why)}
 
@@ -262,8 +289,7 @@ def render_frontier(result: SearchResult, fronts: list[Frontier], console: Conso
         for col in ("TPOT", "tok/s/chip", "TTFT"):
             table.add_column(col, justify="right", no_wrap=True)
         table.add_column("deployment", ratio=1)
-        for term in TERMS:
-            table.add_column(f"{SHORT[term]}%", justify="right", no_wrap=True)
+        table.add_column("split %", justify="right", no_wrap=True)
         shown = thin(len(f.points), rows)
         if len(shown) < len(f.points):
             table.caption = (f"{len(shown)} of the {len(f.points)} frontier points, evenly "
@@ -273,17 +299,18 @@ def render_frontier(result: SearchResult, fronts: list[Frontier], console: Conso
             total = sum(p.decode_split_s.values()) or 1.0
             table.add_row(_ms(p.tpot_s), f"{p.tokens_per_s_per_chip:,.1f}", _ms(p.ttft_s),
                           label(result, p.index, workload=False),
-                          *(f"{p.decode_split_s.get(t, 0.0) / total:.0%}" for t in TERMS))
+                          "·".join(f"{100 * p.decode_split_s.get(t, 0.0) / total:.0f}"
+                                   for t in TERMS))
         console.print(table)
-    console.print("decode split: mean exposed share of the decode step: weight loading "
-                  "(wts), KV loading (kv), compute (comp), communication (comm), fixed "
-                  "overhead (ovh)")
+    console.print("split %: mean exposed share of the decode step, in order: "
+                  + ", ".join(SPLIT_NAMES[t] for t in TERMS))
 
 
-def write_frontier_html(result: SearchResult, fronts: list[Frontier], path: str | Path,
-                        max_cloud: int = 20_000) -> None:
-    """A plotly page: every feasible point and the frontier (TPOT vs tok/s/chip), and
-    under it the decode split along each frontier (stacked, ms per step)."""
+def frontier_figure(result: SearchResult, fronts: list[Frontier], max_cloud: int = 20_000,
+                    webgl: bool = True) -> Any:
+    """A plotly figure: every feasible point (the best `max_cloud`) and the frontier (TPOT
+    vs tok/s/chip), and under it the decode split along each frontier (stacked, ms per
+    step). `webgl`: draw the cloud with WebGL (fast for many points) rather than SVG."""
     import plotly.graph_objects as go  # type: ignore[import-untyped]
     from plotly.subplots import make_subplots  # type: ignore[import-untyped]
 
@@ -293,7 +320,8 @@ def write_frontier_html(result: SearchResult, fronts: list[Frontier], path: str 
                             f"decode split along the frontier, {f.input_len} in / "
                             f"{f.output_len} out" for f in fronts])
     order = result.order[:max_cloud]
-    fig.add_trace(go.Scattergl(
+    cloud = go.Scattergl if webgl else go.Scatter
+    fig.add_trace(cloud(
         x=result.cols.tokens_per_s_per_chip[order], y=result.cols.tpot_s[order] * 1e3,
         mode="markers", name="feasible points", marker={"size": 3, "color": "#bbbbbb"},
         text=[label(result, int(i)) for i in order[:2000]], hoverinfo="text+x+y"),
@@ -317,7 +345,13 @@ def write_frontier_html(result: SearchResult, fronts: list[Frontier], path: str 
     fig.update_xaxes(title_text="output tokens/s per chip", row=1, col=1)
     fig.update_layout(height=450 * rows,
                       title=f"inferplan frontier: {result.space.name or 'search space'}")
-    fig.write_html(str(path), include_plotlyjs=True)
+    return fig
+
+
+def write_frontier_html(result: SearchResult, fronts: list[Frontier], path: str | Path,
+                        max_cloud: int = 20_000) -> None:
+    """`frontier_figure` as a plotly page of its own (`inferplan frontier --html`)."""
+    frontier_figure(result, fronts, max_cloud).write_html(str(path), include_plotlyjs=True)
 
 
 # --------------------------------------------------------------- recommend

@@ -444,8 +444,8 @@ def pair_pools(space: SpaceIn, groups: list[Group], prefill: PoolCandidates,
 
 
 def run_disagg_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
-                      resolve_chip: Callable[[str], ChipSpec], step_time: object | None = None
-                      ) -> DisaggResult:
+                      resolve_chip: Callable[[str], ChipSpec], *,
+                      step_time: object | None = None) -> DisaggResult:
     """Candidates for both pools, the best pairs, and the co-located search beside them,
     every step priced with `step_time` (None: the analytic roofline)."""
     if space.objective not in DISAGG_OBJECTIVES:
@@ -463,7 +463,7 @@ def run_disagg_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
     pairs, status_p, status_d = pair_pools(space, groups, prefill, decode)
     prefill = replace(prefill, status=status_p)
     decode = replace(decode, status=status_d)
-    colocated = run_search(space, resolve_model, resolve_chip, step_time)
+    colocated = run_search(space, resolve_model, resolve_chip, step_time=step_time)
     return DisaggResult(space=space, groups=groups, prefill=prefill, decode=decode,
                         pairs=pairs, colocated=colocated,
                         elapsed_s=time.perf_counter() - start)

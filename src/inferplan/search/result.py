@@ -153,19 +153,29 @@ def _drop_example(result_groups: list[Group], g: int, value: int, reason: str,
     return f"{what} {value}: {field} {getattr(cols, field)[i]:.4g} s > {limit} s"
 
 
+#: Told before each group and once at the end: (points done, points in all the groups).
+Progress = Callable[[int, int], None]
+
+
 def run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
-               resolve_chip: Callable[[str], ChipSpec], step_time: object | None = None
+               resolve_chip: Callable[[str], ChipSpec],
+               progress: Progress | None = None, *, step_time: object | None = None
                ) -> SearchResult:
     """Evaluate every point of the space (vectorised per group) and rank the feasible;
+    `progress`, if given, hears how many points are done (a progress bar's seam);
     `step_time` prices every point's steps (`expand`)."""
     start = time.perf_counter()
     groups = expand(space, resolve_model, resolve_chip, step_time)
+    total_points, done_points = sum(g.points for g in groups), 0
     dropped = dict.fromkeys(REASONS, 0)
     examples: dict[str, str] = {}
     parts: dict[str, list[Any]] = {k: [] for k in (
         "group", "value", "batch", "gamma", "fits", "ttft", "tpot", "e2e", "tps", "chips",
         "usd")}
     for gi, g in enumerate(groups):
+        if progress is not None:
+            progress(done_points, total_points)
+        done_points += g.points
         if g.deployment is None:
             reason = g.drop_reason or "layout"
             dropped[reason] += g.points
@@ -187,6 +197,8 @@ def run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
         parts["chips"].append(np.full(n, float(dep.chips)))
         price = dep.price
         parts["usd"].append(np.full(n, np.nan if price is None else price * dep.chips))
+    if progress is not None:
+        progress(done_points, total_points)
 
     def cat(key: str, dtype: type) -> Any:
         return np.concatenate(parts[key]).astype(dtype) if parts[key] else np.zeros(0, dtype)

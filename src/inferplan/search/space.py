@@ -28,7 +28,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -37,7 +36,7 @@ from inferplan.engines import EngineProfile, resolve_engine
 from inferplan.parallel import LAYOUTS
 from inferplan.speculative import MAX_GAMMA
 from inferplan.units import DTYPES, InferplanError
-from inferplan.validation import first_error
+from inferplan.validation import validated
 
 #: What the search maximises or minimises; see `objectives.OBJECTIVES`.
 Objective = Literal["throughput_per_chip", "throughput_per_usd", "min_tpot", "min_ttft",
@@ -355,12 +354,7 @@ def parse_space(raw: Mapping[str, Any], origin: str = "space") -> SpaceIn:
 
     A plain scenario is a space of one point.
     """
-    if not isinstance(raw, Mapping):
-        raise InferplanError(origin, type(raw).__name__, "must be a mapping")
-    try:
-        space = SpaceIn.model_validate(dict(raw))
-    except ValidationError as exc:
-        raise first_error(exc, origin) from None
+    space = validated(SpaceIn, raw, origin)
     space_engines(space, origin)                # an unknown engine or override: one line
     points = count_points(space)
     if points > MAX_POINTS:

@@ -130,7 +130,7 @@ def least_loaded_fleet(deployment: Deployment, workload: Workload, fleet: Reques
     cap = min(deployment.max_running_sequences, N)
     reps = [Replica(deployment, workload, fleet.input_tokens, fleet.output_tokens, cap)]
     reps += [Replica(deployment, workload, fleet.input_tokens, fleet.output_tokens, cap,
-                     table=reps[0].table) for _ in range(dp - 1)]
+                     table=reps[0].table, seed=x) for x in range(1, dp)]
     flight: list[Step | None] = [None] * dp
     mine: list[list[int]] = [[] for _ in range(dp)]
     j, now = 0, 0.0

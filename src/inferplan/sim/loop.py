@@ -17,6 +17,9 @@ engine step, in the engine profile's way:
   prefill);
 - `prefill_first` (SGLang, bucketed engines): while admitted prompts wait, a step runs
   prompt tokens only (up to the budget) and the decodes wait;
+- with speculative decoding (`speculative:`) a step with decodes is a draft-and-verify
+  cycle and each decoding sequence emits 1..γ+1 tokens (its accepted drafts + 1, drawn
+  with the per-token acceptance α);
 - a prompt's last chunk emits its first token at the step's end; a sequence that has
   all its tokens leaves, frees its cache and its client sends the next request.
 Step times come from `step_table` (the deployment's `StepTimeModel`). Deterministic:
@@ -137,8 +140,12 @@ class Replica:
 
     def __init__(self, deployment: Deployment, workload: Workload, input_tokens: IntArray,
                  output_tokens: IntArray, cap_seqs: int, phase: Phase = "both",
-                 table: StepTable | None = None) -> None:
+                 table: StepTable | None = None, seed: int = 0) -> None:
         sched = deployment.engine.scheduler
+        #: speculative decoding: each decoding sequence's cycle emits 1..γ+1 tokens
+        #: (P(k) = α^(k−1)(1 − α), γ + 1 with α^γ), drawn from this seeded stream
+        self.spec = deployment.speculative
+        self.rng = np.random.default_rng([seed, 7919])
         self.S, self.n, self.phase = input_tokens, output_tokens, phase
         self.budget = int(workload.prefill_chunk_tokens or sched.max_num_batched_tokens)
         self.capacity = kv_token_capacity(deployment, workload)
@@ -241,7 +248,7 @@ class Replica:
                     if decode_now else 1.0)
         first_dt = table.step_s(len(decode_now), mean_ctx, prompt_tokens)
         k = 1
-        if not chunks:
+        if not chunks and self.spec is None:       # a cycle's tokens vary: one at a time
             k = min(decoding[r] for r in decode_now)
             if next_arrival_s is not None and k > 1:
                 k = max(1, min(k, math.ceil((next_arrival_s - self.t) / first_dt)))
@@ -280,9 +287,11 @@ class Replica:
         prompts, finished requests free their cache; under on-demand paging, caches that
         outgrow the room preempt the latest admitted decoding sequences (vLLM's recompute)."""
         k, dt = step.k, step.dt_s
+        emitted = self._emitted(step)
         if step.decode_now:
-            self.gaps.append(dt / k)
-            self.weights.append(float(len(step.decode_now) * k))
+            total = float(sum(emitted.values()))
+            self.gaps.append(dt * len(step.decode_now) / total)
+            self.weights.append(total)
         self.log.append((0.0, step.start_s, dt, float(k), float(step.running),
                          float(len(step.decode_now)), step.prompt_tokens, 0.0))
         self.t = step.start_s + dt
@@ -292,10 +301,10 @@ class Replica:
         out = Outcome(prompts_done=[], finished=[])
         decoding, context = self.decoding, self.context
         if not self.reserve:
-            self.held += k * len(step.decode_now)
+            self.held += sum(emitted.values())
         for r in step.decode_now:
-            left = decoding[r] - k
-            context[r] += k
+            left = decoding[r] - emitted[r]
+            context[r] += emitted[r]
             if left:
                 decoding[r] = left
             else:
@@ -325,6 +334,18 @@ class Replica:
             self.preemptions += 1
         self.held_after.append(float(self.held))
         return out
+
+    def _emitted(self, step: Step) -> dict[int, int]:
+        """Tokens each decoding sequence emits in the step: k (one a step); with
+        speculative decoding, a cycle's accepted drafts + 1, at most what it has left."""
+        if self.spec is None:
+            return dict.fromkeys(step.decode_now, step.k)
+        drawn = np.minimum(self.rng.geometric(1.0 - self.spec.alpha, len(step.decode_now))
+                           if self.spec.alpha < 1.0 else self.spec.gamma + 1,
+                           self.spec.gamma + 1)
+        drawn = np.broadcast_to(drawn, (len(step.decode_now),))
+        return {r: int(min(int(a), self.decoding[r]))
+                for r, a in zip(step.decode_now, drawn, strict=True)}
 
     def _leave(self, r: int, out: Outcome) -> None:
         """Request r leaves at the step's end and frees its cache."""
@@ -359,7 +380,7 @@ def simulate_replica(deployment: Deployment, workload: Workload, concurrency: in
         else open_loop_requests(workload, seed))
     N = reqs.count
     rep = Replica(deployment, workload, reqs.input_tokens, reqs.output_tokens,
-                  min(deployment.max_running_sequences, concurrency or N), phase)
+                  min(deployment.max_running_sequences, concurrency or N), phase, seed=seed)
     sent = reqs.arrival_s.copy() if reqs.arrival_s is not None else np.full(N, np.nan)
     first = np.full(N, np.nan)
     done = np.full(N, np.nan)

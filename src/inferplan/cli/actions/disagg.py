@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -11,17 +12,22 @@ from inferplan.cli.loader import flag_calibration, load_chip, load_model
 from inferplan.report.disagg_report import disagg_record, render_disagg
 from inferplan.report.json_out import to_json
 from inferplan.search import parse_space
+from inferplan.search.budget import checked_size
 from inferplan.search.disagg_search import run_disagg_search
 
 
-def run_disagg(space: str, top: int, json_out: bool, calibration: str | None = None) -> None:
+def run_disagg(space: str, top: int, json_out: bool, timings: bool = False,
+               calibration: str | None = None) -> None:
     flag = flag_calibration(calibration)
     raw = read_mapping(space, "space")
     base = Path(space).resolve().parent
-    result = run_disagg_search(parse_space(raw, origin="space"),
-                               lambda r: load_model(r, base), lambda r: load_chip(r, base),
-                               flag)
+    parsed = parse_space(raw, origin="space")
+    size = checked_size(parsed)         # its co-located search holds every point
+    if size.large:
+        print(size.announcement(), file=sys.stderr, flush=True)
+    result = run_disagg_search(parsed, lambda r: load_model(r, base),
+                               lambda r: load_chip(r, base), step_time=flag)
     if json_out:
-        print(to_json(disagg_record(result, top)))
+        print(to_json(disagg_record(result, top, timings)))
         return
     render_disagg(result, Console(), top)

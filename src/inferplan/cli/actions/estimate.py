@@ -17,7 +17,7 @@ def fitting_estimate(path: Source, calibration: str | None = None) -> Estimate:
     """The scenario's estimate, or a refusal when its batch does not fit in memory: the
     figures of a deployment that cannot run are not printed (exit 2, one line with the
     largest batch that fits; `inferplan memory` shows where the bytes go)."""
-    return fitting_estimate_of(*load_scenario(path, calibration))
+    return fitting_estimate_of(*load_scenario(path, calibration=calibration))
 
 
 def fitting_estimate_of(deployment: Deployment, workload: Workload) -> Estimate:
@@ -25,11 +25,17 @@ def fitting_estimate_of(deployment: Deployment, workload: Workload) -> Estimate:
     est = estimate(deployment, workload)
     if est.fits:
         return est
+    raise does_not_fit(est)
+
+
+def does_not_fit(est: Estimate) -> InferplanError:
+    """The refusal of an estimate whose batch does not fit: the bytes per chip at its
+    batch, the usable bytes, and the largest batch that fits."""
     m, w, d = est.memory.memory, est.workload, est.deployment
     field, value = {"static": ("workload.batch", est.batch),
                     "concurrency": ("workload.concurrency", est.batch)}.get(
         est.mode, ("deployment", f"{d.model.name} on {d.chips}x {d.chip.name}"))
-    raise InferplanError(
+    return InferplanError(
         field, value,
         f"does not fit: {float(m.total_bytes_per_chip) / GIB:.1f} GiB per chip at "
         f"{est.batch} sequences of {w.context_len} tokens, {m.usable_bytes_per_chip / GIB:.1f}"

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from inferplan.cli.commands_search import By
 from inferplan.cli.files import check_output_file, writing
@@ -22,6 +33,7 @@ from inferplan.report.search_report import (
 )
 from inferplan.report.sim_report import render_resimulated, simulated_record
 from inferplan.search import SearchResult, parse_space, run_search
+from inferplan.search.budget import checked_size
 from inferplan.search.explain import Why, why
 from inferplan.search.frontier import frontiers
 from inferplan.search.recommend import TargetKind, recommend
@@ -40,8 +52,32 @@ def load_and_search(path: Source, calibration: str | None = None) -> SearchResul
     flag = flag_calibration(calibration)
     raw, base = load_raw(path, "space")
     space = parse_space(raw, origin="space")
-    return run_search(space, lambda r: load_model(r, base), lambda r: load_chip(r, base),
-                      flag)
+    size = checked_size(space)          # refused here when its results cannot fit
+    if not size.large:
+        return run_search(space, lambda r: load_model(r, base), lambda r: load_chip(r, base),
+                          step_time=flag)
+    print(size.announcement(), file=sys.stderr, flush=True)
+    with progress_bar("evaluating") as progress:
+        return run_search(space, lambda r: load_model(r, base),
+                          lambda r: load_chip(r, base), progress, step_time=flag)
+
+
+@contextmanager
+def progress_bar(description: str, console: Console | None = None
+                 ) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar over a search's points on `console` (stderr by default), drawn only
+    on a terminal and erased when done; yields `run_search`'s `progress` callback."""
+    out = console if console is not None else Console(stderr=True)
+    bar = Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("points"), TimeElapsedColumn(), TimeRemainingColumn(),
+                   console=out, transient=True, disable=not out.is_terminal)
+    with bar:
+        task = bar.add_task(description, total=None)
+
+        def advance(done_points: int, total_points: int) -> None:
+            bar.update(task, completed=done_points, total=total_points)
+
+        yield advance
 
 
 @dataclass(frozen=True)
@@ -58,10 +94,10 @@ class SearchAnswer:
     simulate_top_k: int
     resimulated: list[Resimulated]
 
-    def record(self) -> dict[str, Any]:
-        """The JSON contract of `inferplan search --json`."""
+    def record(self, timings: bool = False) -> dict[str, Any]:
+        """The JSON contract of `inferplan search --json` (`timings`: with `elapsed_s`)."""
         record = search_record(self.result, self.best, frontiers(self.result), self.why,
-                               self.speculative)
+                               self.speculative, timings)
         if self.simulate_top_k:
             record["simulated"] = [simulated_record(self.result, r) for r in self.resimulated]
         return record
@@ -90,10 +126,10 @@ def search_answer(space: Source, top: int, simulate_top_k: int,
 
 
 def run_search_command(space: str, top: int, simulate_top_k: int, json_out: bool,
-                       calibration: str | None = None) -> None:
+                       timings: bool = False, calibration: str | None = None) -> None:
     answer = search_answer(space, top, simulate_top_k, calibration)
     if json_out:
-        print(to_json(answer.record()))
+        print(to_json(answer.record(timings)))
         return
     answer.render(Console())
 

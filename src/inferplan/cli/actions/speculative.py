@@ -19,7 +19,7 @@ def run_speculative(draft: str, alpha: float, gamma: int | None, gamma_max: int,
     check_positive(gamma_max, "--gamma-max")
     if gamma is not None:
         check_positive(gamma, "--gamma")
-    deployment, workload = load_scenario(scenario, calibration)
+    deployment, workload = load_scenario(scenario, calibration=calibration)
     try:
         draft_model = load_model(draft, Path.cwd())
     except InferplanError as exc:
