@@ -14,12 +14,15 @@ Targets (this 2-core machine):
 - sweep: 128 points (64 simulations, 64 estimates) with one local worker in ≤ 10 s, and
   two workers reaching ≥ 80% of the speed-up the machine's measured cores allow
   (benchmarks/bench_sweep.py; it also runs Ray clusters of 1 and 2 worker nodes).
-Then the accuracy target (benchmarks/validation_accuracy.py): median APE ≤ 15% on the
-static-batch throughput and TTFT rows of every hardware kind in the dev measurements.
+Then the accuracy targets: median APE ≤ 15% on the static-batch throughput and TTFT rows
+of every hardware kind in the dev measurements (benchmarks/validation_accuracy.py), and
+`inferplan calibrate --device cpu`'s median held-out error ≤ 10% on this machine's CPU
+(benchmarks/bench_calibrate.py; skipped without the jax extra).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import time
 
 import numpy as np
@@ -99,6 +102,13 @@ def main() -> None:
         print(f"{name:55} {seconds:9.4f} {target:8.2f}  {'yes' if ok else 'NO'}")
     print()
     failed |= not accuracy_report()
+    print()
+    if importlib.util.find_spec("jax") is None:
+        print("calibration: skipped (needs the jax extra: pip install 'inferplan[jax]')")
+    else:
+        from bench_calibrate import calibration_report
+
+        failed |= not calibration_report()
     if failed:
         raise SystemExit(1)
 

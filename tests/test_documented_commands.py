@@ -45,6 +45,20 @@ SLOW = {
         "tests/test_verify_sharding.py runs the same check on 2, 4 and 8 devices",
     "inferplan verify-sharding":
         "jax in a child process (as above); tests/test_verify_sharding.py",
+    "inferplan calibrate --device cpu --out cal.yaml":
+        "times 32 jitted steps: about a minute on 2 cores; benchmarks/bench_calibrate.py "
+        "runs it, tests/test_calibrate_cli.py runs the --quick grid end to end",
+    "inferplan calibrate --device cpu --out cal.yaml --chip-out host.yaml":
+        "as above (the full grid); tests/test_calibrate_cli.py writes --chip-out on --quick",
+    "inferplan calibrate --device cpu --quick --out cal.yaml":
+        "jax compiles of 9 steps, 10 s on 2 cores: tests/test_calibrate_cli.py runs it once "
+        "for all its checks",
+    "inferplan calibrate --device cpu --statistic best --out cal.yaml":
+        "the full grid (about a minute); tests/test_calibrate_fit.py and "
+        "tests/test_calibrate_cli.py cover the statistic",
+    "inferplan calibrate --device cpu --model mixtral-8x7b --json":
+        "the full grid on the MoE variant (minutes); tests/test_calibrate_model.py builds "
+        "and runs its steps, tests/test_calibrate_fit.py fits it",
     "inferplan sweep examples/sweep/fleet.yaml --out fleet/ --backend ray":
         "starts a Ray instance on the machine's outward address; tests/test_sweep_ray.py "
         "runs the ray backend on a loopback cluster it starts, a worker killed mid-sweep",

@@ -161,4 +161,5 @@ def test_the_assumptions_come_last_with_their_sources(
         assert source.replace("'", "&#x27;").replace('"', "&quot;")[:40] in last, key
     assert "<td>realistic</td>" in last
     assert "weights x1.25" in last and "a test ratio" in last
+    assert "0 s a step, 0 s a layer, 0 s a sequence and layer; overlap roofline" in last
     assert "deepseek-r1-mtp, 3, 0.875" in last

@@ -20,7 +20,7 @@ numbers are measured and which are fitted, and by what command).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -386,6 +386,26 @@ def communication(deployment: Deployment, tokens: npt.ArrayLike,
 
 # --------------------------------------------------------------- the step
 @dataclass(frozen=True)
+class RooflineParts:
+    """A step's roofline ingredients before the rooflines overlap them: the matmuls'
+    FLOPs, attention's FLOPs, the weight bytes and the KV bytes, each at its rate (each
+    in full, whichever bound wins); of the exposed compute term, attention's share; and
+    the sequences a device runs (one micro-batch's, as the terms count). What a
+    calibration scales (`steptime.CalibratedStepTime`)."""
+
+    matmul_compute_s: FloatArray
+    attention_compute_s: FloatArray
+    weight_read_s: FloatArray
+    kv_read_s: FloatArray
+    attention_exposed_s: FloatArray
+    sequences: FloatArray
+
+    def take(self, index: int) -> RooflineParts:
+        """The parts at `index` along the leading axis."""
+        return RooflineParts(*(getattr(self, f.name)[index] for f in fields(self)))
+
+
+@dataclass(frozen=True)
 class StepCost:
     """One step's cost with every term named. Times are exposed seconds: they add up to
     `latency_s` (a term hidden under another's roofline contributes nothing)."""
@@ -407,6 +427,8 @@ class StepCost:
     communication_bound: npt.NDArray[np.bool_] | None = None
     #: the tensor-parallel partitioning that runs ('none' without one; see partitioning)
     layout: npt.NDArray[np.str_] | None = None
+    #: the rooflines' ingredients in full, before overlap (None from a model without them)
+    parts: RooflineParts | None = None
 
     def breakdown_s(self) -> dict[str, FloatArray]:
         return {"compute": self.compute_s, "weights": self.weights_s, "kv": self.kv_s,
@@ -422,7 +444,8 @@ class StepCost:
             compute_s=at(self.compute_s), weights_s=at(self.weights_s), kv_s=at(self.kv_s),
             communication_s=at(self.communication_s), overhead_s=at(self.overhead_s),
             latency_s=at(self.latency_s), mfu=at(self.mfu),
-            communication_bound=at(self.communication_bound), layout=at(self.layout))
+            communication_bound=at(self.communication_bound), layout=at(self.layout),
+            parts=None if self.parts is None else self.parts.take(index))
 
     @property
     def bound(self) -> npt.NDArray[np.str_]:
@@ -501,6 +524,7 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
     at_flops: FloatArray = np.zeros(())
     kv_bytes: FloatArray = np.zeros(())
     prompt_chunks: FloatArray = np.zeros(())
+    sequences: FloatArray = np.zeros(())
     graph_size: FloatArray = np.zeros(())        # what the engine's graph capture counts
     for seg in segments:
         B = np.asarray(seg.batch, dtype=np.float64)
@@ -509,6 +533,7 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
         # pp micro-batches in flight; a sequence is not split, and a fractional B is an
         # expectation (in-flight steps carry B = tokens/chunk prompt chunks on average)
         micro = np.maximum(B / layout.pp, np.minimum(B, 1.0))
+        sequences = sequences + micro
         tokens = tokens + micro * q
         logit_tokens = logit_tokens + lm_head_tokens(micro, q, seg.phase)
         at_flops = at_flops + attention_flops(model, layout, micro, q, kv)
@@ -576,4 +601,6 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
         compute_s=b(compute_s), weights_s=b(weights_s), kv_s=b(kv_s),
         communication_s=b(comm_exposed), overhead_s=b(overhead), latency_s=b(latency),
         mfu=b(mfu), communication_bound=np.asarray(b(comm) >= b(per_pass + overhead))
-        & (b(comm) > 0), layout=np.asarray(np.broadcast_to(chosen, shape)))
+        & (b(comm) > 0), layout=np.asarray(np.broadcast_to(chosen, shape)),
+        parts=RooflineParts(b(mm_compute), b(at_compute), b(mm_memory), b(at_memory),
+                            b(np.where(at_bound, at_compute, 0.0)), b(sequences)))

@@ -78,7 +78,7 @@ class ChipSpec(_Frozen):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$")
     display_name: str
     vendor: str
-    kind: Literal["gpu", "tpu", "npu"]
+    kind: Literal["gpu", "tpu", "npu", "cpu"]   # cpu: a host measured by `inferplan calibrate`
     aliases: tuple[str, ...] = ()
     memory_bytes: float = Field(gt=0)
     memory_bandwidth_bytes_per_s: float = Field(gt=0)

@@ -6,6 +6,7 @@ import sys
 
 from inferplan.cli import (  # noqa: F401  (each module registers its commands, lightly)
     commands_buckets,
+    commands_calibrate,
     commands_catalog,
     commands_disagg,
     commands_estimate,

@@ -6,6 +6,13 @@ from typing import Annotated
 
 import typer
 
+#: `--calibration FILE`, declared by every command that prices steps; read by
+#: `cli.loader.flag_calibration`, once, for all of them.
+CalibrationOpt = Annotated[str | None, typer.Option(
+    "--calibration", metavar="FILE",
+    help="A calibration file (inferplan calibrate): price every step with its measured "
+         "ratios and fixed costs (overrides a scenario's calibration:)")]
+
 app = typer.Typer(
     name="inferplan",
     help="Plan LLM inference deployments from first principles.",

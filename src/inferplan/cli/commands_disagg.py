@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from inferplan.cli.app import app
+from inferplan.cli.app import CalibrationOpt, app
 from inferplan.cli.commands_search import JsonOpt, SpaceArg, TimingsOpt
 
 
@@ -18,10 +18,11 @@ def disagg_command(
     = 5,
     json_out: JsonOpt = False,
     timings: TimingsOpt = False,
+    calibration: CalibrationOpt = None,
 ) -> None:
     """Disaggregated serving: the best prefill and decode replicas of a space, how many
     prefill replicas feed a decode replica, and goodput per chip against the best
     co-located deployment under the same SLO."""
     from inferplan.cli.actions.disagg import run_disagg
 
-    run_disagg(space, top, json_out, timings)
+    run_disagg(space, top, json_out, timings, calibration)

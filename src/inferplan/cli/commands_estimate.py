@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from inferplan.cli.app import app
+from inferplan.cli.app import CalibrationOpt, app
 
 
 @app.command("estimate")
@@ -15,9 +15,10 @@ def estimate_command(
         help="Scenario files; omitted: the bundled default")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON (a list for several)")]
     = False,
+    calibration: CalibrationOpt = None,
 ) -> None:
     """Prefill and decode step times with every term named, TTFT, TPOT, throughput, cost.
     A batch that does not fit in memory is refused (exit 2) with the largest that does."""
     from inferplan.cli.actions.estimate import run_estimate
 
-    run_estimate(scenarios, json_out)
+    run_estimate(scenarios, json_out, calibration)

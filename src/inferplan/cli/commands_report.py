@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from inferplan.cli.app import app
+from inferplan.cli.app import CalibrationOpt, app
 
 
 @app.command("report")
@@ -33,6 +33,7 @@ def report_command(
     sweeps: Annotated[list[str] | None, typer.Option(
         "--sweep", help="A sweep's results (inferplan sweep --out DIR, or its Parquet/CSV): "
                         "every point's figures and a chart (repeat for several)")] = None,
+    calibration: CalibrationOpt = None,
 ) -> None:
     """An HTML report: each scenario's estimate (every term of TTFT and TPOT, the step
     split, memory per chip) and, with --simulate, its simulated percentiles; each space's
@@ -40,4 +41,5 @@ def report_command(
     file opens offline."""
     from inferplan.cli.actions.report import run_report
 
-    run_report(scenarios, out, spaces, top, simulate, simulate_top_k, seed, title, sweeps)
+    run_report(scenarios, out, spaces, top, simulate, simulate_top_k, seed, title, sweeps,
+               calibration)

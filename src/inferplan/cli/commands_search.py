@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from inferplan.cli.app import app
+from inferplan.cli.app import CalibrationOpt, app
 
 SpaceArg = Annotated[str, typer.Argument(
     help="Search-space YAML/JSON: a scenario whose fields may hold lists and {min, max}")]
@@ -32,11 +32,12 @@ def search_command(
                                       "request and rank them again (p90 limits)")] = 0,
     json_out: JsonOpt = False,
     timings: TimingsOpt = False,
+    calibration: CalibrationOpt = None,
 ) -> None:
     """Evaluate every point of a space; the best under the SLO, and why it wins."""
     from inferplan.cli.actions.search import run_search_command
 
-    run_search_command(space, top, simulate_top_k, json_out, timings)
+    run_search_command(space, top, simulate_top_k, json_out, timings, calibration)
 
 
 @app.command("recommend")
@@ -49,12 +50,14 @@ def recommend_command(
     by: Annotated[By, typer.Option("--by", help="Minimise chips or USD per hour")] = By.chips,
     top: Annotated[int, typer.Option("--top", min=1, help="Alternatives to list")] = 5,
     json_out: JsonOpt = False,
+    calibration: CalibrationOpt = None,
 ) -> None:
     """The fewest chips (or the cheapest) that serve a target rate under the SLO,
     in whole replicas of the best replica design."""
     from inferplan.cli.actions.search import run_recommend
 
-    run_recommend(space, target_tokens_per_s, target_requests_per_s, by, top, json_out)
+    run_recommend(space, target_tokens_per_s, target_requests_per_s, by, top, json_out,
+                  calibration)
 
 
 @app.command("frontier")
@@ -65,8 +68,9 @@ def frontier_command(
     rows: Annotated[int, typer.Option("--rows", min=2, help="Frontier points per table")]
     = 20,
     json_out: JsonOpt = False,
+    calibration: CalibrationOpt = None,
 ) -> None:
     """The TPOT vs tokens/s-per-chip Pareto frontier, with the decode step split along it."""
     from inferplan.cli.actions.search import run_frontier
 
-    run_frontier(space, html, rows, json_out)
+    run_frontier(space, html, rows, json_out, calibration)

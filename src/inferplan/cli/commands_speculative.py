@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from inferplan.cli.app import app
+from inferplan.cli.app import CalibrationOpt, app
 from inferplan.units import DEFAULT_GAMMA_MAX
 
 
@@ -25,9 +25,10 @@ def speculative_command(
         help="Scenario YAML/JSON (the target deployment); omitted: the bundled default")]
     = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON object")] = False,
+    calibration: CalibrationOpt = None,
 ) -> None:
     """Plain against speculative decoding (Leviathan et al. 2023): TPOT, tokens/s, speedup,
     the best γ, and whether the draft fits beside the target."""
     from inferplan.cli.actions.speculative import run_speculative
 
-    run_speculative(draft, alpha, gamma, gamma_max, scenario, json_out)
+    run_speculative(draft, alpha, gamma, gamma_max, scenario, json_out, calibration)

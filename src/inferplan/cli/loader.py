@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from importlib import resources
 from os import PathLike, fspath
 from pathlib import Path
@@ -12,7 +13,13 @@ from inferplan.cli.files import looks_like_path, read_mapping, read_text
 from inferplan.deployment import Deployment, Workload
 from inferplan.hardware import ChipSpec, catalog_chip, chip_from_dict
 from inferplan.models import ModelSpec, catalog_model, hf_id_index, model_from_hf_config
-from inferplan.scenario import DisaggregatedIn, build_deployment, build_pools, parse_scenario
+from inferplan.scenario import (
+    DisaggregatedIn,
+    ScenarioIn,
+    build_deployment,
+    build_pools,
+    parse_scenario,
+)
 from inferplan.steptime import CalibratedStepTime, calibration_from_mapping
 from inferplan.units import parse_bundled_yaml
 
@@ -50,10 +57,23 @@ def load_chip(ref: str, base: Path) -> ChipSpec:
     return catalog_chip(ref)
 
 
-def load_calibration(ref: str, base: Path) -> CalibratedStepTime:
-    """A calibration YAML/JSON (relative to the scenario): measured per-term ratios."""
+def load_calibration(ref: str, base: Path, field: str = "calibration") -> CalibratedStepTime:
+    """A calibration YAML/JSON (relative to `base`: the scenario's folder for its
+    `calibration:`): measured per-term ratios and fixed costs."""
     path = (base / ref) if not Path(ref).is_absolute() else Path(ref)
-    return calibration_from_mapping(read_mapping(path, "calibration"), origin=path.name)
+    return calibration_from_mapping(read_mapping(path, field), origin=path.name)
+
+
+def flag_calibration(ref: str | None) -> CalibratedStepTime | None:
+    """`--calibration FILE` (relative to the working folder), or None without the flag:
+    the one place every pricing command's flag is read."""
+    return None if ref is None else load_calibration(ref, Path.cwd(), "--calibration")
+
+
+def _without_own_calibration(scenario: ScenarioIn, flag: CalibratedStepTime | None
+                             ) -> ScenarioIn:
+    """The scenario, its `calibration:` dropped when the flag overrides it."""
+    return scenario if flag is None else scenario.model_copy(update={"calibration": None})
 
 
 def scenario_folder(source: Source) -> Path:
@@ -85,24 +105,33 @@ def load_raw(source: Source, field: str = "scenario", base: Path | None = None
     return read_mapping(fspath(source), field), scenario_folder(source)
 
 
-def load_scenario(path: Source, base: Path | None = None) -> tuple[Deployment, Workload]:
+def load_scenario(path: Source, base: Path | None = None, *, calibration: str | None = None
+                  ) -> tuple[Deployment, Workload]:
     """A scenario's deployment and workload; a mapping's references resolve from `base`
-    (default: the working folder)."""
+    (default: the working folder); `calibration` (`--calibration FILE`) prices its steps
+    instead of the scenario's own `calibration:`."""
+    flag = flag_calibration(calibration)
     raw, base = load_raw(path, base=base)
-    scenario = parse_scenario(raw, origin="scenario")
-    return build_deployment(scenario, lambda r: load_model(r, base), lambda r: load_chip(r, base),
-                            lambda r: load_calibration(r, base))
+    scenario = _without_own_calibration(parse_scenario(raw, origin="scenario"), flag)
+    deployment, workload = build_deployment(
+        scenario, lambda r: load_model(r, base), lambda r: load_chip(r, base),
+        lambda r: load_calibration(r, base))
+    return (deployment if flag is None else replace(deployment, step_time=flag)), workload
 
 
-def load_pools(path: Source, base: Path | None = None
+def load_pools(path: Source, base: Path | None = None, *, calibration: str | None = None
                ) -> tuple[Deployment, Deployment, Workload, DisaggregatedIn] | None:
     """A scenario's disaggregated pools (prefill, decode, workload, the block), or None
-    when it has no `disaggregated:` block; a mapping's references resolve from `base`."""
+    when it has no `disaggregated:` block; a mapping's references resolve from `base`;
+    `calibration` as in `load_scenario`."""
+    flag = flag_calibration(calibration)
     raw, base = load_raw(path, base=base)
-    scenario = parse_scenario(raw, origin="scenario")
+    scenario = _without_own_calibration(parse_scenario(raw, origin="scenario"), flag)
     if scenario.disaggregated is None:
         return None
     prefill, decode, workload = build_pools(
         scenario, lambda r: load_model(r, base), lambda r: load_chip(r, base),
         lambda r: load_calibration(r, base))
+    if flag is not None:
+        prefill, decode = replace(prefill, step_time=flag), replace(decode, step_time=flag)
     return prefill, decode, workload, scenario.disaggregated

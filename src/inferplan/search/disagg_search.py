@@ -444,8 +444,10 @@ def pair_pools(space: SpaceIn, groups: list[Group], prefill: PoolCandidates,
 
 
 def run_disagg_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
-                      resolve_chip: Callable[[str], ChipSpec]) -> DisaggResult:
-    """Candidates for both pools, the best pairs, and the co-located search beside them."""
+                      resolve_chip: Callable[[str], ChipSpec], *,
+                      step_time: object | None = None) -> DisaggResult:
+    """Candidates for both pools, the best pairs, and the co-located search beside them,
+    every step priced with `step_time` (None: the analytic roofline)."""
     if space.objective not in DISAGG_OBJECTIVES:
         raise InferplanError("objective", space.objective,
                              "disaggregated pools are ranked by "
@@ -455,13 +457,13 @@ def run_disagg_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
                              "disaggregated pools are searched with plain decoding; "
                              "search speculative decoding with `inferplan search`")
     start = time.perf_counter()
-    groups = expand(space, resolve_model, resolve_chip)
+    groups = expand(space, resolve_model, resolve_chip, step_time)
     prefill = _distinct(prefill_candidates(space, groups), groups)
     decode = _distinct(decode_candidates(space, groups), groups)
     pairs, status_p, status_d = pair_pools(space, groups, prefill, decode)
     prefill = replace(prefill, status=status_p)
     decode = replace(decode, status=status_d)
-    colocated = run_search(space, resolve_model, resolve_chip)
+    colocated = run_search(space, resolve_model, resolve_chip, step_time=step_time)
     return DisaggResult(space=space, groups=groups, prefill=prefill, decode=decode,
                         pairs=pairs, colocated=colocated,
                         elapsed_s=time.perf_counter() - start)

@@ -176,8 +176,11 @@ def _speculations(space: SpaceIn, resolve_model: Callable[[str], ModelSpec]
 
 
 def expand(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
-           resolve_chip: Callable[[str], ChipSpec]) -> list[Group]:
-    """Every group of the space, buildable or with its drop reason."""
+           resolve_chip: Callable[[str], ChipSpec], step_time: object | None = None
+           ) -> list[Group]:
+    """Every group of the space, buildable or with its drop reason; each deployment
+    priced with `step_time` (a `steptime.StepTimeModel`, e.g. `--calibration`; None:
+    the analytic roofline)."""
     _check_topologies(space)
     models = {name: resolve_model(name) for name in space.model}
     chips_ = {name: resolve_chip(name) for name in space.hardware}
@@ -248,6 +251,7 @@ def expand(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
                         dtypes=Dtypes(weights=weights, kv=kv, compute=comp),
                         efficiency="ideal" if eff == "ideal" else "realistic",
                         memory_utilization=space.memory_utilization,
-                        price_usd_per_chip_hour=space.price_per_chip_hour, engine=engine)
+                        price_usd_per_chip_hour=space.price_per_chip_hour, engine=engine,
+                        step_time=step_time)
                     emit(scen, dep, None, None)
     return groups

@@ -159,11 +159,13 @@ Progress = Callable[[int, int], None]
 
 def run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
                resolve_chip: Callable[[str], ChipSpec],
-               progress: Progress | None = None) -> SearchResult:
+               progress: Progress | None = None, *, step_time: object | None = None
+               ) -> SearchResult:
     """Evaluate every point of the space (vectorised per group) and rank the feasible;
-    `progress`, if given, hears how many points are done (a progress bar's seam)."""
+    `progress`, if given, hears how many points are done (a progress bar's seam);
+    `step_time` prices every point's steps (`expand`)."""
     start = time.perf_counter()
-    groups = expand(space, resolve_model, resolve_chip)
+    groups = expand(space, resolve_model, resolve_chip, step_time)
     total_points, done_points = sum(g.points for g in groups), 0
     dropped = dict.fromkeys(REASONS, 0)
     examples: dict[str, str] = {}

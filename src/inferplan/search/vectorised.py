@@ -43,20 +43,20 @@ def static_prefill_s(deployment: Deployment, workload: Workload,
                       dtype=np.float64)
 
 
-#: (model, chip, efficiency, engine) → whether the phase label leaves a prompt step's
-#: cost alone.
-_INERT: dict[tuple[str, str, str, EngineProfile], bool] = {}
+#: (model, chip, efficiency, engine, step-time model) → whether the phase label leaves a
+#: prompt step's cost alone.
+_INERT: dict[tuple[str, str, str, EngineProfile, object], bool] = {}
 
 
 def phase_label_is_inert(deployment: Deployment) -> bool:
     """Whether `cost.step_cost` prices a prompt step the same labelled 'prefill' or
     'decode' (today only 'verify' changes the count of logits), so one call can hold a
     static batch's prefill and decode cells. Checked once per model, chip, efficiency
-    mode and engine on a 3 × 97-token step; if a phase-specific term ever appears, the
-    search falls back to one call per phase.
+    mode, engine and step-time model on a 3 × 97-token step; if a phase-specific term
+    ever appears, the search falls back to one call per phase.
     """
     key = (deployment.model.name, deployment.chip.name, deployment.efficiency,
-           deployment.engine)
+           deployment.engine, deployment.step_time)
     if key not in _INERT:
         a = step_cost(deployment, "prefill", 3, 97, 0).breakdown_s()
         b = step_cost(deployment, "decode", 3, 97, 0).breakdown_s()

@@ -13,11 +13,11 @@ from inferplan.serving import Estimate, estimate, estimate_dict
 from inferplan.units import GIB, InferplanError
 
 
-def fitting_estimate(path: Source) -> Estimate:
+def fitting_estimate(path: Source, calibration: str | None = None) -> Estimate:
     """The scenario's estimate, or a refusal when its batch does not fit in memory: the
     figures of a deployment that cannot run are not printed (exit 2, one line with the
     largest batch that fits; `inferplan memory` shows where the bytes go)."""
-    return fitting_estimate_of(*load_scenario(path))
+    return fitting_estimate_of(*load_scenario(path, calibration=calibration))
 
 
 def fitting_estimate_of(deployment: Deployment, workload: Workload) -> Estimate:
@@ -42,10 +42,11 @@ def does_not_fit(est: Estimate) -> InferplanError:
         f" GiB usable; largest batch {est.memory.max_batch} (see inferplan memory)")
 
 
-def run_estimate(scenarios: list[str] | None, json_out: bool) -> None:
+def run_estimate(scenarios: list[str] | None, json_out: bool,
+                 calibration: str | None = None) -> None:
     paths: list[str | None] = list(scenarios) if scenarios else [None]
     if len(paths) == 1:
-        est = fitting_estimate(paths[0])
+        est = fitting_estimate(paths[0], calibration)
         if json_out:
             print(to_json(estimate_dict(est)))
         else:
@@ -56,7 +57,7 @@ def run_estimate(scenarios: list[str] | None, json_out: bool) -> None:
     console = Console()
     for path in paths:
         try:
-            est = fitting_estimate(path)
+            est = fitting_estimate(path, calibration)
         except InferplanError as exc:
             results.append({"scenario": path, "error": str(exc)})
             if not json_out:

@@ -38,14 +38,16 @@ def estimate_parts(name: str, est: Estimate) -> list[Part]:
     return parts
 
 
-def scenario_parts(path: str | None, simulate: bool, seed: int) -> list[Part]:
+def scenario_parts(path: str | None, simulate: bool, seed: int,
+                   calibration: str | None = None) -> list[Part]:
     """A scenario's estimate (refused, exit 2, when its batch does not fit) with its
-    step-time grid, bucket plan and assumptions and, when asked, its simulation."""
+    step-time grid, bucket plan and assumptions and, when asked, its simulation; every
+    step priced with `calibration` (`--calibration FILE`) where given."""
     source: Source = path
     name = DEFAULT_NAME if path is None else path
-    parts = estimate_parts(name, fitting_estimate(source))
+    parts = estimate_parts(name, fitting_estimate(source, calibration))
     if simulate:
-        parts.append((name, simulate_scenario(source, seed)))
+        parts.append((name, simulate_scenario(source, seed, calibration=calibration)))
     return parts
 
 
@@ -72,15 +74,16 @@ def sweep_rows(path: str) -> SweepRows:
 
 def run_report(scenarios: list[str] | None, out: str, spaces: list[str] | None, top: int,
                simulate: bool, simulate_top_k: int, seed: int, title: str | None,
-               sweeps: list[str] | None = None) -> None:
+               sweeps: list[str] | None = None, calibration: str | None = None) -> None:
     check_seed(seed)
     check_output_file(out, "--out")
     if simulate_top_k and not spaces:
         raise InferplanError("--simulate-top", simulate_top_k, "only with --space")
     paths: list[str | None] = (list(scenarios) if scenarios
                                else ([] if spaces or sweeps else [None]))
-    parts: list[Part] = [part for p in paths for part in scenario_parts(p, simulate, seed)]
-    parts += [(s, search_results(search_answer(s, top, simulate_top_k)))
+    parts: list[Part] = [part for p in paths
+                         for part in scenario_parts(p, simulate, seed, calibration)]
+    parts += [(s, search_results(search_answer(s, top, simulate_top_k, calibration)))
               for s in spaces or []]
     parts += [(w, sweep_rows(w)) for w in sweeps or []]
     names = list(dict.fromkeys(name for name, _ in parts))

@@ -76,6 +76,11 @@ def run_rows(d: Deployment) -> list[Assumption]:
         scale = ", ".join(f"{term} x{ratio:g}" for term, ratio in step.scale)
         rows.append(Assumption("calibration", "measured / modelled, by term", scale,
                                step.source or "the scenario's calibration file"))
+        rows.append(Assumption(
+            "calibration", "fixed costs; how the terms add; relative to",
+            f"{step.per_step_s:g} s a step, {step.per_layer_s:g} s a layer, "
+            f"{step.per_sequence_layer_s:g} s a sequence and layer; overlap {step.overlap}; "
+            f"{step.efficiency or d.efficiency}", "the same file (inferplan calibrate)"))
     else:
         rows.append(Assumption("calibration", "file", "none: the analytic roofline", ""))
     spec = d.speculative

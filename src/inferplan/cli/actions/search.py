@@ -20,7 +20,7 @@ from rich.progress import (
 
 from inferplan.cli.commands_search import By
 from inferplan.cli.files import check_output_file, writing
-from inferplan.cli.loader import Source, load_chip, load_model, load_raw
+from inferplan.cli.loader import Source, flag_calibration, load_chip, load_model, load_raw
 from inferplan.report.json_out import to_json
 from inferplan.report.search_report import (
     frontier_record,
@@ -43,20 +43,23 @@ from inferplan.speculative import SpeculativeResult
 from inferplan.units import InferplanError
 
 
-def load_and_search(path: Source) -> SearchResult:
+def load_and_search(path: Source, calibration: str | None = None) -> SearchResult:
     """Read, validate and evaluate a space (a file, or a mapping already in memory);
-    names resolve relative to the file (a mapping's from the working folder)."""
+    names resolve relative to the file (a mapping's from the working folder); every
+    point priced with `--calibration FILE` where given."""
     if path is None:
         raise InferplanError("space", None, "a search-space file or mapping")
+    flag = flag_calibration(calibration)
     raw, base = load_raw(path, "space")
     space = parse_space(raw, origin="space")
     size = checked_size(space)          # refused here when its results cannot fit
     if not size.large:
-        return run_search(space, lambda r: load_model(r, base), lambda r: load_chip(r, base))
+        return run_search(space, lambda r: load_model(r, base), lambda r: load_chip(r, base),
+                          step_time=flag)
     print(size.announcement(), file=sys.stderr, flush=True)
     with progress_bar("evaluating") as progress:
         return run_search(space, lambda r: load_model(r, base),
-                          lambda r: load_chip(r, base), progress)
+                          lambda r: load_chip(r, base), progress, step_time=flag)
 
 
 @contextmanager
@@ -108,9 +111,10 @@ class SearchAnswer:
             render_resimulated(self.result, self.resimulated, console)
 
 
-def search_answer(space: Source, top: int, simulate_top_k: int) -> SearchAnswer:
+def search_answer(space: Source, top: int, simulate_top_k: int,
+                  calibration: str | None = None) -> SearchAnswer:
     """Evaluate a space and gather everything `inferplan search` reports on it."""
-    result = load_and_search(space)
+    result = load_and_search(space, calibration)
     best = [(i, result.estimate(i)) for i in result.best(top)]
     specs = {i: spec for i, _ in best if (spec := result.speculative(i)) is not None}
     slo = result.space.slo
@@ -122,8 +126,8 @@ def search_answer(space: Source, top: int, simulate_top_k: int) -> SearchAnswer:
 
 
 def run_search_command(space: str, top: int, simulate_top_k: int, json_out: bool,
-                       timings: bool = False) -> None:
-    answer = search_answer(space, top, simulate_top_k)
+                       timings: bool = False, calibration: str | None = None) -> None:
+    answer = search_answer(space, top, simulate_top_k, calibration)
     if json_out:
         print(to_json(answer.record(timings)))
         return
@@ -132,14 +136,14 @@ def run_search_command(space: str, top: int, simulate_top_k: int, json_out: bool
 
 def run_recommend(space: str, target_tokens_per_s: float | None,
                   target_requests_per_s: float | None, by: By, top: int,
-                  json_out: bool) -> None:
+                  json_out: bool, calibration: str | None = None) -> None:
     if (target_tokens_per_s is None) == (target_requests_per_s is None):
         raise InferplanError("target", "--target-tokens-per-s/--target-requests-per-s",
                              "give exactly one of them")
     kind: TargetKind = "tokens" if target_tokens_per_s is not None else "requests"
     target = float(target_tokens_per_s if target_tokens_per_s is not None
                    else target_requests_per_s or 0.0)
-    result = load_and_search(space)
+    result = load_and_search(space, calibration)
     recs = recommend(result, target, kind, "cost" if by == By.cost else "chips", top)
     estimates = [result.estimate(r.index) for r in recs]
     text = f"{target:,.6g} {'output tokens' if kind == 'tokens' else 'requests'}/s"
@@ -151,10 +155,11 @@ def run_recommend(space: str, target_tokens_per_s: float | None,
                      Console())
 
 
-def run_frontier(space: str, html: str | None, rows: int, json_out: bool) -> None:
+def run_frontier(space: str, html: str | None, rows: int, json_out: bool,
+                 calibration: str | None = None) -> None:
     if html is not None:
         check_output_file(html, "--html")
-    result = load_and_search(space)
+    result = load_and_search(space, calibration)
     fronts = frontiers(result)
     if html is not None:
         with writing(html, "--html"):

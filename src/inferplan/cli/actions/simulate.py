@@ -24,14 +24,17 @@ def check_seed(seed: int, field: str = "--seed") -> None:
         raise InferplanError(field, seed, "a non-negative integer")
 
 
-def simulate_scenario(path: Source, seed: int, base: Path | None = None) -> Simulation:
+def simulate_scenario(path: Source, seed: int, base: Path | None = None,
+                      calibration: str | None = None) -> Simulation:
     """One scenario's simulation: its disaggregated pools when it has a
     `disaggregated:` block, else its replicas; a trace resolves next to the scenario (a
-    mapping's references from `base`, default the working folder)."""
+    mapping's references from `base`, default the working folder); `calibration`
+    (`--calibration FILE`) prices every step."""
     folder = base if base is not None and isinstance(path, Mapping) else scenario_folder(path)
-    pools = load_pools(path, base)
+    pools = load_pools(path, base, calibration=calibration)
     if pools is None:
-        return simulate_built(*load_scenario(path, base), seed, folder)
+        return simulate_built(*load_scenario(path, base, calibration=calibration), seed,
+                              folder)
     prefill, decode, workload, block = pools
     trace = (load_trace(workload.trace, folder)
              if workload.trace is not None else None)
@@ -48,11 +51,11 @@ def simulate_built(deployment: Deployment, workload: Workload, seed: int,
 
 
 def run_simulate(scenarios: list[str], seed: int, trace_out: str | None,
-                 json_out: bool) -> None:
+                 json_out: bool, calibration: str | None = None) -> None:
     check_seed(seed)
     if trace_out is not None:
         check_output_file(trace_out, "--trace")
-    results = [simulate_scenario(path, seed) for path in scenarios]
+    results = [simulate_scenario(path, seed, calibration=calibration) for path in scenarios]
     if trace_out is not None:
         write_text(trace_out, json.dumps(chrome_trace(results[0].run)), "--trace")
     if json_out:
@@ -67,9 +70,9 @@ def run_simulate(scenarios: list[str], seed: int, trace_out: str | None,
 
 
 def run_capacity(scenario: str, ttft_p90: float, tpot_p90: float, seed: int,
-                 json_out: bool) -> None:
+                 json_out: bool, calibration: str | None = None) -> None:
     check_seed(seed)
-    deployment, workload = load_scenario(scenario)
+    deployment, workload = load_scenario(scenario, calibration=calibration)
     result = capacity(deployment, workload, ttft_p90, tpot_p90, seed)
     chips = deployment.layout.tp * deployment.layout.pp
     if json_out:

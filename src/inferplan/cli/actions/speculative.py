@@ -14,11 +14,12 @@ from inferplan.units import InferplanError
 
 
 def run_speculative(draft: str, alpha: float, gamma: int | None, gamma_max: int,
-                    scenario: str | None, json_out: bool) -> None:
+                    scenario: str | None, json_out: bool,
+                    calibration: str | None = None) -> None:
     check_positive(gamma_max, "--gamma-max")
     if gamma is not None:
         check_positive(gamma, "--gamma")
-    deployment, workload = load_scenario(scenario)
+    deployment, workload = load_scenario(scenario, calibration=calibration)
     try:
         draft_model = load_model(draft, Path.cwd())
     except InferplanError as exc:
