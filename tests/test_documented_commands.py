@@ -62,6 +62,9 @@ SLOW = {
     "inferplan sweep examples/sweep/fleet.yaml --out fleet/ --backend ray":
         "starts a Ray instance on the machine's outward address; tests/test_sweep_ray.py "
         "runs the ray backend on a loopback cluster it starts, a worker killed mid-sweep",
+    "inferplan report --sweep fleet/ --out fleet.html":
+        "reads the folder the documented sweep writes (each command runs in a fresh scratch "
+        "directory); tests/test_sweep.py::test_the_report_reads_a_sweeps_results runs both",
 }
 
 #: Documented commands that document a refusal: the exit status they show.

@@ -359,3 +359,26 @@ def test_a_ray_that_cannot_connect_is_one_line(
                           "--backend", "ray", "--address", "auto")
     assert line == ("error: --address: 'auto' is not valid; Ray could not connect: Could "
                     "not find any running Ray instance.")
+
+
+def test_the_report_reads_a_sweeps_results(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """`inferplan report --sweep DIR` shows every point of a sweep's results (its figures
+    as the sweep wrote them, ms in the table) and charts the answered ones; a folder that
+    is not a sweep's results is one line naming --sweep."""
+    spec = spec_of(jobs=["estimate"], grid={"model": ["llama-3.1-8b", "qwen3-32b"],
+                                             "parallelism.tp": [1, 2]})
+    out = tmp_path / "out"
+    assert cli(capsys, "sweep", str(write_spec(tmp_path, spec)), "--out", str(out),
+               "--workers", "1")[0] == 0
+    rows = read_results(out)
+    page = tmp_path / "r.html"
+    code, stdout, _ = cli(capsys, "report", "--sweep", str(out), "--out", str(page))
+    assert code == 0 and "1 sweep(s)" in stdout
+    html = page.read_text()
+    assert "Sweep: " in html and "4 points read from" in html and "2 could not be answered" in html
+    answered = next(r for r in rows if r["error"] is None)
+    assert f"{answered['tpot_s_mean'] * 1e3:,.1f}" in html
+    assert "parallelism: " in html                                  # an error row's reason
+    assert one_line_error(capsys, "report", "--sweep", str(tmp_path), "--out",
+                          str(page)).startswith("error: --sweep")

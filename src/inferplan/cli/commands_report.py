@@ -30,12 +30,16 @@ def report_command(
                                       "rank them again (p90 limits)")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the simulated request lengths")] = 0,
     title: Annotated[str | None, typer.Option("--title", help="The page's title")] = None,
+    sweeps: Annotated[list[str] | None, typer.Option(
+        "--sweep", help="A sweep's results (inferplan sweep --out DIR, or its Parquet/CSV): "
+                        "every point's figures and a chart (repeat for several)")] = None,
     calibration: CalibrationOpt = None,
 ) -> None:
     """An HTML report: each scenario's estimate (every term of TTFT and TPOT, the step
     split, memory per chip) and, with --simulate, its simulated percentiles; each space's
-    ranked table and Pareto frontier chart. Charts by plotly; the file opens offline."""
+    ranked table and Pareto frontier chart; each sweep's results. Charts by plotly; the
+    file opens offline."""
     from inferplan.cli.actions.report import run_report
 
-    run_report(scenarios, out, spaces, top, simulate, simulate_top_k, seed, title,
+    run_report(scenarios, out, spaces, top, simulate, simulate_top_k, seed, title, sweeps,
                calibration)

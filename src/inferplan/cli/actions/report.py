@@ -15,6 +15,7 @@ from inferplan.cli.actions.simulate import check_seed, simulate_scenario
 from inferplan.cli.files import check_output_file, write_text
 from inferplan.cli.loader import Source
 from inferplan.report.html.document import Part, SearchResults, report_html
+from inferplan.report.html.sweep_section import SweepRows
 from inferplan.roofline import decode_step_grid
 from inferplan.search.frontier import frontiers
 from inferplan.serving import Estimate
@@ -61,21 +62,35 @@ def search_results(answer: SearchAnswer) -> SearchResults:
                          None if winner is None else assumptions_of(winner.deployment))
 
 
+def sweep_rows(path: str) -> SweepRows:
+    """A sweep's results folder (or its Parquet/CSV file) read back, for the report."""
+    from inferplan.sweep import read_results
+
+    try:
+        return SweepRows(path, read_results(path))
+    except InferplanError as exc:
+        raise InferplanError("--sweep", path, exc.allowed) from None
+
+
 def run_report(scenarios: list[str] | None, out: str, spaces: list[str] | None, top: int,
                simulate: bool, simulate_top_k: int, seed: int, title: str | None,
-               calibration: str | None = None) -> None:
+               sweeps: list[str] | None = None, calibration: str | None = None) -> None:
     check_seed(seed)
     check_output_file(out, "--out")
     if simulate_top_k and not spaces:
         raise InferplanError("--simulate-top", simulate_top_k, "only with --space")
-    paths: list[str | None] = list(scenarios) if scenarios else ([] if spaces else [None])
-    parts = [part for p in paths for part in scenario_parts(p, simulate, seed, calibration)]
+    paths: list[str | None] = (list(scenarios) if scenarios
+                               else ([] if spaces or sweeps else [None]))
+    parts: list[Part] = [part for p in paths
+                         for part in scenario_parts(p, simulate, seed, calibration)]
     parts += [(s, search_results(search_answer(s, top, simulate_top_k, calibration)))
               for s in spaces or []]
+    parts += [(w, sweep_rows(w)) for w in sweeps or []]
     names = list(dict.fromkeys(name for name, _ in parts))
     html = report_html(title or "inferplan report: " + ", ".join(names), parts)
     write_text(out, html, "--out")
     Console().print(f"wrote {out} ({len(html.encode('utf-8')) / 1e6:.1f} MB): "
-                    f"{len(paths)} scenario(s), {len(spaces or [])} space(s)"
+                    f"{len(paths)} scenario(s), {len(spaces or [])} space(s), "
+                    f"{len(sweeps or [])} sweep(s)"
                     + (", simulated" if simulate or simulate_top_k else ""),
                     highlight=False)

@@ -18,6 +18,7 @@ from inferplan.report.html.page import Section, render_page
 from inferplan.report.html.roofline_section import roofline_section
 from inferplan.report.html.search_section import search_section
 from inferplan.report.html.sim_section import sim_section
+from inferplan.report.html.sweep_section import SweepRows, sweep_section
 from inferplan.roofline import StepGrid
 from inferplan.search.explain import Why
 from inferplan.search.frontier import Frontier
@@ -52,7 +53,7 @@ def _anchor(prefix: str, k: int, name: str) -> str:
 #: One part of a report, named: a scenario's estimate, step-time grid, bucket plan,
 #: assumptions or simulation, or a space's search.
 Part: TypeAlias = ("tuple[str, Estimate | StepGrid | BucketPlan | Assumptions | Simulation"
-                   " | SearchResults]")
+                   " | SearchResults | SweepRows]")
 
 
 def sections(parts: list[Part]) -> list[Section]:
@@ -76,6 +77,8 @@ def sections(parts: list[Part]) -> list[Section]:
         elif isinstance(part, Simulation):
             out.append(sim_section(part, _anchor("simulation", k, name),
                                    f"Simulation: {name}"))
+        elif isinstance(part, SweepRows):
+            out.append(sweep_section(part, _anchor("sweep", k, name), f"Sweep: {name}"))
         else:
             out.append(search_section(part.result, part.best, part.fronts, part.why,
                                       part.resimulated, _anchor("search", k, name),
