@@ -91,6 +91,13 @@ def recipe_value(value: Any, env: Mapping[str, int]) -> Any:
     return ev(ast.parse(value, mode="eval").body)
 
 
+def stated_concurrency(row: Mapping[str, str]) -> int | None:
+    """The run's client concurrency as its source states it (`silicon_concurrency=N` in
+    `silicon_data_source`), or None where it does not."""
+    found = re.search(r"silicon_concurrency=(\d+)", row.get("silicon_data_source", ""))
+    return int(found.group(1)) if found else None
+
+
 def inferencex_recipe(row: Mapping[str, str], scenario: Mapping[str, Any]) -> dict[str, Any]:
     """The scenario fields the InferenceX launch script set for an agg `inferencemax` row:
     the first entry of `inferencex_recipes()` that fits the row (model, chip, engine, weight
@@ -101,11 +108,10 @@ def inferencex_recipe(row: Mapping[str, str], scenario: Mapping[str, Any]) -> di
     setting cannot be known from the row; {} for other rows and where no entry fits."""
     if row["client_protocol"] != "inferencemax" or row["mode"] != "agg":
         return {}
-    source = row.get("silicon_data_source", "")
-    stated = re.search(r"silicon_concurrency=(\d+)", source)
-    measured = re.search(r"measured=(\d{4}-\d\d-\d\d)", source)
+    stated = stated_concurrency(row)
+    measured = re.search(r"measured=(\d{4}-\d\d-\d\d)", row.get("silicon_data_source", ""))
     day = measured.group(1) if measured else ""
-    env = {"conc": int(stated.group(1)) if stated else scenario["workload"]["concurrency"],
+    env = {"conc": stated if stated is not None else scenario["workload"]["concurrency"],
            "isl": int(row["isl"]), "osl": int(row["osl"]), "tp": scenario["parallelism"]["tp"]}
     dtypes = scenario["dtypes"]
     facts = {"model": scenario["model"], "hardware": scenario["hardware"],
@@ -281,8 +287,8 @@ def map_serving_row(row: Mapping[str, str]) -> ServingCase | ServingSkip:
         if isinstance(pools, str) or clients is None:
             return ServingSkip(rid, pools if isinstance(pools, str) else
                                "disaggregated row without decode_batch_size")
-        stated = re.search(r"silicon_concurrency=(\d+)", row.get("silicon_data_source", ""))
-        if stated is not None and int(stated.group(1)) != clients:
+        stated = stated_concurrency(row)
+        if stated is not None and stated != clients:
             return ServingSkip(rid, "disaggregated row: decode batch x workers x attention "
                                     "DP differs from its silicon_concurrency")
         layout = pools["decode"]["parallelism"]
@@ -292,8 +298,8 @@ def map_serving_row(row: Mapping[str, str]) -> ServingCase | ServingSkip:
         layout = deflated({**_layout(row), "dp": 1}, table["node_gpus"].get(row["system"]))
         chips = layout["tp"] * layout["pp"]
         clients = _int(row["batch_size"]) * _int(row["attention_dp_size"])
-        stated = re.search(r"silicon_concurrency=(\d+)", row.get("silicon_data_source", ""))
-        if stated is not None and clients > int(stated.group(1)):
+        stated = stated_concurrency(row)
+        if stated is not None and clients > stated:
             return ServingSkip(rid, "batch_size x attention DP exceeds the run's "
                                     "silicon_concurrency (the recorded layout is inflated)")
     experts = table["experts"].get(row.get("moe_quant_mode", ""))
