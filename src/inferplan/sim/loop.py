@@ -288,10 +288,10 @@ class Replica:
         outgrow the room preempt the latest admitted decoding sequences (vLLM's recompute)."""
         k, dt = step.k, step.dt_s
         emitted = self._emitted(step)
+        total = sum(emitted.values())                  # tokens the decodes emit
         if step.decode_now:
-            total = float(sum(emitted.values()))
             self.gaps.append(dt * len(step.decode_now) / total)
-            self.weights.append(total)
+            self.weights.append(float(total))
         self.log.append((0.0, step.start_s, dt, float(k), float(step.running),
                          float(len(step.decode_now)), step.prompt_tokens, 0.0))
         self.t = step.start_s + dt
@@ -301,7 +301,7 @@ class Replica:
         out = Outcome(prompts_done=[], finished=[])
         decoding, context = self.decoding, self.context
         if not self.reserve:
-            self.held += sum(emitted.values())
+            self.held += total
         for r in step.decode_now:
             left = decoding[r] - emitted[r]
             context[r] += emitted[r]
