@@ -215,7 +215,8 @@ def test_a_local_sweep_answers_as_the_commands_do_and_resumes(
     spec["scenario"]["workload"]["requests"] = 40
     path = write_spec(tmp_path, spec)
     out = tmp_path / "out"
-    code, stdout, _ = cli(capsys, "sweep", str(path), "--out", str(out), "--workers", "2")
+    code, stdout, _ = cli(capsys, "sweep", str(path), "--out", str(out), "--workers", "2",
+                          "--timings")
     assert code == 0 and "8 points (4 estimate, 4 simulate); 8 run now (4 invalid" in stdout
     rows = read_results(out)
     assert len(rows) == 8 and len({r["key"] for r in rows}) == 8
@@ -243,8 +244,25 @@ def test_a_local_sweep_answers_as_the_commands_do_and_resumes(
     rows = read_results(out)
     assert len(rows) == 12 and len({r["key"] for r in rows}) == 12
     assert {r["key"]: r["elapsed_s"] for r in rows if r["key"] in first} == first
+    assert all(r["elapsed_s"] > 0 and ":" in r["worker"] for r in rows if r["key"] in first)
+    assert all(r["elapsed_s"] is None and r["worker"] is None      # no --timings this time
+               for r in rows if r["key"] not in first)
     seventy = [r for r in rows if r["model"] == "llama-3.1-70b" and r["tp"] == 1]
     assert all(r["fits"] is False and "does not fit" in r["error"] for r in seventy)
+
+
+def test_one_spec_gives_byte_identical_results(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = spec_of(jobs=["estimate", "simulate"], seed=5, grid={"parallelism.tp": [1, 2]})
+    spec["scenario"]["workload"]["requests"] = 20
+    path = write_spec(tmp_path, spec)
+    outputs = []
+    for name, workers in (("a", "2"), ("b", "1")):
+        out = tmp_path / name
+        assert cli(capsys, "sweep", str(path), "--out", str(out), "--workers", workers)[0] == 0
+        outputs.append(((out / "results.csv").read_bytes(),
+                        (out / "results.parquet").read_bytes()))
+    assert outputs[0] == outputs[1]
 
 
 def test_dry_run_lists_the_points_and_writes_nothing(

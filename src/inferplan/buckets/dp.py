@@ -54,11 +54,14 @@ def optimal_boundaries(cum_weight: FloatArray, unit_cost: FloatArray, k_max: int
     parents: list[npt.NDArray[np.int64]] = []
     best = np.full(k_max + 1, np.inf)
     sets: list[tuple[int, ...]] = [()]
+    # step[j, i]: what moving the top bucket from i to j adds besides dp[i] (row j holds
+    # every i, so each step's minimum runs along contiguous rows); inf where not allowed
+    step = np.where(allowed.T, -(g[:, None] * W[None, :]), np.inf)
     for k in range(1, k_max + 1):
         if k > 1:
-            cand = np.where(allowed, dp[:, None] - W[:, None] * g[None, :], np.inf)
-            arg = np.argmin(cand, axis=0)
-            dp = cand[arg, idx] + W * g
+            cand = step + dp[None, :]
+            arg = np.argmin(cand, axis=1)
+            dp = cand[idx, arg] + W * g
             parents.append(arg)
         total = np.where(last_ok, dp + tail, np.inf)
         j = int(np.argmin(total))

@@ -106,13 +106,25 @@ class _Part:
     choices: tuple[tuple[int, ...], ...]
 
 
+#: Most candidate lengths one dynamic programme runs over: its cost grows as the square of
+#: the count (an m x m transition matrix per bucket added), so past this many multiples of
+#: `bucket_multiple` the grid steps by a whole number of multiples instead. 1,024 keeps
+#: every multiple of 128 up to 131,072 tokens; a 2^20-token context is searched on
+#: multiples of 1,024 (a bucket there pads at most 0.1% more than on the fine grid).
+MAX_CANDIDATES = 1024
+
+
 def candidate_lengths(top: int, multiple: int, limit: int | None = None,
                       extra: tuple[int, ...] = ()) -> npt.NDArray[np.int64]:
     """Multiples of `multiple` up to `top`, plus `top` and `extra`; capped at `limit`.
+    With more than `MAX_CANDIDATES` multiples, every s-th multiple, s = ⌈(top/multiple)
+    / MAX_CANDIDATES⌉, so the dynamic programme stays bounded.
 
-    top 1000, multiple 256 -> [256, 512, 768, 1000].
+    top 1000, multiple 256 -> [256, 512, 768, 1000]; top 2^20, multiple 128 -> s = 8:
+    1,024, 2,048, ..., 1,048,576 (1,024 lengths).
     """
-    values = set(range(multiple, top + 1, multiple)) | {top} | {e for e in extra if e <= top}
+    stride = multiple * max(1, math.ceil(top // multiple / MAX_CANDIDATES))
+    values = set(range(stride, top + 1, stride)) | {top} | {e for e in extra if e <= top}
     if limit is not None:
         values = {v for v in values if v <= limit}
     return np.array(sorted(values), dtype=np.int64)

@@ -69,15 +69,25 @@ def prefill_cost_by_length(paths: Sequence[tuple[int, int]], lengths: npt.ArrayL
         edge_cost.append(c)
         if kv in reach:
             reach[attn] = min(reach.get(attn, np.inf), reach[kv] + c)
-    best = np.full(prompt.shape, np.inf)
-    top = np.zeros(prompt.shape)
+    # each path covers the prompts in (kv, attn]: a contiguous run of the sorted lengths,
+    # so a path touches only its run (a chunk chain's runs are disjoint: linear work)
+    order = np.argsort(prompt, kind="stable")
+    ranked = prompt[order]
+    best_sorted = np.full(prompt.shape, np.inf)
+    top_sorted = np.zeros(prompt.shape)
     for (kv, attn), c in zip(sorted(paths), edge_cost, strict=True):
         if kv not in reach:
             continue
         total = reach[kv] + c
-        ok = (prompt > kv) & (prompt <= attn) & (total < best)
-        best = np.where(ok, total, best)
-        top = np.where(ok, attn, top)
+        lo, hi = np.searchsorted(ranked, [kv, attn], side="right")
+        run = best_sorted[lo:hi]
+        ok = total < run
+        run[ok] = total
+        top_sorted[lo:hi][ok] = attn
+    best = np.empty_like(best_sorted)
+    top = np.empty_like(top_sorted)
+    best[order] = best_sorted
+    top[order] = top_sorted
     return best, top
 
 

@@ -32,6 +32,9 @@ def sweep_command(
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Expand and check the spec, print the points; run nothing")]
     = False,
+    timings: Annotated[bool, typer.Option(
+        "--timings", help="Fill each row's elapsed_s and worker (left null by default, so "
+                          "that a spec gives byte-identical results)")] = False,
 ) -> None:
     """Answer every point of a spec's grid (a scenario's fields crossed) with the closed
     form and/or the simulator, on a local process pool or on Ray; rows land in
@@ -40,4 +43,4 @@ def sweep_command(
     from inferplan.cli.actions.sweep import run_sweep_command
 
     run_sweep_command(spec, out, backend, address, workers, shard_size, retries,
-                      connect_timeout, dry_run)
+                      connect_timeout, dry_run, timings)

@@ -81,11 +81,16 @@ def decode_splits(result: SearchResult, indices: IntArray) -> list[dict[str, flo
 
 
 def frontiers(result: SearchResult) -> list[Frontier]:
-    """The Pareto frontier of each (input_len, output_len) in the space."""
+    """The Pareto frontier of each (input_len, output_len) in the space: the shapes come
+    from each group's workload (one lookup per group, not per point) and the per-chip
+    rate is computed once, so the cost is a sort per shape (`pareto_front`)."""
     feasible = result.order
-    shapes = np.asarray([(result.groups[g].workload.input_len,
-                          result.groups[g].workload.output_len)
-                         for g in result.point_group[feasible]], dtype=np.int64)
+    group_shapes = np.asarray([(g.workload.input_len, g.workload.output_len)
+                               for g in result.groups], dtype=np.int64).reshape(-1, 2)
+    shapes = group_shapes[result.point_group[feasible]]
+    tpot_all = result.cols.tpot_s
+    rate_all = result.cols.tokens_per_s_per_chip
+    ttft_all = result.cols.ttft_s
     out: list[Frontier] = []
     w = result.space.workload
     for input_len in w.input_len:
@@ -93,13 +98,10 @@ def frontiers(result: SearchResult) -> list[Frontier]:
             mask = ((shapes[:, 0] == input_len) & (shapes[:, 1] == output_len)
                     if shapes.size else np.zeros(0, dtype=bool))
             members = feasible[mask]
-            tpot = result.cols.tpot_s[members]
-            rate = result.cols.tokens_per_s_per_chip[members]
-            front = members[pareto_front(tpot, rate)]
+            front = members[pareto_front(tpot_all[members], rate_all[members])]
             splits = decode_splits(result, front)
-            points = [FrontierPoint(int(i), float(result.cols.tpot_s[i]),
-                                    float(result.cols.tokens_per_s_per_chip[i]),
-                                    float(result.cols.ttft_s[i]), s)
+            points = [FrontierPoint(int(i), float(tpot_all[i]), float(rate_all[i]),
+                                    float(ttft_all[i]), s)
                       for i, s in zip(front, splits, strict=True)]
             out.append(Frontier(input_len, output_len, points, int(members.size)))
     return out

@@ -25,12 +25,15 @@ MAX_AUTO_SHARD_POINTS = 64
 @dataclass(frozen=True)
 class Shard:
     """Points a worker answers in one task; `base` is the folder the scenario's relative
-    references (model configs, traces) resolve from, `seed` the simulator's."""
+    references (model configs, traces) resolve from, `seed` the simulator's; `timings`
+    fills the rows' `elapsed_s` and `worker` (null otherwise, so that one spec gives
+    byte-identical results on every run)."""
 
     index: int
     points: tuple[Point, ...]
     base: str
     seed: int
+    timings: bool = False
 
 
 #: What a worker runs: a shard → its rows, one per point, in order. A module-level
@@ -45,7 +48,8 @@ def auto_shard_points(points: int, workers: int) -> int:
                       math.ceil(points / (SHARDS_PER_WORKER * max(1, workers)))))
 
 
-def make_shards(points: Sequence[Point], size: int, base: str, seed: int) -> list[Shard]:
+def make_shards(points: Sequence[Point], size: int, base: str, seed: int,
+                timings: bool = False) -> list[Shard]:
     """`points` in order, `size` at a time (the last shard may be smaller)."""
-    return [Shard(i, tuple(points[start:start + size]), base, seed)
+    return [Shard(i, tuple(points[start:start + size]), base, seed, timings)
             for i, start in enumerate(range(0, len(points), size))]

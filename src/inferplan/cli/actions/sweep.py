@@ -95,9 +95,9 @@ def _progress() -> Progress:
 def run_sweep(spec_path: str, out: str | None, backend_name: str, address: str | None,
               workers: int | None, shard_points: int | None, retries: int,
               connect_timeout_s: float = CONNECT_TIMEOUT_S,
-              show_progress: bool = True) -> SweepRun:
+              show_progress: bool = True, timings: bool = False) -> SweepRun:
     """Answer every point of the spec not already in `out`, writing rows as shards land;
-    what it did."""
+    what it did. `timings` fills each row's `elapsed_s` and `worker`."""
     start = time.perf_counter()
     if shard_points is not None and shard_points < 1:
         raise InferplanError("--shard-size", shard_points, "a positive integer")
@@ -117,7 +117,7 @@ def run_sweep(spec_path: str, out: str | None, backend_name: str, address: str |
             used, parallel = backend.name, backend.workers
             try:
                 size = shard_points or auto_shard_points(len(todo), backend.workers)
-                batches = make_shards(todo, size, str(base), spec.seed)
+                batches = make_shards(todo, size, str(base), spec.seed, timings)
                 shards = len(batches)
                 landing = backend.run(batches, run_shard)
                 with _progress() if show_progress else _NoProgress() as progress:
@@ -155,7 +155,8 @@ class _NoProgress:
 
 def run_sweep_command(spec_path: str, out: str | None, backend_name: str,
                       address: str | None, workers: int | None, shard_points: int | None,
-                      retries: int, connect_timeout_s: float, dry_run: bool) -> None:
+                      retries: int, connect_timeout_s: float, dry_run: bool,
+                      timings: bool = False) -> None:
     console = Console(soft_wrap=True, highlight=False)
     if dry_run:
         spec, points, _ = load_spec(spec_path)
@@ -169,7 +170,7 @@ def run_sweep_command(spec_path: str, out: str | None, backend_name: str,
             console.print(f"  ... and {len(points) - 10:,} more")
         return
     run = run_sweep(spec_path, out, backend_name, address, workers, shard_points, retries,
-                    connect_timeout_s)
+                    connect_timeout_s, timings=timings)
     jobs = ", ".join(f"{n} {j}" for j, n in run.jobs.items())
     console.print(f"sweep {run.name}: {run.points:,} points ({jobs}); {run.written:,} run now"
                   f" ({run.invalid:,} invalid: see the error column), {run.skipped:,} "

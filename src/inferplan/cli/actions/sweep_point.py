@@ -55,8 +55,9 @@ def answer(point: Point, base: Path, seed: int) -> Row:
     return {**held, **simulation_columns(sim)}
 
 
-def run_point(point: Point, base: Path, seed: int, worker: str) -> Row:
-    """A point's whole row, with the time it took and the worker that ran it."""
+def run_point(point: Point, base: Path, seed: int, worker: str | None) -> Row:
+    """A point's whole row; with a `worker` name (`--timings`) also the time it took and
+    that worker, else those two columns stay null."""
     start = time.perf_counter()
     row = point_row(point, seed)
     try:
@@ -65,13 +66,14 @@ def run_point(point: Point, base: Path, seed: int, worker: str) -> Row:
         row["error"] = str(exc)
     except Exception as exc:   # a bug in one point: recorded in its row, the sweep goes on
         row["error"] = f"internal error: {type(exc).__name__}: {exc}"
-    row["elapsed_s"] = time.perf_counter() - start
-    row["worker"] = worker
+    if worker is not None:
+        row["elapsed_s"] = time.perf_counter() - start
+        row["worker"] = worker
     return {k: _plain(v) for k, v in row.items()}
 
 
 def run_shard(shard: Shard) -> list[Row]:
     """Every point of a shard, in order (what a backend runs as one task)."""
     base = Path(shard.base)
-    worker = f"{socket.gethostname()}:{os.getpid()}"
+    worker = f"{socket.gethostname()}:{os.getpid()}" if shard.timings else None
     return [run_point(point, base, shard.seed, worker) for point in shard.points]
