@@ -7,6 +7,8 @@ spirit by hand: `inferplan buckets CONFIG --ignore-evidence`; too slow for `make
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 
 from inferplan.buckets.costs import CostModel
@@ -36,7 +38,7 @@ def test_prefill_paths_match_the_plain_scan() -> None:
     cost = CostModel(_tokens, "token")
     for _ in range(20):
         edges = sorted({int(x) for x in rng.integers(1, 64, size=8)} | {64})
-        paths = [(0, edges[0])] + [(a, b) for a, b in zip(edges, edges[1:], strict=False)]
+        paths = [(0, edges[0])] + [(a, b) for a, b in pairwise(edges)]
         paths += [(0, int(x)) for x in rng.integers(1, 70, size=3)]
         lengths = rng.integers(0, 80, size=50)
         best, top = prefill_cost_by_length(paths, lengths, cost)
