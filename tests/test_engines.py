@@ -139,27 +139,29 @@ def test_engine_without_a_curve_pays_alpha_plus_ring_bandwidth() -> None:
 
 
 def test_no_cuda_graphs_pays_eager_host_time() -> None:
-    """Without graphs every step waits for its host dispatch: L · eager_layer_host_s."""
+    """Without graphs every step waits for its host dispatch: L · 8 operations (a dense
+    Qwen3 layer at tp 1) · eager_op_host_s."""
     graphs, _ = make(model="qwen3-32b", hardware="h200-sxm", chips=1, engine="vllm")
     eager, _ = make(model="qwen3-32b", hardware="h200-sxm", chips=1,
                     engine={"name": "vllm", "cuda_graphs": False})
     a = float(step_cost(graphs, "decode", 8, 1, 1000).latency_s)
     b = float(step_cost(eager, "decode", 8, 1, 1000).latency_s)
     ops = engine_profile("vllm").ops_for("h200-sxm")
-    assert ops.eager_layer_host_s > 0
+    assert ops.eager_op_host_s > 0
     # eager all-reduces are NCCL's: tp = 1 has none, so the host time is the whole gap
-    assert b - a == pytest.approx(64 * ops.eager_layer_host_s, rel=1e-9)
+    assert b - a == pytest.approx(64 * 8 * ops.eager_op_host_s, rel=1e-9)
 
 
 def test_prompt_steps_run_eagerly_where_graphs_hold_decodes_only() -> None:
     """SGLang captures decode batches only: a step carrying a prompt pays the host time
-    (0.98 ms per layer, PR #12160), a decode step does not, and an expected 0.25 prompt
+    (58 µs per dispatched operation, PR #12160; 8 per dense layer at tp 1), a decode step
+    does not, and an expected 0.25 prompt
     chunks of 512 (64 + 128 expected tokens, under the 256 captured) pays a quarter.
     vLLM's piecewise graphs take a 64 + 256-token mixed step, not a 64 + 1024 one."""
     from inferplan.cost import Segment, mixed_step_cost
     dep, _ = make(model="qwen3-32b", hardware="h200-sxm", chips=1, engine="sglang")
     ops = engine_profile("sglang").ops_for("h200-sxm")
-    host = 64 * ops.eager_layer_host_s
+    host = 64 * 8 * ops.eager_op_host_s
 
     def overhead(d: object, chunks: float, tokens: float) -> float:
         return float(mixed_step_cost(d, [Segment("decode", 64, 1, 1000),  # type: ignore[arg-type]
@@ -169,7 +171,7 @@ def test_prompt_steps_run_eagerly_where_graphs_hold_decodes_only() -> None:
     assert overhead(dep, 1.0, 512.0) - base == pytest.approx(host, rel=0.05)
     assert overhead(dep, 0.25, 512.0) - base == pytest.approx(host / 4, rel=0.05)
     vllm, _ = make(model="qwen3-32b", hardware="h200-sxm", chips=1, engine="vllm")
-    vllm_host = 64 * engine_profile("vllm").ops_for("h200-sxm").eager_layer_host_s
+    vllm_host = 64 * 8 * engine_profile("vllm").ops_for("h200-sxm").eager_op_host_s
     # beside the host time only the fixed kernel costs move (a few hundred µs)
     assert overhead(vllm, 0.25, 1024.0) - overhead(vllm, 0.0, 1024.0) < 0.1 * vllm_host
     assert overhead(vllm, 1.0, 1024.0) - overhead(vllm, 0.0, 1024.0) > 0.9 * vllm_host
@@ -281,3 +283,22 @@ def test_all_reduce_follows_the_measured_curve_between_its_sizes() -> None:
     expected = eff.allreduce_call_s(8, V)
     assert expected is not None
     assert float(t) == pytest.approx(64 * 2 * float(expected), rel=1e-9)
+
+
+def test_eager_host_time_counts_each_layers_operations() -> None:
+    """The sources' own cases: SGLang's DeepSeek-V3 prefill at tp 8 (PR #12160) pays
+    1,025 operations · 58 µs = 59.5 ms; vLLM's dense Qwen3 layer (aiconfigurator PR
+    #1166) 8 · 87.5 µs = 0.70 ms; an expert layer dispatches more than a dense one."""
+    from inferplan.cost import eager_host_s, eager_ops_per_layer
+    dep, _ = make(model="deepseek-v3", hardware="h200-sxm", chips=8, parallelism={"tp": 8},
+                  engine="sglang", dtypes={"weights": "fp8", "kv": "fp8"})
+    eff = efficiency_for(dep)
+    assert eager_ops_per_layer(dep.model, dep.layout, True, True) == 17
+    assert eager_ops_per_layer(dep.model, dep.layout, False, True) == 13
+    assert float(eager_host_s(dep.model, dep.layout, eff, 1.0)) == pytest.approx(59.5e-3,
+                                                                                 rel=0.01)
+    qwen, _ = make(model="qwen3-8b", hardware="h200-sxm", chips=1, engine="vllm")
+    assert eager_ops_per_layer(qwen.model, qwen.layout, False, False) == 8
+    per_layer = float(eager_host_s(qwen.model, qwen.layout, efficiency_for(qwen), 1.0)
+                      ) / qwen.model.num_layers
+    assert per_layer == pytest.approx(0.70e-3, rel=1e-9)

@@ -38,8 +38,8 @@ def test_block_output_is_current(block: Block) -> None:
 
 def test_what_the_prose_says_of_the_engines() -> None:
     # "SGLang holds the low-latency end of the frontier ... lowest TPOT at few clients,
-    # but ... its TTFT is the highest at the same layout. TensorRT-LLM holds the
-    # high-throughput end."
+    # but ... from 32 clients up its TTFT is the highest at the same layout. TensorRT-LLM
+    # holds the high-throughput end."
     raw = yaml.safe_load(Path(SPACE).read_text(encoding="utf-8"))
     result = run_search(parse_space(raw), catalog_model, catalog_chip)
     (front,) = frontiers(result)
@@ -53,5 +53,5 @@ def test_what_the_prose_says_of_the_engines() -> None:
             key = (s["parallelism"]["tp"], s["workload"]["concurrency"])
             timed.setdefault(key, {})[s["engine"]] = ttft
     assert len(timed) == 12
-    for by_engine in timed.values():
-        assert by_engine["sglang"] == max(by_engine.values())
+    for (_, clients), by_engine in timed.items():
+        assert (by_engine["sglang"] == max(by_engine.values())) == (clients >= 32)

@@ -272,7 +272,7 @@ class DisaggregatedServing:
     """Both pools sized to stay saturated, per decode server."""
 
     ratio: DisaggregationRatio
-    ttft_s: float                      # prefill step + KV hand-off
+    ttft_s: float                      # prefill step + KV hand-off + the stack's front end
     tpot_s: float                      # the decode server's mean step
     kv_transfer_s: float
     output_tokens_per_s_per_chip: float
@@ -293,12 +293,14 @@ def disaggregated_serving(prefill: Deployment, decode: Deployment, input_len: in
     the saturating ratio P/G: one decode server emits B_d·output_len tokens per
     request lifetime, and the chips per decode server are chips_d + (P/G)·chips_p.
 
-    tokens/s/chip = r_d · output_len / (chips_d + (P/G) · chips_p).
+    tokens/s/chip = r_d · output_len / (chips_d + (P/G) · chips_p). TTFT = the prefill
+    step + the KV hand-off + the prefill server's `scheduler.frontend_s`.
     """
     ratio = prefill_decode_ratio(prefill, decode, input_len, output_len, decode_batch,
                                  prefill_batch)
     transfer = float(kv_transfer_s(prefill, input_len, same_domain, prefill_batch))
-    ttft = prefill_step_s(prefill, input_len, prefill_batch) + transfer
+    ttft = (prefill_step_s(prefill, input_len, prefill_batch) + transfer
+            + prefill.engine.scheduler.frontend_s)
     tpot = decode_step_s(decode, decode_batch, input_len, output_len)
     chips = decode.chips + ratio.prefill_servers_per_decode_server * prefill.chips
     per_chip = ratio.decode_requests_per_s * output_len / chips

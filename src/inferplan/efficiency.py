@@ -54,8 +54,8 @@ class Efficiency:
     expert_flops_per_s: float | None = None
     expert_half_width: float = 0.0
     attention_fixed_s: float = 0.0            # per attention kernel (one per layer)
-    #: host seconds per layer of a step run eagerly (outside CUDA graphs)
-    eager_layer_host_s: float = 0.0
+    #: host seconds per dispatched operation of a step run eagerly (outside CUDA graphs)
+    eager_op_host_s: float = 0.0
     #: the largest step (tokens) replayed from CUDA graphs; 0: every step runs eagerly
     graph_max_tokens: float = 0.0
     #: prompt-carrying steps replay graphs too (up to graph_max_tokens)
@@ -231,7 +231,7 @@ def efficiency_for(deployment: Deployment) -> Efficiency:
             ops.moe_flops_per_s, deployment.dtypes.expert_weights)) is None else moe_rate * share),
         expert_half_width=_by_dtype(ops.moe_half_width, deployment.dtypes.expert_weights) or 0.0,
         attention_fixed_s=ops.attention_fixed_s,
-        eager_layer_host_s=ops.eager_layer_host_s,
+        eager_op_host_s=ops.eager_op_host_s,
         graph_max_tokens=float(engine.scheduler.cuda_graph_max_batch) if graphs else 0.0,
         prompt_graphs=engine.scheduler.prompt_graphs,
         graph_counts_sequences=engine.scheduler.cuda_graph_unit == "sequences",

@@ -33,7 +33,7 @@ ENGINE_NAMES = ("generic", "vllm", "sglang", "trtllm", "furiosa-llm", "jetstream
 #: Scheduler fields a scenario's `engine:` block may override.
 OVERRIDABLE = ("cuda_graphs", "allreduce", "max_num_batched_tokens", "max_num_seqs",
                "chunked_prefill", "kv_admission", "cuda_graph_max_batch",
-               "recv_interval_steps")
+               "recv_interval_steps", "frontend_s")
 
 
 class _Frozen(BaseModel):
@@ -63,6 +63,11 @@ class Scheduler(_Frozen):
     #: the scheduler takes new requests only every this many decode-only steps
     #: (SGLang --scheduler-recv-interval; 1: every step, the default of every engine)
     recv_interval_steps: int = Field(default=1, ge=1)
+    #: seconds a request spends outside the engine's steps on its way to its first token
+    #: at the client (HTTP and JSON, tokenisation, hand-off to the engine core, output
+    #: processing, detokenisation, the stream write): added to every TTFT and e2e; it
+    #: overlaps the engine's work on other requests, so it does not load the steps
+    frontend_s: float = Field(default=0.0, ge=0, le=10)
     allreduce: Literal["custom", "nccl", "xla"]
     sources: dict[str, str]
 
@@ -107,9 +112,10 @@ class OpCosts(_Frozen):
     per_layer_s: float = Field(default=0.0, ge=0)
     per_collective_s: float = Field(default=0.0, ge=0)
     per_step_s: float = Field(default=0.0, ge=0)
-    #: host time per layer of a forward run outside CUDA graphs (Python dispatch of the
-    #: layer's ops), which the step waits for
-    eager_layer_host_s: float = Field(default=0.0, ge=0)
+    #: host time per dispatched operation of a forward run outside CUDA graphs (Python
+    #: and framework dispatch of each kernel: `cost.eager_ops_per_layer` counts them),
+    #: which the step waits for
+    eager_op_host_s: float = Field(default=0.0, ge=0)
     sources: dict[str, str] = Field(default_factory=dict)
 
 

@@ -263,7 +263,10 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     prompt steps; with fixed lengths (ratio 1) later requests arrive in the first wave's groups
     of b'/S̄. Clients beyond R wait in the queue for a completion: (C − R)/R request
     lifetimes (Little's law). Mean over N requests (default 10·C): (C·first + (N − C)·later)/N.
-    TTFT is never below one prompt's prefill. e2e = TTFT + (n̄ − 1)·TPOT.
+    TTFT is never below one prompt's prefill. Every TTFT then carries the serving stack's
+    time outside the steps (`scheduler.frontend_s`: HTTP, tokenisation, hand-off, output
+    processing), which overlaps other requests' steps and loads no step.
+    e2e = TTFT + (n̄ − 1)·TPOT.
     Speculative decoding (`cycle`, `draft`, or the deployment's `speculative:` draft,
     α and γ through `speculative.cycle_for`): a decode step becomes a draft-and-verify
     cycle emitting E tokens per sequence, so a request decodes in (n̄ − 1)/E cycles; a
@@ -379,6 +382,8 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     queued = (C - R) / R * lifetime                 # Little's law, for clients beyond R
     later = later + queued
     first = first + queued * (C - R) / np.maximum(C, 1.0)
+    first = first + sched.frontend_s
+    later = later + sched.frontend_s
     N = float(workload.requests) if workload.requests else 10.0 * C
     N = np.maximum(N, C)
     ttft = np.asarray((C * first + (N - C) * later) / N, dtype=np.float64)

@@ -80,11 +80,15 @@ class PoolCandidates:
     chips: FloatArray                  # one replica
     usd_per_hour: FloatArray           # one replica; NaN: no price
     status: IntArray                   # -1 kept, else an index into POOL_REASONS
+    #: the prefill server's per-request time outside its steps (`scheduler.frontend_s`;
+    #: 0 for decode)
+    frontend_s: FloatArray
 
     @property
     def latency_s(self) -> FloatArray:
-        """TTFT (prefill: step + hand-off) or TPOT (decode: the step)."""
-        return np.asarray(self.step_s + self.transfer_s, dtype=np.float64)
+        """TTFT (prefill: step + hand-off + the stack's front end) or TPOT (decode: the
+        step)."""
+        return np.asarray(self.step_s + self.transfer_s + self.frontend_s, dtype=np.float64)
 
     def dropped(self) -> dict[str, int]:
         return {r: int(np.sum(self.status == k)) for k, r in enumerate(POOL_REASONS)
@@ -257,7 +261,7 @@ def _concat(parts: list[PoolCandidates]) -> PoolCandidates:
     if not parts:
         z = np.zeros(0)
         zi = np.zeros(0, dtype=np.int64)
-        return PoolCandidates(zi, zi, z, z, z, z, z, zi)
+        return PoolCandidates(zi, zi, z, z, z, z, z, zi, z)
     return PoolCandidates(*(np.concatenate([getattr(p, f) for p in parts])
                             for f in PoolCandidates.__dataclass_fields__))
 
@@ -296,7 +300,7 @@ def _dropped_group(gi: int, g: Group, values: IntArray) -> PoolCandidates:
     n = values.size
     nan = np.full(n, np.nan)
     return PoolCandidates(np.full(n, gi, dtype=np.int64), values, nan, nan, nan, nan, nan,
-                          _status(n, g.drop_reason or "layout"))
+                          _status(n, g.drop_reason or "layout"), nan)
 
 
 def prefill_candidates(space: SpaceIn, groups: list[Group]) -> PoolCandidates:
@@ -325,10 +329,11 @@ def prefill_candidates(space: SpaceIn, groups: list[Group]) -> PoolCandidates:
             step[fit] = prefill_steps_s(dep, S, batches[fit], opts.prefill_mfu)
             transfer[fit] = kv_transfer_s(dep, S, opts.kv_link == "scale_up", batches[fit])
         chips, usd = _replica(dep, n)
+        front = np.full(n, dep.engine.scheduler.frontend_s)
         if slo.ttft_s is not None:
-            status = _mark(status, ~(step + transfer <= slo.ttft_s), "slo_ttft")
+            status = _mark(status, ~(step + transfer + front <= slo.ttft_s), "slo_ttft")
         parts.append(PoolCandidates(np.full(n, gi, dtype=np.int64), batches, step, transfer,
-                                    batches / step, chips, usd, status))
+                                    batches / step, chips, usd, status, front))
     return _concat(parts)
 
 
@@ -364,7 +369,7 @@ def decode_candidates(space: SpaceIn, groups: list[Group]) -> PoolCandidates:
         chips, usd = _replica(dep, n)
         parts.append(PoolCandidates(np.full(n, gi, dtype=np.int64), batches, tpot,
                                     np.zeros(n), batches / ((out - 1) * tpot), chips, usd,
-                                    status))
+                                    status, np.zeros(n)))
     return _concat(parts)
 
 

@@ -215,7 +215,7 @@ def simulate_disaggregated(prefill: Deployment, decode: Deployment, workload: Wo
                     itl_s=np.concatenate([np.asarray(rep.gaps) for rep in dec]),
                     itl_tokens=np.concatenate([np.asarray(rep.weights) for rep in dec]),
                     log=log if log.size else iteration_log([], []),
-                    kv_capacity_tokens=dec[0].capacity)
+                    kv_capacity_tokens=dec[0].capacity, frontend_s=pre[0].frontend_s)
     return DisaggRun(run=run, prefill_end_s=prefill_end, transfer_s=transfer,
                      decode_arrival_s=arrival, prefill_replica=where_p, decode_replica=where_d,
                      prefill_busy_s=sum(rep.busy for rep in pre),

@@ -87,7 +87,7 @@ def joined_runs(runs: list[SimResult], order: npt.NDArray[np.intp] | None) -> Si
                                                           run.log[:, 1:]])
                                          for r, run in enumerate(runs)]),
                      kv_capacity_tokens=runs[0].kv_capacity_tokens,
-                     replica=joined_replicas(runs, order))
+                     replica=joined_replicas(runs, order), frontend_s=runs[0].frontend_s)
 
 
 def joined_replicas(runs: list[SimResult], order: npt.NDArray[np.intp] | None

@@ -68,10 +68,16 @@ class SimResult:
     kv_capacity_tokens: int = 0
     #: the replica each request ran on (a fleet's; empty for one replica alone)
     replica: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    #: the serving stack's time outside the steps on each request's way to its first
+    #: token (`scheduler.frontend_s`): in every TTFT and e2e a client sees; it overlaps
+    #: the steps, so the run's timeline leaves it out
+    frontend_s: float = 0.0
 
     @property
     def ttft_s(self) -> FloatArray:
-        return np.asarray(self.first_token_s - self.sent_s, dtype=np.float64)
+        """first token − sent + the stack's front end, as the client sees it."""
+        return np.asarray(self.first_token_s - self.sent_s + self.frontend_s,
+                          dtype=np.float64)
 
     @property
     def tpot_s(self) -> FloatArray:
@@ -83,7 +89,7 @@ class SimResult:
 
     @property
     def e2e_s(self) -> FloatArray:
-        return np.asarray(self.finished_s - self.sent_s, dtype=np.float64)
+        return np.asarray(self.finished_s - self.sent_s + self.frontend_s, dtype=np.float64)
 
 
 def kv_token_capacity(deployment: Deployment, workload: Workload) -> int:
@@ -155,6 +161,7 @@ class Replica:
             float(input_tokens.max() + output_tokens.max()), float(self.budget),
             float(input_tokens.mean()))
         self.mixed = sched.prompt_steps == "mixed"
+        self.frontend_s = sched.frontend_s
         self.chunked = sched.chunked_prefill
         self.reserve = sched.kv_admission == "reserve_full" and phase != "prefill"
         self.waiting: deque[int] = deque()
@@ -365,7 +372,8 @@ class Replica:
                          preemptions=self.preemptions,
                          itl_s=np.asarray(self.gaps, dtype=np.float64),
                          itl_tokens=np.asarray(self.weights, dtype=np.float64),
-                         log=self.iterations(), kv_capacity_tokens=self.capacity)
+                         log=self.iterations(), kv_capacity_tokens=self.capacity,
+                         frontend_s=self.frontend_s)
 
 
 def simulate_replica(deployment: Deployment, workload: Workload, concurrency: int | None,
