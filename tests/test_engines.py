@@ -302,3 +302,32 @@ def test_eager_host_time_counts_each_layers_operations() -> None:
     per_layer = float(eager_host_s(qwen.model, qwen.layout, efficiency_for(qwen), 1.0)
                       ) / qwen.model.num_layers
     assert per_layer == pytest.approx(0.70e-3, rel=1e-9)
+
+
+def test_the_front_end_adds_to_every_ttft_and_loads_no_step() -> None:
+    """`scheduler.frontend_s` (vLLM 20 ms) is in the closed form's TTFT and e2e and in
+    every simulated request's, and changes no step: TPOT and the run's timeline stay."""
+    from inferplan.serving import closed_loop
+    from inferplan.sim.loop import simulate_replica
+    wl = {"input_len": 1024, "output_len": 64, "concurrency": 8, "length_ratio": 0.8,
+          "requests": 40}
+    with_fe, workload = make(model="qwen3-8b", hardware="h100-sxm", chips=1, engine="vllm",
+                             workload=wl)
+    without, _ = make(model="qwen3-8b", hardware="h100-sxm", chips=1,
+                      engine={"name": "vllm", "frontend_s": 0}, workload=wl)
+    assert with_fe.engine.scheduler.frontend_s == 0.020
+    a, b = closed_loop(with_fe, workload, 8), closed_loop(without, workload, 8)
+    assert float(a.ttft_s - b.ttft_s) == pytest.approx(0.020, rel=1e-9)
+    assert float(a.e2e_latency_s - b.e2e_latency_s) == pytest.approx(0.020, rel=1e-9)
+    assert float(a.tpot_s) == float(b.tpot_s)
+    sa, sb = simulate_replica(with_fe, workload, 8, seed=1), simulate_replica(
+        without, workload, 8, seed=1)
+    assert np.allclose(sa.ttft_s - sb.ttft_s, 0.020, rtol=0, atol=1e-12)
+    assert np.array_equal(sa.tpot_s, sb.tpot_s)
+    assert np.array_equal(sa.finished_s, sb.finished_s)
+
+
+def test_the_front_end_is_bounded() -> None:
+    with pytest.raises(InferplanError, match="frontend_s"):
+        make(model="qwen3-8b", hardware="h100-sxm", chips=1,
+             engine={"name": "vllm", "frontend_s": -1})
