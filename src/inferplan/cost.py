@@ -519,7 +519,9 @@ def eager_host_s(model: ModelSpec, layout: Layout, eff: Efficiency,
     58 expert layers of 17), a prefill step: 1,025 · 58 µs = 59.5 ms.
     """
     fused = eff.moe_fixed_s is not None
-    ops = sum(eager_ops_per_layer(model, layout, moe, fused) for moe in model.layer_moe)
+    experts = model.num_moe_layers
+    ops = (experts * eager_ops_per_layer(model, layout, True, fused)
+           + (model.num_layers - experts) * eager_ops_per_layer(model, layout, False, fused))
     return np.asarray(np.asarray(share, dtype=np.float64) * ops * eff.eager_op_host_s,
                       dtype=np.float64)
 
