@@ -21,6 +21,7 @@ numbers are measured and which are fitted, and by what command).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -77,20 +78,24 @@ def attention_flops(model: ModelSpec, layout: Layout, batch: npt.ArrayLike,
     window) and their indexer scores every causal position, index_flops_per_position each,
     replicated on every shard (not divided by tp). Linear layers cost q·flops_per_token/tp.
     GLM-5, tp=8, one decode token at T=8192: 78·(65,536·2048/8 + 8,256·8192) = 6.58e9.
+    Each distinct (window, kind) is computed once, times its layer count
+    (`ModelSpec.attention_groups`).
     """
     per_pos = model.attention_flops_per_position
     q = np.asarray(new_tokens, dtype=np.float64)
-    total = np.zeros(np.broadcast_shapes(np.shape(q), np.shape(cached_tokens)))
-    for w, kind in zip(model.layer_windows, model.layer_attention, strict=True):
+    kv = np.asarray(cached_tokens, dtype=np.float64)
+    total: FloatArray = np.zeros(np.broadcast_shapes(np.shape(q), np.shape(kv)))
+    for w, kind, count in model.attention_groups:
         if kind == "linear" and model.linear_attention is not None:
-            total = total + q * model.linear_attention.flops_per_token / layout.tp
+            layer = q * model.linear_attention.flops_per_token / layout.tp
         elif kind == "sparse" and model.sparse_attention is not None:
             sp = model.sparse_attention
-            total = total + per_pos / layout.tp * attended_positions(
-                q, cached_tokens, float(sp.top_k)) + sp.index_flops_per_position * (
-                attended_positions(q, cached_tokens, None))
+            layer = per_pos / layout.tp * attended_positions(
+                q, kv, float(sp.top_k)) + sp.index_flops_per_position * (
+                attended_positions(q, kv, None))
         else:
-            total = total + per_pos / layout.tp * attended_positions(q, cached_tokens, w)
+            layer = per_pos / layout.tp * attended_positions(q, kv, w)
+        total = total + (layer if count == 1 else count * layer)
     return np.asarray(np.asarray(batch, dtype=np.float64) * total, dtype=np.float64)
 
 
@@ -98,10 +103,17 @@ def matmul_params_per_token(model: ModelSpec, layout: Layout) -> float:
     """Weight parameters one token multiplies on one device over all layers (top-k experts,
     shared experts, router), without the LM head.
 
-    LLaMA 3-70B, tp=8: 80·(18,874,368 + 88,080,384) = 8.56e9.
+    LLaMA 3-70B, tp=8: 80·(18,874,368 + 88,080,384) = 8.56e9. Each distinct (attention
+    kind, MoE) layer once, times its count (`ModelSpec.block_groups`); cached per model
+    and layout.
     """
+    return _matmul_params_per_token(model, layout)
+
+
+@lru_cache(maxsize=1024)
+def _matmul_params_per_token(model: ModelSpec, layout: Layout) -> float:
     total = 0.0
-    for moe_layer, kind in zip(model.layer_moe, model.layer_attention, strict=True):
+    for kind, moe_layer, count in model.block_groups:
         attn = attention_params_per_device(model, layout, kind)
         if moe_layer and model.moe is not None:
             m = model.moe
@@ -110,7 +122,7 @@ def matmul_params_per_token(model: ModelSpec, layout: Layout) -> float:
                    + model.moe_shared_params - router) / layout.tp + router
         else:
             ffn = ffn_params_per_device(model, layout, False)
-        total += attn + ffn
+        total += count * (attn + ffn)
     return total
 
 
@@ -124,8 +136,7 @@ def routed_params_per_token(model: ModelSpec, layout: Layout) -> float:
     """
     if model.moe is None:
         return 0.0
-    moe_layers = sum(1 for moe_layer in model.layer_moe if moe_layer)
-    return moe_layers * model.moe.experts_per_token * model.expert_params / layout.tp
+    return model.num_moe_layers * model.moe.experts_per_token * model.expert_params / layout.tp
 
 
 def expert_flops_rate(model: ModelSpec, layout: Layout, eff: Efficiency) -> float | None:
@@ -171,7 +182,8 @@ def fixed_kernel_time_s(model: ModelSpec, eff: Efficiency, tokens: npt.ArrayLike
     """
     T = np.asarray(tokens, dtype=np.float64)
     fused = eff.moe_fixed_s is not None
-    gemms = sum(gemms_per_layer(model, moe, fused) for moe in model.layer_moe)
+    gemms = sum(count * gemms_per_layer(model, moe, fused)
+                for _, moe, count in model.block_groups)
     moe_ops = model.num_moe_layers * (eff.moe_fixed_s or 0.0)
     moved_bytes = 2.0 * T * model.hidden_size * 2.0      # read and write, 16-bit
     per_op = eff.elementwise_fixed_s + moved_bytes / eff.elementwise_bytes_per_s
@@ -209,28 +221,50 @@ def weight_bytes_read(model: ModelSpec, layout: Layout, weights_dtype: str,
     the weights dtype); the LM head.
 
     With ep > tp the expert group also receives the tokens of ep/tp replicas. LLaMA
-    3-70B int8 on 8 chips: 8.82e9 B whatever the batch.
+    3-70B int8 on 8 chips: 8.82e9 B whatever the batch. The parameters that do not
+    depend on the tokens are summed once per model and layout (`resident_params_read`).
     """
     T = np.asarray(tokens, dtype=np.float64)
     w = dtype_bytes(weights_dtype, "dtypes.weights")
     e = dtype_bytes(experts_dtype, "dtypes.experts") if experts_dtype is not None else w
-    params = np.zeros_like(T) + sum(attention_params_per_device(model, layout, kind)
-                                    for kind in model.layer_attention)
+    params = np.zeros_like(T) + resident_params_read(model, layout)
+    moe_layers = model.num_moe_layers
+    if moe_layers and model.moe is not None:
+        m = model.moe
+        group_tokens = T * max(1, layout.ep // layout.tp)
+        touched = expected_distinct_experts(m.num_experts, m.experts_per_token,
+                                            group_tokens) / m.num_experts
+        experts = moe_layers * (touched * expert_params_per_device(model, layout))
+        return np.asarray(params * w + experts * e, dtype=np.float64)
+    return np.asarray(params * w, dtype=np.float64)
+
+
+def resident_params_read(model: ModelSpec, layout: Layout) -> float:
+    """Weight parameters one device reads every step whatever its tokens: attention,
+    norms, the LM head, dense FFNs, and per MoE layer its router and shared experts (the
+    routed experts read depend on the tokens; `weight_bytes_read`). Each distinct layer
+    once, times its count; cached per model and layout.
+
+    LLaMA 3-70B, tp=8: 80·18,874,368 + 80·16,384 + 1,050,673,152/8 + 80·88,080,384
+    = 8,819,376,128.
+    """
+    return _resident_params_read(model, layout)
+
+
+@lru_cache(maxsize=1024)
+def _resident_params_read(model: ModelSpec, layout: Layout) -> float:
+    params = 0.0
+    for _, kind, count in model.attention_groups:
+        params += count * attention_params_per_device(model, layout, kind)
     params = params + model.num_layers * model.norm_params_per_layer
     params = params + model.vocab_size * model.hidden_size / layout.tp
-    experts = np.zeros_like(T)
-    for moe_layer in model.layer_moe:
+    for _, moe_layer, count in model.block_groups:
         if moe_layer and model.moe is not None:
-            m = model.moe
-            group_tokens = T * max(1, layout.ep // layout.tp)
-            touched = expected_distinct_experts(m.num_experts, m.experts_per_token,
-                                                group_tokens) / m.num_experts
-            routed = expert_params_per_device(model, layout)
-            experts = experts + touched * routed
-            params = params + ffn_params_per_device(model, layout, True) - routed
+            params = params + count * (ffn_params_per_device(model, layout, True)
+                                       - expert_params_per_device(model, layout))
         else:
-            params = params + ffn_params_per_device(model, layout, False)
-    return np.asarray(params * w + experts * e, dtype=np.float64)
+            params = params + count * ffn_params_per_device(model, layout, False)
+    return params
 
 
 def kv_bytes_moved(model: ModelSpec, layout: Layout, kv_dtype: str, batch: npt.ArrayLike,
@@ -245,7 +279,8 @@ def kv_bytes_moved(model: ModelSpec, layout: Layout, kv_dtype: str, batch: npt.A
     top-k) and the indexer keys of all kv + q; linear layers read and write their fixed
     state once per step, 2·state/`linear_state_shards`. GLM-5 fp8, tp=8, B=1, decode at
     T=8192: 78·(2048·576 + 8193·132) = 1.76e8 B. Qwen3.5-397B's 45 linear layers, tp=8:
-    2·45·4,268,032/8 = 4.80e7 B per sequence whatever T.
+    2·45·4,268,032/8 = 4.80e7 B per sequence whatever T. Each distinct (window, kind)
+    once, times its layer count (`ModelSpec.attention_groups`).
     """
     B = np.asarray(batch, dtype=np.float64)
     q = np.asarray(new_tokens, dtype=np.float64)
@@ -254,17 +289,19 @@ def kv_bytes_moved(model: ModelSpec, layout: Layout, kv_dtype: str, batch: npt.A
     per_position = model.kv_elements_per_token_per_layer * dtype_bytes(kv_dtype, "dtypes.kv")
     heads = layout.head_shards(model)
     total = np.zeros_like(span)
-    for w, kind in zip(model.layer_windows, model.layer_attention, strict=True):
+    for w, kind, count in model.attention_groups:
+        layer: FloatArray | float
         if kind == "linear" and model.linear_attention is not None:
-            total = total + 2.0 * model.linear_attention.state_bytes_per_sequence / (
+            layer = 2.0 * model.linear_attention.state_bytes_per_sequence / (
                 linear_state_shards(model, layout))
         elif kind == "sparse" and model.sparse_attention is not None:
             sp = model.sparse_attention
-            total = total + (np.minimum(span, q * sp.top_k) * per_position
-                             + span * sp.index_bytes_per_token) / heads
+            layer = (np.minimum(span, q * sp.top_k) * per_position
+                     + span * sp.index_bytes_per_token) / heads
         else:
-            total = total + (span if w is None else np.minimum(span, float(w))) * (
+            layer = (span if w is None else np.minimum(span, float(w))) * (
                 per_position / heads)
+        total = total + (layer if count == 1 else count * layer)
     return np.asarray(B * total / layout.kv_batch_shards(model), dtype=np.float64)
 
 
