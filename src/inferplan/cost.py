@@ -44,7 +44,9 @@ from inferplan.memory import (
 )
 from inferplan.models import ModelSpec
 from inferplan.parallel import Layout
-from inferplan.partitioning import feasible_layouts, layout_plan
+from inferplan.partitioning import feasible_layouts
+from inferplan.partitioning.linear import LinearPlan, linear_plan
+from inferplan.partitioning.volumes import as_tokens
 from inferplan.units import InferplanError, dtype_bytes
 
 FloatArray = npt.NDArray[np.float64]
@@ -317,34 +319,171 @@ def tensor_parallel_time_s(deployment: Deployment, tokens: npt.ArrayLike,
     engine's per-call latency `alpha_s` a call costs its bandwidth time plus `alpha_s`
     instead of the link model's latency terms, and an all-reduce whose group size the
     engine's measured curve holds costs that curve's time (`Efficiency.allreduce_call_s`).
+    The layouts' collectives are linear in the tokens (`partitioning.linear_plan`), read
+    once per deployment (`communication_plan`) and evaluated for all layouts at once.
 
     Megatron on Qwen3-32B, tp=8 under TensorRT-LLM on H100, a decode step of 102 tokens
     (0.996 MiB of bf16 activations): 64 layers · 2 all-reduces · 25.9 µs = 3.32 ms.
     """
-    layout = deployment.layout.layout
-    names = feasible_layouts(deployment) if layout == "auto" else (layout,)
-    times = []
-    for name in names:
-        plan = layout_plan(deployment, name, tokens)
-        launches = plan.layers * sum(t.per_layer for t in plan.transfers)
+    T = as_tokens(tokens)
+    return communication_plan(deployment, link_efficiency).tensor_parallel(
+        T, per_collective_s, alpha_s, eff)
+
+
+@dataclass(frozen=True, eq=False)
+class CommunicationPlan:
+    """A deployment's collectives per step as linear functions of the step's tokens T
+    (and of the logit tokens), read off the collectives' formulas once
+    (`communication_plan`): each candidate tensor-parallel layout (`LinearPlan`), the
+    logits all-gather over the tp group, the expert-parallel all-to-alls and the pipeline
+    sends, each a bandwidth time per token plus a latency.
+
+    LLaMA 3-70B bf16, tp=8 on H100 (ring, 450 GB/s, 1 µs a step): the fp32 logits gather
+    costs 7/8 · 128,256 · 4 B / 4.5e11 B/s = 9.98e-7 s per logit token plus 7 µs.
+    """
+
+    tp_chips: int
+    layouts: tuple[LinearPlan, ...]
+    names: npt.NDArray[np.str_]
+    slope_s: FloatArray               # per layout: one layer's bandwidth s per token
+    fixed_s: FloatArray               # per layout: one layer's fixed bandwidth s
+    latency_s: FloatArray             # per layout: one layer's latency
+    layers: FloatArray
+    launches: FloatArray
+    logits_per_token_s: float = 0.0
+    logits_latency_s: float = 0.0
+    ep_calls: int = 0                 # expert all-to-alls per step (2 per MoE layer)
+    ep_per_token_s: float = 0.0
+    ep_latency_s: float = 0.0
+    pp_sends: int = 0                 # pipeline sends per step (pp − 1)
+    pp_per_token_s: float = 0.0
+    pp_latency_s: float = 0.0
+
+    def tensor_parallel(self, T: FloatArray, per_collective_s: float, alpha_s: float | None,
+                        eff: Efficiency | None) -> tuple[FloatArray, npt.NDArray[np.str_]]:
+        """`tensor_parallel_time_s` at tokens T (validated): every layout's time, the least
+        and its name per token count (the first of `CANDIDATES` on a tie)."""
+        if alpha_s is not None and eff is not None and eff.allreduce_curve_s:
+            return self._with_curve(T, per_collective_s, alpha_s, eff)
+        Tn = T[..., None]
+        bandwidth = Tn * self.slope_s + self.fixed_s
+        for j, plan in enumerate(self.layouts):
+            if plan.maxed:
+                bandwidth[..., j] = plan.layer_bandwidth_s(T)
         if alpha_s is None:
-            times.append(plan.time_s(link_efficiency) + per_collective_s * launches)
-        elif eff is not None and eff.allreduce_curve_s and not plan.concurrent:
-            layer = np.zeros_like(plan.tokens)
+            times = self.layers * (bandwidth + self.latency_s) + per_collective_s * self.launches
+        else:
+            times = self.layers * bandwidth + (alpha_s + per_collective_s) * self.launches
+        if len(self.layouts) == 1:
+            return (np.asarray(times[..., 0], dtype=np.float64),
+                    np.asarray(np.full(T.shape, self.names[0])))
+        return (np.asarray(np.min(times, axis=-1), dtype=np.float64),
+                np.asarray(self.names[np.argmin(times, axis=-1)]))
+
+    def _with_curve(self, T: FloatArray, per_collective_s: float, alpha_s: float,
+                    eff: Efficiency) -> tuple[FloatArray, npt.NDArray[np.str_]]:
+        """Layouts priced call by call, all-reduces from the engine's measured curve."""
+        times = []
+        for plan in self.layouts:
+            if plan.concurrent:
+                bandwidth = plan.layers * plan.layer_bandwidth_s(T)
+                times.append(np.asarray(bandwidth + (alpha_s + per_collective_s)
+                                        * plan.launches, dtype=np.float64))
+                continue
+            layer = np.zeros_like(T)
             for t in plan.transfers:
-                measured = (eff.allreduce_call_s(t.group.size, t.bytes_per_device)
+                measured = (eff.allreduce_call_s(t.group_size, t.bytes_per_device(T))
                             if t.collective == "all_reduce" else None)
-                call = (t.time(link_efficiency).bandwidth_s / t.per_layer + alpha_s
+                call = (t.bandwidth_s(T) / t.per_layer + alpha_s
                         if measured is None else measured)
                 layer = layer + t.per_layer * (call + per_collective_s)
             times.append(np.asarray(plan.layers * layer, dtype=np.float64))
-        else:
-            bandwidth = plan.layers * plan.layer_time(link_efficiency).bandwidth_s
-            times.append(np.asarray(bandwidth + (alpha_s + per_collective_s) * launches,
-                                    dtype=np.float64))
-    stacked = np.stack(np.broadcast_arrays(*times))
-    chosen = np.asarray(np.array(names)[np.argmin(stacked, axis=0)])
-    return np.asarray(np.min(stacked, axis=0), dtype=np.float64), chosen
+        stacked = np.stack(np.broadcast_arrays(*times))
+        return (np.asarray(np.min(stacked, axis=0), dtype=np.float64),
+                np.asarray(self.names[np.argmin(stacked, axis=0)]))
+
+
+def communication_plan(deployment: Deployment, link_efficiency: float) -> CommunicationPlan:
+    """The deployment's `CommunicationPlan` at `link_efficiency`, built once per model,
+    layout, compute and weight dtypes, chip links and slice shape (what its collectives
+    depend on; a bounded cache) and shared by every deployment that has them.
+
+    LLaMA 3-70B int8 on a TPU v5e 4x2, tp=8: six feasible layouts (ws1d, ws2d, wg_x,
+    wg_xy, wg_xyz, megatron).
+    """
+    return _communication_plan(_PlanKey(deployment, link_efficiency, full=True))
+
+
+class _PlanKey:
+    """A deployment's hashable identity for its collectives (`key`), carrying the
+    deployment a plan is built from. `full=False` leaves out what only the pipeline,
+    expert and logits collectives read (pp, dp, ep)."""
+
+    __slots__ = ("_hash", "deployment", "full", "key", "link_efficiency")
+
+    def __init__(self, deployment: Deployment, link_efficiency: float, full: bool) -> None:
+        chip, lay = deployment.chip, deployment.layout
+        degrees = (lay.tp, lay.pp, lay.dp, lay.ep) if full else (lay.tp,)
+        self.deployment, self.link_efficiency, self.full = deployment, link_efficiency, full
+        self.key = (deployment.model, degrees, lay.layout, lay.attention,
+                    deployment.dtypes.compute, deployment.dtypes.weights, chip.name,
+                    chip.interconnect, chip.scale_up, chip.scale_out, chip.cores_per_chip,
+                    deployment.topology.shape, link_efficiency)
+        self._hash = hash(self.key)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _PlanKey) and self.key == other.key
+
+
+@lru_cache(maxsize=512)
+def _tensor_parallel_layouts(key: _PlanKey) -> tuple[LinearPlan, ...]:
+    """The tp group's candidate layouts (the named one, or every feasible one under auto)
+    as linear plans."""
+    dep = key.deployment
+    layout = dep.layout.layout
+    names = feasible_layouts(dep) if layout == "auto" else (layout,)
+    return tuple(linear_plan(dep, name, key.link_efficiency) for name in names)
+
+
+@lru_cache(maxsize=512)
+def _communication_plan(key: _PlanKey) -> CommunicationPlan:
+    dep, eff = key.deployment, key.link_efficiency
+    model, layout = dep.model, dep.layout
+    act = dtype_bytes(dep.dtypes.compute, "dtypes.compute")
+    cores = dep.chip.cores_per_chip
+    tp_chips = max(1, layout.tp // cores)
+    one = np.ones(())
+    parts: dict[str, Any] = {}
+    plans: tuple[LinearPlan, ...] = ()
+    if tp_chips > 1:
+        plans = _tensor_parallel_layouts(_PlanKey(dep, eff, full=False))
+        gather = all_gather_time(place_group(dep.topology, tp_chips),
+                                 one * model.vocab_size * 4.0, eff)
+        parts.update(logits_per_token_s=float(gather.bandwidth_s),
+                     logits_latency_s=float(gather.latency_s))
+    if layout.ep > 1 and model.moe is not None and layout.ep // cores > 1:
+        ep_group = place_group(dep.topology, max(1, layout.ep // cores))
+        a2a = all_to_all_time(ep_group, ep_all_to_all_bytes(model, one, act), eff)
+        parts.update(ep_calls=model.num_moe_layers * 2, ep_per_token_s=float(a2a.bandwidth_s),
+                     ep_latency_s=float(a2a.latency_s))
+    if layout.pp > 1:
+        send = send_recv_time(dep.topology, one * model.hidden_size * act / layout.pp,
+                              dep.topology.domains > 1, eff)
+        parts.update(pp_sends=layout.pp - 1, pp_per_token_s=float(send.bandwidth_s),
+                     pp_latency_s=float(send.latency_s))
+
+    def column(values: list[float]) -> FloatArray:
+        return np.asarray(values, dtype=np.float64)
+
+    return CommunicationPlan(
+        tp_chips=tp_chips, layouts=plans, names=np.array([p.layout for p in plans]),
+        slope_s=column([p.slope_s for p in plans]), fixed_s=column([p.fixed_s for p in plans]),
+        latency_s=column([p.latency_s for p in plans]),
+        layers=column([float(p.layers) for p in plans]),
+        launches=column([float(p.launches) for p in plans]), **parts)
 
 
 def ep_all_to_all_bytes(model: ModelSpec, tokens: npt.ArrayLike,
@@ -387,37 +526,28 @@ def communication(deployment: Deployment, tokens: npt.ArrayLike,
     chips built of cores, a tp group inside one chip fuses cores and pays no link traffic.
     Each collective also pays `per_collective_s` (launch and synchronisation, realistic);
     an engine that states per-call latencies (`eff.collective_alpha_s`) prices the
-    tensor-parallel calls as bandwidth time plus that latency.
+    tensor-parallel calls as bandwidth time plus that latency. Every collective's bytes
+    grow linearly with the tokens, so each is a bandwidth time per token plus a latency,
+    read once per deployment (`communication_plan`).
     Returns the seconds and the tensor-parallel layout that runs ('none' without one).
     """
-    dep, model, layout = deployment, deployment.model, deployment.layout
-    act = dtype_bytes(dep.dtypes.compute, "dtypes.compute")
-    tokens = np.asarray(tokens, dtype=np.float64)
-    hidden = tokens * model.hidden_size * act
-    total = np.zeros_like(hidden)
-    chosen = np.asarray(np.full(np.shape(hidden), "none"))
-    cores = dep.chip.cores_per_chip
-    tp_chips = max(1, layout.tp // cores)
-    if tp_chips > 1:
-        group = place_group(dep.topology, tp_chips)
-        alpha = None if eff is None else eff.collective_alpha_s(tp_chips)
-        tp_time, chosen = tensor_parallel_time_s(dep, tokens, link_efficiency,
-                                                 per_collective_s, alpha, eff)
+    plan = communication_plan(deployment, link_efficiency)
+    T = np.asarray(tokens, dtype=np.float64)
+    total = np.zeros_like(T)
+    chosen = np.asarray(np.full(np.shape(T), "none"))
+    if plan.tp_chips > 1:
+        alpha = None if eff is None else eff.collective_alpha_s(plan.tp_chips)
+        tp_time, chosen = plan.tensor_parallel(as_tokens(T), per_collective_s, alpha, eff)
         total = total + tp_time
-        logits = np.asarray(logit_tokens, dtype=np.float64) * model.vocab_size * 4.0
-        gather = all_gather_time(group, logits, link_efficiency)
-        total = total + per_collective_s + (gather.total_s if alpha is None
-                                            else gather.bandwidth_s + alpha)
-    if layout.ep > 1 and model.moe is not None and layout.ep // cores > 1:
-        ep_group = place_group(dep.topology, max(1, layout.ep // cores))
-        dispatch = ep_all_to_all_bytes(model, tokens, act)
-        total = total + model.num_moe_layers * 2 * (all_to_all_time(
-            ep_group, dispatch, link_efficiency).total_s + per_collective_s)
-    if layout.pp > 1:
-        crosses = dep.topology.domains > 1
-        total = total + (layout.pp - 1) * (send_recv_time(
-            dep.topology, hidden / layout.pp, crosses, link_efficiency).total_s
-            + per_collective_s)
+        gather = np.asarray(logit_tokens, dtype=np.float64) * plan.logits_per_token_s
+        total = total + per_collective_s + (gather + plan.logits_latency_s if alpha is None
+                                            else gather + alpha)
+    if plan.ep_calls:
+        total = total + plan.ep_calls * (T * plan.ep_per_token_s + plan.ep_latency_s
+                                         + per_collective_s)
+    if plan.pp_sends:
+        total = total + plan.pp_sends * (T * plan.pp_per_token_s + plan.pp_latency_s
+                                         + per_collective_s)
     return np.asarray(total, dtype=np.float64), chosen
 
 
