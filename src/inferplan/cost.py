@@ -365,20 +365,30 @@ class CommunicationPlan:
         and its name per token count (the first of `CANDIDATES` on a tie)."""
         if alpha_s is not None and eff is not None and eff.allreduce_curve_s:
             return self._with_curve(T, per_collective_s, alpha_s, eff)
-        Tn = T[..., None]
-        bandwidth = Tn * self.slope_s + self.fixed_s
+        column = (len(self.layouts),) + (1,) * T.ndim      # layouts along a leading axis
+        bandwidth = T * self.slope_s.reshape(column) + self.fixed_s.reshape(column)
         for j, plan in enumerate(self.layouts):
             if plan.maxed:
-                bandwidth[..., j] = plan.layer_bandwidth_s(T)
+                bandwidth[j] = plan.layer_bandwidth_s(T)
+        layers, launches = self.layers.reshape(column), self.launches.reshape(column)
         if alpha_s is None:
-            times = self.layers * (bandwidth + self.latency_s) + per_collective_s * self.launches
+            times = layers * (bandwidth + self.latency_s.reshape(column)) \
+                + per_collective_s * launches
         else:
-            times = self.layers * bandwidth + (alpha_s + per_collective_s) * self.launches
+            times = layers * bandwidth + (alpha_s + per_collective_s) * launches
         if len(self.layouts) == 1:
-            return (np.asarray(times[..., 0], dtype=np.float64),
+            return (np.asarray(times[0], dtype=np.float64),
                     np.asarray(np.full(T.shape, self.names[0])))
-        return (np.asarray(np.min(times, axis=-1), dtype=np.float64),
-                np.asarray(self.names[np.argmin(times, axis=-1)]))
+        if T.size <= 64:
+            return (np.asarray(np.min(times, axis=0), dtype=np.float64),
+                    np.asarray(self.names[np.argmin(times, axis=0)]))
+        # long arrays: a running minimum, row by row (the first layout wins a tie)
+        best, index = times[0], np.zeros(T.shape, dtype=np.intp)
+        for j in range(1, len(self.layouts)):
+            better = times[j] < best
+            best = np.where(better, times[j], best)
+            index[better] = j
+        return np.asarray(best, dtype=np.float64), np.asarray(self.names[index])
 
     def _with_curve(self, T: FloatArray, per_collective_s: float, alpha_s: float,
                     eff: Efficiency) -> tuple[FloatArray, npt.NDArray[np.str_]]:
@@ -760,7 +770,8 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
     shape = np.broadcast_shapes(*(np.shape(x) for x in (tokens, at_flops, kv_bytes, latency)))
 
     def b(x: FloatArray) -> FloatArray:
-        return np.asarray(np.broadcast_to(x, shape), dtype=np.float64)
+        a = np.asarray(x, dtype=np.float64)
+        return a if a.shape == shape else np.broadcast_to(a, shape)
 
     return StepCost(
         phase="+".join(seg.phase for seg in segments), flops=b(mm_flops + at_flops),
@@ -768,6 +779,7 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
         compute_s=b(compute_s), weights_s=b(weights_s), kv_s=b(kv_s),
         communication_s=b(comm_exposed), overhead_s=b(overhead), latency_s=b(latency),
         mfu=b(mfu), communication_bound=np.asarray(b(comm) >= b(per_pass + overhead))
-        & (b(comm) > 0), layout=np.asarray(np.broadcast_to(chosen, shape)),
+        & (b(comm) > 0), layout=chosen if chosen.shape == shape
+        else np.asarray(np.broadcast_to(chosen, shape)),
         parts=RooflineParts(b(mm_compute), b(at_compute), b(mm_memory), b(at_memory),
                             b(np.where(at_bound, at_compute, 0.0)), b(sequences)))
