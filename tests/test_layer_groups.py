@@ -344,3 +344,20 @@ def test_communication_equals_per_step_plans(raw: dict[str, Any]) -> None:
             close(got, want)
             assert np.array_equal(np.asarray(got_layout, dtype=str),
                                   np.asarray(want_layout, dtype=str))
+
+
+# ------------------------------------------------------------------ the step summary
+def test_most_common_bound_counts_the_bound_names() -> None:
+    from inferplan.serving import most_common
+    from inferplan.steptime import step_cost
+
+    for raw in DEPLOYMENTS[:6]:
+        dep = scenario(raw)
+        contexts = np.linspace(0.0, 200_000.0, 97)
+        for batch in (np.asarray(1.0), np.arange(1.0, 600.0, 37.0)[:, None]):
+            cost = step_cost(dep, "decode", batch, 1, contexts[None, :] if np.ndim(batch)
+                             else contexts)
+            assert cost.most_common_bound() == most_common(cost.bound)
+    ties = np.asarray(["weights", "kv", "kv", "weights", "compute"])
+    assert most_common(ties) == "kv"
+    assert most_common(np.asarray(["ws2d"] * 5)) == "ws2d"
