@@ -21,6 +21,7 @@ numbers are measured and which are fitted, and by what command).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,9 @@ from inferplan.memory import (
 )
 from inferplan.models import ModelSpec
 from inferplan.parallel import Layout
-from inferplan.partitioning import feasible_layouts, layout_plan
+from inferplan.partitioning import feasible_layouts
+from inferplan.partitioning.linear import LinearPlan, linear_plan
+from inferplan.partitioning.volumes import as_tokens
 from inferplan.units import InferplanError, dtype_bytes
 
 FloatArray = npt.NDArray[np.float64]
@@ -77,20 +80,24 @@ def attention_flops(model: ModelSpec, layout: Layout, batch: npt.ArrayLike,
     window) and their indexer scores every causal position, index_flops_per_position each,
     replicated on every shard (not divided by tp). Linear layers cost q·flops_per_token/tp.
     GLM-5, tp=8, one decode token at T=8192: 78·(65,536·2048/8 + 8,256·8192) = 6.58e9.
+    Each distinct (window, kind) is computed once, times its layer count
+    (`ModelSpec.attention_groups`).
     """
     per_pos = model.attention_flops_per_position
     q = np.asarray(new_tokens, dtype=np.float64)
-    total = np.zeros(np.broadcast_shapes(np.shape(q), np.shape(cached_tokens)))
-    for w, kind in zip(model.layer_windows, model.layer_attention, strict=True):
+    kv = np.asarray(cached_tokens, dtype=np.float64)
+    total: FloatArray = np.zeros(np.broadcast_shapes(np.shape(q), np.shape(kv)))
+    for w, kind, count in model.attention_groups:
         if kind == "linear" and model.linear_attention is not None:
-            total = total + q * model.linear_attention.flops_per_token / layout.tp
+            layer = q * model.linear_attention.flops_per_token / layout.tp
         elif kind == "sparse" and model.sparse_attention is not None:
             sp = model.sparse_attention
-            total = total + per_pos / layout.tp * attended_positions(
-                q, cached_tokens, float(sp.top_k)) + sp.index_flops_per_position * (
-                attended_positions(q, cached_tokens, None))
+            layer = per_pos / layout.tp * attended_positions(
+                q, kv, float(sp.top_k)) + sp.index_flops_per_position * (
+                attended_positions(q, kv, None))
         else:
-            total = total + per_pos / layout.tp * attended_positions(q, cached_tokens, w)
+            layer = per_pos / layout.tp * attended_positions(q, kv, w)
+        total = total + (layer if count == 1 else count * layer)
     return np.asarray(np.asarray(batch, dtype=np.float64) * total, dtype=np.float64)
 
 
@@ -98,10 +105,17 @@ def matmul_params_per_token(model: ModelSpec, layout: Layout) -> float:
     """Weight parameters one token multiplies on one device over all layers (top-k experts,
     shared experts, router), without the LM head.
 
-    LLaMA 3-70B, tp=8: 80·(18,874,368 + 88,080,384) = 8.56e9.
+    LLaMA 3-70B, tp=8: 80·(18,874,368 + 88,080,384) = 8.56e9. Each distinct (attention
+    kind, MoE) layer once, times its count (`ModelSpec.block_groups`); cached per model
+    and layout.
     """
+    return _matmul_params_per_token(model, layout)
+
+
+@lru_cache(maxsize=1024)
+def _matmul_params_per_token(model: ModelSpec, layout: Layout) -> float:
     total = 0.0
-    for moe_layer, kind in zip(model.layer_moe, model.layer_attention, strict=True):
+    for kind, moe_layer, count in model.block_groups:
         attn = attention_params_per_device(model, layout, kind)
         if moe_layer and model.moe is not None:
             m = model.moe
@@ -110,7 +124,7 @@ def matmul_params_per_token(model: ModelSpec, layout: Layout) -> float:
                    + model.moe_shared_params - router) / layout.tp + router
         else:
             ffn = ffn_params_per_device(model, layout, False)
-        total += attn + ffn
+        total += count * (attn + ffn)
     return total
 
 
@@ -124,8 +138,7 @@ def routed_params_per_token(model: ModelSpec, layout: Layout) -> float:
     """
     if model.moe is None:
         return 0.0
-    moe_layers = sum(1 for moe_layer in model.layer_moe if moe_layer)
-    return moe_layers * model.moe.experts_per_token * model.expert_params / layout.tp
+    return model.num_moe_layers * model.moe.experts_per_token * model.expert_params / layout.tp
 
 
 def expert_flops_rate(model: ModelSpec, layout: Layout, eff: Efficiency) -> float | None:
@@ -171,7 +184,8 @@ def fixed_kernel_time_s(model: ModelSpec, eff: Efficiency, tokens: npt.ArrayLike
     """
     T = np.asarray(tokens, dtype=np.float64)
     fused = eff.moe_fixed_s is not None
-    gemms = sum(gemms_per_layer(model, moe, fused) for moe in model.layer_moe)
+    gemms = sum(count * gemms_per_layer(model, moe, fused)
+                for _, moe, count in model.block_groups)
     moe_ops = model.num_moe_layers * (eff.moe_fixed_s or 0.0)
     moved_bytes = 2.0 * T * model.hidden_size * 2.0      # read and write, 16-bit
     per_op = eff.elementwise_fixed_s + moved_bytes / eff.elementwise_bytes_per_s
@@ -209,28 +223,50 @@ def weight_bytes_read(model: ModelSpec, layout: Layout, weights_dtype: str,
     the weights dtype); the LM head.
 
     With ep > tp the expert group also receives the tokens of ep/tp replicas. LLaMA
-    3-70B int8 on 8 chips: 8.82e9 B whatever the batch.
+    3-70B int8 on 8 chips: 8.82e9 B whatever the batch. The parameters that do not
+    depend on the tokens are summed once per model and layout (`resident_params_read`).
     """
     T = np.asarray(tokens, dtype=np.float64)
     w = dtype_bytes(weights_dtype, "dtypes.weights")
     e = dtype_bytes(experts_dtype, "dtypes.experts") if experts_dtype is not None else w
-    params = np.zeros_like(T) + sum(attention_params_per_device(model, layout, kind)
-                                    for kind in model.layer_attention)
+    params = np.zeros_like(T) + resident_params_read(model, layout)
+    moe_layers = model.num_moe_layers
+    if moe_layers and model.moe is not None:
+        m = model.moe
+        group_tokens = T * max(1, layout.ep // layout.tp)
+        touched = expected_distinct_experts(m.num_experts, m.experts_per_token,
+                                            group_tokens) / m.num_experts
+        experts = moe_layers * (touched * expert_params_per_device(model, layout))
+        return np.asarray(params * w + experts * e, dtype=np.float64)
+    return np.asarray(params * w, dtype=np.float64)
+
+
+def resident_params_read(model: ModelSpec, layout: Layout) -> float:
+    """Weight parameters one device reads every step whatever its tokens: attention,
+    norms, the LM head, dense FFNs, and per MoE layer its router and shared experts (the
+    routed experts read depend on the tokens; `weight_bytes_read`). Each distinct layer
+    once, times its count; cached per model and layout.
+
+    LLaMA 3-70B, tp=8: 80·18,874,368 + 80·16,384 + 1,050,673,152/8 + 80·88,080,384
+    = 8,819,376,128.
+    """
+    return _resident_params_read(model, layout)
+
+
+@lru_cache(maxsize=1024)
+def _resident_params_read(model: ModelSpec, layout: Layout) -> float:
+    params = 0.0
+    for _, kind, count in model.attention_groups:
+        params += count * attention_params_per_device(model, layout, kind)
     params = params + model.num_layers * model.norm_params_per_layer
     params = params + model.vocab_size * model.hidden_size / layout.tp
-    experts = np.zeros_like(T)
-    for moe_layer in model.layer_moe:
+    for _, moe_layer, count in model.block_groups:
         if moe_layer and model.moe is not None:
-            m = model.moe
-            group_tokens = T * max(1, layout.ep // layout.tp)
-            touched = expected_distinct_experts(m.num_experts, m.experts_per_token,
-                                                group_tokens) / m.num_experts
-            routed = expert_params_per_device(model, layout)
-            experts = experts + touched * routed
-            params = params + ffn_params_per_device(model, layout, True) - routed
+            params = params + count * (ffn_params_per_device(model, layout, True)
+                                       - expert_params_per_device(model, layout))
         else:
-            params = params + ffn_params_per_device(model, layout, False)
-    return np.asarray(params * w + experts * e, dtype=np.float64)
+            params = params + count * ffn_params_per_device(model, layout, False)
+    return params
 
 
 def kv_bytes_moved(model: ModelSpec, layout: Layout, kv_dtype: str, batch: npt.ArrayLike,
@@ -245,7 +281,8 @@ def kv_bytes_moved(model: ModelSpec, layout: Layout, kv_dtype: str, batch: npt.A
     top-k) and the indexer keys of all kv + q; linear layers read and write their fixed
     state once per step, 2·state/`linear_state_shards`. GLM-5 fp8, tp=8, B=1, decode at
     T=8192: 78·(2048·576 + 8193·132) = 1.76e8 B. Qwen3.5-397B's 45 linear layers, tp=8:
-    2·45·4,268,032/8 = 4.80e7 B per sequence whatever T.
+    2·45·4,268,032/8 = 4.80e7 B per sequence whatever T. Each distinct (window, kind)
+    once, times its layer count (`ModelSpec.attention_groups`).
     """
     B = np.asarray(batch, dtype=np.float64)
     q = np.asarray(new_tokens, dtype=np.float64)
@@ -254,17 +291,19 @@ def kv_bytes_moved(model: ModelSpec, layout: Layout, kv_dtype: str, batch: npt.A
     per_position = model.kv_elements_per_token_per_layer * dtype_bytes(kv_dtype, "dtypes.kv")
     heads = layout.head_shards(model)
     total = np.zeros_like(span)
-    for w, kind in zip(model.layer_windows, model.layer_attention, strict=True):
+    for w, kind, count in model.attention_groups:
+        layer: FloatArray | float
         if kind == "linear" and model.linear_attention is not None:
-            total = total + 2.0 * model.linear_attention.state_bytes_per_sequence / (
+            layer = 2.0 * model.linear_attention.state_bytes_per_sequence / (
                 linear_state_shards(model, layout))
         elif kind == "sparse" and model.sparse_attention is not None:
             sp = model.sparse_attention
-            total = total + (np.minimum(span, q * sp.top_k) * per_position
-                             + span * sp.index_bytes_per_token) / heads
+            layer = (np.minimum(span, q * sp.top_k) * per_position
+                     + span * sp.index_bytes_per_token) / heads
         else:
-            total = total + (span if w is None else np.minimum(span, float(w))) * (
+            layer = (span if w is None else np.minimum(span, float(w))) * (
                 per_position / heads)
+        total = total + (layer if count == 1 else count * layer)
     return np.asarray(B * total / layout.kv_batch_shards(model), dtype=np.float64)
 
 
@@ -280,34 +319,181 @@ def tensor_parallel_time_s(deployment: Deployment, tokens: npt.ArrayLike,
     engine's per-call latency `alpha_s` a call costs its bandwidth time plus `alpha_s`
     instead of the link model's latency terms, and an all-reduce whose group size the
     engine's measured curve holds costs that curve's time (`Efficiency.allreduce_call_s`).
+    The layouts' collectives are linear in the tokens (`partitioning.linear_plan`), read
+    once per deployment (`communication_plan`) and evaluated for all layouts at once.
 
     Megatron on Qwen3-32B, tp=8 under TensorRT-LLM on H100, a decode step of 102 tokens
     (0.996 MiB of bf16 activations): 64 layers · 2 all-reduces · 25.9 µs = 3.32 ms.
     """
-    layout = deployment.layout.layout
-    names = feasible_layouts(deployment) if layout == "auto" else (layout,)
-    times = []
-    for name in names:
-        plan = layout_plan(deployment, name, tokens)
-        launches = plan.layers * sum(t.per_layer for t in plan.transfers)
+    T = as_tokens(tokens)
+    return communication_plan(deployment, link_efficiency).tensor_parallel(
+        T, per_collective_s, alpha_s, eff)
+
+
+@dataclass(frozen=True, eq=False)
+class CommunicationPlan:
+    """A deployment's collectives per step as linear functions of the step's tokens T
+    (and of the logit tokens), read off the collectives' formulas once
+    (`communication_plan`): each candidate tensor-parallel layout (`LinearPlan`), the
+    logits all-gather over the tp group, the expert-parallel all-to-alls and the pipeline
+    sends, each a bandwidth time per token plus a latency.
+
+    LLaMA 3-70B bf16, tp=8 on H100 (ring, 450 GB/s, 1 µs a step): the fp32 logits gather
+    costs 7/8 · 128,256 · 4 B / 4.5e11 B/s = 9.98e-7 s per logit token plus 7 µs.
+    """
+
+    tp_chips: int
+    layouts: tuple[LinearPlan, ...]
+    names: npt.NDArray[np.str_]
+    slope_s: FloatArray               # per layout: one layer's bandwidth s per token
+    fixed_s: FloatArray               # per layout: one layer's fixed bandwidth s
+    latency_s: FloatArray             # per layout: one layer's latency
+    layers: FloatArray
+    launches: FloatArray
+    logits_per_token_s: float = 0.0
+    logits_latency_s: float = 0.0
+    ep_calls: int = 0                 # expert all-to-alls per step (2 per MoE layer)
+    ep_per_token_s: float = 0.0
+    ep_latency_s: float = 0.0
+    pp_sends: int = 0                 # pipeline sends per step (pp − 1)
+    pp_per_token_s: float = 0.0
+    pp_latency_s: float = 0.0
+
+    def tensor_parallel(self, T: FloatArray, per_collective_s: float, alpha_s: float | None,
+                        eff: Efficiency | None) -> tuple[FloatArray, npt.NDArray[np.str_]]:
+        """`tensor_parallel_time_s` at tokens T (validated): every layout's time, the least
+        and its name per token count (the first of `CANDIDATES` on a tie)."""
+        if alpha_s is not None and eff is not None and eff.allreduce_curve_s:
+            return self._with_curve(T, per_collective_s, alpha_s, eff)
+        column = (len(self.layouts),) + (1,) * T.ndim      # layouts along a leading axis
+        bandwidth = T * self.slope_s.reshape(column) + self.fixed_s.reshape(column)
+        for j, plan in enumerate(self.layouts):
+            if plan.maxed:
+                bandwidth[j] = plan.layer_bandwidth_s(T)
+        layers, launches = self.layers.reshape(column), self.launches.reshape(column)
         if alpha_s is None:
-            times.append(plan.time_s(link_efficiency) + per_collective_s * launches)
-        elif eff is not None and eff.allreduce_curve_s and not plan.concurrent:
-            layer = np.zeros_like(plan.tokens)
+            times = layers * (bandwidth + self.latency_s.reshape(column)) \
+                + per_collective_s * launches
+        else:
+            times = layers * bandwidth + (alpha_s + per_collective_s) * launches
+        if len(self.layouts) == 1:
+            return (np.asarray(times[0], dtype=np.float64),
+                    np.asarray(np.full(T.shape, self.names[0])))
+        if T.size <= 64:
+            return (np.asarray(np.min(times, axis=0), dtype=np.float64),
+                    np.asarray(self.names[np.argmin(times, axis=0)]))
+        # long arrays: a running minimum, row by row (the first layout wins a tie)
+        best, index = times[0], np.zeros(T.shape, dtype=np.intp)
+        for j in range(1, len(self.layouts)):
+            better = times[j] < best
+            best = np.where(better, times[j], best)
+            index[better] = j
+        return np.asarray(best, dtype=np.float64), np.asarray(self.names[index])
+
+    def _with_curve(self, T: FloatArray, per_collective_s: float, alpha_s: float,
+                    eff: Efficiency) -> tuple[FloatArray, npt.NDArray[np.str_]]:
+        """Layouts priced call by call, all-reduces from the engine's measured curve."""
+        times = []
+        for plan in self.layouts:
+            if plan.concurrent:
+                bandwidth = plan.layers * plan.layer_bandwidth_s(T)
+                times.append(np.asarray(bandwidth + (alpha_s + per_collective_s)
+                                        * plan.launches, dtype=np.float64))
+                continue
+            layer = np.zeros_like(T)
             for t in plan.transfers:
-                measured = (eff.allreduce_call_s(t.group.size, t.bytes_per_device)
+                measured = (eff.allreduce_call_s(t.group_size, t.bytes_per_device(T))
                             if t.collective == "all_reduce" else None)
-                call = (t.time(link_efficiency).bandwidth_s / t.per_layer + alpha_s
+                call = (t.bandwidth_s(T) / t.per_layer + alpha_s
                         if measured is None else measured)
                 layer = layer + t.per_layer * (call + per_collective_s)
             times.append(np.asarray(plan.layers * layer, dtype=np.float64))
-        else:
-            bandwidth = plan.layers * plan.layer_time(link_efficiency).bandwidth_s
-            times.append(np.asarray(bandwidth + (alpha_s + per_collective_s) * launches,
-                                    dtype=np.float64))
-    stacked = np.stack(np.broadcast_arrays(*times))
-    chosen = np.asarray(np.array(names)[np.argmin(stacked, axis=0)])
-    return np.asarray(np.min(stacked, axis=0), dtype=np.float64), chosen
+        stacked = np.stack(np.broadcast_arrays(*times))
+        return (np.asarray(np.min(stacked, axis=0), dtype=np.float64),
+                np.asarray(self.names[np.argmin(stacked, axis=0)]))
+
+
+def communication_plan(deployment: Deployment, link_efficiency: float) -> CommunicationPlan:
+    """The deployment's `CommunicationPlan` at `link_efficiency`, built once per model,
+    layout, compute and weight dtypes, chip links and slice shape (what its collectives
+    depend on; a bounded cache) and shared by every deployment that has them.
+
+    LLaMA 3-70B int8 on a TPU v5e 4x2, tp=8: six feasible layouts (ws1d, ws2d, wg_x,
+    wg_xy, wg_xyz, megatron).
+    """
+    return _communication_plan(_PlanKey(deployment, link_efficiency, full=True))
+
+
+class _PlanKey:
+    """A deployment's hashable identity for its collectives (`key`), carrying the
+    deployment a plan is built from. `full=False` leaves out what only the pipeline,
+    expert and logits collectives read (pp, dp, ep)."""
+
+    __slots__ = ("_hash", "deployment", "full", "key", "link_efficiency")
+
+    def __init__(self, deployment: Deployment, link_efficiency: float, full: bool) -> None:
+        chip, lay = deployment.chip, deployment.layout
+        degrees = (lay.tp, lay.pp, lay.dp, lay.ep) if full else (lay.tp,)
+        self.deployment, self.link_efficiency, self.full = deployment, link_efficiency, full
+        self.key = (deployment.model, degrees, lay.layout, lay.attention,
+                    deployment.dtypes.compute, deployment.dtypes.weights, chip.name,
+                    chip.interconnect, chip.scale_up, chip.scale_out, chip.cores_per_chip,
+                    deployment.topology.shape, link_efficiency)
+        self._hash = hash(self.key)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _PlanKey) and self.key == other.key
+
+
+@lru_cache(maxsize=512)
+def _tensor_parallel_layouts(key: _PlanKey) -> tuple[LinearPlan, ...]:
+    """The tp group's candidate layouts (the named one, or every feasible one under auto)
+    as linear plans."""
+    dep = key.deployment
+    layout = dep.layout.layout
+    names = feasible_layouts(dep) if layout == "auto" else (layout,)
+    return tuple(linear_plan(dep, name, key.link_efficiency) for name in names)
+
+
+@lru_cache(maxsize=512)
+def _communication_plan(key: _PlanKey) -> CommunicationPlan:
+    dep, eff = key.deployment, key.link_efficiency
+    model, layout = dep.model, dep.layout
+    act = dtype_bytes(dep.dtypes.compute, "dtypes.compute")
+    cores = dep.chip.cores_per_chip
+    tp_chips = max(1, layout.tp // cores)
+    one = np.ones(())
+    parts: dict[str, Any] = {}
+    plans: tuple[LinearPlan, ...] = ()
+    if tp_chips > 1:
+        plans = _tensor_parallel_layouts(_PlanKey(dep, eff, full=False))
+        gather = all_gather_time(place_group(dep.topology, tp_chips),
+                                 one * model.vocab_size * 4.0, eff)
+        parts.update(logits_per_token_s=float(gather.bandwidth_s),
+                     logits_latency_s=float(gather.latency_s))
+    if layout.ep > 1 and model.moe is not None and layout.ep // cores > 1:
+        ep_group = place_group(dep.topology, max(1, layout.ep // cores))
+        a2a = all_to_all_time(ep_group, ep_all_to_all_bytes(model, one, act), eff)
+        parts.update(ep_calls=model.num_moe_layers * 2, ep_per_token_s=float(a2a.bandwidth_s),
+                     ep_latency_s=float(a2a.latency_s))
+    if layout.pp > 1:
+        send = send_recv_time(dep.topology, one * model.hidden_size * act / layout.pp,
+                              dep.topology.domains > 1, eff)
+        parts.update(pp_sends=layout.pp - 1, pp_per_token_s=float(send.bandwidth_s),
+                     pp_latency_s=float(send.latency_s))
+
+    def column(values: list[float]) -> FloatArray:
+        return np.asarray(values, dtype=np.float64)
+
+    return CommunicationPlan(
+        tp_chips=tp_chips, layouts=plans, names=np.array([p.layout for p in plans]),
+        slope_s=column([p.slope_s for p in plans]), fixed_s=column([p.fixed_s for p in plans]),
+        latency_s=column([p.latency_s for p in plans]),
+        layers=column([float(p.layers) for p in plans]),
+        launches=column([float(p.launches) for p in plans]), **parts)
 
 
 def ep_all_to_all_bytes(model: ModelSpec, tokens: npt.ArrayLike,
@@ -350,37 +536,28 @@ def communication(deployment: Deployment, tokens: npt.ArrayLike,
     chips built of cores, a tp group inside one chip fuses cores and pays no link traffic.
     Each collective also pays `per_collective_s` (launch and synchronisation, realistic);
     an engine that states per-call latencies (`eff.collective_alpha_s`) prices the
-    tensor-parallel calls as bandwidth time plus that latency.
+    tensor-parallel calls as bandwidth time plus that latency. Every collective's bytes
+    grow linearly with the tokens, so each is a bandwidth time per token plus a latency,
+    read once per deployment (`communication_plan`).
     Returns the seconds and the tensor-parallel layout that runs ('none' without one).
     """
-    dep, model, layout = deployment, deployment.model, deployment.layout
-    act = dtype_bytes(dep.dtypes.compute, "dtypes.compute")
-    tokens = np.asarray(tokens, dtype=np.float64)
-    hidden = tokens * model.hidden_size * act
-    total = np.zeros_like(hidden)
-    chosen = np.asarray(np.full(np.shape(hidden), "none"))
-    cores = dep.chip.cores_per_chip
-    tp_chips = max(1, layout.tp // cores)
-    if tp_chips > 1:
-        group = place_group(dep.topology, tp_chips)
-        alpha = None if eff is None else eff.collective_alpha_s(tp_chips)
-        tp_time, chosen = tensor_parallel_time_s(dep, tokens, link_efficiency,
-                                                 per_collective_s, alpha, eff)
+    plan = communication_plan(deployment, link_efficiency)
+    T = np.asarray(tokens, dtype=np.float64)
+    total = np.zeros_like(T)
+    chosen = np.asarray(np.full(np.shape(T), "none"))
+    if plan.tp_chips > 1:
+        alpha = None if eff is None else eff.collective_alpha_s(plan.tp_chips)
+        tp_time, chosen = plan.tensor_parallel(as_tokens(T), per_collective_s, alpha, eff)
         total = total + tp_time
-        logits = np.asarray(logit_tokens, dtype=np.float64) * model.vocab_size * 4.0
-        gather = all_gather_time(group, logits, link_efficiency)
-        total = total + per_collective_s + (gather.total_s if alpha is None
-                                            else gather.bandwidth_s + alpha)
-    if layout.ep > 1 and model.moe is not None and layout.ep // cores > 1:
-        ep_group = place_group(dep.topology, max(1, layout.ep // cores))
-        dispatch = ep_all_to_all_bytes(model, tokens, act)
-        total = total + model.num_moe_layers * 2 * (all_to_all_time(
-            ep_group, dispatch, link_efficiency).total_s + per_collective_s)
-    if layout.pp > 1:
-        crosses = dep.topology.domains > 1
-        total = total + (layout.pp - 1) * (send_recv_time(
-            dep.topology, hidden / layout.pp, crosses, link_efficiency).total_s
-            + per_collective_s)
+        gather = np.asarray(logit_tokens, dtype=np.float64) * plan.logits_per_token_s
+        total = total + per_collective_s + (gather + plan.logits_latency_s if alpha is None
+                                            else gather + alpha)
+    if plan.ep_calls:
+        total = total + plan.ep_calls * (T * plan.ep_per_token_s + plan.ep_latency_s
+                                         + per_collective_s)
+    if plan.pp_sends:
+        total = total + plan.pp_sends * (T * plan.pp_per_token_s + plan.pp_latency_s
+                                         + per_collective_s)
     return np.asarray(total, dtype=np.float64), chosen
 
 
@@ -455,6 +632,20 @@ class StepCost:
         if self.communication_bound is not None:
             terms = np.where(self.communication_bound, "communication", terms)
         return np.asarray(terms)
+
+    def most_common_bound(self) -> str:
+        """The most frequent entry of `bound` over the steps (ties: the first name in
+        sorted order), counted on the terms' indices without building the names.
+
+        511 decode steps, 400 bound by weights and 111 by kv: 'weights'.
+        """
+        stacked = np.stack(np.broadcast_arrays(*self.breakdown_s().values()))
+        index = np.argmax(stacked, axis=0)
+        if self.communication_bound is not None:
+            index = np.where(self.communication_bound, TERMS.index("communication"), index)
+        counts = np.bincount(np.ravel(index), minlength=len(TERMS))
+        return TERMS[max(sorted(range(len(TERMS)), key=TERMS.__getitem__),
+                         key=lambda i: int(counts[i]))]
 
 
 @dataclass(frozen=True)
@@ -619,7 +810,8 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
     shape = np.broadcast_shapes(*(np.shape(x) for x in (tokens, at_flops, kv_bytes, latency)))
 
     def b(x: FloatArray) -> FloatArray:
-        return np.asarray(np.broadcast_to(x, shape), dtype=np.float64)
+        a = np.asarray(x, dtype=np.float64)
+        return a if a.shape == shape else np.broadcast_to(a, shape)
 
     return StepCost(
         phase="+".join(seg.phase for seg in segments), flops=b(mm_flops + at_flops),
@@ -627,6 +819,7 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
         compute_s=b(compute_s), weights_s=b(weights_s), kv_s=b(kv_s),
         communication_s=b(comm_exposed), overhead_s=b(overhead), latency_s=b(latency),
         mfu=b(mfu), communication_bound=np.asarray(b(comm) >= b(per_pass + overhead))
-        & (b(comm) > 0), layout=np.asarray(np.broadcast_to(chosen, shape)),
+        & (b(comm) > 0), layout=chosen if chosen.shape == shape
+        else np.asarray(np.broadcast_to(chosen, shape)),
         parts=RooflineParts(b(mm_compute), b(at_compute), b(mm_memory), b(at_memory),
                             b(np.where(at_bound, at_compute, 0.0)), b(sequences)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -87,34 +88,67 @@ def ffn_params_per_device(model: ModelSpec, layout: Layout, moe_layer: bool) -> 
     return expert_params_per_device(model, layout) + router + shared / layout.tp
 
 
+def stage_layer_groups(model: ModelSpec, pp: int
+                       ) -> tuple[tuple[tuple[int | None, str, bool, int], ...], ...]:
+    """Each pipeline stage's distinct layers (`stage_layers`) as (window, attention kind,
+    MoE FFN, count), in order of first appearance: a per-stage sum over layers is
+    Σ_groups count · term (`ModelSpec.layer_groups`, per stage; cached per model and pp).
+
+    DeepSeek-V3 (3 dense, then 58 MoE layers) over pp=2: ((None, 'full', False, 3),
+    (None, 'full', True, 28)) and ((None, 'full', True, 30),).
+    """
+    return _stage_layer_groups(model, pp)
+
+
+@lru_cache(maxsize=256)
+def _stage_layer_groups(model: ModelSpec, pp: int
+                        ) -> tuple[tuple[tuple[int | None, str, bool, int], ...], ...]:
+    out = []
+    for layers in stage_layers(model.num_layers, pp):
+        counts: dict[tuple[int | None, str, bool], int] = {}
+        for i in layers:
+            key = (model.layer_windows[i], model.layer_attention[i], model.layer_moe[i])
+            counts[key] = counts.get(key, 0) + 1
+        out.append(tuple((w, kind, moe, n) for (w, kind, moe), n in counts.items()))
+    return tuple(out)
+
+
 def stage_params_per_device(model: ModelSpec, layout: Layout) -> list[tuple[float, float]]:
     """(other, routed-expert) parameters one device holds in each pipeline stage: its
     layers, plus the vocab-parallel embedding on stage 0 and the LM head and final norm on
     the last stage; the routed experts apart so they can be stored at their own dtype.
+    Each distinct layer of a stage is counted once times its count (`stage_layer_groups`);
+    cached per model and layout.
 
     Mixtral-8x7B, tp=8, pp=1: experts 32·176,160,768 = 5,637,144,576.
     """
+    return list(_stage_params_per_device(model, layout))
+
+
+@lru_cache(maxsize=1024)
+def _stage_params_per_device(model: ModelSpec, layout: Layout
+                             ) -> tuple[tuple[float, float], ...]:
     norms = model.norm_params_per_layer
     V, D = model.vocab_size, model.hidden_size
     final_norm = D * (2 if model.norm_with_bias else 1)
-    stages = stage_layers(model.num_layers, layout.pp)
+    stages = _stage_layer_groups(model, layout.pp)
     experts_per_layer = expert_params_per_device(model, layout)
     out = []
-    for s, layers in enumerate(stages):
+    for s, groups in enumerate(stages):
         params, experts = 0.0, 0.0
-        for i in layers:
-            moe_layer = model.layer_moe[i]
+        for _, kind, moe_layer, count in groups:
             routed = experts_per_layer if moe_layer else 0.0
-            experts += routed
-            params += (attention_params_per_device(model, layout, model.layer_attention[i])
-                       + norms + ffn_params_per_device(model, layout, moe_layer) - routed)
+            experts += count * routed
+            params += count * (attention_params_per_device(model, layout, kind)
+                               + norms + ffn_params_per_device(model, layout, moe_layer)
+                               - routed)
         if s == 0:
             params += V * D / layout.tp
         if s == len(stages) - 1:
             params += final_norm + (0 if model.tie_word_embeddings and len(stages) == 1
                                     else V * D / layout.tp)
         out.append((params, experts))
-    return out
+    return tuple(out)
 
 
 def weight_params_per_device(model: ModelSpec, layout: Layout) -> float:
@@ -157,7 +191,8 @@ def kv_bytes_per_sequence_per_device(model: ModelSpec, layout: Layout, kv_dtype:
     """KV bytes of one sequence on the fullest device's stage, one KV-head shard.
 
     Σ_{l in stage} min(T, window_l) · bytes_l / min(tp, K), sparse layers with their
-    indexer keys, plus each linear layer's fixed state / `linear_state_shards`.
+    indexer keys, plus each linear layer's fixed state / `linear_state_shards` (each
+    distinct layer once, times its count: `stage_layer_groups`).
     LLaMA 3-70B int8, tp=8, T=8192: 163,840·8192/8 = 167,772,160 B. Qwen3.5-397B bf16,
     tp=8 (heads), T=8192: 15·2·2·256·2·8192/2 + 45·4,268,032/8 = 125,829,120 + 24,007,680
     = 149,836,800 B.
@@ -167,15 +202,14 @@ def kv_bytes_per_sequence_per_device(model: ModelSpec, layout: Layout, kv_dtype:
     state = (model.linear_attention.state_bytes_per_sequence / linear_state_shards(model, layout)
              if model.linear_attention is not None else 0.0)
     best = np.zeros_like(T)
-    for layers in stage_layers(model.num_layers, layout.pp):
+    for groups in _stage_layer_groups(model, layout.pp):
         total = np.zeros_like(T)
-        for i in layers:
-            w, kind = model.layer_windows[i], model.layer_attention[i]
+        for w, kind, _, count in groups:
             if kind == "linear":
-                total = total + state
+                total = total + count * state
                 continue
             per = model.kv_bytes_per_token_per_layer(kind, kv_dtype) / heads
-            total = total + per * (T if w is None else np.minimum(T, float(w)))
+            total = total + count * (per * (T if w is None else np.minimum(T, float(w))))
         best = np.maximum(best, total)
     return np.asarray(best, dtype=np.float64)
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,7 @@ import numpy.typing as npt
 from inferplan.units import InferplanError, dtype_bytes, unknown_name_error
 
 FloatArray = npt.NDArray[np.float64]
+_K = TypeVar("_K")
 
 #: HF `model_type`s this parser understands (the catalog's own "palm" included).
 SUPPORTED_MODEL_TYPES = (
@@ -232,6 +233,41 @@ class ModelSpec:
                                                  or self.mla is None):
             raise InferplanError("model.sparse_attention", None,
                                  "sparse (DSA) layers need the indexer shape and MLA")
+
+    # ------------------------------------------------------------------ layer kinds
+    @cached_property
+    def layer_groups(self) -> tuple[tuple[int | None, str, bool, int], ...]:
+        """The distinct layers as (window, attention kind, MoE FFN, count), in order of
+        first appearance: per-layer sums over the model are Σ_groups count · term, each
+        kind's term computed once (computed once per model).
+
+        LLaMA 3-70B: ((None, 'full', False, 80),); Gemma-2-27B (sliding window 4096 on
+        every other of 46 layers): ((4096, 'full', False, 23), (None, 'full', False, 23)).
+        """
+        counts = _counts(zip(self.layer_windows, self.layer_attention, self.layer_moe,
+                             strict=True))
+        return tuple((w, kind, moe, n) for (w, kind, moe), n in counts.items())
+
+    @cached_property
+    def attention_groups(self) -> tuple[tuple[int | None, str, int], ...]:
+        """The distinct (window, attention kind) of the layers with their counts, in order
+        of first appearance (attention FLOPs and KV traffic depend on nothing else).
+
+        DeepSeek-V3 (3 dense and 58 MoE layers, all MLA): ((None, 'full', 61),).
+        """
+        counts = _counts(zip(self.layer_windows, self.layer_attention, strict=True))
+        return tuple((w, kind, n) for (w, kind), n in counts.items())
+
+    @cached_property
+    def block_groups(self) -> tuple[tuple[str, bool, int], ...]:
+        """The distinct (attention kind, MoE FFN) of the layers with their counts, in order
+        of first appearance (a layer's weights depend on nothing else).
+
+        Mixtral-8x7B: (('full', True, 32),); DeepSeek-V3: (('full', False, 3),
+        ('full', True, 58)).
+        """
+        counts = _counts(zip(self.layer_attention, self.layer_moe, strict=True))
+        return tuple((kind, moe, n) for (kind, moe), n in counts.items())
 
     # ------------------------------------------------------------- parameter counts
     @property
@@ -494,6 +530,15 @@ class ModelSpec:
                 capped = np.minimum(S, float(cap))
                 total = total + per_pos * (capped * capped / 2.0 + (S - capped) * cap)
         return total
+
+
+def _counts(items: Iterable[_K]) -> dict[_K, int]:
+    """How often each distinct item occurs, in order of first appearance:
+    [a, b, a] → {a: 2, b: 1}."""
+    counts: dict[_K, int] = {}
+    for item in items:
+        counts[item] = counts.get(item, 0) + 1
+    return counts
 
 
 # ---------------------------------------------------------------------- parsing

@@ -50,8 +50,9 @@ decides what is exposed).
 The modules, each importing only those above it: `volumes` (the paper's closed
 forms), `plan` (`Transfer`, `Split`, `LayoutPlan`), `transfers` (each layout's
 collectives), `ws2d` (the 2D split search), `layouts` (feasibility, `layout_plan`),
-`choice` (the choice per phase and its reason). This module re-exports their public
-names.
+`choice` (the choice per phase and its reason), `linear` (a layout's collectives as
+linear functions of the step's tokens, read once per deployment for `cost`). This
+module re-exports their public names.
 
 Imports units, models, hardware, collectives, parallel and deployment only.
 """
@@ -70,6 +71,7 @@ from inferplan.partitioning.layouts import (
     layout_plan,
     layout_problem,
 )
+from inferplan.partitioning.linear import LinearPlan, LinearTransfer, linear_plan
 from inferplan.partitioning.plan import (
     Collective,
     LayoutPlan,
@@ -93,9 +95,10 @@ from inferplan.partitioning.ws2d import ws2d_split
 
 __all__ = [
     "CANDIDATES", "GATHER_AXES", "PHASES", "Collective", "FloatArray", "LayoutChoice",
-    "LayoutPlan", "Split", "Transfer", "attention_all_to_all_bytes", "choose_layout",
-    "feasible_layouts", "layout_communication_time_s", "layout_plan", "layout_problem",
-    "layout_reason", "model_parallel_chips", "weight_gathered_ffn_volume_elements",
+    "LayoutPlan", "LinearPlan", "LinearTransfer", "Split", "Transfer",
+    "attention_all_to_all_bytes", "choose_layout", "feasible_layouts",
+    "layout_communication_time_s", "layout_plan", "layout_problem", "layout_reason",
+    "linear_plan", "model_parallel_chips", "weight_gathered_ffn_volume_elements",
     "weight_gathered_min_ffn_volume_elements", "weight_gathered_optimal_n",
     "ws1d_ffn_volume_elements", "ws2d_ffn_volume_elements", "ws2d_min_ffn_volume_elements",
     "ws2d_optimal_x", "ws2d_split", "ws2d_weight_gathered_crossover_tokens",

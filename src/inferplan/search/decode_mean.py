@@ -65,7 +65,8 @@ def probe_indices(steps: int) -> npt.NDArray[np.int64]:
     511 steps: [0, 1, 127, 255, 382, 509, 510].
     """
     idx = [0, 1, steps // 4, steps // 2, (3 * steps) // 4, steps - 2, steps - 1]
-    return np.unique(np.clip(np.asarray(idx, dtype=np.int64), 0, steps - 1))
+    # clipped to [0, steps − 1], sorted and distinct (as np.unique(np.clip(...)), in Python)
+    return np.asarray(sorted({min(max(i, 0), steps - 1) for i in idx}), dtype=np.int64)
 
 
 def _separable_fit(probe: FloatArray, row: FloatArray, idx: npt.NDArray[np.int64]
