@@ -15,6 +15,8 @@ Targets (this 2-core machine):
 - sweep: 128 points (64 simulations, 64 estimates) with one local worker in ≤ 10 s, and
   two workers reaching ≥ 80% of the speed-up the machine's measured cores allow
   (benchmarks/bench_sweep.py; it also runs Ray clusters of 1 and 2 worker nodes).
+- buckets: the bucket suggestion for seed 000's config with a 2^20-token decode bucket
+  in ≤ 30 s (benchmarks/bench_buckets.py).
 Then the accuracy targets: median APE ≤ 15% on the static-batch throughput and TTFT rows
 of every hardware kind in the dev measurements (benchmarks/validation_accuracy.py), and
 `inferplan calibrate --device cpu`'s median held-out error ≤ 10% on this machine's CPU
@@ -27,10 +29,12 @@ import importlib.util
 import time
 
 import numpy as np
+from bench_buckets import bench_bucket_suggestion_at_2_20
 from bench_search import (
     bench_aiconfigurator_question,
     bench_aiconfigurator_static,
     bench_disaggregated_question,
+    bench_fleet_frontier,
     bench_fleet_space,
     bench_search_100k,
     bench_search_100k_in_flight,
@@ -92,10 +96,12 @@ def bench_max_batch_catalog() -> tuple[str, float, float]:
 
 def main() -> None:
     rows = [bench_memory_vectorised(), bench_max_batch_catalog(), bench_search_100k(),
-            bench_search_100k_in_flight(), bench_fleet_space(), bench_aiconfigurator_question(),
+            bench_search_100k_in_flight(), bench_fleet_space(), bench_fleet_frontier(),
+            bench_aiconfigurator_question(),
             bench_aiconfigurator_static(), bench_disaggregated_question(),
             bench_speculative_search(), bench_simulator_fleet(), bench_help_start_up(),
-            bench_estimate_start_up(), bench_estimate_in_process(), *bench_sweep_local()]
+            bench_estimate_start_up(), bench_estimate_in_process(), *bench_sweep_local(),
+            bench_bucket_suggestion_at_2_20()]
     print(f"{'benchmark':58} {'seconds':>9} {'target':>8}  ok")
     failed = False
     for name, seconds, target in rows:
