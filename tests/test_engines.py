@@ -331,3 +331,40 @@ def test_the_front_end_is_bounded() -> None:
     with pytest.raises(InferplanError, match="frontend_s"):
         make(model="qwen3-8b", hardware="h100-sxm", chips=1,
              engine={"name": "vllm", "frontend_s": -1})
+
+
+def test_adp_balance_wait_follows_its_worked_number() -> None:
+    """TensorRT-LLM's attention-DP context balancing (`_balance_adp_requests`): with 8
+    ranks, a 60-iteration timeout and 0.05 arrivals a step a prompt waits ≈ 37.5 steps;
+    none without ranks or timeout; less as arrivals cover the ranks sooner; the batching
+    wait adds itself once the ranks are covered."""
+    from inferplan.serving import adp_balance_wait_steps
+    assert float(adp_balance_wait_steps(0.05, 8, 60, 0)) == pytest.approx(37.4987, abs=1e-3)
+    assert float(adp_balance_wait_steps(0.05, 1, 60, 0)) == 0.0
+    assert float(adp_balance_wait_steps(0.05, 8, 0, 10)) == 0.0
+    waits = adp_balance_wait_steps([0.01, 0.1, 1.0, 10.0], 8, 60, 0)
+    assert np.all(np.diff(waits) < 0) and waits[-1] < 2.0
+    assert float(adp_balance_wait_steps(10.0, 8, 60, 10) - adp_balance_wait_steps(
+        10.0, 8, 60, 0)) == pytest.approx(10.0, rel=1e-6)
+
+
+def test_adp_balance_holds_prompts_in_closed_form_and_simulator() -> None:
+    """DeepSeek-R1 fp4 on 8 B200s with attention DP (8 ranks), 16 clients: a 60-step
+    timeout adds about 0.5 s to TTFT in both; without attention DP it changes nothing."""
+    from inferplan.serving import closed_loop
+    from inferplan.sim.loop import simulate_replica
+    wl = {"input_len": 1024, "output_len": 256, "concurrency": 16, "length_ratio": 0.8,
+          "requests": 160}
+
+    def both(timeout: int, attention: str) -> tuple[float, float]:
+        dep, w = make(model="deepseek-r1", hardware="b200", chips=8,
+                      parallelism={"tp": 8, "attention": attention},
+                      dtypes={"weights": "fp4", "kv": "fp8"}, workload=wl,
+                      engine={"name": "trtllm", "adp_balance_timeout_steps": timeout})
+        return (float(closed_loop(dep, w, 16).ttft_s),
+                float(np.mean(simulate_replica(dep, w, 16, seed=0).ttft_s)))
+
+    off, on = both(0, "batch"), both(60, "batch")
+    assert 0.3 < on[0] - off[0] < 0.7 and 0.3 < on[1] - off[1] < 0.7
+    assert on[1] == pytest.approx(on[0], rel=0.15)
+    assert both(60, "heads") == both(0, "heads")

@@ -181,7 +181,8 @@ def test_recipes_are_sourced_and_use_only_scheduler_overrides() -> None:
     conditions = {"model", "hardware", "precision", "tp", "attention_dp", "isl", "osl",
                   "conc_min", "conc_max", "measured_from", "measured_to"}
     overrides = {"max_num_batched_tokens", "max_num_seqs", "cuda_graph_max_batch",
-                 "recv_interval_steps", "chunked_prefill", "cuda_graphs"}
+                 "recv_interval_steps", "chunked_prefill", "cuda_graphs",
+                 "adp_balance_timeout_steps", "adp_balance_batching_steps"}
     env = {"conc": 64, "isl": 8192, "osl": 1024, "tp": 8}
     assert inferencex_recipes()
     for entry in inferencex_recipes():

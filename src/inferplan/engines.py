@@ -33,7 +33,8 @@ ENGINE_NAMES = ("generic", "vllm", "sglang", "trtllm", "furiosa-llm", "jetstream
 #: Scheduler fields a scenario's `engine:` block may override.
 OVERRIDABLE = ("cuda_graphs", "allreduce", "max_num_batched_tokens", "max_num_seqs",
                "chunked_prefill", "kv_admission", "cuda_graph_max_batch",
-               "recv_interval_steps", "frontend_s")
+               "recv_interval_steps", "frontend_s", "adp_balance_timeout_steps",
+               "adp_balance_batching_steps")
 
 
 class _Frozen(BaseModel):
@@ -68,6 +69,12 @@ class Scheduler(_Frozen):
     #: processing, detokenisation, the stream write): added to every TTFT and e2e; it
     #: overlaps the engine's work on other requests, so it does not load the steps
     frontend_s: float = Field(default=0.0, ge=0, le=10)
+    #: attention data parallelism with TensorRT-LLM's context balancing
+    #: (`attention_dp_config.enable_balance`): a new prompt waits until every attention-DP
+    #: rank holds one, at most this many iterations (`timeout_iters`); 0: no balancing
+    adp_balance_timeout_steps: int = Field(default=0, ge=0, le=100_000)
+    #: ... and once every rank holds one, this many iterations more (`batching_wait_iters`)
+    adp_balance_batching_steps: int = Field(default=0, ge=0, le=100_000)
     allreduce: Literal["custom", "nccl", "xla"]
     sources: dict[str, str]
 

@@ -192,6 +192,33 @@ def poll_wait_s(tpot_s: npt.ArrayLike, decode_step_s: npt.ArrayLike,
                       dtype=np.float64)
 
 
+def adp_balance_wait_steps(arrivals_per_step: npt.ArrayLike, ranks: int, timeout: int,
+                           batching: int) -> FloatArray:
+    """Mean iterations a prompt waits under TensorRT-LLM's attention-DP context balancing
+    (`py_executor._balance_adp_requests`): prompts are held until each of the A ranks holds
+    one, or for at most T iterations; once all hold one, B iterations more. With f
+    arrivals a step spread over the ranks (λ = f/A each, independent), the window a first
+    arrival opens lasts L = Σ_{t=0}^{T−1} [1 − (1 − e^(−λt))^(A−1)] steps, covered before T
+    with probability c = (1 − e^(−λT))^(A−1); its first prompt waits all of it, the m = f·L
+    that join wait half on average: wait = (L + m·L/2)/(1 + m) + c·B. No ranks (A ≤ 1) or
+    no timeout: 0.
+
+    A = 8 ranks, T = 60, B = 0, f = 0.05 a step (λ = 0.00625): the window rarely closes
+    early, L ≈ 59.9, m ≈ 3.0, wait ≈ 37.5 steps.
+    """
+    f = np.asarray(arrivals_per_step, dtype=np.float64)
+    if ranks <= 1 or timeout <= 0:
+        return np.zeros_like(f)
+    lam = f[..., None] / ranks
+    t = np.arange(timeout, dtype=np.float64)
+    open_share = 1.0 - (-np.expm1(-lam * t)) ** (ranks - 1)
+    window = open_share.sum(axis=-1)
+    covered = (-np.expm1(-f / ranks * timeout)) ** (ranks - 1)
+    joined = f * window
+    return np.asarray((window + joined * window / 2.0) / (1.0 + joined) + covered * batching,
+                      dtype=np.float64)
+
+
 def closed_loop_steps(deployment: Deployment,
                       compositions: list[tuple[npt.ArrayLike, ...]]) -> list[StepCost]:
     """Several step compositions priced in one vectorised call: each is (decoding
@@ -274,6 +301,8 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     prompt steps; with fixed lengths (ratio 1) later requests arrive in the first wave's groups
     of b'/S̄. Clients beyond R wait in the queue for a completion: (C − R)/R request
     lifetimes (Little's law). Mean over N requests (default 10·C): (C·first + (N − C)·later)/N.
+    With attention data parallelism under TensorRT-LLM's context balancing, a later prompt
+    also waits `adp_balance_wait_steps` decode steps for every rank to hold one.
     TTFT is never below one prompt's prefill. Every TTFT then carries the serving stack's
     time outside the steps (`scheduler.frontend_s`: HTTP, tokenisation, hand-off, output
     processing), which overlaps other requests' steps and loads no step.
@@ -388,6 +417,10 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
         later = poll_wait_s(tpot, decode_s, interval) + k_p * prompt_s
     else:   # fixed lengths, mixed steps: later requests come back in the first wave's groups
         later = poll_wait_s(tpot, decode_s, interval) + grouped * k_p
+    ranks = (deployment.layout.kv_batch_shards(deployment.model)
+             if deployment.layout.attention == "batch" else 1)
+    later = later + adp_balance_wait_steps(f, ranks, sched.adp_balance_timeout_steps,
+                                           sched.adp_balance_batching_steps) * decode_s
     later = np.maximum(later, one_prefill)
     lifetime = later + (n - 1.0) * tpot
     queued = (C - R) / R * lifetime                 # Little's law, for clients beyond R

@@ -120,6 +120,7 @@ class Step:
     prompt_tokens: float
     mean_ctx: float
     running: int
+    held: bool = False                 # new prompts held back (attention-DP balancing)
 
     @property
     def end_s(self) -> float:
@@ -169,6 +170,20 @@ class Replica:
         self.inbox: deque[int] = deque()
         self.interval = sched.recv_interval_steps
         self.since_poll = self.interval                 # decode steps since the last poll
+        #: TensorRT-LLM's attention-DP context balancing: new prompts wait until every rank
+        #: holds one (at most `adp_timeout` iterations), then `adp_batching` more. A request
+        #: lands on a rank drawn uniformly (seeded): the capacity-aware assignment sends a
+        #: closed-loop client's next request to the rank its last one freed, and the ranks
+        #: free alike
+        layout = deployment.layout
+        self.adp_ranks = (layout.kv_batch_shards(deployment.model)
+                          if layout.attention == "batch" else 1)
+        self.adp_timeout = sched.adp_balance_timeout_steps
+        self.adp_batching = sched.adp_balance_batching_steps
+        self.adp_rank = np.random.default_rng([seed, 104729]).integers(
+            0, max(self.adp_ranks, 1), size=len(input_tokens))
+        self.adp_waited = 0                              # iterations held, not yet covered
+        self.adp_batched = 0                             # iterations held after covered
         self.prompting: deque[list[int]] = deque()   # [request, prompt tokens left]
         self.decoding: dict[int, int] = {}           # request -> tokens still to emit
         self.context: dict[int, int] = {}            # request -> tokens in its cache
@@ -206,6 +221,20 @@ class Replica:
             self.inbox.clear()
             self.since_poll = 0
 
+    def _adp_hold(self) -> int:
+        """Iterations more that new prompts are held by attention-DP balancing (0: admit
+        now): while some rank holds none and fewer than `adp_timeout` iterations have
+        passed, or once all hold one, until `adp_batching` more have; never while no
+        sequence decodes (TensorRT-LLM `_balance_adp_requests`)."""
+        if (self.adp_ranks <= 1 or self.adp_timeout <= 0 or not self.waiting
+                or not self.decoding):
+            self.adp_waited = self.adp_batched = 0
+            return 0
+        covered = len({int(self.adp_rank[r]) for r in self.waiting}) >= self.adp_ranks
+        if covered:
+            return max(0, self.adp_batching - self.adp_batched)
+        return max(0, self.adp_timeout - self.adp_waited)
+
     def _need(self, r: int) -> int:
         """KV tokens request r takes when admitted: `reserve_full` its prompt + output;
         else the tokens it holds (a recompute's) or its prompt."""
@@ -220,7 +249,10 @@ class Replica:
         self._poll()
         sched_cap, table = self.cap_seqs, self.table
         decoding, prompting, waiting = self.decoding, self.prompting, self.waiting
-        while waiting and len(decoding) + len(prompting) < sched_cap:
+        hold = self._adp_hold()
+        if not hold:
+            self.adp_waited = self.adp_batched = 0
+        while not hold and waiting and len(decoding) + len(prompting) < sched_cap:
             r = waiting[0]
             need = self._need(r)
             if self.held + need > self.capacity and (decoding or prompting):
@@ -261,9 +293,12 @@ class Replica:
                 k = max(1, min(k, math.ceil((next_arrival_s - self.t) / first_dt)))
             if self.interval > 1:                     # up to the scheduler's next poll
                 k = max(1, min(k, self.interval - self.since_poll))
+            if hold:                                  # up to the balancing's release
+                k = max(1, min(k, hold))
         step = Step(start_s=self.t, k=k, dt_s=0.0, first_dt_s=first_dt,
                     decode_now=decode_now, chunks=chunks, prompt_tokens=prompt_tokens,
-                    mean_ctx=mean_ctx, running=len(decoding) + len(prompting))
+                    mean_ctx=mean_ctx, running=len(decoding) + len(prompting),
+                    held=hold > 0)
         self._price(step, k)
         return step
 
@@ -305,6 +340,12 @@ class Replica:
         self.busy += dt
         self.steps += k
         self.since_poll = self.interval if step.chunks else self.since_poll + k
+        if step.held:
+            covered = len({int(self.adp_rank[r]) for r in self.waiting}) >= self.adp_ranks
+            if covered:
+                self.adp_batched += k
+            else:
+                self.adp_waited += k
         out = Outcome(prompts_done=[], finished=[])
         decoding, context = self.decoding, self.context
         if not self.reserve:
