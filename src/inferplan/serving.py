@@ -192,6 +192,18 @@ def poll_wait_s(tpot_s: npt.ArrayLike, decode_step_s: npt.ArrayLike,
                       dtype=np.float64)
 
 
+def adp_balance_window_steps(arrivals_per_step: npt.ArrayLike, ranks: int,
+                             timeout: int) -> FloatArray:
+    """Steps a balancing window lasts (see `adp_balance_wait_steps`): L = Σ_{t=0}^{T−1}
+    [1 − (1 − e^(−λt))^(A−1)], λ = f/A; the window's 1 + f·L prompts are released
+    together. A = 8, T = 60, f = 1 a step: L ≈ 21.2 (about 22 prompts at once)."""
+    f = np.asarray(arrivals_per_step, dtype=np.float64)
+    lam = f[..., None] / ranks
+    t = np.arange(timeout, dtype=np.float64)
+    return np.asarray((1.0 - (-np.expm1(-lam * t)) ** (ranks - 1)).sum(axis=-1),
+                      dtype=np.float64)
+
+
 def adp_balance_wait_steps(arrivals_per_step: npt.ArrayLike, ranks: int, timeout: int,
                            batching: int) -> FloatArray:
     """Mean iterations a prompt waits under TensorRT-LLM's attention-DP context balancing
@@ -209,10 +221,7 @@ def adp_balance_wait_steps(arrivals_per_step: npt.ArrayLike, ranks: int, timeout
     f = np.asarray(arrivals_per_step, dtype=np.float64)
     if ranks <= 1 or timeout <= 0:
         return np.zeros_like(f)
-    lam = f[..., None] / ranks
-    t = np.arange(timeout, dtype=np.float64)
-    open_share = 1.0 - (-np.expm1(-lam * t)) ** (ranks - 1)
-    window = open_share.sum(axis=-1)
+    window = adp_balance_window_steps(f, ranks, timeout)
     covered = (-np.expm1(-f / ranks * timeout)) ** (ranks - 1)
     joined = f * window
     return np.asarray((window + joined * window / 2.0) / (1.0 + joined) + covered * batching,
@@ -302,7 +311,9 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     of b'/S̄. Clients beyond R wait in the queue for a completion: (C − R)/R request
     lifetimes (Little's law). Mean over N requests (default 10·C): (C·first + (N − C)·later)/N.
     With attention data parallelism under TensorRT-LLM's context balancing, a later prompt
-    also waits `adp_balance_wait_steps` decode steps for every rank to hold one.
+    also waits `adp_balance_wait_steps` decode steps for every rank to hold one, and the
+    window's 1 + f·L prompts (`adp_balance_window_steps`) are released together: the j-th
+    has its first token after ⌈j·S̄/b'⌉ steps carrying min(that group, b') prompt tokens.
     TTFT is never below one prompt's prefill. Every TTFT then carries the serving stack's
     time outside the steps (`scheduler.frontend_s`: HTTP, tokenisation, hand-off, output
     processing), which overlaps other requests' steps and loads no step.
@@ -419,8 +430,18 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
         later = poll_wait_s(tpot, decode_s, interval) + grouped * k_p
     ranks = (deployment.layout.kv_batch_shards(deployment.model)
              if deployment.layout.attention == "batch" else 1)
-    later = later + adp_balance_wait_steps(f, ranks, sched.adp_balance_timeout_steps,
-                                           sched.adp_balance_batching_steps) * decode_s
+    if ranks > 1 and sched.adp_balance_timeout_steps > 0:
+        # held prompts wait, then are released together and go through the budget
+        timeout = sched.adp_balance_timeout_steps
+        wait = adp_balance_wait_steps(f, ranks, timeout, sched.adp_balance_batching_steps)
+        group = 1.0 + f * adp_balance_window_steps(f, ranks, timeout)
+        room_b = np.maximum(budget - R, 1.0) if mixed else np.full_like(R, budget)
+        carried = np.minimum(group * S, room_b)
+        chunk_b = np.minimum(S, carried)
+        (released,) = closed_loop_steps(deployment, [
+            (prompt_decodes, context, carried / chunk_b, chunk_b, zero)])
+        later = (poll_wait_s(tpot, decode_s, interval) + wait * decode_s
+                 + mean_ceil(S / room_b, group) * released.latency_s)
     later = np.maximum(later, one_prefill)
     lifetime = later + (n - 1.0) * tpot
     queued = (C - R) / R * lifetime                 # Little's law, for clients beyond R
