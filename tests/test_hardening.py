@@ -474,3 +474,18 @@ def test_listed_twice_is_one_graph_or_bucket() -> None:
     j = parse_any_config({"target": "jetstream", "model": "llama-3.1-8b",
                           "prefill_lengths": [256, 128, 256]})
     assert isinstance(j, JetStreamConfig) and j.prefill_lengths == (128, 256)
+
+
+@pytest.mark.parametrize("override, field", [
+    ("max_num_seqs: true", "engine.max_num_seqs"),
+    ("frontend_s: true", "engine.frontend_s"),
+    ("frontend_s: '0.1'", "engine.frontend_s"),
+    ("chunked_prefill: 1", "engine.chunked_prefill"),
+    ("adp_balance_timeout_steps: 1.5", "engine.adp_balance_timeout_steps"),
+])
+def test_engine_overrides_are_strict(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                     override: str, field: str) -> None:
+    """An engine block's `true` is not a count of 1, nor "0.1" a number of seconds."""
+    text = BASE + f"engine: {{name: vllm, {override}}}\n"
+    line = one_line_error(capsys, "estimate", write(tmp_path, "s.yaml", text))
+    assert line.startswith(f"error: {field}: "), line

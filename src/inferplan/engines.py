@@ -45,7 +45,11 @@ class _Frozen(BaseModel):
 
 
 class Scheduler(_Frozen):
-    """How the engine forms steps (defaults of the version the profile names)."""
+    """How the engine forms steps (defaults of the version the profile names). Strict: a
+    scenario's override `max_num_seqs: true` or `frontend_s: "0.1"` is refused, not read
+    as 1 or 0.1."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     prompt_steps: Literal["mixed", "prefill_first", "buckets", "static"]
     chunked_prefill: bool
