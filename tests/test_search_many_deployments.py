@@ -116,3 +116,20 @@ def test_cached_rates_equal_fresh(case: dict[str, Any]) -> None:
     first = efficiency_for(dep)
     _realistic_efficiency.cache_clear()
     assert efficiency_for(dep) == first
+
+
+@pytest.mark.parametrize("case", CASES[:2], ids=_ids)
+def test_chunked_joint_calls_equal_one_call(case: dict[str, Any],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shapes split over several calls (`JOINT_CELLS`) price every cell the same."""
+    from inferplan.search import vectorised
+
+    dep, _ = make(**case, workload={"input_len": 1, "output_len": 2, "batch": 1})
+    shapes = [(Workload(input_len=S, output_len=n, batch=1), BATCHES[:6].astype(np.float64))
+              for S, n in SHAPES]
+    whole = vectorised.static_batch_latencies_many(dep, shapes)
+    monkeypatch.setattr(vectorised, "JOINT_CELLS", 50)
+    split = vectorised.static_batch_latencies_many(dep, shapes)
+    for a, b in zip(whole, split, strict=True):
+        for f in ("ttft_s", "tpot_s", "e2e_latency_s"):
+            assert _same(getattr(a, f), getattr(b, f))

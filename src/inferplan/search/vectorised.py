@@ -17,6 +17,7 @@ import numpy.typing as npt
 from inferplan.deployment import Deployment, Workload
 from inferplan.engines import EngineProfile
 from inferplan.search.decode_mean import (
+    DIRECT_CELLS,
     DecodeCells,
     decode_cells,
     decode_contexts,
@@ -95,6 +96,11 @@ def static_batch_latencies(deployment: Deployment, workload: Workload,
     return Latencies(ttft, tpot, np.asarray(ttft + (n - 1) * tpot, dtype=np.float64))
 
 
+#: Most cells `static_batch_latencies_many` prices in one call (as many as a full decode
+#: grid: `decode_mean.DIRECT_CELLS`), bounding the memory of the call's temporaries.
+JOINT_CELLS = DIRECT_CELLS
+
+
 def static_batch_latencies_many(deployment: Deployment,
                                 shapes: Sequence[tuple[Workload, npt.ArrayLike]]
                                 ) -> list[Latencies]:
@@ -106,16 +112,36 @@ def static_batch_latencies_many(deployment: Deployment,
 
     LLaMA 3.1-8B on one H100, prompts of 1,024 and 4,096 tokens, 16 out, batches 1..16
     each: 2 × (16 prefill + 16 × 15 decode) = 512 cells in one call, not two calls.
+    Shapes are taken together up to `JOINT_CELLS` cells a call (a shape with more is
+    priced alone), so a call's temporaries stay as small as one shape's.
     """
+    cells_of = [decode_cells(w.input_len, w.output_len, b) for w, b in shapes]
+    out: list[Latencies] = []
+    start, cells = 0, 0
+    for j, c in enumerate(cells_of):
+        size = c.batches.size + c.batch.size
+        if j > start and cells + size > JOINT_CELLS:
+            out += _latencies_together(deployment, shapes[start:j], cells_of[start:j])
+            start, cells = j, 0
+        cells += size
+    if start < len(shapes):
+        out += _latencies_together(deployment, shapes[start:], cells_of[start:])
+    return out
+
+
+def _latencies_together(deployment: Deployment,
+                        shapes: Sequence[tuple[Workload, npt.ArrayLike]],
+                        cells_of: Sequence[DecodeCells]) -> list[Latencies]:
+    """`static_batch_latencies` of each shape (with its `decode_cells`), every cell in one
+    'decode' call when the phase label is inert, else one 'prefill' and one 'decode'
+    call: shapes of 3 and 5 batches, 2 decode steps each → one call of 3·3 + 5·3 = 24
+    cells."""
     inert = phase_label_is_inert(deployment)
     prefill: list[tuple[int, FloatArray, float]] = []     # (shape, B, S) priced 'prefill'
     decode: list[tuple[int, FloatArray, FloatArray, FloatArray]] = []   # (shape, B, q, kv)
-    cells_of: list[DecodeCells] = []
-    for j, (workload, batches) in enumerate(shapes):
-        B = np.asarray(batches, dtype=np.float64).ravel()
-        S, n = workload.input_len, workload.output_len
-        cells = decode_cells(S, n, B)
-        cells_of.append(cells)
+    for j, (workload, _) in enumerate(shapes):
+        cells = cells_of[j]
+        B, S = cells.batches, workload.input_len
         if cells.batch.size and inert:
             k = B.size
             decode.append((j, np.concatenate([B, cells.batch]),
