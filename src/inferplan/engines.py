@@ -40,8 +40,11 @@ OVERRIDABLE = ("cuda_graphs", "allreduce", "max_num_batched_tokens", "max_num_se
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def __hash__(self) -> int:          # dict fields: hash the canonical JSON
-        return hash(self.model_dump_json())
+    def __hash__(self) -> int:
+        """Hash of the fields that are not dicts (equal profiles have equal such fields,
+        hence equal hashes), without serialising the op tables: vLLM's profile hashes
+        (name, display_name, version, scheduler, ops_from); a `Scheduler`, its scalars."""
+        return hash(tuple(v for v in self.__dict__.values() if not isinstance(v, dict)))
 
 
 class Scheduler(_Frozen):

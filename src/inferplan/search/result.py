@@ -19,7 +19,7 @@ import numpy.typing as npt
 from inferplan.deployment import Deployment, Workload
 from inferplan.hardware import ChipSpec
 from inferplan.models import ModelSpec
-from inferplan.search.evaluate import EVALUATORS
+from inferplan.search.evaluate import EVALUATORS, GroupMetrics, evaluate_static_groups
 from inferplan.search.evaluate_speculative import evaluate_speculative
 from inferplan.search.expand import Group, expand
 from inferplan.search.objectives import OK, REASONS, Columns, classify, rank
@@ -153,6 +153,28 @@ def _drop_example(result_groups: list[Group], g: int, value: int, reason: str,
     return f"{what} {value}: {field} {getattr(cols, field)[i]:.4g} s > {limit} s"
 
 
+def _plain_static(group: Group) -> bool:
+    """A buildable group of static batches decoded plainly (no draft)."""
+    return group.deployment is not None and group.mode == "static" \
+        and group.speculative is None
+
+
+def static_run(groups: list[Group], start: int) -> list[int]:
+    """The indices of the plain static groups from `start` on that share its deployment
+    (the same object: `expand` builds one per deployment and lists its workload shapes
+    next to each other), up to the first group that does not; what
+    `evaluate.evaluate_static_groups` times together. Two prompt lengths of one
+    deployment at groups 6 and 7, another deployment at 8: static_run(groups, 6) →
+    [6, 7]."""
+    dep = groups[start].deployment
+    run = [start]
+    for j in range(start + 1, len(groups)):
+        if groups[j].deployment is not dep or not _plain_static(groups[j]):
+            break
+        run.append(j)
+    return run
+
+
 #: Told before each group and once at the end: (points done, points in all the groups).
 Progress = Callable[[int, int], None]
 
@@ -172,6 +194,7 @@ def run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
     parts: dict[str, list[Any]] = {k: [] for k in (
         "group", "value", "batch", "gamma", "fits", "ttft", "tpot", "e2e", "tps", "chips",
         "usd")}
+    pending: dict[int, GroupMetrics] = {}      # a static run's groups, evaluated together
     for gi, g in enumerate(groups):
         if progress is not None:
             progress(done_points, total_points)
@@ -182,7 +205,12 @@ def run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
             examples.setdefault(reason, g.drop_message or reason)
             continue
         dep = g.deployment
-        m = (evaluate_speculative(g, space.slo) if g.speculative is not None
+        if gi not in pending and _plain_static(g):
+            run = static_run(groups, gi)
+            pending = dict(zip(run, evaluate_static_groups(
+                dep, [(groups[j].workload, groups[j].values) for j in run]), strict=True))
+        m = (pending.pop(gi) if gi in pending
+             else evaluate_speculative(g, space.slo) if g.speculative is not None
              else EVALUATORS[g.mode](dep, g.workload, g.values, space.slo))
         n = m.batch.size
         parts["group"].append(np.full(n, gi, dtype=np.int64))

@@ -8,6 +8,7 @@ against `serving.estimate` point by point (relative 1e-9).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +16,13 @@ import numpy.typing as npt
 
 from inferplan.deployment import Deployment, Workload
 from inferplan.engines import EngineProfile
-from inferplan.search.decode_mean import decode_cells, decode_contexts, mean_decode_step_s
+from inferplan.search.decode_mean import (
+    DIRECT_CELLS,
+    DecodeCells,
+    decode_cells,
+    decode_contexts,
+    mean_decode_step_s,
+)
 from inferplan.serving import closed_loop
 from inferplan.steptime import step_cost
 
@@ -89,6 +96,100 @@ def static_batch_latencies(deployment: Deployment, workload: Workload,
     return Latencies(ttft, tpot, np.asarray(ttft + (n - 1) * tpot, dtype=np.float64))
 
 
+#: Most cells `static_batch_latencies_many` prices in one call (as many as a full decode
+#: grid: `decode_mean.DIRECT_CELLS`), bounding the memory of the call's temporaries.
+JOINT_CELLS = DIRECT_CELLS
+
+
+def static_batch_latencies_many(deployment: Deployment,
+                                shapes: Sequence[tuple[Workload, npt.ArrayLike]]
+                                ) -> list[Latencies]:
+    """`static_batch_latencies` of several workload shapes on one deployment, their cells
+    priced together: one `step_cost` call for all the shapes' prefill and decode cells
+    when the phase label is inert (else one 'prefill' and one 'decode' call), not one or
+    two per shape. Each cell is priced as `static_batch_latencies` prices it (the cost
+    is elementwise over cells), so each shape's latencies are the same numbers.
+
+    LLaMA 3.1-8B on one H100, prompts of 1,024 and 4,096 tokens, 16 out, batches 1..16
+    each: 2 × (16 prefill + 16 × 15 decode) = 512 cells in one call, not two calls.
+    Shapes are taken together up to `JOINT_CELLS` cells a call (a shape with more is
+    priced alone), so a call's temporaries stay as small as one shape's.
+    """
+    cells_of = [decode_cells(w.input_len, w.output_len, b) for w, b in shapes]
+    out: list[Latencies] = []
+    start, cells = 0, 0
+    for j, c in enumerate(cells_of):
+        size = c.batches.size + c.batch.size
+        if j > start and cells + size > JOINT_CELLS:
+            out += _latencies_together(deployment, shapes[start:j], cells_of[start:j])
+            start, cells = j, 0
+        cells += size
+    if start < len(shapes):
+        out += _latencies_together(deployment, shapes[start:], cells_of[start:])
+    return out
+
+
+def _latencies_together(deployment: Deployment,
+                        shapes: Sequence[tuple[Workload, npt.ArrayLike]],
+                        cells_of: Sequence[DecodeCells]) -> list[Latencies]:
+    """`static_batch_latencies` of each shape (with its `decode_cells`), every cell in one
+    'decode' call when the phase label is inert, else one 'prefill' and one 'decode'
+    call: shapes of 3 and 5 batches, 2 decode steps each → one call of 3·3 + 5·3 = 24
+    cells."""
+    inert = phase_label_is_inert(deployment)
+    prefill: list[tuple[int, FloatArray, float]] = []     # (shape, B, S) priced 'prefill'
+    decode: list[tuple[int, FloatArray, FloatArray, FloatArray]] = []   # (shape, B, q, kv)
+    for j, (workload, _) in enumerate(shapes):
+        cells = cells_of[j]
+        B, S = cells.batches, workload.input_len
+        if cells.batch.size and inert:
+            k = B.size
+            decode.append((j, np.concatenate([B, cells.batch]),
+                           np.concatenate([np.full(k, float(S)), np.ones(cells.batch.size)]),
+                           np.concatenate([np.zeros(k), cells.cached_tokens])))
+        else:
+            prefill.append((j, B, float(S)))
+            if cells.batch.size:
+                decode.append((j, cells.batch, np.ones(cells.batch.size), cells.cached_tokens))
+    ttft: dict[int, FloatArray] = {}
+    decode_s: dict[int, FloatArray] = {}
+    if prefill:
+        latency = _joint_latency(deployment, "prefill", [
+            (B, np.full(B.size, S), np.zeros(B.size)) for _, B, S in prefill])
+        for (j, _, _), lat in zip(prefill, latency, strict=True):
+            ttft[j] = lat
+    if decode:
+        latency = _joint_latency(deployment, "decode", [(B, q, kv) for _, B, q, kv in decode])
+        for (j, _, _, _), lat in zip(decode, latency, strict=True):
+            if j in ttft:                        # priced apart: decode cells only
+                decode_s[j] = lat
+            else:
+                k = cells_of[j].batches.size
+                ttft[j], decode_s[j] = lat[:k], lat[k:]
+    out = []
+    for j, (workload, _) in enumerate(shapes):
+        cells, n = cells_of[j], workload.output_len
+        tpot = cells.mean_s(deployment, decode_s.get(j, cells.batch))
+        out.append(Latencies(ttft[j], tpot,
+                             np.asarray(ttft[j] + (n - 1) * tpot, dtype=np.float64)))
+    return out
+
+
+def _joint_latency(deployment: Deployment, phase: str,
+                   parts: Sequence[tuple[FloatArray, FloatArray, FloatArray]]
+                   ) -> list[FloatArray]:
+    """One `step_cost` call over the concatenated (batch, new tokens, cached tokens) cells
+    of several parts, its latencies split back per part: parts of 3 and 5 cells → one
+    call of 8 cells → latencies of 3 and of 5."""
+    batch = np.concatenate([b for b, _, _ in parts])
+    latency = np.asarray(step_cost(deployment, phase, batch,
+                                   np.concatenate([q for _, q, _ in parts]),
+                                   np.concatenate([kv for _, _, kv in parts])).latency_s,
+                         dtype=np.float64)
+    ends = np.cumsum([b.size for b, _, _ in parts])
+    return [latency[end - b.size:end] for (b, _, _), end in zip(parts, ends, strict=True)]
+
+
 def in_flight_latencies(deployment: Deployment, workload: Workload,
                         concurrency: npt.ArrayLike) -> Latencies:
     """Closed loop of C requests for each C: `serving.closed_loop`, the one serving model."""
@@ -119,4 +220,5 @@ def in_flight_decode_split_s(deployment: Deployment, workload: Workload,
 
 
 __all__ = ["Latencies", "in_flight_decode_split_s", "in_flight_latencies",
-           "static_batch_latencies", "static_decode_split_s", "static_prefill_s"]
+           "static_batch_latencies", "static_batch_latencies_many", "static_decode_split_s",
+           "static_prefill_s"]
