@@ -133,3 +133,23 @@ def test_chunked_joint_calls_equal_one_call(case: dict[str, Any],
     for a, b in zip(whole, split, strict=True):
         for f in ("ttft_s", "tpot_s", "e2e_latency_s"):
             assert _same(getattr(a, f), getattr(b, f))
+
+
+def test_a_slice_without_scale_out_drops_its_pipelines_not_the_search() -> None:
+    """16 L40S (PCIe, domains of 8, no scale-out network): tp 8 with dp 2 runs; any pp > 1
+    is dropped as `topology` with the reason, and the search goes on (it raised before)."""
+    from inferplan.deployment import scale_out_problem
+    from inferplan.hardware import topology_for
+    from inferplan.parallel import Layout
+    chip = catalog_chip("l40s")
+    topo = topology_for(chip, 16, None)
+    assert scale_out_problem(topo, Layout(tp=8, dp=2)) is None
+    assert "a pipeline cannot cross them" in str(scale_out_problem(topo, Layout(tp=8, pp=2)))
+    assert scale_out_problem(topology_for(chip, 8, None), Layout(tp=4, pp=2)) is None
+    raw = {"model": "llama-3.1-8b", "hardware": "l40s", "chips": [8, 16],
+           "parallelism": {"tp": [1, 2, 4, 8], "pp": [1, 2], "dp": "auto"},
+           "dtypes": {"weights": "bf16", "kv": "bf16"},
+           "workload": {"input_len": 1024, "output_len": 16, "batch": {"min": 1, "max": 4}}}
+    result = run_search(parse_space(raw), catalog_model, catalog_chip)
+    assert result.dropped["topology"] == 4 * 4           # 16 chips, pp 2: tp 1..8, 4 batches
+    assert result.feasible > 0

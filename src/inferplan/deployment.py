@@ -84,6 +84,27 @@ class Workload:
 VOCAB_TOLERANCE = 0.005
 
 
+def scale_out_problem(topology: Topology, layout: Layout) -> str | None:
+    """Why the layout's communication cannot be placed on `topology`, or None: a slice over
+    several scale-up domains whose chip has no scale-out network can run replicas (dp)
+    apart, but not a pipeline (its stage boundaries cross the domains, as `cost` places
+    them) nor a tensor- or expert-parallel group larger than one domain.
+
+    8 L40S over PCIe (one domain of 8): 16 chips at tp 8, dp 2 run; pp 2 does not.
+    """
+    chip = topology.chip
+    if topology.domains <= 1 or chip.scale_out is not None:
+        return None
+    domain = chip.scale_up.max_chips
+    cores = chip.cores_per_chip
+    widest = max(layout.tp, layout.ep) // cores
+    if layout.pp > 1 or widest > domain:
+        what = "a pipeline" if layout.pp > 1 else f"a group of {widest} chips"
+        return (f"{topology.chips} {chip.name} span {topology.domains} scale-up domains of "
+                f"{domain} and the chip has no scale-out network: {what} cannot cross them")
+    return None
+
+
 def check_draft(target: ModelSpec, draft: ModelSpec, chip: ChipSpec, layout: Layout,
                 chips: int, field_name: str = "draft") -> None:
     """A draft must share the target's tokenizer (vocabularies within VOCAB_TOLERANCE) and

@@ -23,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from inferplan.deployment import Deployment, Dtypes, Workload
+from inferplan.deployment import Deployment, Dtypes, Workload, scale_out_problem
 from inferplan.hardware import ChipSpec, Topology, parse_shape, topology_for
 from inferplan.models import ModelSpec
 from inferplan.parallel import Layout, check_layout
@@ -230,6 +230,9 @@ def expand(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
                         par["dp"] = layout.dp
                     except InferplanError as exc:
                         layout, error, reason = None, str(exc), "layout"
+                    if layout is not None and (
+                            problem := scale_out_problem(topology, layout)) is not None:
+                        layout, error, reason = None, problem, "topology"
                 for weights, kv, compute, eff, (engine_spec, engine) in dtypes:
                     comp = resolve_compute(compute, weights, chip)
                     scen = {**base, "parallelism": dict(par),
