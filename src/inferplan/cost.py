@@ -34,7 +34,7 @@ from inferplan.collectives import (
     send_recv_time,
 )
 from inferplan.deployment import Deployment
-from inferplan.efficiency import Efficiency, efficiency_for
+from inferplan.efficiency import CacheKey, Efficiency, efficiency_for
 from inferplan.memory import (
     activation_bytes_per_token,
     attention_params_per_device,
@@ -424,7 +424,7 @@ def communication_plan(deployment: Deployment, link_efficiency: float) -> Commun
     return _communication_plan(_PlanKey(deployment, link_efficiency, full=True))
 
 
-class _PlanKey:
+class _PlanKey(CacheKey):
     """A deployment's hashable identity for its collectives (`key`), carrying the
     deployment a plan is built from. `full=False` leaves out what only the pipeline,
     expert and logits collectives read (pp, dp, ep)."""
@@ -440,12 +440,6 @@ class _PlanKey:
                     chip.interconnect, chip.scale_up, chip.scale_out, chip.cores_per_chip,
                     deployment.topology.shape, link_efficiency)
         self._hash = hash(self.key)
-
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _PlanKey) and self.key == other.key
 
 
 @lru_cache(maxsize=512)

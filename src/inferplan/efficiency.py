@@ -199,7 +199,23 @@ def efficiency_for(deployment: Deployment) -> Efficiency:
     return _realistic_efficiency(_RatesKey(deployment))
 
 
-class _RatesKey:
+class CacheKey:
+    """A cache key that carries the objects an entry is built from: hashed and compared
+    on its `key` tuple alone (hash computed once), keys of another class never equal.
+    Subclasses set `key` and `_hash` in `__init__`."""
+
+    __slots__ = ()
+    key: tuple[object, ...]
+    _hash: int
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self.key == other.key
+
+
+class _RatesKey(CacheKey):
     """What a realistic `Efficiency` depends on: the chip (by identity: a `ChipSpec` has
     dict fields and no hash; the key holds its deployment, so the chip outlives the
     cached entry and its id is not reused), the efficiency table (by identity, held
@@ -215,12 +231,6 @@ class _RatesKey:
         self.key = (id(deployment.chip), id(self.table), deployment.engine, deployment.dtypes,
                     deployment.layout.tp)
         self._hash = hash(self.key)
-
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _RatesKey) and self.key == other.key
 
 
 @lru_cache(maxsize=1024)
