@@ -368,3 +368,20 @@ def test_adp_balance_holds_prompts_in_closed_form_and_simulator() -> None:
     assert 0.3 < on[0] - off[0] < 0.7 and 0.3 < on[1] - off[1] < 0.7
     assert on[1] == pytest.approx(on[0], rel=0.15)
     assert both(60, "heads") == both(0, "heads")
+
+
+def test_estimate_names_the_front_end_in_its_ttft(capsys: pytest.CaptureFixture[str]) -> None:
+    """`inferplan estimate` says how much of a closed loop's TTFT is the front end (and
+    `--json` carries it as ttft_frontend_s); a static batch has none."""
+    from inferplan.report.estimate_table import render_estimate
+    from inferplan.serving import estimate, estimate_dict
+    dep, wl = make(model="qwen3-8b", hardware="h100-sxm", chips=1, engine="trtllm",
+                   workload={"input_len": 1024, "output_len": 64, "concurrency": 4})
+    est = estimate(dep, wl)
+    assert est.ttft_frontend_s == 0.035 and estimate_dict(est)["ttft_frontend_s"] == 0.035
+    static, swl = make(model="qwen3-8b", hardware="h100-sxm", chips=1, engine="trtllm",
+                       workload={"input_len": 1024, "output_len": 64, "batch": 4})
+    assert estimate(static, swl).ttft_frontend_s == 0.0
+    from rich.console import Console
+    render_estimate(est, Console(width=80))
+    assert "TTFT includes 35.0 ms outside the steps: trtllm's front end" in capsys.readouterr().out

@@ -89,6 +89,8 @@ class Estimate:
     e2e_latency_s: float
     output_tokens_per_s: float       # whole deployment
     requests_per_s: float
+    #: the serving stack's front end inside `ttft_s` (a closed loop's; 0 for static batches)
+    ttft_frontend_s: float = 0.0
 
     @property
     def fits(self) -> bool:
@@ -502,13 +504,14 @@ def estimate(deployment: Deployment, workload: Workload) -> Estimate:
                                  "inferplan speculative for a static batch)")
         mode, batch = "static", int(workload.batch or 1)
         prefill, decode, ttft, tpot, e2e = static_batch(deployment, workload, batch)
+    frontend = 0.0 if mode == "static" else deployment.engine.scheduler.frontend_s
     # every replica completes `batch` requests per end-to-end latency
     requests_per_s = deployment.layout.dp * batch / e2e if e2e > 0 else 0.0
     return Estimate(
         deployment=deployment, workload=workload, mode=mode, batch=batch, memory=mem,
         prefill=prefill, decode=decode, ttft_s=ttft, tpot_s=tpot, e2e_latency_s=e2e,
         output_tokens_per_s=requests_per_s * workload.output_len,
-        requests_per_s=requests_per_s)
+        requests_per_s=requests_per_s, ttft_frontend_s=frontend)
 
 
 def phase_dict(p: PhaseSummary, step_key: str) -> dict[str, object]:
@@ -542,7 +545,8 @@ def estimate_dict(est: Estimate) -> dict[str, object]:
                    "version": est.deployment.engine.version},
         "mode": est.mode, "fits": est.fits, "batch": est.batch,
         "max_batch": est.memory.max_batch, "memory": mem["memory"],
-        "ttft_s": est.ttft_s, "tpot_s": est.tpot_s, "e2e_latency_s": est.e2e_latency_s,
+        "ttft_s": est.ttft_s, "ttft_frontend_s": est.ttft_frontend_s, "tpot_s": est.tpot_s,
+        "e2e_latency_s": est.e2e_latency_s,
         "prefill": phase_dict(est.prefill, "latency_s"),
         "decode": phase_dict(est.decode, "step_latency_s"),
         "throughput": {

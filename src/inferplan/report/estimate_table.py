@@ -43,6 +43,9 @@ def render_estimate(est: Estimate, console: Console) -> None:
                 f"{est.output_tokens_per_s_per_chip:,.1f}", f"{est.requests_per_s:.2f}",
                 "n/a" if usd is None else f"${usd:.3f}")
     console.print(top)
+    if est.ttft_frontend_s > 0:
+        console.print(f"TTFT includes {est.ttft_frontend_s * 1e3:.1f} ms outside the steps: "
+                      f"{est.deployment.engine.name}'s front end (scheduler.frontend_s)")
     console.print(step_table(est))
     if lay.layout == "auto" and est.prefill.layout != "none":
         console.print(f"layout (auto, least communication per phase): prefill "
