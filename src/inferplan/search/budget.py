@@ -21,12 +21,12 @@ from inferplan.units import GIB, InferplanError
 ANNOUNCE_POINTS = 1_000_000
 
 #: Points the vectorised evaluator runs per second on the 2-core development machine.
-#: `python benchmarks/bench_search.py` at commit 9152e47 printed "search, 147,456
-#: candidate points 0.8763 s" (168,000 points/s, static batches) and "plain + draft at 2
-#: alphas, 98,304 points 0.6463 s" (152,000 points/s, speculative); the slower one,
-#: rounded down. (A frontier with tens of thousands of points adds its own time, about
-#: 0.4 ms per frontier point for its decode split; this figure does not count it.)
-POINTS_PER_S = 150_000
+#: `make bench` (benchmarks/run_all.py) at commit c410b4b printed "search, 147,456
+#: candidate points 0.1608" s (917,000 points/s, static batches) and "same, static, plain
+#: + draft at 2 alphas, 98,304 points 0.1819" s (540,000 points/s, speculative); the
+#: slower one, rounded down. (A 9,437,184-point space of 2,304 deployments and 8 input
+#: lengths ran in 13.0 s, 724,000 points/s. The frontier adds ~0.1 s a million points.)
+POINTS_PER_S = 500_000
 
 #: Peak bytes of `run_search` per point of the space: Python's tracemalloc peak over the
 #: search of a 2,048,000-point space (qwen3-8b on 8 H100, tp 1-8, bf16/fp8 weights and
@@ -46,7 +46,7 @@ class SpaceSize:
 
     @property
     def estimated_s(self) -> float:
-        """Seconds to evaluate: 3,000,000 points / 150,000 points/s = 20 s."""
+        """Seconds to evaluate: 3,000,000 points / 500,000 points/s = 6 s."""
         return self.points / POINTS_PER_S
 
     @property
@@ -61,7 +61,7 @@ class SpaceSize:
 
     def announcement(self) -> str:
         """One line for stderr before a large space runs:
-        'search: 3,000,000 points; about 20 s to evaluate (at 150,000 points/s), about
+        'search: 3,000,000 points; about 6 s to evaluate (at 500,000 points/s), about
         0.67 GiB for the results'."""
         return (f"search: {self.points:,} points; about {self.estimated_s:,.0f} s to evaluate "
                 f"(at {POINTS_PER_S:,} points/s), about {self.result_bytes / GIB:.2f} GiB "
