@@ -385,3 +385,12 @@ def test_estimate_names_the_front_end_in_its_ttft(capsys: pytest.CaptureFixture[
     from rich.console import Console
     render_estimate(est, Console(width=80))
     assert "TTFT includes 35.0 ms outside the steps: trtllm's front end" in capsys.readouterr().out
+
+
+def test_attention_dp_ranks_are_explicit_batch_shards() -> None:
+    """DeepSeek-R1 (one latent KV head) at tp 8: 8 ranks with attention: batch, 1 under
+    auto (batch sharding the layout chose is one scheduler)."""
+    from inferplan.parallel import Layout
+    model = catalog_model("deepseek-r1")
+    assert Layout(tp=8, attention="batch").attention_dp_ranks(model) == 8
+    assert Layout(tp=8).attention_dp_ranks(model) == 1

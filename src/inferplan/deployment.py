@@ -198,10 +198,7 @@ class Deployment:
         TensorRT-LLM (2048 a rank), DeepSeek-R1 at tp 8 with attention over 8 batch
         shards: 16,384.
         """
-        cap = self.engine.scheduler.max_num_seqs
-        if self.layout.attention == "batch":
-            cap *= self.layout.kv_batch_shards(self.model)
-        return cap
+        return self.engine.scheduler.max_num_seqs * self.layout.attention_dp_ranks(self.model)
 
     @property
     def price(self) -> float | None:

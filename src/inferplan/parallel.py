@@ -64,6 +64,13 @@ class Layout:
             return max(1, self.tp // self.head_shards(model))
         return 1
 
+    def attention_dp_ranks(self, model: ModelSpec) -> int:
+        """Attention data-parallel ranks, each with its own scheduler: the batch shards when
+        `attention: batch` is set explicitly (the engines' DP attention), else 1 (batch
+        sharding chosen by `auto` for tp above the KV heads is one scheduler).
+        DeepSeek-R1 (K = 1) at tp 8, attention: batch: 8; the same under auto: 1."""
+        return self.kv_batch_shards(model) if self.attention == "batch" else 1
+
 
 def check_layout(model: ModelSpec, chip: ChipSpec, layout: Layout, chips: int) -> None:
     """Raise `InferplanError` for an impossible layout, saying why and what would work:

@@ -430,8 +430,7 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
         later = poll_wait_s(tpot, decode_s, interval) + k_p * prompt_s
     else:   # fixed lengths, mixed steps: later requests come back in the first wave's groups
         later = poll_wait_s(tpot, decode_s, interval) + grouped * k_p
-    ranks = (deployment.layout.kv_batch_shards(deployment.model)
-             if deployment.layout.attention == "batch" else 1)
+    ranks = deployment.layout.attention_dp_ranks(deployment.model)
     if ranks > 1 and sched.adp_balance_timeout_steps > 0:
         # held prompts wait, then are released together and go through the budget
         timeout = sched.adp_balance_timeout_steps

@@ -175,9 +175,7 @@ class Replica:
         #: lands on a rank drawn uniformly (seeded): the capacity-aware assignment sends a
         #: closed-loop client's next request to the rank its last one freed, and the ranks
         #: free alike
-        layout = deployment.layout
-        self.adp_ranks = (layout.kv_batch_shards(deployment.model)
-                          if layout.attention == "batch" else 1)
+        self.adp_ranks = deployment.layout.attention_dp_ranks(deployment.model)
         self.adp_timeout = sched.adp_balance_timeout_steps
         self.adp_batching = sched.adp_balance_batching_steps
         self.adp_rank = np.random.default_rng([seed, 104729]).integers(
@@ -228,12 +226,14 @@ class Replica:
         sequence decodes (TensorRT-LLM `_balance_adp_requests`)."""
         if (self.adp_ranks <= 1 or self.adp_timeout <= 0 or not self.waiting
                 or not self.decoding):
-            self.adp_waited = self.adp_batched = 0
             return 0
-        covered = len({int(self.adp_rank[r]) for r in self.waiting}) >= self.adp_ranks
-        if covered:
+        if self._adp_covered():
             return max(0, self.adp_batching - self.adp_batched)
         return max(0, self.adp_timeout - self.adp_waited)
+
+    def _adp_covered(self) -> bool:
+        """Whether every attention-DP rank holds a waiting prompt."""
+        return len({int(self.adp_rank[r]) for r in self.waiting}) >= self.adp_ranks
 
     def _need(self, r: int) -> int:
         """KV tokens request r takes when admitted: `reserve_full` its prompt + output;
@@ -341,8 +341,7 @@ class Replica:
         self.steps += k
         self.since_poll = self.interval if step.chunks else self.since_poll + k
         if step.held:
-            covered = len({int(self.adp_rank[r]) for r in self.waiting}) >= self.adp_ranks
-            if covered:
+            if self._adp_covered():
                 self.adp_batched += k
             else:
                 self.adp_waited += k
