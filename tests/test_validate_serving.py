@@ -271,10 +271,23 @@ def test_single_node_layouts_recorded_as_tp_times_ep_are_deflated() -> None:
     assert deflated({"tp": 64, "ep": 8}, 8) == {"tp": 8, "ep": 8}
     assert deflated({"tp": 16, "ep": 4}, 8) == {"tp": 4, "ep": 4}
     assert deflated({"tp": 8, "ep": 8}, 8) == {"tp": 8, "ep": 8}
-    kept = {"tp": 16, "ep": 16, "attention": "batch"}
+    kept = {"tp": 16, "ep": 16, "attention_dp": 16}
     assert deflated(kept, 8) == kept and deflated({"tp": 72, "ep": 1}, None)["tp"] == 72
     row = next(r for r in ROWS if r["system"] == "b200_sxm" and r["tp_size"] == "64"
                and r["moe_ep_size"] == "8" and r["mode"] == "agg")
     case = map_serving_row(row)
     assert isinstance(case, ServingCase)
     assert case.scenario["parallelism"]["tp"] == 8 and case.scenario["chips"] == 8
+
+
+def test_attention_dp_rows_map_to_attention_dp_ranks() -> None:
+    """An agg row with attention_dp_size A runs A DP-attention ranks over tp_size·A GPUs
+    (`parallelism.attention_dp`), not batch-sharded tensor parallelism: gpt-oss-120b
+    (8 KV heads) with tp_size 1 and A = 4 has 4 schedulers."""
+    rows = [r for r in ROWS if r["mode"] == "agg" and r["attention_dp_size"] == "4"
+            and r["tp_size"] == "1" and "gpt-oss" in r["model_path"]]
+    assert rows
+    case = map_serving_row(rows[0])
+    assert isinstance(case, ServingCase)
+    par = case.scenario["parallelism"]
+    assert par["attention_dp"] == 4 and par["tp"] == 4 and "attention" not in par

@@ -94,7 +94,7 @@ def attention_flops(model: ModelSpec, layout: Layout, batch: npt.ArrayLike,
             sp = model.sparse_attention
             layer = per_pos / layout.tp * attended_positions(
                 q, kv, float(sp.top_k)) + sp.index_flops_per_position * (
-                attended_positions(q, kv, None))
+                attended_positions(q, kv, None)) / layout.attention_dp
         else:
             layer = per_pos / layout.tp * attended_positions(q, kv, w)
         total = total + (layer if count == 1 else count * layer)
@@ -116,7 +116,8 @@ def matmul_params_per_token(model: ModelSpec, layout: Layout) -> float:
 def _matmul_params_per_token(model: ModelSpec, layout: Layout) -> float:
     total = 0.0
     for kind, moe_layer, count in model.block_groups:
-        attn = attention_params_per_device(model, layout, kind)
+        # with A DP-attention ranks a device multiplies its rank's T/A tokens only
+        attn = attention_params_per_device(model, layout, kind) / layout.attention_dp
         if moe_layer and model.moe is not None:
             m = model.moe
             router = model.hidden_size * m.num_experts
@@ -126,6 +127,27 @@ def _matmul_params_per_token(model: ModelSpec, layout: Layout) -> float:
             ffn = ffn_params_per_device(model, layout, False)
         total += count * (attn + ffn)
     return total
+
+
+def attention_matmul_params_per_token(model: ModelSpec, layout: Layout) -> float:
+    """The attention projections' share of `matmul_params_per_token`: Σ_layers attention
+    weights on one device / A (A data-parallel attention ranks, 1 without). DeepSeek-R1 at
+    tp 8 with A = 8: 61·187,107,328/8 = 1.427e9 (each GPU holds every attention weight
+    but multiplies only its rank's tokens)."""
+    return sum(count * attention_params_per_device(model, layout, kind)
+               for kind, _, count in model.block_groups) / layout.attention_dp
+
+
+def attention_rank_batch(batch: npt.ArrayLike, ranks: int) -> FloatArray:
+    """The batch the attention terms see per device, written as a whole-replica batch:
+    A·max(B/A, min(B, 1)). With A data-parallel attention ranks a sequence runs on one
+    rank, so the fullest rank holds at least one of the step's sequences (B/A when the
+    ranks share many). A = 8: one prompt chunk (B = 1) → 8, as if every rank held one;
+    B = 64 decodes → 64. A = 1: B."""
+    B = np.asarray(batch, dtype=np.float64)
+    if ranks <= 1:
+        return B
+    return np.asarray(ranks * np.maximum(B / ranks, np.minimum(B, 1.0)), dtype=np.float64)
 
 
 def routed_params_per_token(model: ModelSpec, layout: Layout) -> float:
@@ -730,7 +752,9 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
     eff = efficiency_for(dep)
     peak = dep.chip.flops_per_s(dep.dtypes.compute) / dep.chip.cores_per_chip  # per device
     per_token_params = matmul_params_per_token(model, layout)
+    attention_params = attention_matmul_params_per_token(model, layout)
     tokens: FloatArray = np.zeros(())
+    attention_tokens: FloatArray = np.zeros(())    # tokens the attention terms see (ranks)
     logit_tokens: FloatArray = np.zeros(())
     at_flops: FloatArray = np.zeros(())
     kv_bytes: FloatArray = np.zeros(())
@@ -744,18 +768,22 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
         # pp micro-batches in flight; a sequence is not split, and a fractional B is an
         # expectation (in-flight steps carry B = tokens/chunk prompt chunks on average)
         micro = np.maximum(B / layout.pp, np.minimum(B, 1.0))
+        # with DP attention the fullest rank sets the attention terms
+        ranked = attention_rank_batch(micro, layout.attention_dp)
         sequences = sequences + micro
         tokens = tokens + micro * q
+        attention_tokens = attention_tokens + ranked * q
         logit_tokens = logit_tokens + lm_head_tokens(micro, q, seg.phase)
-        at_flops = at_flops + attention_flops(model, layout, micro, q, kv)
-        kv_bytes = kv_bytes + kv_bytes_moved(model, layout, dep.dtypes.kv, micro, q, kv)
+        at_flops = at_flops + attention_flops(model, layout, ranked, q, kv)
+        kv_bytes = kv_bytes + kv_bytes_moved(model, layout, dep.dtypes.kv, ranked, q, kv)
         if seg.phase in PROMPT_PHASES:
             prompt_chunks = prompt_chunks + np.where(q > 0, B, 0.0)
         graph_size = graph_size + (micro if eff.graph_counts_sequences
                                    and seg.phase not in PROMPT_PHASES else micro * q)
 
     head = 2.0 * logit_tokens * model.vocab_size * model.hidden_size / layout.tp
-    mm_flops = 2.0 * tokens * per_token_params + head
+    mm_flops = (2.0 * tokens * (per_token_params - attention_params)
+                + 2.0 * attention_tokens * attention_params + head)
     w_bytes = weight_bytes_read(model, layout, dep.dtypes.weights, tokens,
                                 dep.dtypes.experts)
     act_bytes = 2.0 * model.num_layers * tokens * activation_bytes_per_token(

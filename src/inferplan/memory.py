@@ -45,8 +45,11 @@ def attention_params_per_device(model: ModelSpec, layout: Layout, kind: str = "f
     the up-projections and O split. LLaMA 3-70B, tp=8: (2·8192·8192 + 2·8192·1024)/8
     = 18,874,368. A linear (Gated DeltaNet) layer splits by heads, tp ways; a sparse
     (DSA) layer adds its indexer, replicated on every shard (GLM-5: 9,371,904).
+    With A data-parallel attention ranks every rank holds the attention whole, split only
+    over its tp/A devices (`Layout.attention_tp`): DeepSeek-R1 at tp 8 with A = 8 holds
+    all 187,107,328 attention weights of a layer on each GPU.
     """
-    tp = layout.tp
+    tp = layout.attention_tp
     if kind == "linear":
         return model.layer_attention_params("linear") / tp
     if kind == "sparse":

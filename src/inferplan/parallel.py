@@ -8,8 +8,14 @@ Attention under tp > K (more shards than KV heads) has two options:
 - "heads": each shard holds ⌈K/tp⌉ KV heads: the KV cache is replicated tp/K times
   (what vLLM and TensorRT-LLM do).
 - "batch": the extra factor tp/K shards the batch instead (Pope et al.'s
-  batch-sharded multi-query attention; DP-attention in SGLang): no replication.
+  batch-sharded multi-query attention): no replication.
 "auto" picks "batch" when tp > K, as Pope et al. do for multi-query models.
+
+Engines' data-parallel attention (SGLang --enable-dp-attention, vLLM --data-parallel-size
+with expert parallelism, TensorRT-LLM enable_attention_dp) is `attention_dp` = A > 1: the
+tp devices form A ranks, each running attention for its own requests with its own
+scheduler, heads split over the tp/A devices of the rank and the attention weights
+replicated per rank; the MLP/MoE still spans all tp devices.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ class Layout:
     ep: int = 1
     layout: str = "auto"
     attention: AttentionSharding = "auto"
+    #: data-parallel attention ranks inside the tp group (1: none)
+    attention_dp: int = 1
 
     @property
     def model_parallel(self) -> int:
@@ -48,27 +56,40 @@ class Layout:
         """tp·pp·dp devices in all."""
         return self.tp * self.pp * self.dp
 
+    @property
+    def attention_tp(self) -> int:
+        """Devices that split one attention rank's heads: tp/A (tp without DP attention)."""
+        return self.tp // self.attention_dp
+
     def head_shards(self, model: ModelSpec) -> int:
-        """Ways the KV heads are split: min(tp, K)."""
-        return min(self.tp, model.num_kv_heads)
+        """Ways the KV heads are split: min(tp/A, K). MiniMax-M2.5 (K = 8) at tp 4 with
+        A = 2 DP-attention ranks: 2; without: 4."""
+        return min(self.attention_tp, model.num_kv_heads)
 
     def attention_mode(self, model: ModelSpec) -> Literal["heads", "batch"]:
-        """The attention sharding in force ('auto' resolved)."""
+        """The attention sharding in force ('auto' resolved; DP attention shards the batch)."""
+        if self.attention_dp > 1:
+            return "batch"
         if self.attention != "auto":
             return self.attention
         return "batch" if self.tp > model.num_kv_heads else "heads"
 
     def kv_batch_shards(self, model: ModelSpec) -> int:
-        """Ways the batch is split for the KV cache: tp/K under batch sharding, else 1."""
+        """Ways the batch is split for the KV cache: tp/min(tp/A, K) under batch sharding
+        (A DP-attention ranks, and tp/A above K shards the batch further), else 1.
+        DeepSeek-R1 (K = 1) at tp 8: 8; MiniMax-M2.5 (K = 8) at tp 4, A = 2: 2."""
         if self.attention_mode(model) == "batch":
             return max(1, self.tp // self.head_shards(model))
         return 1
 
     def attention_dp_ranks(self, model: ModelSpec) -> int:
-        """Attention data-parallel ranks, each with its own scheduler: the batch shards when
-        `attention: batch` is set explicitly (the engines' DP attention), else 1 (batch
-        sharding chosen by `auto` for tp above the KV heads is one scheduler).
-        DeepSeek-R1 (K = 1) at tp 8, attention: batch: 8; the same under auto: 1."""
+        """Attention data-parallel ranks, each with its own scheduler: A when set
+        (`attention_dp`); else the batch shards when `attention: batch` is set explicitly,
+        or 1 (batch sharding chosen by `auto` for tp above the KV heads is one scheduler).
+        DeepSeek-R1 (K = 1) at tp 8, attention: batch: 8; the same under auto: 1;
+        gpt-oss-120b (K = 8) at tp 4 with attention_dp 4: 4."""
+        if self.attention_dp > 1:
+            return self.attention_dp
         return self.kv_batch_shards(model) if self.attention == "batch" else 1
 
 
@@ -78,15 +99,18 @@ def check_layout(model: ModelSpec, chip: ChipSpec, layout: Layout, chips: int) -
     (Megatron's rules; Pope et al.'s 2D layouts need less, see `partitioning`)."""
     check_degrees(chip, layout, chips)
     N, K = model.num_heads, model.num_kv_heads
-    if N % layout.tp:
-        raise InferplanError("parallelism.tp", layout.tp,
+    # the heads split over one attention rank's devices (tp without DP attention)
+    name, heads_tp = (("parallelism.tp", layout.tp) if layout.attention_dp == 1
+                      else ("parallelism.tp/attention_dp", layout.attention_tp))
+    if N % heads_tp:
+        raise InferplanError(name, heads_tp,
                              f"must divide the {N} attention heads of {model.name}")
-    if layout.tp < K and K % layout.tp:
-        raise InferplanError("parallelism.tp", layout.tp,
+    if heads_tp < K and K % heads_tp:
+        raise InferplanError(name, heads_tp,
                              f"must divide the {K} KV heads of {model.name} "
                              f"(or be a multiple of {K}, replicating or batch-sharding KV)")
-    if layout.tp > K and layout.tp % K:
-        raise InferplanError("parallelism.tp", layout.tp,
+    if heads_tp > K and heads_tp % K:
+        raise InferplanError(name, heads_tp,
                              f"above the {K} KV heads of {model.name}, "
                              f"tp must be a multiple of {K}")
     if layout.pp > model.num_layers:
@@ -113,10 +137,17 @@ def check_degrees(chip: ChipSpec, layout: Layout, chips: int) -> None:
     """Raise `InferplanError` unless the degrees are positive, the layout is known, and
     tp·pp·dp fills the devices (on chips built of cores, a replica fuses a divisor of a
     chip's cores or whole chips). Every `Deployment` holds to this on construction."""
-    for name in ("tp", "pp", "dp", "ep"):
+    for name in ("tp", "pp", "dp", "ep", "attention_dp"):
         value = getattr(layout, name)
         if not isinstance(value, int) or value < 1:
             raise InferplanError(f"parallelism.{name}", value, "must be a positive integer")
+    if layout.tp % layout.attention_dp:
+        raise InferplanError("parallelism.attention_dp", layout.attention_dp,
+                             f"must divide tp={layout.tp} (the ranks split the tp devices)")
+    if layout.attention_dp > 1 and layout.attention == "heads":
+        raise InferplanError("parallelism.attention", layout.attention,
+                             "DP attention (attention_dp > 1) shards the batch; use auto or "
+                             "batch")
     if layout.layout not in LAYOUTS:
         raise InferplanError("parallelism.layout", layout.layout, f"allowed: {', '.join(LAYOUTS)}")
     cores = chip.cores_per_chip

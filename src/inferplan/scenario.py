@@ -47,6 +47,8 @@ class ParallelismIn(_Strict):
     ep: StrictInt = Field(default=1, ge=1)
     layout: str = "auto"
     attention: Literal["auto", "heads", "batch"] = "auto"
+    #: data-parallel attention ranks inside the tp group (engines' DP attention)
+    attention_dp: StrictInt = Field(default=1, ge=1)
 
     @field_validator("layout")
     @classmethod
@@ -196,7 +198,8 @@ def build_deployment(
         dp = devices // (p.tp * p.pp)
     else:
         dp = p.dp
-    layout = Layout(tp=p.tp, pp=p.pp, dp=dp, ep=p.ep, layout=p.layout, attention=p.attention)
+    layout = Layout(tp=p.tp, pp=p.pp, dp=dp, ep=p.ep, layout=p.layout, attention=p.attention,
+                    attention_dp=p.attention_dp)
     check_layout(model, chip, layout, scenario.chips)
     d = scenario.dtypes
     deployment = Deployment(

@@ -206,6 +206,14 @@ def adp_balance_window_steps(arrivals_per_step: npt.ArrayLike, ranks: int,
                       dtype=np.float64)
 
 
+def release_group(arrivals_per_step: npt.ArrayLike, ranks: int, timeout: int) -> FloatArray:
+    """Prompts TensorRT-LLM's attention-DP balancing releases together: the first arrival
+    of a window and the f·L that join it, 1 + f·`adp_balance_window_steps`. A = 8, T = 60,
+    f = 1 a step: about 22."""
+    f = np.asarray(arrivals_per_step, dtype=np.float64)
+    return np.asarray(1.0 + f * adp_balance_window_steps(f, ranks, timeout), dtype=np.float64)
+
+
 def adp_balance_wait_steps(arrivals_per_step: npt.ArrayLike, ranks: int, timeout: int,
                            batching: int) -> FloatArray:
     """Mean iterations a prompt waits under TensorRT-LLM's attention-DP context balancing
@@ -312,10 +320,14 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     prompt steps; with fixed lengths (ratio 1) later requests arrive in the first wave's groups
     of b'/S̄. Clients beyond R wait in the queue for a completion: (C − R)/R request
     lifetimes (Little's law). Mean over N requests (default 10·C): (C·first + (N − C)·later)/N.
-    With attention data parallelism under TensorRT-LLM's context balancing, a later prompt
-    also waits `adp_balance_wait_steps` decode steps for every rank to hold one, and the
-    window's 1 + f·L prompts (`adp_balance_window_steps`) are released together: the j-th
-    has its first token after ⌈j·S̄/b'⌉ steps carrying min(that group, b') prompt tokens.
+    With A attention data-parallel ranks (`Layout.attention_dp_ranks`) each rank schedules
+    with its own budget: b above is A times the engine's, and a prompt's chunk fits one
+    rank's (k_p counts chunks of the rank's room). Under TensorRT-LLM's context balancing a
+    later prompt also waits `adp_balance_wait_steps` decode steps for every rank to hold
+    one, and the window's 1 + f·L prompts (`release_group`) are released together: the
+    j-th has its first token after ⌈j·S̄/b'⌉ steps carrying min(that group, b') prompt
+    tokens, and the prompt steps carry the releases (up to the ranks' budgets), a share
+    φ = f·k_p/(prompts a step) of the steps.
     TTFT is never below one prompt's prefill. Every TTFT then carries the serving stack's
     time outside the steps (`scheduler.frontend_s`: HTTP, tokenisation, hand-off, output
     processing), which overlaps other requests' steps and loads no step.
@@ -336,30 +348,46 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
         cycle = cycle_for(deployment, draft, spec.alpha, spec.gamma)
     C = np.asarray(concurrency, dtype=np.float64)
     S, n = workload.mean_input_len, workload.mean_output_len
-    budget = float(workload.prefill_chunk_tokens or sched.max_num_batched_tokens)
+    # A attention-DP ranks each schedule their own requests with their own token budget
+    ranks = deployment.layout.attention_dp_ranks(deployment.model)
+    rank_budget = float(workload.prefill_chunk_tokens or sched.max_num_batched_tokens)
+    budget = ranks * rank_budget
     R = np.minimum(C, float(admitted_sequences(deployment, workload)))
     interval = float(sched.recv_interval_steps)
     context = S + n / 2.0
     mixed = sched.prompt_steps == "mixed"
     zero = np.zeros_like(R)
+    balanced = ranks > 1 and sched.adp_balance_timeout_steps > 0
     if mixed:
-        room = np.maximum(budget - R, 1.0)
+        room = np.maximum(rank_budget - R / ranks, 1.0)
         k_p = np.ceil(S / room) if sched.chunked_prefill else np.ones_like(R)
         f = R / (k_p + n - 1.0)
-        phi = busy_step_share(f * k_p)
+        # released groups of `release_group` prompts under TensorRT-LLM's balancing
+        release = release_group(f, ranks, sched.adp_balance_timeout_steps) if balanced \
+            else np.ones_like(R)
+        phi = busy_step_share(f * k_p / release)
         prompts = f * k_p / np.maximum(phi, 1e-12)          # chunks per prompt step
+        if balanced:   # a release goes through the ranks' budgets: at most that a step
+            cap = ranks * (room * k_p / S if sched.chunked_prefill
+                           else whole_prompts(room, S, False) / S)
+            prompts = np.minimum(prompts, np.maximum(cap, 1.0))
+            phi = np.minimum(f * k_p / prompts, 1.0)
         prompt_decodes = R * (n - 1.0) / (k_p + n - 1.0)
-        first_room = whole_prompts(np.maximum(budget - R / 2.0, 1.0), S, sched.chunked_prefill)
+        first_room = ranks * whole_prompts(np.maximum(rank_budget - R / (2.0 * ranks), 1.0),
+                                           S, sched.chunked_prefill)
         first_decodes = R / 2.0
     else:
-        k_p = np.full_like(R, math.ceil(S / budget))
+        k_p = np.full_like(R, math.ceil(S / rank_budget))
         f = R / (k_p + n - 1.0)
         polled = f * interval                     # arrivals taken at one poll
+        if balanced:
+            polled = np.maximum(polled, release_group(f, ranks, sched.adp_balance_timeout_steps))
         prompts = np.minimum(np.maximum(polled / np.maximum(busy_step_share(polled), 1e-12),
                                         1.0), max(budget / S, 1.0))   # g per step
         phi = f * k_p / prompts
         prompt_decodes = zero
-        first_room = whole_prompts(np.full_like(R, budget), S, sched.chunked_prefill)
+        first_room = ranks * whole_prompts(np.full_like(R, rank_budget), S,
+                                           sched.chunked_prefill)
         first_decodes = zero
     chunk = S / k_p
     per_step = np.minimum(first_room, R * S)
@@ -406,7 +434,8 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
         grouped = grouped - decode_s + cycle_s + d_rows[3].latency_s
         decode_s = cycle_s
         f = R / (k_p + (n - 1.0) / tokens)
-        phi = busy_step_share(f * k_p) if mixed else f * k_p / prompts
+        phi = (np.minimum(f * k_p / prompts, 1.0) if balanced else busy_step_share(f * k_p)) \
+            if mixed else f * k_p / prompts
         split = {k: np.asarray((cycle_split[k] + phi * prompt_work[k]) / tokens,
                                dtype=np.float64) for k in cycle_split}
     if mixed:
@@ -430,12 +459,11 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
         later = poll_wait_s(tpot, decode_s, interval) + k_p * prompt_s
     else:   # fixed lengths, mixed steps: later requests come back in the first wave's groups
         later = poll_wait_s(tpot, decode_s, interval) + grouped * k_p
-    ranks = deployment.layout.attention_dp_ranks(deployment.model)
-    if ranks > 1 and sched.adp_balance_timeout_steps > 0:
+    if balanced:
         # held prompts wait, then are released together and go through the budget
         timeout = sched.adp_balance_timeout_steps
         wait = adp_balance_wait_steps(f, ranks, timeout, sched.adp_balance_batching_steps)
-        group = 1.0 + f * adp_balance_window_steps(f, ranks, timeout)
+        group = release_group(f, ranks, timeout)
         room_b = np.maximum(budget - R, 1.0) if mixed else np.full_like(R, budget)
         carried = np.minimum(group * S, room_b)
         chunk_b = np.minimum(S, carried)

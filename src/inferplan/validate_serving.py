@@ -194,16 +194,15 @@ DISAGG_SKIP = "disaggregated pools under load: the simulator's rows (--simulate)
 def _layout(row: Mapping[str, str], prefix: str = "") -> dict[str, Any]:
     """A row's (or one pool's, with `prefix` "prefill_"/"decode_") tp, pp and ep.
 
-    Attention data parallelism (SGLang/TRT-LLM DP attention): adp ranks each run
-    attention for their own requests, the MoE spans all tp·adp GPUs. It maps onto
-    batch-sharded attention over a tp·adp group (parallel.Layout, attention: batch): KV
-    split by batch, not replicated. (The attention weights are then sharded by heads where
-    the engine replicates them per rank: a few % of an MoE model's bytes.)
+    Attention data parallelism (SGLang/vLLM/TRT-LLM DP attention): adp ranks each run
+    attention for their own requests on tp_size GPUs, the MoE spans all tp·adp GPUs: a
+    tp·adp group with `attention_dp` adp (parallel.Layout): KV split by batch, the
+    attention weights replicated per rank, one scheduler per rank.
     """
     adp = _int(row[f"{prefix}attention_dp_size"])
     return {"tp": _int(row[f"{prefix}tp_size"]) * adp, "pp": _int(row[f"{prefix}pp_size"]),
             "ep": _int(row[f"{prefix}moe_ep_size"]), "layout": "megatron",
-            **({"attention": "batch"} if adp > 1 else {})}
+            **({"attention_dp": adp} if adp > 1 else {})}
 
 
 def deflated(layout: dict[str, Any], node_gpus: int | None) -> dict[str, Any]:
@@ -213,7 +212,7 @@ def deflated(layout: dict[str, Any], node_gpus: int | None) -> dict[str, Any]:
     and the run's tp is tp/ep. B200 (8-GPU node), recorded tp 64 with ep 8: tp 8 ep 8;
     tp 16 with ep 4: tp 4 ep 4. Other layouts unchanged."""
     tp, ep = layout["tp"], layout["ep"]
-    if (node_gpus is None or "attention" in layout or tp <= node_gpus or ep < 2 or tp % ep
+    if (node_gpus is None or "attention_dp" in layout or tp <= node_gpus or ep < 2 or tp % ep
             or tp // ep > node_gpus):       # (attention-DP rows' counts are not this pattern)
         return layout
     return {**layout, "tp": tp // ep}

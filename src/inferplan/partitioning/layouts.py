@@ -28,13 +28,16 @@ def layout_problem(deployment: Deployment, layout: str) -> str | None:
     """Why `layout` cannot run on `deployment`, or None when it can.
 
     megatron and ws1d run wherever the deployment does. ws2d and the weight-gathered
-    layouts need a dense, non-MLA model (their volumes are written for Q/K/V/O and
+    layouts need no DP attention, a dense, non-MLA model (their volumes are written for Q/K/V/O and
     dense FFN matrices), one device per chip, and for ws2d a split X·YZ = n with
     1 < X < n, N divisible by YZ, that the topology can place.
     """
     check_layout_name(layout)
     if layout in ("auto", "megatron", "ws1d"):
         return None
+    if deployment.layout.attention_dp > 1:
+        return ("DP attention (attention_dp > 1) gathers the ranks' tokens for the MLP as "
+                "megatron does; only megatron and ws1d are modelled with it")
     model, n = deployment.model, model_parallel_chips(deployment)
     if model.moe is not None or any(model.layer_moe):
         return f"{model.name} has expert layers; only megatron and ws1d are modelled for MoE"

@@ -154,7 +154,11 @@ class Replica:
         self.spec = deployment.speculative
         self.rng = np.random.default_rng([seed, 7919])
         self.S, self.n, self.phase = input_tokens, output_tokens, phase
-        self.budget = int(workload.prefill_chunk_tokens or sched.max_num_batched_tokens)
+        #: each attention-DP rank schedules with its own token budget (a prompt's chunk
+        #: fits one rank's); the replica's step takes up to the ranks' sum
+        ranks = deployment.layout.attention_dp_ranks(deployment.model)
+        self.rank_budget = int(workload.prefill_chunk_tokens or sched.max_num_batched_tokens)
+        self.budget = ranks * self.rank_budget
         self.capacity = kv_token_capacity(deployment, workload)
         self.cap_seqs = cap_seqs
         self.table = table if table is not None else step_table(
@@ -274,7 +278,7 @@ class Replica:
         for entry in prompting:
             if room <= 0:
                 break
-            take = min(entry[1], room) if self.chunked else entry[1]
+            take = min(entry[1], room, self.rank_budget) if self.chunked else entry[1]
             if not self.chunked and take > room and chunks:
                 break
             chunks.append((entry, take))

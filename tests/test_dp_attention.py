@@ -1,0 +1,98 @@
+"""Data-parallel attention (`parallelism.attention_dp`): A ranks inside the tp group, each
+running attention for its own requests with its own scheduler and token budget, heads split
+over the rank's tp/A devices, attention weights replicated per rank, the MLP/MoE over all
+tp devices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tests.conftest import make
+
+from inferplan.cost import attention_rank_batch, mixed_step_cost
+from inferplan.memory import attention_params_per_device
+from inferplan.models import catalog_model
+from inferplan.parallel import Layout
+from inferplan.serving import closed_loop
+from inferplan.steptime import Segment
+from inferplan.units import InferplanError
+
+
+def test_ranks_heads_and_batch_shards_follow_the_ranks_not_the_kv_heads() -> None:
+    """MiniMax-M2.5 (8 KV heads) at tp 4 with 2 ranks: heads split 2 ways, the batch 2
+    ways, 2 schedulers; before `attention_dp`, tp 4 <= 8 KV heads could not shard the batch
+    at all. gpt-oss-120b at tp 4, A = 4: 4 ranks of one GPU each."""
+    minimax, oss = catalog_model("minimax-m2.5"), catalog_model("gpt-oss-120b")
+    two = Layout(tp=4, attention_dp=2)
+    assert (two.attention_tp, two.head_shards(minimax), two.kv_batch_shards(minimax),
+            two.attention_dp_ranks(minimax)) == (2, 2, 2, 2)
+    assert Layout(tp=4, attention="batch").attention_dp_ranks(minimax) == 1
+    four = Layout(tp=4, attention_dp=4)
+    assert (four.head_shards(oss), four.kv_batch_shards(oss),
+            four.attention_dp_ranks(oss)) == (1, 4, 4)
+    assert four.attention_mode(oss) == "batch"
+
+
+def test_every_rank_holds_the_attention_weights_of_its_heads() -> None:
+    """Attention weights split over tp/A only: DeepSeek-R1 at tp 8 with A = 8 holds a whole
+    layer's attention on each GPU, as at tp 1."""
+    ds = catalog_model("deepseek-r1")
+    whole = attention_params_per_device(ds, Layout(tp=1))
+    assert attention_params_per_device(ds, Layout(tp=8, attention_dp=8)) == whole
+    assert attention_params_per_device(ds, Layout(tp=8)) < whole / 4
+
+
+def test_the_fullest_rank_sets_the_attention_terms() -> None:
+    """One prompt chunk lands on one rank, so with 8 ranks the attention terms are those of
+    8 chunks spread evenly (A·max(B/A, min(B, 1))); 64 decodes spread evenly."""
+    assert attention_rank_batch(1.0, 8) == pytest.approx(8.0)
+    assert attention_rank_batch(64.0, 8) == pytest.approx(64.0)
+    assert attention_rank_batch(0.5, 8) == pytest.approx(4.0)
+    assert attention_rank_batch(3.0, 1) == pytest.approx(3.0)
+
+
+def test_a_lone_prompt_on_one_rank_costs_more_than_the_same_tokens_spread() -> None:
+    """A 4096-token prompt under A = 8 runs its attention (and the attention projections)
+    on one GPU: the step is slower than eight 512-token chunks spread one per rank, and
+    slower than the same prompt under plain tensor parallelism."""
+    dp, _ = make(model="deepseek-r1", hardware="b200", chips=8,
+                 parallelism={"tp": 8, "attention_dp": 8, "layout": "megatron"},
+                 dtypes={"weights": "fp8", "kv": "fp8", "compute": "fp8"}, engine="sglang")
+    tp, _ = make(model="deepseek-r1", hardware="b200", chips=8,
+                 parallelism={"tp": 8, "layout": "megatron"},
+                 dtypes={"weights": "fp8", "kv": "fp8", "compute": "fp8"}, engine="sglang")
+    lone = mixed_step_cost(dp, [Segment("prefill", 1, 4096, 0)])
+    spread = mixed_step_cost(dp, [Segment("prefill", 8, 512, 0)])
+    plain = mixed_step_cost(tp, [Segment("prefill", 1, 4096, 0)])
+    assert float(lone.compute_s) > float(spread.compute_s)
+    assert float(lone.latency_s) > float(plain.latency_s)
+
+
+def test_each_rank_brings_its_own_scheduler_budget_and_sequences() -> None:
+    """With A ranks the replica runs A·max_num_seqs sequences and its first wave goes
+    through A token budgets: 64 clients of 4096-token prompts on TensorRT-LLM (8192 tokens
+    a rank) get their first tokens in fewer steps with 8 ranks than with one scheduler."""
+    common = dict(model="deepseek-r1", hardware="b200", chips=8,
+                  dtypes={"weights": "fp8", "kv": "fp8", "compute": "fp8"}, engine="trtllm",
+                  workload={"input_len": 4096, "output_len": 256, "concurrency": 64})
+    dp, wl = make(parallelism={"tp": 8, "attention_dp": 8, "layout": "megatron"}, **common)
+    one, _ = make(parallelism={"tp": 8, "layout": "megatron"}, **common)
+    assert dp.max_running_sequences == 8 * one.max_running_sequences
+    first_dp = closed_loop(dp, wl, 64).first_wave_ttft_s
+    first_one = closed_loop(one, wl, 64).first_wave_ttft_s
+    assert np.all(first_dp < first_one)
+
+
+@pytest.mark.parametrize("parallelism, field", [
+    ({"tp": 8, "attention_dp": 3}, "parallelism.attention_dp"),
+    ({"tp": 8, "attention_dp": 0}, "parallelism.attention_dp"),
+    ({"tp": 8, "attention_dp": 8, "attention": "heads"}, "parallelism.attention"),
+    ({"tp": 8, "attention_dp": 8, "layout": "ws2d"}, "parallelism.layout"),
+])
+def test_bad_attention_dp_is_rejected_naming_the_field(parallelism: dict[str, object],
+                                                       field: str) -> None:
+    with pytest.raises((InferplanError, ValueError)) as err:
+        dep, wl = make(model="qwen3-32b", hardware="h100-sxm", chips=8,
+                       parallelism=parallelism)
+        closed_loop(dep, wl, 8)
+    assert field in str(err.value) or "attention_dp" in str(err.value)
