@@ -216,3 +216,37 @@ def test_a_draft_model_exports_on_vllm_and_sglang_and_is_refused_by_trtllm(
     code, out = invoke("export", str(path), "--engine", "trtllm")
     assert code == 2 and len(out.strip().splitlines()) == 1, out
     assert "speculative.draft" in out and "no draft-model speculative decoding" in out
+
+
+ADP = ("model: deepseek-r1\nhardware: b200\nchips: 8\n"
+       "parallelism: {{tp: 8, attention_dp: {ranks}, ep: 8, layout: megatron}}\n"
+       "dtypes: {{weights: fp8, kv: fp8, compute: fp8}}\n"
+       "workload: {{input_len: 1024, output_len: 256, concurrency: 64}}\n")
+
+
+@pytest.mark.parametrize("engine, tp_flag, tp, want", [
+    ("sglang", "--tp-size", "8", ["--dp-size", "8", "--enable-dp-attention"]),
+    ("vllm", "--tensor-parallel-size", "1", ["--data-parallel-size", "8"]),
+])
+def test_attention_dp_exports_each_engines_flags(engine: str, tp_flag: str, tp: str,
+                                                 want: list[str], tmp_path: Path) -> None:
+    """DeepSeek-R1, tp 8 with 8 DP-attention ranks: SGLang counts all 8 GPUs in --tp-size
+    and adds --dp-size/--enable-dp-attention; vLLM's --tensor-parallel-size is one rank's
+    GPUs and --data-parallel-size the ranks (data/engine_flags.yaml `attention_dp`)."""
+    path = tmp_path / "adp.yaml"
+    path.write_text(ADP.format(ranks=8))
+    serve = list(plan_json(str(path), "--engine", engine)["serve"])  # type: ignore[call-overload]
+    assert flag_value(serve, tp_flag) == tp
+    at = serve.index(want[0])
+    assert serve[at:at + len(want)] == want
+    assert flag_table()[engine].attention_dp is not None
+
+
+def test_attention_dp_on_trtllm_is_an_option_over_every_tp_rank(tmp_path: Path) -> None:
+    path = tmp_path / "adp.yaml"
+    path.write_text(ADP.format(ranks=8))
+    data = plan_json(str(path), "--engine", "trtllm")
+    assert data["extra_options"]["enable_attention_dp"] is True  # type: ignore[index]
+    path.write_text(ADP.format(ranks=4))
+    code, out = invoke("export", str(path), "--engine", "trtllm")
+    assert code == 2 and "parallelism.attention_dp" in out and "tp=8" in out

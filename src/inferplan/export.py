@@ -70,6 +70,20 @@ class SpeculativeSpec(_Strict):
     source: str
 
 
+class AttentionDpSpec(_Strict):
+    """How an engine launches data-parallel attention (`parallelism.attention_dp`): flags
+    with value templates ("" for a bare switch; {ranks}, {attention_tp}), keys of the
+    extra-options YAML ("true" written as a boolean), what its tensor-parallel flag then
+    counts (`per_rank`: one rank's GPUs; `total`: every GPU of the group), and whether
+    the ranks must span the whole tp group (`ranks_equal_tp`)."""
+
+    flags: dict[str, str] = {}
+    options: dict[str, str] = {}
+    tp: Literal["per_rank", "total"]
+    ranks_equal_tp: bool = False
+    source: str
+
+
 class EngineFlags(_Strict):
     """One engine's launch and benchmark flags at one version; `speculative` by draft kind,
     and why a kind it lacks is not exported (`speculative_missing`)."""
@@ -84,6 +98,7 @@ class EngineFlags(_Strict):
     bench: BenchSpec
     speculative: dict[Literal["mtp", "draft"], SpeculativeSpec] = {}
     speculative_missing: str = ""
+    attention_dp: AttentionDpSpec | None = None
 
 
 @cache
@@ -280,6 +295,35 @@ def speculative_launch(flags: EngineFlags, engine: str, deployment: Deployment
                            "gamma": spec.gamma, "alpha": spec.alpha}
 
 
+def attention_dp_launch(flags: EngineFlags, engine: str, deployment: Deployment
+                        ) -> tuple[list[str], dict[str, Any]]:
+    """The serve flags and extra options of the deployment's data-parallel attention (none
+    without it); an `InferplanError` naming `parallelism.attention_dp` where the engine
+    cannot launch it. SGLang, tp 8 with 8 ranks: --dp-size 8 --enable-dp-attention (and
+    --tp-size 8); vLLM: --data-parallel-size 8 --enable-expert-parallel (and
+    --tensor-parallel-size 1)."""
+    lay = deployment.layout
+    if lay.attention_dp == 1:
+        return [], {}
+    how = flags.attention_dp
+    if how is None:
+        raise InferplanError("parallelism.attention_dp", lay.attention_dp,
+                             f"{engine} {flags.version} export has no data-parallel "
+                             "attention; use 1")
+    if how.ranks_equal_tp and lay.attention_dp != lay.tp:
+        raise InferplanError("parallelism.attention_dp", lay.attention_dp,
+                             f"{engine}'s data-parallel attention spans every tp rank: "
+                             f"must equal tp={lay.tp}")
+    values = {"ranks": str(lay.attention_dp), "attention_tp": str(lay.attention_tp)}
+    argv: list[str] = []
+    for flag, template in how.flags.items():
+        argv += [flag] if template == "" else [flag, str(_render(template, values))]
+    options: dict[str, Any] = {}
+    for key, template in how.options.items():
+        _put(options, key, True if template == "true" else _render(template, values))
+    return argv, options
+
+
 # ------------------------------------------------------------------ plan
 def hf_model_id(deployment: Deployment) -> str:
     """The checkpoint to load: the catalog's HF repo, else the model's own name."""
@@ -300,8 +344,15 @@ def plan_export(deployment: Deployment, workload: Workload, engine: str) -> Expo
     check_fits(deployment, workload, concurrency, best)
     lay, dt = deployment.layout, deployment.dtypes
     f = flags.flags
-    settings = [Setting("tp", lay.tp, f["tp"]), Setting("pp", lay.pp, f["pp"]),
-                Setting("dp", lay.dp, f["dp"]), Setting("ep", lay.ep, f["ep"]),
+    adp_argv, adp_options = attention_dp_launch(flags, engine, deployment)
+    # with DP attention the tp flag counts one rank's GPUs where the engine says so, and
+    # replicas are separate servers (the engine's DP flag now counts attention ranks)
+    launched = bool(adp_argv or adp_options)
+    per_rank = flags.attention_dp is not None and flags.attention_dp.tp == "per_rank"
+    tp = lay.attention_tp if launched and per_rank else lay.tp
+    replicas = FlagSpec(flag=None, source=f["dp"].source) if launched else f["dp"]
+    settings = [Setting("tp", tp, f["tp"]), Setting("pp", lay.pp, f["pp"]),
+                Setting("dp", lay.dp, replicas), Setting("ep", lay.ep, f["ep"]),
                 Setting("max_num_seqs", seqs, f["max_num_seqs"]),
                 Setting("token_budget", sched.max_num_batched_tokens, f["token_budget"])]
     if "chunked_prefill" in f:
@@ -320,8 +371,8 @@ def plan_export(deployment: Deployment, workload: Workload, engine: str) -> Expo
     notes = _notes(engine, deployment, dt.weights, flags)
     model = hf_model_id(deployment)
     spec_argv, spec_options, speculative = speculative_launch(flags, engine, deployment)
-    serve, extra = _serve_argv(flags, model, settings, sched.chunked_prefill, spec_argv,
-                               spec_options)
+    serve, extra = _serve_argv(flags, model, settings, sched.chunked_prefill,
+                               adp_argv + spec_argv, {**adp_options, **spec_options})
     return ExportPlan(engine=engine, engine_version=flags.version, model=model,
                       settings=tuple(settings), serve_argv=tuple(serve), extra_options=extra,
                       bench_argv=tuple(_bench_argv(flags.bench, model, workload, concurrency)),
@@ -334,11 +385,12 @@ def _notes(engine: str, deployment: Deployment, weights: str, flags: EngineFlags
     if weights not in ("bf16", "fp16") and weights not in flags.values.get("weights", {}):
         out.append(f"weights {weights}: {engine} has no load-time flag for it; load a "
                    f"checkpoint already quantised to {weights}")
-    if flags.flags["dp"].flag is None and deployment.layout.dp > 1:
+    if (flags.flags["dp"].flag is None or deployment.layout.attention_dp > 1) \
+            and deployment.layout.dp > 1:
         out.append(f"dp={deployment.layout.dp}: launch {deployment.layout.dp} copies of this "
                    "server behind a load balancer")
-    if engine == "vllm" and deployment.layout.ep > 1 and \
-            deployment.layout.ep != deployment.layout.tp * deployment.layout.dp:
+    if engine == "vllm" and deployment.layout.ep > 1 and deployment.layout.attention_dp == 1 \
+            and deployment.layout.ep != deployment.layout.tp * deployment.layout.dp:
         out.append(f"vLLM's expert-parallel size is tp*dp = "
                    f"{deployment.layout.tp * deployment.layout.dp}, not ep={deployment.layout.ep}")
     return out

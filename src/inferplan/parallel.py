@@ -56,6 +56,13 @@ class Layout:
         """tp·pp·dp devices in all."""
         return self.tp * self.pp * self.dp
 
+    def degrees(self) -> str:
+        """The degrees as reports print them: "tp=8 pp=1 dp=1", then ep and the
+        DP-attention ranks when above 1 ("tp=8 pp=1 dp=1 ep=8 attention_dp=8")."""
+        return (f"tp={self.tp} pp={self.pp} dp={self.dp}"
+                + (f" ep={self.ep}" if self.ep > 1 else "")
+                + (f" attention_dp={self.attention_dp}" if self.attention_dp > 1 else ""))
+
     @property
     def attention_tp(self) -> int:
         """Devices that split one attention rank's heads: tp/A (tp without DP attention)."""

@@ -16,9 +16,8 @@ def render_memory(result: MemoryResult, console: Console) -> None:
     d = result.deployment
     lay = d.layout
     title = (f"{d.model.name} on {d.chips}x {d.chip.display_name} ({d.topology.describe()}), "
-             f"tp={lay.tp} pp={lay.pp} dp={lay.dp}"
-             + (f" ep={lay.ep}" if lay.ep > 1 else "")
-             + f", weights {d.dtypes.weights}, KV {d.dtypes.kv}")
+             f"{lay.degrees()}"
+             f", weights {d.dtypes.weights}, KV {d.dtypes.kv}")
     table = Table(title=title, title_justify="left")
     table.add_column("per chip")
     table.add_column("bytes", justify="right")

@@ -18,8 +18,8 @@ def render_simulation(sim: Simulation, console: Console) -> None:
             else f"trace {w.trace}" if w.trace is not None
             else "offline (every request at t = 0)")
     if sim.prefill is None:
-        where = (f"{d.model.name} on {d.chips}x {d.chip.name}, tp={d.layout.tp} "
-                 f"pp={d.layout.pp} dp={d.layout.dp} ({w.router.replace('_', ' ')})")
+        where = (f"{d.model.name} on {d.chips}x {d.chip.name}, {d.layout.degrees()} "
+                 f"({w.router.replace('_', ' ')})")
     else:
         where = (f"{d.model.name}, disaggregated ({sim.router}, KV over {sim.kv_link}): "
                  + ", ".join(f"{name} {p.layout.dp}x [{p.chips // p.layout.dp}x {p.chip.name}"

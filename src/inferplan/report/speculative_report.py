@@ -19,7 +19,7 @@ def render_speculative(result: SpeculativeResult, console: Console) -> None:
     t, c, lay = result.target, result.chosen, result.target.layout
     console.print(
         f"[bold]{t.model.name}[/] + draft [bold]{result.draft.model.name}[/] on {t.chips}x "
-        f"{t.chip.display_name}, tp={lay.tp} pp={lay.pp} dp={lay.dp}; {t.efficiency}; weights "
+        f"{t.chip.display_name}, {lay.degrees()}; {t.efficiency}; weights "
         f"{t.dtypes.weights}, KV {t.dtypes.kv}, compute {t.dtypes.compute}")
     console.print(
         f"decode-only steps: batch {result.batch} per replica, {result.cached_tokens:,.0f} "

@@ -56,7 +56,8 @@ class Simulation:
                 "router": self.router, "kv_link": self.kv_link,
                 **{name: {"hardware": p.chip.name, "chips": p.chips, "replicas": p.layout.dp,
                           "tp": p.layout.tp, "pp": p.layout.pp, "ep": p.layout.ep,
-                          "attention": p.layout.attention}
+                          "attention": p.layout.attention,
+                          "attention_dp": p.layout.attention_dp}
                    for name, p in (("prefill", self.prefill), ("decode", d))},
                 "prefill_busy_fraction": r.prefill_busy_s / (r.prefill_replicas
                                                              * self.summary.duration_s),
