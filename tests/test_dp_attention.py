@@ -96,3 +96,17 @@ def test_bad_attention_dp_is_rejected_naming_the_field(parallelism: dict[str, ob
                        parallelism=parallelism)
         closed_loop(dep, wl, 8)
     assert field in str(err.value) or "attention_dp" in str(err.value)
+
+
+def test_sglang_splits_one_limit_over_its_ranks() -> None:
+    """SGLang divides --max-running-requests and --chunked-prefill-size by dp_size under DP
+    attention (`scheduler.attention_dp_limits: replica`), so 8 ranks run what one setting
+    allows; TensorRT-LLM's limits are each rank's."""
+    common = dict(model="deepseek-r1", hardware="b200", chips=8,
+                  parallelism={"tp": 8, "attention_dp": 8, "layout": "megatron"},
+                  dtypes={"weights": "fp8", "kv": "fp8", "compute": "fp8"})
+    sg, _ = make(engine="sglang", **common)
+    trt, _ = make(engine="trtllm", **common)
+    assert sg.engine.scheduler.attention_dp_limits == "replica"
+    assert sg.max_running_sequences == sg.engine.scheduler.max_num_seqs
+    assert trt.max_running_sequences == 8 * trt.engine.scheduler.max_num_seqs

@@ -188,17 +188,19 @@ class Deployment:
     @property
     def max_running_sequences(self) -> int:
         """The engine's cap on sequences running in one replica: `max_num_seqs` per
-        scheduler, and attention data parallelism (`attention: batch` set explicitly) runs
-        one scheduler per rank: TensorRT-LLM's max_batch_size is per attention-DP rank
-        (ai-dynamo/dynamo PR #11982, tracing TensorRT-LLM's PyTorch executor); SGLang sizes
-        each DP-attention worker's running requests from its own KV pool (sgl-project/
-        sglang PR #20063). Auto-chosen batch sharding (tp above the KV heads) is one
-        scheduler.
+        scheduler, and attention data parallelism runs one scheduler per rank. Where the
+        engine's limit is per rank (`scheduler.attention_dp_limits`: TensorRT-LLM's
+        max_batch_size is per attention-DP rank, ai-dynamo/dynamo PR #11982 tracing its
+        PyTorch executor; vLLM's DP engine cores) the replica runs ranks × max_num_seqs;
+        SGLang splits one --max-running-requests over its DP workers (PR #20063).
+        Auto-chosen batch sharding (tp above the KV heads) is one scheduler.
 
-        TensorRT-LLM (2048 a rank), DeepSeek-R1 at tp 8 with attention over 8 batch
-        shards: 16,384.
+        TensorRT-LLM (2048 a rank), DeepSeek-R1 at tp 8 with 8 DP-attention ranks:
+        16,384; SGLang (1024): 1024.
         """
-        return self.engine.scheduler.max_num_seqs * self.layout.attention_dp_ranks(self.model)
+        sched = self.engine.scheduler
+        ranks = self.layout.attention_dp_ranks(self.model)
+        return sched.max_num_seqs * (ranks if sched.attention_dp_limits == "per_rank" else 1)
 
     @property
     def price(self) -> float | None:

@@ -82,6 +82,11 @@ class Scheduler(_Frozen):
     adp_balance_timeout_steps: int = Field(default=0, ge=0, le=100_000)
     #: ... and once every rank holds one, this many iterations more (`batching_wait_iters`)
     adp_balance_batching_steps: int = Field(default=0, ge=0, le=100_000)
+    #: with attention data parallelism, what max_num_seqs and max_num_batched_tokens count:
+    #: `per_rank` (each rank's scheduler has its own: vLLM's DP engine cores, TensorRT-LLM's
+    #: max_batch_size/max_num_tokens) or `replica` (one setting split over the ranks:
+    #: SGLang divides --max-running-requests and --chunked-prefill-size by dp_size)
+    attention_dp_limits: Literal["per_rank", "replica"] = "per_rank"
     allreduce: Literal["custom", "nccl", "xla"]
     sources: dict[str, str]
 

@@ -321,13 +321,14 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     of b'/S̄. Clients beyond R wait in the queue for a completion: (C − R)/R request
     lifetimes (Little's law). Mean over N requests (default 10·C): (C·first + (N − C)·later)/N.
     With A attention data-parallel ranks (`Layout.attention_dp_ranks`) each rank schedules
-    with its own budget: b above is A times the engine's, and a prompt's chunk fits one
-    rank's (k_p counts chunks of the rank's room). Under TensorRT-LLM's context balancing a
-    later prompt also waits `adp_balance_wait_steps` decode steps for every rank to hold
-    one, and the window's 1 + f·L prompts (`release_group`) are released together: the
-    j-th has its first token after ⌈j·S̄/b'⌉ steps carrying min(that group, b') prompt
-    tokens, and the prompt steps carry the releases (up to the ranks' budgets), a share
-    φ = f·k_p/(prompts a step) of the steps.
+    with its own budget: b above is A times the engine's (the engine's own b where it splits
+    one setting over the ranks, `scheduler.attention_dp_limits`), and a prompt's chunk fits
+    one rank's (k_p counts chunks of the rank's room). Under TensorRT-LLM's context
+    balancing a later prompt also waits `adp_balance_wait_steps` decode steps for every rank
+    to hold one, and the window's 1 + f·L prompts (`release_group`) are released together:
+    the j-th has its first token after ⌈j·S̄/b'⌉ steps carrying min(that group, b') prompt
+    tokens, and the prompt steps carry the releases (up to the ranks' budgets), a share φ =
+    f·k_p/(prompts a step) of the steps.
     TTFT is never below one prompt's prefill. Every TTFT then carries the serving stack's
     time outside the steps (`scheduler.frontend_s`: HTTP, tokenisation, hand-off, output
     processing), which overlaps other requests' steps and loads no step.
@@ -351,6 +352,8 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     # A attention-DP ranks each schedule their own requests with their own token budget
     ranks = deployment.layout.attention_dp_ranks(deployment.model)
     rank_budget = float(workload.prefill_chunk_tokens or sched.max_num_batched_tokens)
+    if sched.attention_dp_limits == "replica":   # one setting split over the ranks
+        rank_budget = max(rank_budget / ranks, 1.0)
     budget = ranks * rank_budget
     R = np.minimum(C, float(admitted_sequences(deployment, workload)))
     interval = float(sched.recv_interval_steps)

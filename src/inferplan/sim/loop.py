@@ -158,6 +158,8 @@ class Replica:
         #: fits one rank's); the replica's step takes up to the ranks' sum
         ranks = deployment.layout.attention_dp_ranks(deployment.model)
         self.rank_budget = int(workload.prefill_chunk_tokens or sched.max_num_batched_tokens)
+        if sched.attention_dp_limits == "replica":   # one setting split over the ranks
+            self.rank_budget = max(self.rank_budget // ranks, 1)
         self.budget = ranks * self.rank_budget
         self.capacity = kv_token_capacity(deployment, workload)
         self.cap_seqs = cap_seqs
