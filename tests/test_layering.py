@@ -18,7 +18,7 @@ RANKS: dict[str, float] = {
     "models": 2, "hardware": 2,
     "collectives": 3, "parallel": 3, "engines": 3,
     "deployment": 4, "scenario": 5,
-    "memory": 6, "efficiency": 6, "partitioning": 6, "cost": 7, "steptime": 8,
+    "memory": 6, "efficiency": 6, "partitioning": 6, "communication": 6.5, "cost": 7, "steptime": 8,
     "speculative": 8.5, "roofline": 8.5, "serving": 9, "disagg": 9, "export": 9,
     "search": 10, "buckets": 10, "sim": 10, "calibrate": 10, "validate": 10,
     "validate_serving": 10, "hlo": 10,
