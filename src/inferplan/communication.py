@@ -183,40 +183,35 @@ class CommunicationPlan:
                     eff: Efficiency) -> FloatArray:
         """Layouts priced call by call, all-reduces from the engine's measured curve:
         layers · Σ_transfers per_layer · (call + per_collective_s), call the curve's time
-        of the call's bytes, else its bandwidth time plus `alpha_s`."""
-        tr, n = self.transfers(), T.ndim
-        layer: FloatArray = np.zeros(())
-        for k in range(tr.per_layer.shape[1]):
-            def at(a: npt.NDArray[Any], k: int = k) -> npt.NDArray[Any]:
-                return _lead(a[:, k], 1, n)
-            per_layer = at(tr.per_layer)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                call = np.asarray(
-                    (T * at(tr.bandwidth_per_token_s) + at(tr.fixed_bandwidth_s)) / per_layer
-                    + alpha_s, dtype=np.float64)
-            measured = np.asarray(at(tr.all_reduce) & (per_layer > 0))
-            if measured.any():
-                call = np.array(np.broadcast_to(call, np.broadcast_shapes(
-                    call.shape, measured.shape)))
-                message = np.broadcast_to(T * at(tr.bytes_per_token) + at(tr.fixed_bytes),
-                                          call.shape)
-                group = np.broadcast_to(at(tr.group_size), call.shape)
-                where = np.broadcast_to(measured, call.shape)
-                for g in np.unique(group[where]):
-                    rows = where & (group == g)
-                    curve = eff.allreduce_call_s(int(g), message[rows])
-                    if curve is not None:
-                        call[rows] = curve
-            layer = layer + np.where(per_layer > 0, per_layer * (call + per_collective_s), 0.0)
-        return np.asarray(_lead(self.layers, 1, n) * layer, dtype=np.float64)
+        of the call's bytes, else its bandwidth time plus `alpha_s` (every layout and
+        transfer at once, the transfers summed in order)."""
+        n, table, index = T.ndim, self.transfer_table, self.rows_index
 
-    def transfers(self) -> TransferTable:
-        """The transfer table with a row axis per row (rows), else as stored."""
-        if self.rows_index is None:
-            return self.transfer_table
-        index, table = self.rows_index, self.transfer_table
-        return TransferTable(**{name: getattr(table, name)[:, :, index]
-                                for name in TransferTable.__dataclass_fields__})
+        def at(name: str) -> npt.NDArray[Any]:
+            values: npt.NDArray[Any] = getattr(table, name)
+            return _lead(values if index is None else values[:, :, index], 2, n)
+        per_layer = at("per_layer")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            call = np.asarray((T * at("bandwidth_per_token_s") + at("fixed_bandwidth_s"))
+                              / per_layer + alpha_s, dtype=np.float64)
+        measured = np.nonzero(np.broadcast_to(at("all_reduce") & (per_layer > 0), call.shape))
+        if measured[0].size:
+            j, k, rows = measured[0], measured[1], measured[2:]
+            cell = np.broadcast_to(T, call.shape[2:])[rows]
+            slot = (j, k) if index is None else (
+                j, k, np.broadcast_to(_lead(index, 0, n), call.shape[2:])[rows])
+            message = cell * table.bytes_per_token[slot] + table.fixed_bytes[slot]
+            group = table.group_size[slot]
+            for g in np.unique(group):
+                same = group == g
+                curve = eff.allreduce_call_s(int(g), message[same])
+                if curve is not None:
+                    call[tuple(axis[same] for axis in measured)] = curve
+        each = np.where(per_layer > 0, per_layer * (call + per_collective_s), 0.0)
+        layer: FloatArray = np.zeros(())
+        for slot_k in range(each.shape[1]):
+            layer = layer + each[:, slot_k]
+        return np.asarray(_lead(self.layers, 1, n) * layer, dtype=np.float64)
 
     def _least(self, times: FloatArray, T: FloatArray) -> tuple[FloatArray, StrArray]:
         """The least time over the layouts and its layout's name (the first on a tie)."""

@@ -50,12 +50,13 @@ def rows_ready(workload: Workload, values: IntArray) -> bool:
 def family_key(deployment: Deployment, workload: Workload) -> tuple[object, ...]:
     """What the deployments of one family share (objects by identity, as `expand` builds
     one per space entry): model, chip, engine, dtypes, efficiency mode, step-time model,
-    memory fraction, price, partitioning and attention choice, output length and
-    prefill chunk."""
+    memory fraction, price, partitioning and attention choice, and whether requests
+    decode at all (output_len > 1: the prefill step is then priced under the label
+    `vectorised.static_batch_latencies` gives it); prompt and output lengths vary."""
     d, lay = deployment, deployment.layout
     return (id(d.model), id(d.chip), id(d.engine), d.dtypes, d.efficiency, id(d.step_time),
             d.memory_utilization, d.price_usd_per_chip_hour, lay.layout, lay.attention,
-            d.speculative is None, workload.output_len, workload.prefill_chunk_tokens)
+            d.speculative is None, workload.output_len > 1, workload.prefill_chunk_tokens)
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,11 @@ def evaluate_family(items: Sequence[tuple[Deployment, Workload, IntArray]]
     TPOT = the mean decode step over contexts S..S+n−2 and e2e = TTFT + (n−1)·TPOT,
     `serving.static_batch`'s numbers.
 
-    Two prompt lengths × 26 layouts of Qwen3-8B bf16 under vLLM on H100s, 16 batches
-    each: 832 points, one memory call per prompt length, then the fitting rows in one
-    prefill call (R × 1) and one decode call (R × 15).
+    A row is one (deployment, batch) with a point that fits; the workload shapes are
+    columns: the prefill step of each prompt length, then each shape's decode contexts
+    side by side. Two prompt lengths × 26 layouts of Qwen3-8B bf16 under vLLM on H100s,
+    16 batches each, 16 output tokens: 832 points, one memory call per prompt length,
+    then ≤ 416 rows in one prefill call (× 2) and one decode call (× 30).
     """
     members: dict[int, int] = {}
     deployments: list[Deployment] = []
@@ -86,47 +89,61 @@ def evaluate_family(items: Sequence[tuple[Deployment, Workload, IntArray]]
         if id(dep) not in members:
             members[id(dep)] = len(deployments)
             deployments.append(dep)
-    sizes = np.asarray([v.size for _, _, v in items], dtype=np.int64)
-    member = np.repeat(np.asarray([members[id(d)] for d, _, _ in items], dtype=np.intp), sizes)
-    batch = np.concatenate([np.asarray(v, dtype=np.int64) for _, _, v in items])
-    item = np.repeat(np.arange(len(items)), sizes)
-    rows = DeploymentRows(tuple(deployments), member)
     shapes: dict[Workload, int] = {}
     for _, w, _ in items:
         shapes.setdefault(w, len(shapes))
-    shape_of_item = np.asarray([shapes[w] for _, w, _ in items], dtype=np.int64)
-    shape = shape_of_item[item]
+    sizes = np.asarray([v.size for _, _, v in items], dtype=np.int64)
+    member = np.repeat(np.asarray([members[id(d)] for d, _, _ in items], dtype=np.intp), sizes)
+    shape = np.repeat(np.asarray([shapes[w] for _, w, _ in items], dtype=np.intp), sizes)
+    batch = np.concatenate([np.asarray(v, dtype=np.int64) for _, _, v in items])
+    rows = DeploymentRows(tuple(deployments), member)
     fits = np.zeros(batch.size, dtype=bool)
-    input_len = np.zeros(batch.size, dtype=np.float64)
     for w, s in shapes.items():
         at = np.nonzero(shape == s)[0]
         fits[at] = np.asarray(memory_breakdown(rows.take(member[at]), w, batch[at]).fits,
                               dtype=bool)
-        input_len[at] = float(w.input_len)
-    n = items[0][1].output_len
+    # rows: the (member, batch) pairs with a fitting point, each once
+    span = int(batch.max()) + 1 if batch.size else 1
+    pair = member.astype(np.int64) * span + batch
+    pairs, row_of = np.unique(pair[fits], return_inverse=True)
+    workloads = list(shapes)
+    ttft_rows, tpot_rows = _static_latencies(
+        rows, (pairs // span).astype(np.intp), (pairs % span).astype(np.float64), workloads,
+        "decode" if workloads[0].output_len > 1 and phase_label_is_inert(deployments[0])
+        else "prefill")
     ttft, tpot = np.full(batch.size, np.nan), np.full(batch.size, np.nan)
-    timed = np.nonzero(fits)[0]
-    steps = max(n - 1, 0)
-    per_row = max(1, ROW_CELLS // max(steps, 1))
-    inert = steps > 0 and phase_label_is_inert(deployments[0])
-    for start in range(0, timed.size, per_row):
-        at = timed[start:start + per_row]
-        ttft[at], tpot[at] = _static_latencies(
-            rows.take(member[at][:, None]), batch[at][:, None].astype(np.float64),
-            input_len[at][:, None], n, "decode" if inert else "prefill")
+    ttft[fits] = ttft_rows[row_of, shape[fits]]
+    tpot[fits] = tpot_rows[row_of, shape[fits]]
+    n = np.asarray([w.output_len for w in workloads], dtype=np.int64)[shape]
     return FamilyMetrics(fits, ttft, tpot, np.asarray(ttft + (n - 1) * tpot, dtype=np.float64))
 
 
-def _static_latencies(rows: DeploymentRows, B: FloatArray, S: FloatArray, n: int,
-                      prefill_label: str) -> tuple[FloatArray, FloatArray]:
-    """TTFT and TPOT of rows (B and S of shape (R, 1)): one prefill call priced under
-    `prefill_label` (what `vectorised.static_batch_latencies` prices it under) and one
-    decode call over the (R, n−1) contexts, meaned per row (0 with no decode step)."""
-    ttft = np.asarray(step_cost(rows, prefill_label, B, S, 0.0).latency_s,
-                      dtype=np.float64)[:, 0]
-    steps = decode_contexts(0, n)
-    if steps.size == 0:
-        return ttft, np.zeros(ttft.shape, dtype=np.float64)
-    decode = np.asarray(step_cost(rows, "decode", B, 1.0, S + steps[None, :]).latency_s,
-                        dtype=np.float64)
-    return ttft, np.asarray(np.mean(decode, axis=1), dtype=np.float64)
+def _static_latencies(rows: DeploymentRows, member: npt.NDArray[np.intp], B: FloatArray,
+                      workloads: list[Workload], prefill_label: str
+                      ) -> tuple[FloatArray, FloatArray]:
+    """TTFT and TPOT of each (member, batch) row for each workload (arrays rows ×
+    workloads): one prefill call per slice of rows, its columns the prompt lengths,
+    priced under `prefill_label` (what `vectorised.static_batch_latencies` prices it
+    under), and one decode call over every workload's decode contexts side by side,
+    meaned per workload (0 with no decode step); at most `ROW_CELLS` decode cells a
+    call."""
+    S = np.asarray([float(w.input_len) for w in workloads])
+    contexts = [decode_contexts(w.input_len, w.output_len) for w in workloads]
+    ends = np.cumsum([c.size for c in contexts])
+    cached = np.concatenate(contexts)[None, :]
+    ttft = np.empty((B.size, len(workloads)))
+    tpot = np.zeros((B.size, len(workloads)))
+    per_call = max(1, ROW_CELLS // max(cached.size, 1))
+    for lo in range(0, B.size, per_call):
+        at = slice(lo, lo + per_call)
+        part, b = rows.take(member[at][:, None]), B[at][:, None]
+        ttft[at] = np.asarray(step_cost(part, prefill_label, b, S[None, :], 0.0).latency_s,
+                              dtype=np.float64)
+        if cached.size == 0:
+            continue
+        decode = np.asarray(step_cost(part, "decode", b, 1.0, cached).latency_s,
+                            dtype=np.float64)
+        for j, end in enumerate(ends):
+            block = np.ascontiguousarray(decode[:, end - contexts[j].size:end])
+            tpot[at, j] = np.mean(block, axis=1) if block.shape[1] else 0.0
+    return ttft, tpot
