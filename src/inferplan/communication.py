@@ -22,6 +22,7 @@ from inferplan.collectives import (
     all_gather_time,
     all_to_all_time,
     place_group,
+    placement_key,
     send_recv_time,
 )
 from inferplan.deployment import Deployment, DeploymentRows
@@ -183,23 +184,26 @@ class CommunicationPlan:
                     eff: Efficiency) -> FloatArray:
         """Layouts priced call by call, all-reduces from the engine's measured curve:
         layers · Σ_transfers per_layer · (call + per_collective_s), call the curve's time
-        of the call's bytes, else its bandwidth time plus `alpha_s` (every layout and
-        transfer at once, the transfers summed in order)."""
+        of the call's bytes, else its bandwidth time plus `alpha_s`. Every (layout,
+        transfer) slot some member uses is priced at once; each layout's transfers are
+        summed in order."""
         n, table, index = T.ndim, self.transfer_table, self.rows_index
+        used = table.per_layer > 0
+        js, ks = np.nonzero(used if index is None else used.any(axis=2))
 
         def at(name: str) -> npt.NDArray[Any]:
-            values: npt.NDArray[Any] = getattr(table, name)
-            return _lead(values if index is None else values[:, :, index], 2, n)
+            values: npt.NDArray[Any] = getattr(table, name)[js, ks]
+            return _lead(values if index is None else values[:, index], 1, n)
         per_layer = at("per_layer")
         with np.errstate(divide="ignore", invalid="ignore"):
             call = np.asarray((T * at("bandwidth_per_token_s") + at("fixed_bandwidth_s"))
                               / per_layer + alpha_s, dtype=np.float64)
         measured = np.nonzero(np.broadcast_to(at("all_reduce") & (per_layer > 0), call.shape))
         if measured[0].size:
-            j, k, rows = measured[0], measured[1], measured[2:]
-            cell = np.broadcast_to(T, call.shape[2:])[rows]
-            slot = (j, k) if index is None else (
-                j, k, np.broadcast_to(_lead(index, 0, n), call.shape[2:])[rows])
+            a, rows = measured[0], measured[1:]
+            cell = np.broadcast_to(T, call.shape[1:])[rows]
+            slot = (js[a], ks[a]) if index is None else (
+                js[a], ks[a], np.broadcast_to(_lead(index, 0, n), call.shape[1:])[rows])
             message = cell * table.bytes_per_token[slot] + table.fixed_bytes[slot]
             group = table.group_size[slot]
             for g in np.unique(group):
@@ -208,9 +212,10 @@ class CommunicationPlan:
                 if curve is not None:
                     call[tuple(axis[same] for axis in measured)] = curve
         each = np.where(per_layer > 0, per_layer * (call + per_collective_s), 0.0)
-        layer: FloatArray = np.zeros(())
-        for slot_k in range(each.shape[1]):
-            layer = layer + each[:, slot_k]
+        layer = np.zeros((table.per_layer.shape[0], *each.shape[1:]))
+        for k in range(table.per_layer.shape[1]):
+            at_k = ks == k
+            layer[js[at_k]] = layer[js[at_k]] + each[at_k]
         return np.asarray(_lead(self.layers, 1, n) * layer, dtype=np.float64)
 
     def _least(self, times: FloatArray, T: FloatArray) -> tuple[FloatArray, StrArray]:
@@ -335,25 +340,21 @@ def rows_plan(plans: Sequence[CommunicationPlan], index: npt.NDArray[np.intp]
                                     "pp_per_token_s", "pp_latency_s")})
 
 
-def placement_key(topology: Topology, full: bool) -> object:
-    """What a step's collectives read of the slice beyond its chip: on a torus its shape
-    (groups follow the slice's axes and wraparounds); elsewhere a group's placement
-    depends on its own size and stride and the chip's scale-up domain alone
-    (`collectives.place_group`), so only whether the slice spans several domains, which
-    the pipeline sends cross (`full`; the tensor-parallel layouts read nothing).
-
-    4, 8 or 16 H100s, the layouts: None; the full plan: False, False, True. A TPU v5e
-    4x4: (4, 4)."""
-    if topology.chip.scale_up.topology == "torus":
-        return topology.shape
-    return topology.domains > 1 if full else None
+def slice_key(topology: Topology, full: bool) -> object:
+    """What a step's collectives read of the slice beyond its chip: where its groups sit
+    (`collectives.placement_key`: the shape on a torus, else nothing) and, for the full
+    plan, whether the slice spans several scale-up domains, which the pipeline sends
+    cross. 4, 8 or 16 H100s: the layouts None; the full plan (None, False), (None, False),
+    (None, True). A TPU v5e 4x4: ((4, 4), False)."""
+    where = placement_key(topology)
+    return (where, topology.domains > 1) if full else where
 
 
 class _PlanKey(CacheKey):
     """A deployment's hashable identity for its collectives (`key`), carrying the
     deployment a plan is built from: model, degrees, partitioning, the compute and
     weight dtypes, the chip's links, the slice as far as the collectives read it
-    (`placement_key`) and the link efficiency. `full=False` leaves out what only the
+    (`slice_key`) and the link efficiency. `full=False` leaves out what only the
     pipeline, expert and logits collectives read (pp, ep); no collective reads dp, so
     deployments that differ only in replicas share a plan."""
 
@@ -366,7 +367,7 @@ class _PlanKey(CacheKey):
         self.key = (deployment.model, degrees, lay.layout, lay.attention,
                     deployment.dtypes.compute, deployment.dtypes.weights, chip.name,
                     chip.interconnect, chip.scale_up, chip.scale_out, chip.cores_per_chip,
-                    placement_key(deployment.topology, full), link_efficiency)
+                    slice_key(deployment.topology, full), link_efficiency)
         self._hash = hash(self.key)
 
 
