@@ -19,7 +19,12 @@ import numpy.typing as npt
 from inferplan.deployment import Deployment, Workload
 from inferplan.hardware import ChipSpec
 from inferplan.models import ModelSpec
-from inferplan.search.evaluate import EVALUATORS, GroupMetrics, evaluate_static_groups
+from inferplan.search.evaluate import (
+    EVALUATORS,
+    GroupMetrics,
+    evaluate_static_groups,
+    requests_per_s,
+)
 from inferplan.search.evaluate_speculative import evaluate_speculative
 from inferplan.search.expand import Group, expand
 from inferplan.search.objectives import OK, REASONS, Columns, classify, rank
@@ -231,10 +236,9 @@ class _Points:
         self.tpot[at], self.e2e[at] = m.tpot_s, m.e2e_latency_s
 
 
-def _per_point(groups: list[Group], points: _Points, slo: Any) -> Columns:
-    """Chips, $/hour and output tokens/s of every point: a replica completes `batch`
-    requests per end-to-end latency, dp·B/e2e·output_len (`GroupMetrics.requests_per_s`);
-    filled in slices of `SLICE_POINTS`."""
+def _per_point(groups: list[Group], points: _Points) -> Columns:
+    """Chips, $/hour and output tokens/s of every point: requests per second
+    (`evaluate.requests_per_s`) times output_len, filled in slices of `SLICE_POINTS`."""
     nan = float("nan")
     dp, out_len = np.zeros(len(groups), dtype=np.int64), np.zeros(len(groups), dtype=np.int64)
     chips, usd = np.full(len(groups), nan), np.full(len(groups), nan)
@@ -248,8 +252,7 @@ def _per_point(groups: list[Group], points: _Points, slo: Any) -> Columns:
     for lo in range(0, points.group.size, SLICE_POINTS):
         at = slice(lo, lo + SLICE_POINTS)
         g = points.group[at]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            tps[at] = dp[g] * points.batch[at] / points.e2e[at] * out_len[g]
+        tps[at] = requests_per_s(dp[g], points.batch[at], points.e2e[at]) * out_len[g]
     return Columns(chips=chips[points.group], usd_per_hour=usd[points.group],
                    ttft_s=points.ttft, tpot_s=points.tpot, e2e_latency_s=points.e2e,
                    output_tokens_per_s=tps)
@@ -278,10 +281,10 @@ def run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
 
     def flush() -> None:
         for gis in families.values():
-            items = [(groups[j].deployment, groups[j].workload, groups[j].values)
-                     for j in gis]
+            items = [(dep, groups[j].workload, groups[j].values)
+                     for j in gis if (dep := groups[j].deployment) is not None]
             sizes = np.asarray([v.size for _, _, v in items], dtype=np.int64)
-            points.put_family(gis, sizes, evaluate_family(items))  # type: ignore[arg-type]
+            points.put_family(gis, sizes, evaluate_family(items))
         families.clear()
 
     pending: dict[int, GroupMetrics] = {}      # a static run's groups, evaluated together
@@ -314,7 +317,7 @@ def run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
     if progress is not None:
         progress(done_points, total_points)
 
-    cols = _per_point(groups, points, space.slo)
+    cols = _per_point(groups, points)
     point_group, point_value = points.group, points.value
     status = classify(points.fits, cols, space.slo, space.objective)
     for k, reason in enumerate(REASONS):
