@@ -2,14 +2,14 @@
 
 A *family* is the plain static groups whose deployments differ only in plain numbers
 (`family_key`: the same model, chip, engine, dtypes, efficiency mode, step-time model,
-memory fraction, price, partitioning choice and output length; tp, pp, dp, slice and
-prompt length vary). Each (deployment, batch) point of a family is a row of a
-`deployment.DeploymentRows`:
+memory fraction, price and partitioning choice; tp, pp, dp, slice, prompt and output
+length vary). Each (deployment, batch) of a family with a point that fits is a row of a
+`deployment.DeploymentRows`, and the workload shapes are columns:
 
-- memory: one `memory.memory_breakdown` call per prompt length over the family's points;
-- TTFT: one `steptime.step_cost` call over the fitting rows (B, S), shape (R, 1);
-- TPOT: one call over the rows × decode contexts, (R, 1) against (1, n−1), meaned per
-  row, as `decode_mean` does for a full grid.
+- memory: one `memory.memory_breakdown` call per shape over the family's points;
+- TTFT: one `steptime.step_cost` call, rows × prompt lengths;
+- TPOT: one call over rows × every shape's decode contexts side by side, meaned per
+  shape, as `decode_mean` does for a full grid.
 
 The cost is elementwise over rows and cells, so every number is the one the
 per-deployment path (`evaluate.evaluate_static_groups`) gives; a group whose decode grid
