@@ -15,12 +15,13 @@ from tests.conftest import make
 
 from inferplan import communication
 from inferplan.communication import communication as comm_time
-from inferplan.deployment import Deployment, DeploymentRows, Workload, scale_out_problem
+from inferplan.deployment import Deployment, Workload, scale_out_problem
 from inferplan.efficiency import efficiency_for
 from inferplan.hardware import catalog_chip
 from inferplan.memory import memory_breakdown
 from inferplan.models import catalog_model
 from inferplan.partitioning import ws2d
+from inferplan.rows import DeploymentRows
 from inferplan.search import parse_space, result, run_search
 from inferplan.steptime import step_cost
 

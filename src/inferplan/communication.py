@@ -25,13 +25,14 @@ from inferplan.collectives import (
     placement_key,
     send_recv_time,
 )
-from inferplan.deployment import Deployment, DeploymentRows
+from inferplan.deployment import Deployment
 from inferplan.efficiency import CacheKey, Efficiency
 from inferplan.hardware import Topology
 from inferplan.models import ModelSpec
 from inferplan.partitioning import feasible_layouts
 from inferplan.partitioning.linear import LinearPlan, linear_plan
 from inferplan.partitioning.volumes import as_tokens
+from inferplan.rows import DeploymentRows
 from inferplan.units import InferplanError, dtype_bytes
 
 FloatArray = npt.NDArray[np.float64]

@@ -31,7 +31,7 @@ from inferplan.communication import communication as communication
 from inferplan.communication import communication_time_s as communication_time_s
 from inferplan.communication import ep_all_to_all_bytes as ep_all_to_all_bytes
 from inferplan.communication import tensor_parallel_time_s as tensor_parallel_time_s
-from inferplan.deployment import Deployment, DeploymentRows
+from inferplan.deployment import Deployment
 from inferplan.efficiency import Efficiency, efficiency_for
 from inferplan.memory import (
     activation_bytes_per_token,
@@ -41,7 +41,8 @@ from inferplan.memory import (
     linear_state_shards,
 )
 from inferplan.models import ModelSpec
-from inferplan.parallel import Layout, LayoutRows, per_layout
+from inferplan.parallel import Layout
+from inferplan.rows import DeploymentRows, LayoutRows, per_layout
 from inferplan.units import dtype_bytes
 
 FloatArray = npt.NDArray[np.float64]

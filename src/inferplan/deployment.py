@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cache
 from importlib import resources
-from typing import Any, Literal, TypeVar
-
-import numpy as np
-import numpy.typing as npt
+from typing import Any, Literal
 
 from inferplan.engines import EngineProfile, engine_profile
 from inferplan.hardware import ChipSpec, Topology
 from inferplan.models import ModelSpec
-from inferplan.parallel import IndexArray, Layout, LayoutRows, check_degrees, check_layout
+from inferplan.parallel import Layout, check_degrees, check_layout
 from inferplan.units import InferplanError, parse_bundled_yaml
 
 Efficiency = Literal["ideal", "realistic"]
@@ -208,116 +204,6 @@ class Deployment:
     def price(self) -> float | None:
         """USD per chip-hour: the scenario's override, else the catalog's."""
         return self.price_usd_per_chip_hour or self.chip.price_usd_per_chip_hour
-
-
-_T = TypeVar("_T")
-
-
-@dataclass(frozen=True, eq=False)
-class DeploymentRows:
-    """Deployments that differ only in plain numbers, laid along the rows of one array
-    computation: `members`, the distinct deployments, and `index`, the member each row
-    runs (an integer array of the rows' shape, e.g. (R, 1) against (R, columns) of
-    cells). Members share the model, chip, dtypes, efficiency mode, engine, step-time
-    model, memory fraction and price, and their layouts' partitioning and attention
-    choice; their degrees (`layout`: `parallel.LayoutRows`) and slices differ. `cost`,
-    `efficiency` and `memory` read it where they read a `Deployment`, one value per row,
-    so a search prices a whole family of deployments in one numpy pass.
-
-    LLaMA 3.1-8B under vLLM on H100s at tp 1 and tp 2 (2 and 4 chips), rows
-    [[0], [0], [1]]: layout.tp = [[1.], [1.], [2.]].
-    """
-
-    members: tuple[Deployment, ...]
-    index: IndexArray
-    #: per-member values already computed (`each`, `once`), shared by `take`'s rows
-    memo: dict[object, Any] = field(default_factory=dict, repr=False)
-    #: values of these rows (`per_rows`), not shared
-    cache: dict[object, Any] = field(default_factory=dict, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.memo.get("checked"):
-            return
-        first = self.members[0]
-        for m in self.members[1:]:
-            same = ((m.model is first.model or m.model == first.model)
-                    and (m.chip is first.chip or m.chip == first.chip)
-                    and (m.engine is first.engine or m.engine == first.engine)
-                    and m.dtypes == first.dtypes and m.efficiency == first.efficiency
-                    and m.step_time is first.step_time
-                    and m.memory_utilization == first.memory_utilization
-                    and m.price_usd_per_chip_hour == first.price_usd_per_chip_hour
-                    and m.speculative is None)
-            if not same:
-                raise ValueError("rows of deployments differ only in their layouts' "
-                                 "degrees and their slices")
-        if first.speculative is not None:
-            raise ValueError("rows of deployments decode plainly (no draft)")
-        self.memo["checked"] = True
-
-    def take(self, index: npt.ArrayLike) -> DeploymentRows:
-        """The same members over other rows (their per-member values kept)."""
-        return DeploymentRows(self.members, np.asarray(index, dtype=np.intp), self.memo)
-
-    def each(self, fn: Callable[[Deployment], _T]) -> tuple[_T, ...]:
-        """fn of every member, in member order, computed once per function."""
-        return self.once(fn, lambda: tuple(fn(m) for m in self.members))
-
-    def once(self, key: object, build: Callable[[], _T]) -> _T:
-        """build() the first time `key` is asked for, then the same value: for values of
-        the members alone (never of `index`), shared with `take`'s rows."""
-        if key not in self.memo:
-            self.memo[key] = build()
-        return self.memo[key]   # type: ignore[no-any-return]
-
-    def per_rows(self, key: object, build: Callable[[], _T]) -> _T:
-        """build() the first time `key` is asked for on these rows (values that read
-        `index`), then the same value."""
-        if key not in self.cache:
-            self.cache[key] = build()
-        return self.cache[key]   # type: ignore[no-any-return]
-
-    def member_values(self, per_row: npt.ArrayLike) -> npt.NDArray[np.float64]:
-        """Each member's value of an array that is constant over the member's rows (read
-        at its first row); NaN for a member without rows."""
-        values = np.broadcast_to(np.asarray(per_row, dtype=np.float64), self.index.shape)
-        members, first = np.unique(self.index.ravel(), return_index=True)
-        out = np.full(len(self.members), np.nan)
-        out[members] = values.ravel()[first]
-        return out
-
-    @cached_property
-    def layout(self) -> LayoutRows:
-        return LayoutRows(self.once("layouts", lambda: tuple(m.layout for m in self.members)),
-                          self.index)
-
-    @property
-    def model(self) -> ModelSpec:
-        return self.members[0].model
-
-    @property
-    def chip(self) -> ChipSpec:
-        return self.members[0].chip
-
-    @property
-    def dtypes(self) -> Dtypes:
-        return self.members[0].dtypes
-
-    @property
-    def efficiency(self) -> Efficiency:
-        return self.members[0].efficiency
-
-    @property
-    def engine(self) -> EngineProfile:
-        return self.members[0].engine
-
-    @property
-    def step_time(self) -> object | None:
-        return self.members[0].step_time
-
-    @property
-    def usable_fraction(self) -> float:
-        return self.members[0].usable_fraction
 
 
 @cache

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inferplan.deployment import Deployment, DeploymentRows
+from inferplan.deployment import Deployment
 from inferplan.engines import OpCosts
 from inferplan.hardware import ChipSpec
+from inferplan.rows import DeploymentRows
 from inferplan.units import dtype_bytes, parse_bundled_yaml
 
 FloatArray = npt.NDArray[np.float64]

@@ -15,17 +15,11 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from inferplan.deployment import (
-    Deployment,
-    DeploymentRows,
-    Dtypes,
-    Efficiency,
-    Workload,
-    engine_defaults,
-)
+from inferplan.deployment import Deployment, Dtypes, Efficiency, Workload, engine_defaults
 from inferplan.hardware import ChipSpec, Topology, default_topology, legal_chip_counts
 from inferplan.models import ModelSpec
-from inferplan.parallel import Layout, LayoutRows, check_layout, per_layout
+from inferplan.parallel import Layout, check_layout
+from inferplan.rows import DeploymentRows, LayoutRows, per_layout
 from inferplan.units import InferplanError, dtype_bytes
 
 FloatArray = npt.NDArray[np.float64]

@@ -14,21 +14,14 @@ Attention under tp > K (more shards than KV heads) has two options:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
-from typing import Any, Literal
-
-import numpy as np
-import numpy.typing as npt
+from typing import Literal
 
 from inferplan.hardware import ChipSpec
 from inferplan.models import ModelSpec
 from inferplan.units import InferplanError
 
 AttentionSharding = Literal["auto", "heads", "batch"]
-FloatArray = npt.NDArray[np.float64]
-IndexArray = npt.NDArray[np.intp]
 
 #: The partitionings of Pope et al. (2023) plus Megatron's, named as `parallelism.layout`.
 LAYOUTS = ("auto", "megatron", "ws1d", "ws2d", "wg_x", "wg_xy", "wg_xyz")
@@ -77,129 +70,6 @@ class Layout:
         sharding chosen by `auto` for tp above the KV heads is one scheduler).
         DeepSeek-R1 (K = 1) at tp 8, attention: batch: 8; the same under auto: 1."""
         return self.kv_batch_shards(model) if self.attention == "batch" else 1
-
-
-class _Members:
-    """A tuple of layouts as a cache key, its hash computed once."""
-
-    __slots__ = ("_hash", "layouts")
-
-    def __init__(self, layouts: tuple[Layout, ...]) -> None:
-        self.layouts, self._hash = layouts, hash(layouts)
-
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Members) and (self.layouts is other.layouts
-                                                or self.layouts == other.layouts)
-
-
-@lru_cache(maxsize=1024)
-def _interned(members: _Members) -> _Members:
-    """The first `_Members` equal to `members`: rows of the same layouts share one key,
-    so `_member_values` compares keys by identity, not layout by layout."""
-    return members
-
-
-@lru_cache(maxsize=4096)
-def _member_values(fn: Callable[..., float], args: tuple[Hashable, ...],
-                   kwargs: tuple[tuple[str, Hashable], ...], members: _Members) -> FloatArray:
-    """fn(*args, layout=m, **kwargs) for each member m, read-only (shared by the cache)."""
-    out = np.asarray([fn(*args, layout=m, **dict(kwargs)) for m in members.layouts],
-                     dtype=np.float64)
-    out.setflags(write=False)
-    return out
-
-
-def _head_shards(model: ModelSpec, layout: Layout) -> int:
-    return layout.head_shards(model)
-
-
-def _kv_batch_shards(model: ModelSpec, layout: Layout) -> int:
-    return layout.kv_batch_shards(model)
-
-
-@dataclass(frozen=True, eq=False)
-class LayoutRows:
-    """Several layouts laid along the rows of one array computation: `members`, the
-    distinct layouts, and `index`, the member each row runs (an integer array of the
-    rows' shape: (R, 1) broadcasts against (R, columns) of cells). The degrees are float
-    arrays of that shape and `each` spreads any per-layout quantity over the rows, so
-    `cost` and `memory` price many deployments in one numpy pass
-    (`deployment.DeploymentRows`). Members share the partitioning (`layout`) and the
-    attention choice (`attention`); only numbers differ.
-
-    Members tp 1 and tp 8, rows [[0], [1], [1]]: tp = [[1.], [8.], [8.]].
-    """
-
-    members: tuple[Layout, ...]
-    index: IndexArray
-
-    def __post_init__(self) -> None:
-        first = self.members[0]
-        if any((m.layout, m.attention) != (first.layout, first.attention)
-               for m in self.members):
-            raise ValueError("rows of layouts share the partitioning and attention choice")
-
-    @cached_property
-    def _key(self) -> _Members:
-        return _interned(_Members(self.members))
-
-    def each(self, fn: Callable[..., float], *args: Hashable, **kwargs: Hashable
-             ) -> FloatArray:
-        """fn(*args, layout=member, **kwargs) of every row's member: evaluated once per
-        member (cached per function, arguments and members) and gathered by `index`."""
-        return np.asarray(_member_values(fn, args, tuple(sorted(kwargs.items())), self._key)
-                          [self.index], dtype=np.float64)
-
-    def _degree(self, name: str) -> FloatArray:
-        values = np.asarray([getattr(m, name) for m in self.members], dtype=np.float64)
-        return np.asarray(values[self.index], dtype=np.float64)
-
-    @cached_property
-    def tp(self) -> FloatArray:
-        return self._degree("tp")
-
-    @cached_property
-    def pp(self) -> FloatArray:
-        return self._degree("pp")
-
-    @cached_property
-    def dp(self) -> FloatArray:
-        return self._degree("dp")
-
-    @cached_property
-    def ep(self) -> FloatArray:
-        return self._degree("ep")
-
-    @property
-    def layout(self) -> str:
-        return self.members[0].layout
-
-    @property
-    def attention(self) -> AttentionSharding:
-        return self.members[0].attention
-
-    def head_shards(self, model: ModelSpec) -> FloatArray:
-        """`Layout.head_shards` of each row."""
-        return self.each(_head_shards, model)
-
-    def kv_batch_shards(self, model: ModelSpec) -> FloatArray:
-        """`Layout.kv_batch_shards` of each row."""
-        return self.each(_kv_batch_shards, model)
-
-
-def per_layout(fn: Callable[..., Any], *args: Hashable, layout: Layout | LayoutRows,
-               **kwargs: Hashable) -> Any:
-    """fn(*args, layout=layout, **kwargs): a per-layout quantity for one layout, or for
-    rows of layouts (`LayoutRows.each`) one value per row. How an array formula reads a
-    cached per-layout sum (parameters per device, state shards) for either.
-    Megatron's `matmul_params_per_token` for LLaMA 3-70B: 8.56e9 at tp 8; rows of tp 4
-    and tp 8: [[1.71e10], [8.56e9]]."""
-    if isinstance(layout, LayoutRows):
-        return layout.each(fn, *args, **kwargs)
-    return fn(*args, layout=layout, **kwargs)
 
 
 def check_layout(model: ModelSpec, chip: ChipSpec, layout: Layout, chips: int) -> None:

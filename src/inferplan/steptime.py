@@ -22,7 +22,8 @@ import numpy.typing as npt
 
 from inferplan.cost import TERMS, FloatArray, Segment, StepCost
 from inferplan.cost import mixed_step_cost as analytic_step_cost
-from inferplan.deployment import Deployment, DeploymentRows, Efficiency
+from inferplan.deployment import Deployment, Efficiency
+from inferplan.rows import DeploymentRows
 from inferplan.units import InferplanError
 
 

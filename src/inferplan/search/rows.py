@@ -24,8 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from inferplan.deployment import Deployment, DeploymentRows, Workload
+from inferplan.deployment import Deployment, Workload
 from inferplan.memory import memory_breakdown
+from inferplan.rows import DeploymentRows
 from inferplan.search.decode_mean import decode_contexts, full_grid
 from inferplan.search.vectorised import phase_label_is_inert
 from inferplan.steptime import step_cost
