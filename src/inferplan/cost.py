@@ -27,14 +27,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inferplan.collectives import (
-    all_gather_time,
-    all_to_all_time,
-    place_group,
-    send_recv_time,
-)
+from inferplan.communication import communication as communication
+from inferplan.communication import communication_time_s as communication_time_s
+from inferplan.communication import ep_all_to_all_bytes as ep_all_to_all_bytes
+from inferplan.communication import tensor_parallel_time_s as tensor_parallel_time_s
 from inferplan.deployment import Deployment
-from inferplan.efficiency import CacheKey, Efficiency, efficiency_for
+from inferplan.efficiency import Efficiency, efficiency_for
 from inferplan.memory import (
     activation_bytes_per_token,
     attention_params_per_device,
@@ -44,10 +42,8 @@ from inferplan.memory import (
 )
 from inferplan.models import ModelSpec
 from inferplan.parallel import Layout
-from inferplan.partitioning import feasible_layouts
-from inferplan.partitioning.linear import LinearPlan, linear_plan
-from inferplan.partitioning.volumes import as_tokens
-from inferplan.units import InferplanError, dtype_bytes
+from inferplan.rows import DeploymentRows, LayoutRows, per_layout
+from inferplan.units import dtype_bytes
 
 FloatArray = npt.NDArray[np.float64]
 TERMS = ("compute", "weights", "kv", "communication", "overhead")
@@ -69,7 +65,7 @@ def attended_positions(new_tokens: npt.ArrayLike, cached_tokens: npt.ArrayLike,
                       dtype=np.float64)
 
 
-def attention_flops(model: ModelSpec, layout: Layout, batch: npt.ArrayLike,
+def attention_flops(model: ModelSpec, layout: Layout | LayoutRows, batch: npt.ArrayLike,
                     new_tokens: npt.ArrayLike, cached_tokens: npt.ArrayLike) -> FloatArray:
     """Score and value FLOPs per device over all layers: B·per_pos/tp·Σ_l attended_l.
 
@@ -81,7 +77,7 @@ def attention_flops(model: ModelSpec, layout: Layout, batch: npt.ArrayLike,
     replicated on every shard (not divided by tp). Linear layers cost q·flops_per_token/tp.
     GLM-5, tp=8, one decode token at T=8192: 78·(65,536·2048/8 + 8,256·8192) = 6.58e9.
     Each distinct (window, kind) is computed once, times its layer count
-    (`ModelSpec.attention_groups`).
+    (`ModelSpec.attention_groups`). Rows of layouts: tp per row.
     """
     per_pos = model.attention_flops_per_position
     q = np.asarray(new_tokens, dtype=np.float64)
@@ -150,7 +146,8 @@ def attention_rank_batch(batch: npt.ArrayLike, ranks: int) -> FloatArray:
     return np.asarray(ranks * np.maximum(B / ranks, np.minimum(B, 1.0)), dtype=np.float64)
 
 
-def routed_params_per_token(model: ModelSpec, layout: Layout) -> float:
+def routed_params_per_token(model: ModelSpec, layout: Layout | LayoutRows
+                            ) -> float | FloatArray:
     """Routed-expert parameters one token multiplies on one device over all layers: per
     MoE layer top-k · expert params / tp (the part of `matmul_params_per_token` the fused
     MoE op computes).
@@ -163,7 +160,8 @@ def routed_params_per_token(model: ModelSpec, layout: Layout) -> float:
     return model.num_moe_layers * model.moe.experts_per_token * model.expert_params / layout.tp
 
 
-def expert_flops_rate(model: ModelSpec, layout: Layout, eff: Efficiency) -> float | None:
+def expert_flops_rate(model: ModelSpec, layout: Layout | LayoutRows, eff: Efficiency
+                      ) -> float | FloatArray | None:
     """FLOP/s of the fused MoE op on one device: F·n/(n + n_half), n = an expert's local
     width, expert_ffn / max(1, tp/ep) (experts split tp/ep ways; whole under ep ≥ tp). A
     grouped GEMM over narrow expert slices runs narrow tiles (the per-op tables' fit).
@@ -174,8 +172,18 @@ def expert_flops_rate(model: ModelSpec, layout: Layout, eff: Efficiency) -> floa
     """
     if eff.expert_flops_per_s is None or model.moe is None:
         return None
-    width = model.moe.expert_ffn / max(1, layout.tp // max(layout.ep, 1))
+    width: float | FloatArray = model.moe.expert_ffn / per_layout(expert_slices, layout=layout)
     return eff.expert_flops_per_s * width / (width + eff.expert_half_width)
+
+
+def expert_slices(layout: Layout) -> int:
+    """Ways each expert's FFN is split: max(1, tp/ep). tp 8, ep 2: 4; tp 4, ep 8: 1."""
+    return max(1, layout.tp // max(layout.ep, 1))
+
+
+def expert_group_replicas(layout: Layout) -> int:
+    """Replicas whose tokens reach one expert group: max(1, ep/tp). tp 4, ep 8: 2."""
+    return max(1, layout.ep // layout.tp)
 
 
 def gemms_per_layer(model: ModelSpec, moe_layer: bool, fused_moe: bool = False) -> int:
@@ -238,7 +246,7 @@ def expected_distinct_experts(num_experts: int, experts_per_token: int,
     return np.asarray(E * (1.0 - (1.0 - k / E) ** T), dtype=np.float64)
 
 
-def weight_bytes_read(model: ModelSpec, layout: Layout, weights_dtype: str,
+def weight_bytes_read(model: ModelSpec, layout: Layout | LayoutRows, weights_dtype: str,
                       tokens: npt.ArrayLike, experts_dtype: str | None = None) -> FloatArray:
     """Weight bytes one device reads per step: attention, dense FFN and router always;
     routed experts only as many as the step's tokens touch, at `experts_dtype` (default
@@ -251,14 +259,15 @@ def weight_bytes_read(model: ModelSpec, layout: Layout, weights_dtype: str,
     T = np.asarray(tokens, dtype=np.float64)
     w = dtype_bytes(weights_dtype, "dtypes.weights")
     e = dtype_bytes(experts_dtype, "dtypes.experts") if experts_dtype is not None else w
-    params = np.zeros_like(T) + resident_params_read(model, layout)
+    params = np.zeros_like(T) + per_layout(resident_params_read, model, layout=layout)
     moe_layers = model.num_moe_layers
     if moe_layers and model.moe is not None:
         m = model.moe
-        group_tokens = T * max(1, layout.ep // layout.tp)
+        group_tokens = T * per_layout(expert_group_replicas, layout=layout)
         touched = expected_distinct_experts(m.num_experts, m.experts_per_token,
                                             group_tokens) / m.num_experts
-        experts = moe_layers * (touched * expert_params_per_device(model, layout))
+        experts = moe_layers * (touched * per_layout(expert_params_per_device, model,
+                                                     layout=layout))
         return np.asarray(params * w + experts * e, dtype=np.float64)
     return np.asarray(params * w, dtype=np.float64)
 
@@ -291,7 +300,8 @@ def _resident_params_read(model: ModelSpec, layout: Layout) -> float:
     return params
 
 
-def kv_bytes_moved(model: ModelSpec, layout: Layout, kv_dtype: str, batch: npt.ArrayLike,
+def kv_bytes_moved(model: ModelSpec, layout: Layout | LayoutRows, kv_dtype: str,
+                   batch: npt.ArrayLike,
                    new_tokens: npt.ArrayLike, cached_tokens: npt.ArrayLike) -> FloatArray:
     """KV bytes one device reads and writes per step: the cache read once by the step's
     attention (Σ_l min(kv + q, w_l) positions, flash-attention style) plus the q new
@@ -317,7 +327,7 @@ def kv_bytes_moved(model: ModelSpec, layout: Layout, kv_dtype: str, batch: npt.A
         layer: FloatArray | float
         if kind == "linear" and model.linear_attention is not None:
             layer = 2.0 * model.linear_attention.state_bytes_per_sequence / (
-                linear_state_shards(model, layout))
+                per_layout(linear_state_shards, model, layout=layout))
         elif kind == "sparse" and model.sparse_attention is not None:
             sp = model.sparse_attention
             layer = (np.minimum(span, q * sp.top_k) * per_position
@@ -327,254 +337,6 @@ def kv_bytes_moved(model: ModelSpec, layout: Layout, kv_dtype: str, batch: npt.A
                 per_position / heads)
         total = total + (layer if count == 1 else count * layer)
     return np.asarray(B * total / layout.kv_batch_shards(model), dtype=np.float64)
-
-
-# ----------------------------------------------------------- communication
-def tensor_parallel_time_s(deployment: Deployment, tokens: npt.ArrayLike,
-                           link_efficiency: float, per_collective_s: float = 0.0,
-                           alpha_s: float | None = None, eff: Efficiency | None = None,
-                           ) -> tuple[FloatArray, npt.NDArray[np.str_]]:
-    """Per-step collectives of the tensor-parallel group under `parallelism.layout`, and
-    the layout that runs: the named one, or for 'auto' the feasible partitioning (Megatron
-    or one of Pope et al.'s) with the least time at each token count
-    (`inferplan.partitioning`). Each collective also pays `per_collective_s`; with an
-    engine's per-call latency `alpha_s` a call costs its bandwidth time plus `alpha_s`
-    instead of the link model's latency terms, and an all-reduce whose group size the
-    engine's measured curve holds costs that curve's time (`Efficiency.allreduce_call_s`).
-    The layouts' collectives are linear in the tokens (`partitioning.linear_plan`), read
-    once per deployment (`communication_plan`) and evaluated for all layouts at once.
-
-    Megatron on Qwen3-32B, tp=8 under TensorRT-LLM on H100, a decode step of 102 tokens
-    (0.996 MiB of bf16 activations): 64 layers · 2 all-reduces · 25.9 µs = 3.32 ms.
-    """
-    T = as_tokens(tokens)
-    return communication_plan(deployment, link_efficiency).tensor_parallel(
-        T, per_collective_s, alpha_s, eff)
-
-
-@dataclass(frozen=True, eq=False)
-class CommunicationPlan:
-    """A deployment's collectives per step as linear functions of the step's tokens T
-    (and of the logit tokens), read off the collectives' formulas once
-    (`communication_plan`): each candidate tensor-parallel layout (`LinearPlan`), the
-    logits all-gather over the tp group, the expert-parallel all-to-alls and the pipeline
-    sends, each a bandwidth time per token plus a latency.
-
-    LLaMA 3-70B bf16, tp=8 on H100 (ring, 450 GB/s, 1 µs a step): the fp32 logits gather
-    costs 7/8 · 128,256 · 4 B / 4.5e11 B/s = 9.98e-7 s per logit token plus 7 µs.
-    """
-
-    tp_chips: int
-    layouts: tuple[LinearPlan, ...]
-    names: npt.NDArray[np.str_]
-    slope_s: FloatArray               # per layout: one layer's bandwidth s per token
-    fixed_s: FloatArray               # per layout: one layer's fixed bandwidth s
-    latency_s: FloatArray             # per layout: one layer's latency
-    layers: FloatArray
-    launches: FloatArray
-    logits_per_token_s: float = 0.0
-    logits_latency_s: float = 0.0
-    ep_calls: int = 0                 # expert all-to-alls per step (2 per MoE layer)
-    ep_per_token_s: float = 0.0
-    ep_latency_s: float = 0.0
-    pp_sends: int = 0                 # pipeline sends per step (pp − 1)
-    pp_per_token_s: float = 0.0
-    pp_latency_s: float = 0.0
-
-    def tensor_parallel(self, T: FloatArray, per_collective_s: float, alpha_s: float | None,
-                        eff: Efficiency | None) -> tuple[FloatArray, npt.NDArray[np.str_]]:
-        """`tensor_parallel_time_s` at tokens T (validated): every layout's time, the least
-        and its name per token count (the first of `CANDIDATES` on a tie)."""
-        if alpha_s is not None and eff is not None and eff.allreduce_curve_s:
-            return self._with_curve(T, per_collective_s, alpha_s, eff)
-        column = (len(self.layouts),) + (1,) * T.ndim      # layouts along a leading axis
-        bandwidth = T * self.slope_s.reshape(column) + self.fixed_s.reshape(column)
-        for j, plan in enumerate(self.layouts):
-            if plan.maxed:
-                bandwidth[j] = plan.layer_bandwidth_s(T)
-        layers, launches = self.layers.reshape(column), self.launches.reshape(column)
-        if alpha_s is None:
-            times = layers * (bandwidth + self.latency_s.reshape(column)) \
-                + per_collective_s * launches
-        else:
-            times = layers * bandwidth + (alpha_s + per_collective_s) * launches
-        if len(self.layouts) == 1:
-            return (np.asarray(times[0], dtype=np.float64),
-                    np.asarray(np.full(T.shape, self.names[0])))
-        if T.size <= 64:
-            return (np.asarray(np.min(times, axis=0), dtype=np.float64),
-                    np.asarray(self.names[np.argmin(times, axis=0)]))
-        # long arrays: a running minimum, row by row (the first layout wins a tie)
-        best, index = times[0], np.zeros(T.shape, dtype=np.intp)
-        for j in range(1, len(self.layouts)):
-            better = times[j] < best
-            best = np.where(better, times[j], best)
-            index[better] = j
-        return np.asarray(best, dtype=np.float64), np.asarray(self.names[index])
-
-    def _with_curve(self, T: FloatArray, per_collective_s: float, alpha_s: float,
-                    eff: Efficiency) -> tuple[FloatArray, npt.NDArray[np.str_]]:
-        """Layouts priced call by call, all-reduces from the engine's measured curve."""
-        times = []
-        for plan in self.layouts:
-            if plan.concurrent:
-                bandwidth = plan.layers * plan.layer_bandwidth_s(T)
-                times.append(np.asarray(bandwidth + (alpha_s + per_collective_s)
-                                        * plan.launches, dtype=np.float64))
-                continue
-            layer = np.zeros_like(T)
-            for t in plan.transfers:
-                measured = (eff.allreduce_call_s(t.group_size, t.bytes_per_device(T))
-                            if t.collective == "all_reduce" else None)
-                call = (t.bandwidth_s(T) / t.per_layer + alpha_s
-                        if measured is None else measured)
-                layer = layer + t.per_layer * (call + per_collective_s)
-            times.append(np.asarray(plan.layers * layer, dtype=np.float64))
-        stacked = np.stack(np.broadcast_arrays(*times))
-        return (np.asarray(np.min(stacked, axis=0), dtype=np.float64),
-                np.asarray(self.names[np.argmin(stacked, axis=0)]))
-
-
-def communication_plan(deployment: Deployment, link_efficiency: float) -> CommunicationPlan:
-    """The deployment's `CommunicationPlan` at `link_efficiency`, built once per model,
-    layout, compute and weight dtypes, chip links and slice shape (what its collectives
-    depend on; a bounded cache) and shared by every deployment that has them.
-
-    LLaMA 3-70B int8 on a TPU v5e 4x2, tp=8: six feasible layouts (ws1d, ws2d, wg_x,
-    wg_xy, wg_xyz, megatron).
-    """
-    return _communication_plan(_PlanKey(deployment, link_efficiency, full=True))
-
-
-class _PlanKey(CacheKey):
-    """A deployment's hashable identity for its collectives (`key`), carrying the
-    deployment a plan is built from. `full=False` leaves out what only the pipeline,
-    expert and logits collectives read (pp, dp, ep)."""
-
-    __slots__ = ("_hash", "deployment", "full", "key", "link_efficiency")
-
-    def __init__(self, deployment: Deployment, link_efficiency: float, full: bool) -> None:
-        chip, lay = deployment.chip, deployment.layout
-        degrees = (lay.tp, lay.pp, lay.dp, lay.ep) if full else (lay.tp,)
-        self.deployment, self.link_efficiency, self.full = deployment, link_efficiency, full
-        self.key = (deployment.model, degrees, lay.layout, lay.attention,
-                    deployment.dtypes.compute, deployment.dtypes.weights, chip.name,
-                    chip.interconnect, chip.scale_up, chip.scale_out, chip.cores_per_chip,
-                    deployment.topology.shape, link_efficiency)
-        self._hash = hash(self.key)
-
-
-@lru_cache(maxsize=512)
-def _tensor_parallel_layouts(key: _PlanKey) -> tuple[LinearPlan, ...]:
-    """The tp group's candidate layouts (the named one, or every feasible one under auto)
-    as linear plans."""
-    dep = key.deployment
-    layout = dep.layout.layout
-    names = feasible_layouts(dep) if layout == "auto" else (layout,)
-    return tuple(linear_plan(dep, name, key.link_efficiency) for name in names)
-
-
-@lru_cache(maxsize=512)
-def _communication_plan(key: _PlanKey) -> CommunicationPlan:
-    dep, eff = key.deployment, key.link_efficiency
-    model, layout = dep.model, dep.layout
-    act = dtype_bytes(dep.dtypes.compute, "dtypes.compute")
-    cores = dep.chip.cores_per_chip
-    tp_chips = max(1, layout.tp // cores)
-    one = np.ones(())
-    parts: dict[str, Any] = {}
-    plans: tuple[LinearPlan, ...] = ()
-    if tp_chips > 1:
-        plans = _tensor_parallel_layouts(_PlanKey(dep, eff, full=False))
-        gather = all_gather_time(place_group(dep.topology, tp_chips),
-                                 one * model.vocab_size * 4.0, eff)
-        parts.update(logits_per_token_s=float(gather.bandwidth_s),
-                     logits_latency_s=float(gather.latency_s))
-    if layout.ep > 1 and model.moe is not None and layout.ep // cores > 1:
-        ep_group = place_group(dep.topology, max(1, layout.ep // cores))
-        a2a = all_to_all_time(ep_group, ep_all_to_all_bytes(model, one, act), eff)
-        parts.update(ep_calls=model.num_moe_layers * 2, ep_per_token_s=float(a2a.bandwidth_s),
-                     ep_latency_s=float(a2a.latency_s))
-    if layout.pp > 1:
-        send = send_recv_time(dep.topology, one * model.hidden_size * act / layout.pp,
-                              dep.topology.domains > 1, eff)
-        parts.update(pp_sends=layout.pp - 1, pp_per_token_s=float(send.bandwidth_s),
-                     pp_latency_s=float(send.latency_s))
-
-    def column(values: list[float]) -> FloatArray:
-        return np.asarray(values, dtype=np.float64)
-
-    return CommunicationPlan(
-        tp_chips=tp_chips, layouts=plans, names=np.array([p.layout for p in plans]),
-        slope_s=column([p.slope_s for p in plans]), fixed_s=column([p.fixed_s for p in plans]),
-        latency_s=column([p.latency_s for p in plans]),
-        layers=column([float(p.layers) for p in plans]),
-        launches=column([float(p.launches) for p in plans]), **parts)
-
-
-def ep_all_to_all_bytes(model: ModelSpec, tokens: npt.ArrayLike,
-                        activation_bytes: float) -> FloatArray:
-    """Bytes per device of one expert-parallel all-to-all (dispatch, or combine): each
-    device sends its replica's `tokens` top-k times, V = T·k·D·b (capacity factor 1).
-
-    DeepSeek-V3 (D = 7168, k = 8), 64 decode tokens per replica, bf16:
-    64·8·7168·2 = 7,340,032 B. `inferplan verify-sharding` checks it against the
-    all-to-alls of a GShard-style layer in XLA's HLO.
-    """
-    if model.moe is None:
-        raise InferplanError("model.moe", None, "expert all-to-alls need a MoE model")
-    T = np.asarray(tokens, dtype=np.float64)
-    return np.asarray(T * model.moe.experts_per_token * model.hidden_size * activation_bytes,
-                      dtype=np.float64)
-
-
-def communication_time_s(deployment: Deployment, tokens: npt.ArrayLike,
-                         logit_tokens: npt.ArrayLike, link_efficiency: float,
-                         per_collective_s: float = 0.0) -> FloatArray:
-    """Collective seconds of one step on the critical path (see `communication`)."""
-    return communication(deployment, tokens, logit_tokens, link_efficiency,
-                         per_collective_s)[0]
-
-
-def communication(deployment: Deployment, tokens: npt.ArrayLike,
-                  logit_tokens: npt.ArrayLike, link_efficiency: float,
-                  per_collective_s: float = 0.0, eff: Efficiency | None = None,
-                  ) -> tuple[FloatArray, npt.NDArray[np.str_]]:
-    """Collective time of one step of `tokens` (B·q summed over the step's sequences) on
-    the critical path.
-
-    The tensor-parallel group's collectives follow the layout (`tensor_parallel_time_s`;
-    Megatron: per layer one all-reduce of the tokens·D activations after attention and
-    one after the FFN, one in all for parallel blocks; batch-sharded attention adds two
-    all-to-alls of the queries/outputs); expert parallelism two all-to-alls
-    (dispatch, combine) of top-k token copies; the vocab-parallel logits of
-    `logit_tokens` are gathered; pipeline stages pass the activations pp−1 times. On
-    chips built of cores, a tp group inside one chip fuses cores and pays no link traffic.
-    Each collective also pays `per_collective_s` (launch and synchronisation, realistic);
-    an engine that states per-call latencies (`eff.collective_alpha_s`) prices the
-    tensor-parallel calls as bandwidth time plus that latency. Every collective's bytes
-    grow linearly with the tokens, so each is a bandwidth time per token plus a latency,
-    read once per deployment (`communication_plan`).
-    Returns the seconds and the tensor-parallel layout that runs ('none' without one).
-    """
-    plan = communication_plan(deployment, link_efficiency)
-    T = np.asarray(tokens, dtype=np.float64)
-    total = np.zeros_like(T)
-    chosen = np.asarray(np.full(np.shape(T), "none"))
-    if plan.tp_chips > 1:
-        alpha = None if eff is None else eff.collective_alpha_s(plan.tp_chips)
-        tp_time, chosen = plan.tensor_parallel(as_tokens(T), per_collective_s, alpha, eff)
-        total = total + tp_time
-        gather = np.asarray(logit_tokens, dtype=np.float64) * plan.logits_per_token_s
-        total = total + per_collective_s + (gather + plan.logits_latency_s if alpha is None
-                                            else gather + alpha)
-    if plan.ep_calls:
-        total = total + plan.ep_calls * (T * plan.ep_per_token_s + plan.ep_latency_s
-                                         + per_collective_s)
-    if plan.pp_sends:
-        total = total + plan.pp_sends * (T * plan.pp_per_token_s + plan.pp_latency_s
-                                         + per_collective_s)
-    return np.asarray(total, dtype=np.float64), chosen
 
 
 # --------------------------------------------------------------- the step
@@ -717,7 +479,7 @@ def eager_ops_per_layer(model: ModelSpec, layout: Layout, moe_layer: bool,
     return ops
 
 
-def eager_host_s(model: ModelSpec, layout: Layout, eff: Efficiency,
+def eager_host_s(model: ModelSpec, layout: Layout | LayoutRows, eff: Efficiency,
                  share: npt.ArrayLike) -> FloatArray:
     """Host time a step waits for when it runs eagerly: share · Σ_layers (operations the
     layer dispatches, `eager_ops_per_layer`) · (host s per operation).
@@ -727,13 +489,15 @@ def eager_host_s(model: ModelSpec, layout: Layout, eff: Efficiency,
     """
     fused = eff.moe_fixed_s is not None
     experts = model.num_moe_layers
-    ops = (experts * eager_ops_per_layer(model, layout, True, fused)
-           + (model.num_layers - experts) * eager_ops_per_layer(model, layout, False, fused))
+    ops = (experts * per_layout(eager_ops_per_layer, model, layout=layout, moe_layer=True,
+                                fused_moe=fused)
+           + (model.num_layers - experts) * per_layout(
+               eager_ops_per_layer, model, layout=layout, moe_layer=False, fused_moe=fused))
     return np.asarray(np.asarray(share, dtype=np.float64) * ops * eff.eager_op_host_s,
                       dtype=np.float64)
 
 
-def step_cost(deployment: Deployment, phase: str, batch: npt.ArrayLike,
+def step_cost(deployment: Deployment | DeploymentRows, phase: str, batch: npt.ArrayLike,
               new_tokens: npt.ArrayLike, cached_tokens: npt.ArrayLike) -> StepCost:
     """Cost of one step of `batch` sequences adding `new_tokens` onto `cached_tokens`.
 
@@ -743,16 +507,21 @@ def step_cost(deployment: Deployment, phase: str, batch: npt.ArrayLike,
     return mixed_step_cost(deployment, [Segment(phase, batch, new_tokens, cached_tokens)])
 
 
-def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost:
+def mixed_step_cost(deployment: Deployment | DeploymentRows, segments: list[Segment]
+                    ) -> StepCost:
     """Cost of one step that runs several kinds of sequences together, as in-flight
     batching does (decode sequences plus a chunk of a prompt): FLOPs, KV bytes and
     activations add up; the weights are read once for all the step's tokens.
+
+    Rows of deployments (`deployment.DeploymentRows`) price every row's step on its own
+    member, the segments' arrays broadcast against the rows (index (R, 1), cells
+    (R, C)): the same numbers as each member alone, in one pass.
     """
     dep, model, layout = deployment, deployment.model, deployment.layout
     eff = efficiency_for(dep)
     peak = dep.chip.flops_per_s(dep.dtypes.compute) / dep.chip.cores_per_chip  # per device
-    per_token_params = matmul_params_per_token(model, layout)
-    attention_params = attention_matmul_params_per_token(model, layout)
+    per_token_params = per_layout(matmul_params_per_token, model, layout=layout)
+    attention_params = per_layout(attention_matmul_params_per_token, model, layout=layout)
     tokens: FloatArray = np.zeros(())
     attention_tokens: FloatArray = np.zeros(())    # tokens the attention terms see (ranks)
     logit_tokens: FloatArray = np.zeros(())
@@ -786,14 +555,15 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
                 + 2.0 * attention_tokens * attention_params + head)
     w_bytes = weight_bytes_read(model, layout, dep.dtypes.weights, tokens,
                                 dep.dtypes.experts)
-    act_bytes = 2.0 * model.num_layers * tokens * activation_bytes_per_token(
-        model, layout, dep.dtypes.compute)
+    act_bytes = 2.0 * model.num_layers * tokens * per_layout(
+        activation_bytes_per_token, model, layout=layout, compute_dtype=dep.dtypes.compute)
 
     # Two rooflines, as seed 001 draws them: attention max(FLOPs, KV bytes) and matmuls
     # max(FLOPs, weight bytes). Realistic runs each at its achieved rate and exposes
     # `gemm_overlap_loss` of the shorter matmul term (mid-intensity GEMMs hide little).
     at_compute = at_flops / eff.attention_flops_per_s
-    at_memory = kv_bytes / (eff.kv_bytes_per_s or eff.memory_bytes_per_s)
+    at_memory = kv_bytes / (eff.memory_bytes_per_s if eff.kv_bytes_per_s is None
+                            else eff.kv_bytes_per_s)
     expert_rate = expert_flops_rate(model, layout, eff)
     if expert_rate is None:
         mm_compute = mm_flops / eff.matmul_flops_per_s
@@ -802,7 +572,8 @@ def mixed_step_cost(deployment: Deployment, segments: list[Segment]) -> StepCost
         expert_flops = 2.0 * tokens * routed_params_per_token(model, layout)
         mm_compute = (mm_flops - expert_flops) / eff.matmul_flops_per_s \
             + expert_flops / expert_rate
-    weight_rate = eff.weight_bytes_per_s or eff.memory_bytes_per_s
+    weight_rate = (eff.memory_bytes_per_s if eff.weight_bytes_per_s is None
+                   else eff.weight_bytes_per_s)
     if eff.expert_bytes_per_s is not None and model.moe is not None:
         # routed experts stream at the fused MoE kernel's rate, the rest at the GEMMs'
         dense = weight_bytes_read(model, layout, dep.dtypes.weights, np.zeros_like(tokens),

@@ -11,7 +11,7 @@ perfect overlap and no overheads.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
@@ -22,6 +22,7 @@ import numpy.typing as npt
 from inferplan.deployment import Deployment
 from inferplan.engines import OpCosts
 from inferplan.hardware import ChipSpec
+from inferplan.rows import DeploymentRows
 from inferplan.units import dtype_bytes, parse_bundled_yaml
 
 FloatArray = npt.NDArray[np.float64]
@@ -30,7 +31,9 @@ FloatArray = npt.NDArray[np.float64]
 @dataclass(frozen=True)
 class Efficiency:
     """What a deployment achieves: FLOP/s of the matmuls and of attention, bandwidth of
-    memory-bound kernels, link bandwidth, and fixed costs per layer, collective and step."""
+    memory-bound kernels, link bandwidth, and fixed costs per layer, collective and step.
+    For rows of deployments (`efficiency_for` of a `DeploymentRows`) a number that differs
+    between the members is a per-row array (the link efficiency, which follows tp)."""
 
     matmul_flops_per_s: float
     attention_flops_per_s: float
@@ -93,15 +96,18 @@ class Efficiency:
         beyond = times[-1] + (V - sizes[-1]) * slope
         return np.asarray(np.where(sizes[-1] < V, beyond, inside), dtype=np.float64)
 
-    def collective_alpha_s(self, group_size: int) -> float | None:
-        """The engine's per-call latency for a group of `group_size`, interpolated
-        linearly in log2(p) between stated sizes (clamped beyond them); None when the
-        engine states none. vLLM on H200, p = 8: 5.2 µs."""
+    def collective_alpha_s(self, group_size: int | FloatArray) -> float | FloatArray | None:
+        """The engine's per-call latency for a group of `group_size` (a number, or an
+        array of them), interpolated linearly in log2(p) between stated sizes (clamped
+        beyond them); None when the engine states none. vLLM on H200, p = 8: 5.2 µs."""
         if not self.collective_latency_s:
             return None
         sizes = np.log2([p for p, _ in self.collective_latency_s])
         values = [t for _, t in self.collective_latency_s]
-        return float(np.interp(np.log2(max(group_size, 2)), sizes, values))
+        if np.ndim(group_size):
+            return np.asarray(np.interp(np.log2(np.maximum(group_size, 2)), sizes, values),
+                              dtype=np.float64)
+        return float(np.interp(np.log2(max(float(group_size), 2)), sizes, values))
 
 
 @cache
@@ -181,7 +187,7 @@ def link_efficiency_for(ops: OpCosts, group_size: int, fallback: float) -> float
     return ops.link_efficiency if ops.link_efficiency is not None else fallback
 
 
-def efficiency_for(deployment: Deployment) -> Efficiency:
+def efficiency_for(deployment: Deployment | DeploymentRows) -> Efficiency:
     """Rates of one device (a chip, or one core of a chip built of cores: RNGD's PE has
     1/8 of its FLOP/s and bandwidth, times `core_fusion_fraction` when the tp group fuses
     several) and fixed costs, from the deployment's engine profile (ideal: peak rates, no
@@ -189,7 +195,11 @@ def efficiency_for(deployment: Deployment) -> Efficiency:
 
     A100 80GB SXM bf16, generic engine: matmul 3.12e14 · 0.869 · 0.90 = 2.44e14 FLOP/s;
     memory-bound kernels 2.039e12 · 0.85 = 1.73e12 B/s; links 0.88; 80 µs per layer.
+    Rows of deployments: the members' rates, a number that differs between them per row
+    (`rows_efficiency`).
     """
+    if isinstance(deployment, DeploymentRows):
+        return rows_efficiency(deployment)
     chip, compute = deployment.chip, deployment.dtypes.compute
     share = 1.0 / chip.cores_per_chip      # a device is one core on chips built of cores
     if deployment.efficiency == "ideal":
@@ -197,6 +207,44 @@ def efficiency_for(deployment: Deployment) -> Efficiency:
         return Efficiency(matmul_flops_per_s=peak, attention_flops_per_s=peak,
                           memory_bytes_per_s=chip.memory_bandwidth_bytes_per_s * share)
     return _realistic_efficiency(_RatesKey(deployment))
+
+
+def rows_efficiency(rows: DeploymentRows) -> Efficiency:
+    """The `Efficiency` of rows of deployments: each member's (`efficiency_for`), with
+    every number that differs between members as a per-row array gathered by the rows'
+    index; a difference that is not a number (a curve, a flag, a missing rate) is an
+    error (such deployments are not rows of one family). vLLM on H200 at tp 2 and 8:
+    interconnect [[0.75], [1.0]] over rows [[0], [1]], every other rate one number."""
+    first, varying = rows.once(("rows_efficiency",), lambda: _member_rates(rows))
+    if not varying:
+        return first
+
+    def build() -> Efficiency:
+        per_row: dict[str, Any] = {name: np.asarray(values[rows.index], dtype=np.float64)
+                                   for name, values in varying.items()}
+        return replace(first, **per_row)
+    return rows.per_rows("rows_efficiency", build)
+
+
+def _member_rates(rows: DeploymentRows) -> tuple[Efficiency, dict[str, FloatArray]]:
+    """The first member's `Efficiency` and, per field that differs, every member's value.
+    Members share chip, engine and dtypes, so their rates differ at most by tp
+    (`_RatesKey`): one `efficiency_for` per tp."""
+    by_tp: dict[int, Efficiency] = {}
+    effs = [by_tp[m.layout.tp] if m.layout.tp in by_tp
+            else by_tp.setdefault(m.layout.tp, efficiency_for(m)) for m in rows.members]
+    first = effs[0]
+    varying: dict[str, FloatArray] = {}
+    if all(e == first for e in effs[1:]):
+        return first, varying
+    for f in fields(Efficiency):
+        values = [getattr(e, f.name) for e in effs]
+        if all(v == values[0] for v in values[1:]):
+            continue
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raise ValueError(f"rows of deployments differ in {f.name}, which is not a number")
+        varying[f.name] = np.asarray(values, dtype=np.float64)
+    return first, varying
 
 
 class CacheKey:

@@ -19,6 +19,7 @@ from inferplan.deployment import Deployment, Dtypes, Efficiency, Workload, engin
 from inferplan.hardware import ChipSpec, Topology, default_topology, legal_chip_counts
 from inferplan.models import ModelSpec
 from inferplan.parallel import Layout, check_layout
+from inferplan.rows import DeploymentRows, LayoutRows, per_layout
 from inferplan.units import InferplanError, dtype_bytes
 
 FloatArray = npt.NDArray[np.float64]
@@ -217,7 +218,8 @@ def kv_bytes_per_sequence_per_device(model: ModelSpec, layout: Layout, kv_dtype:
     return np.asarray(best, dtype=np.float64)
 
 
-def sequences_per_device(model: ModelSpec, layout: Layout, batch: npt.ArrayLike) -> FloatArray:
+def sequences_per_device(model: ModelSpec, layout: Layout | LayoutRows,
+                         batch: npt.ArrayLike) -> FloatArray:
     """Sequences whose KV a device holds: ⌈B / batch shards⌉ (batch-sharded attention
     splits the batch tp/K ways). B=32, tp=16, K=8, batch sharding: 16."""
     B = np.asarray(batch, dtype=np.float64)
@@ -242,7 +244,8 @@ def activation_bytes_per_token(model: ModelSpec, layout: Layout, compute_dtype: 
     return width * dtype_bytes(compute_dtype, "dtypes.compute")
 
 
-def logits_bytes(model: ModelSpec, layout: Layout, sequences: npt.ArrayLike) -> FloatArray:
+def logits_bytes(model: ModelSpec, layout: Layout | LayoutRows,
+                 sequences: npt.ArrayLike) -> FloatArray:
     """Last-token logits of n sequences over the vocab-parallel LM head, in the engine's
     logits dtype (fp32): n·V/tp·4. Llama-3-8B, 240 sequences, tp=1: 123,125,760 B."""
     n = np.asarray(sequences, dtype=np.float64)
@@ -250,7 +253,7 @@ def logits_bytes(model: ModelSpec, layout: Layout, sequences: npt.ArrayLike) -> 
     return np.asarray(n * model.vocab_size / layout.tp * per_value, dtype=np.float64)
 
 
-def decode_working_bytes(model: ModelSpec, layout: Layout, compute_dtype: str,
+def decode_working_bytes(model: ModelSpec, layout: Layout | LayoutRows, compute_dtype: str,
                          batch: npt.ArrayLike) -> FloatArray:
     """Working memory of a decode step on one shard: B tokens of activations plus the
     fp32 logits of B sequences over the vocab-parallel LM head (B·V/tp·4).
@@ -259,11 +262,12 @@ def decode_working_bytes(model: ModelSpec, layout: Layout, compute_dtype: str,
     ≈ 1.44e8 B (the seed's ≈0.15 GB).
     """
     B = np.asarray(batch, dtype=np.float64)
-    return np.asarray(B * activation_bytes_per_token(model, layout, compute_dtype)
+    return np.asarray(B * per_layout(activation_bytes_per_token, model, layout=layout,
+                                     compute_dtype=compute_dtype)
                       + logits_bytes(model, layout, B), dtype=np.float64)
 
 
-def prefill_working_bytes(model: ModelSpec, layout: Layout, compute_dtype: str,
+def prefill_working_bytes(model: ModelSpec, layout: Layout | LayoutRows, compute_dtype: str,
                           chunk_tokens: npt.ArrayLike, sequences: npt.ArrayLike) -> FloatArray:
     """Working memory of a prefill step of T tokens from `sequences` prompts: T tokens of
     activations plus last-token logits of each sequence.
@@ -272,7 +276,8 @@ def prefill_working_bytes(model: ModelSpec, layout: Layout, compute_dtype: str,
     (the seed's "gate and up 470 MB per layer" is the 2·F part alone).
     """
     T = np.asarray(chunk_tokens, dtype=np.float64)
-    return np.asarray(T * activation_bytes_per_token(model, layout, compute_dtype)
+    return np.asarray(T * per_layout(activation_bytes_per_token, model, layout=layout,
+                                     compute_dtype=compute_dtype)
                       + logits_bytes(model, layout, sequences), dtype=np.float64)
 
 
@@ -285,7 +290,7 @@ def prefill_chunk_tokens(workload: Workload, batch: npt.ArrayLike,
     return np.asarray(np.minimum(B * workload.input_len, float(chunk)), dtype=np.float64)
 
 
-def activation_bytes_per_device(deployment: Deployment, workload: Workload,
+def activation_bytes_per_device(deployment: Deployment | DeploymentRows, workload: Workload,
                                 batch: npt.ArrayLike) -> FloatArray:
     """Working memory of the largest step: max(prefill step, decode step).
 
@@ -306,7 +311,7 @@ def activation_bytes_per_device(deployment: Deployment, workload: Workload,
 class MemoryBreakdown:
     """Per-chip bytes (arrays when evaluated over several batches)."""
 
-    weights_bytes_per_chip: float
+    weights_bytes_per_chip: float | FloatArray       # per row for rows of deployments
     kv_bytes_per_chip: FloatArray
     activation_bytes_per_chip: FloatArray
     capacity_bytes_per_chip: float
@@ -332,22 +337,27 @@ def devices_per_chip(chip: ChipSpec) -> int:
     return chip.cores_per_chip
 
 
-def memory_breakdown(deployment: Deployment, workload: Workload,
+def memory_breakdown(deployment: Deployment | DeploymentRows, workload: Workload,
                      batch: npt.ArrayLike) -> MemoryBreakdown:
     """Weights, KV cache (at the full context input+output) and working memory per chip.
 
     LLaMA 3-70B int8 weights and KV on a TPU v5e 4x2, B=32, S=8192 (book numbers):
-    weights 8.82e9 + KV 5.37e9 + activations 0.41e9 ≈ 14.6e9 of 16e9 B: fits.
+    weights 8.82e9 + KV 5.37e9 + activations 0.41e9 ≈ 14.6e9 of 16e9 B: fits. Rows of
+    deployments (`DeploymentRows`): each row's member, `batch` broadcast against the rows.
     """
     model, layout, dt = deployment.model, deployment.layout, deployment.dtypes
     per_chip = devices_per_chip(deployment.chip)
-    weights = weight_bytes_per_device(model, layout, dt.weights, dt.experts) * per_chip
-    kv_seq = kv_bytes_per_sequence_per_device(model, layout, dt.kv, workload.context_len)
+    weights = per_layout(weight_bytes_per_device, model, layout=layout,
+                         weights_dtype=dt.weights, experts_dtype=dt.experts) * per_chip
+    kv_seq = per_layout(kv_bytes_per_sequence_per_device, model, layout=layout,
+                        kv_dtype=dt.kv, context_tokens=workload.context_len)
     kv = sequences_per_device(model, layout, batch) * kv_seq * per_chip
     act = activation_bytes_per_device(deployment, workload, batch) * per_chip
     capacity = deployment.chip.memory_bytes
     return MemoryBreakdown(
-        weights_bytes_per_chip=float(weights), kv_bytes_per_chip=np.asarray(kv),
+        weights_bytes_per_chip=(float(weights) if np.ndim(weights) == 0
+                                else np.asarray(weights, dtype=np.float64)),
+        kv_bytes_per_chip=np.asarray(kv),
         activation_bytes_per_chip=act, capacity_bytes_per_chip=capacity,
         usable_bytes_per_chip=capacity * deployment.usable_fraction)
 

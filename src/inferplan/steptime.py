@@ -23,6 +23,7 @@ import numpy.typing as npt
 from inferplan.cost import TERMS, FloatArray, Segment, StepCost
 from inferplan.cost import mixed_step_cost as analytic_step_cost
 from inferplan.deployment import Deployment, Efficiency
+from inferplan.rows import DeploymentRows
 from inferplan.units import InferplanError
 
 
@@ -30,8 +31,10 @@ from inferplan.units import InferplanError
 class StepTimeModel(Protocol):
     """(deployment, step composition) → the step's cost with every term named."""
 
-    def step(self, deployment: Deployment, segments: Sequence[Segment]) -> StepCost:
-        """Price one step of `segments` on `deployment`."""
+    def step(self, deployment: Deployment | DeploymentRows,
+             segments: Sequence[Segment]) -> StepCost:
+        """Price one step of `segments` on `deployment` (or on each row of rows of
+        deployments)."""
         ...
 
 
@@ -39,7 +42,8 @@ class StepTimeModel(Protocol):
 class AnalyticStepTime:
     """The roofline of `inferplan.cost` with the deployment's engine profile."""
 
-    def step(self, deployment: Deployment, segments: Sequence[Segment]) -> StepCost:
+    def step(self, deployment: Deployment | DeploymentRows,
+             segments: Sequence[Segment]) -> StepCost:
         return analytic_step_cost(deployment, list(segments))
 
 
@@ -86,9 +90,15 @@ class CalibratedStepTime:
     overlap: Overlap = "roofline"
     efficiency: Efficiency | None = None
 
-    def step(self, deployment: Deployment, segments: Sequence[Segment]) -> StepCost:
+    def step(self, deployment: Deployment | DeploymentRows,
+             segments: Sequence[Segment]) -> StepCost:
         if self.efficiency is not None and deployment.efficiency != self.efficiency:
-            deployment = replace(deployment, efficiency=self.efficiency)
+            if isinstance(deployment, DeploymentRows):
+                deployment = DeploymentRows(tuple(replace(m, efficiency=self.efficiency)
+                                                  for m in deployment.members),
+                                            deployment.index)
+            else:
+                deployment = replace(deployment, efficiency=self.efficiency)
         cost = self.base.step(deployment, segments)
         r = dict(self.scale)
         ratio = {k: r.get(k, 1.0) for k in TERMS}
@@ -208,7 +218,7 @@ def calibration_from_mapping(data: Mapping[str, Any], origin: str) -> Calibrated
                               overlap=overlap, efficiency=efficiency)
 
 
-def step_time_model(deployment: Deployment) -> StepTimeModel:
+def step_time_model(deployment: Deployment | DeploymentRows) -> StepTimeModel:
     """The model `deployment` is priced with: its own, else the analytic roofline."""
     model = deployment.step_time
     if model is None:
@@ -218,15 +228,18 @@ def step_time_model(deployment: Deployment) -> StepTimeModel:
     return model
 
 
-def mixed_step_cost(deployment: Deployment, segments: Sequence[Segment]) -> StepCost:
+def mixed_step_cost(deployment: Deployment | DeploymentRows,
+                    segments: Sequence[Segment]) -> StepCost:
     """Cost of one step that runs several kinds of sequences together (decodes plus a
-    prompt chunk), from the deployment's step-time model."""
+    prompt chunk), from the deployment's step-time model (rows of deployments: each
+    row's, in one pass)."""
     return step_time_model(deployment).step(deployment, segments)
 
 
-def step_cost(deployment: Deployment, phase: str, batch: npt.ArrayLike,
+def step_cost(deployment: Deployment | DeploymentRows, phase: str, batch: npt.ArrayLike,
               new_tokens: npt.ArrayLike, cached_tokens: npt.ArrayLike) -> StepCost:
-    """Cost of one step of `batch` sequences adding `new_tokens` onto `cached_tokens`.
+    """Cost of one step of `batch` sequences adding `new_tokens` onto `cached_tokens`
+    (rows of deployments: the arrays broadcast against the rows).
 
     Seed 001 A9 (ideal, book v5e 4x2, LLaMA 3-70B int8, B=32, T=8192): ≈ 17.2 ms.
     """

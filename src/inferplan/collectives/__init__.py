@@ -53,14 +53,15 @@ from inferplan.collectives.formulas import (
     torus_axis_all_gather_time,
     torus_axis_all_to_all_time,
 )
-from inferplan.collectives.groups import Group, place_group
+from inferplan.collectives.groups import Group, place_group, placement_key
 from inferplan.collectives.links import bidirectional_link_bandwidth
 from inferplan.collectives.time import Bytes, CollectiveTime, Seconds, no_collective
 
 __all__ = [
     "Bytes", "CollectiveTime", "Group", "Seconds", "all_gather_time", "all_reduce_time",
     "all_to_all_time", "bidirectional_link_bandwidth", "direct_all_gather_time",
-    "direct_all_to_all_time", "no_collective", "place_group", "point_to_point_time",
+    "direct_all_to_all_time", "no_collective", "place_group", "placement_key",
+    "point_to_point_time",
     "reduce_scatter_time", "ring_all_gather_time", "ring_all_to_all_time", "send_recv_time",
     "torus_all_gather_time", "torus_all_to_all_time", "torus_axis_all_gather_time",
     "torus_axis_all_to_all_time",

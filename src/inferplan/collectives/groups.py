@@ -96,6 +96,15 @@ def _flat_local(topology: Topology, size: int, stride: int = 1) -> Group:
     return Group(topology, size, (size,), 1, (wrap,), (stride,))
 
 
+def placement_key(topology: Topology) -> tuple[int, ...] | None:
+    """What `place_group` reads of a topology besides its chip, for groups that fit in
+    it: the slice shape on a torus (groups follow its axes and wraparounds); elsewhere
+    nothing (members fill the chip's scale-up domains in order, whatever the slice).
+    A key for caches of anything built from placed groups. 16 H100s: None; a TPU v5e
+    4x4: (4, 4)."""
+    return topology.shape if topology.chip.scale_up.topology == "torus" else None
+
+
 def place_group(topology: Topology, size: int, inner: int = 1) -> Group:
     """Where a group of `size` devices sits: consecutive devices, filling the scale-up
     domain first; `inner` = size of the groups already laid out inside it (the stride:

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from inferplan.collectives import CollectiveTime
+from inferplan.collectives import CollectiveTime, placement_key
 from inferplan.deployment import Deployment
 from inferplan.partitioning.plan import LayoutPlan, Split, disjoint_links, model_parallel_chips
 from inferplan.partitioning.transfers import ws2d_transfers
@@ -28,10 +28,12 @@ def ws2d_split(deployment: Deployment) -> Split | None:
 
     PaLM 540B on a TPU v4 4x4x4: X = 4 (one axis of 4), Y = Z = 4.
     """
-    chip = deployment.chip
+    chip, layout = deployment.chip, deployment.layout
+    # what the split reads: the model, the chip's links, where groups sit on the slice,
+    # tp and the attention choice, and the activations' dtype
     key = (deployment.model, chip.name, chip.interconnect, chip.scale_up, chip.scale_out,
-           chip.cores_per_chip, deployment.topology.shape, deployment.layout,
-           deployment.dtypes)
+           chip.cores_per_chip, placement_key(deployment.topology), layout.tp,
+           layout.attention, deployment.dtypes.compute)
     if key not in _SPLITS:
         if len(_SPLITS) >= 256:
             _SPLITS.clear()

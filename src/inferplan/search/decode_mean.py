@@ -128,6 +128,13 @@ class DecodeCells:
         return mean
 
 
+def full_grid(batches: int, steps: int) -> bool:
+    """Whether a static batch's decode grid of `batches` × `steps` is evaluated in full
+    (small grids, or few steps) rather than through the separable form. 16 batches × 15
+    steps: yes; 512 × 511: no; 4096 × 8: yes."""
+    return batches * steps <= DIRECT_CELLS or steps <= 8
+
+
 def decode_cells(input_len: int, output_len: int, batches: npt.ArrayLike) -> DecodeCells:
     """The cells to evaluate for the mean decode step of each batch (see `DecodeCells`):
     7·len(batches) + 2·(n−1) of them instead of len(batches)·(n−1) once the grid exceeds
@@ -138,7 +145,7 @@ def decode_cells(input_len: int, output_len: int, batches: npt.ArrayLike) -> Dec
     if m == 0 or B.size == 0:
         empty = np.zeros(0, dtype=np.float64)
         return DecodeCells(B, contexts, empty, empty, True)
-    if B.size * m <= DIRECT_CELLS or m <= 8:
+    if full_grid(B.size, m):
         return DecodeCells(B, contexts, np.repeat(B, m), np.tile(contexts, B.size), True)
     idx = probe_indices(m)
     refs = np.asarray([B.max(), B.min()], dtype=np.float64)

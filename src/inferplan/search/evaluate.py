@@ -44,11 +44,19 @@ class GroupMetrics:
     gamma: IntArray | None = None      # draft tokens per cycle (speculative groups)
 
     def requests_per_s(self, replicas: int) -> FloatArray:
-        """Every replica completes `batch` requests per end-to-end latency: dp·B/e2e.
+        """Requests per second of the deployment (`requests_per_s`)."""
+        return requests_per_s(replicas, self.batch, self.e2e_latency_s)
 
-        dp = 1, B = 32, e2e = 9.0 s: 3.56 requests/s."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.asarray(replicas * self.batch / self.e2e_latency_s, dtype=np.float64)
+
+def requests_per_s(replicas: npt.ArrayLike, batch: npt.ArrayLike,
+                   e2e_latency_s: npt.ArrayLike) -> FloatArray:
+    """Every replica completes `batch` requests per end-to-end latency: dp·B/e2e (NaN
+    where the latency is).
+
+    dp = 1, B = 32, e2e = 9.0 s: 3.56 requests/s."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(np.asarray(replicas) * np.asarray(batch)
+                          / np.asarray(e2e_latency_s), dtype=np.float64)
 
 
 Evaluator = Callable[[Deployment, Workload, IntArray, SLO], GroupMetrics]

@@ -19,10 +19,16 @@ import numpy.typing as npt
 from inferplan.deployment import Deployment, Workload
 from inferplan.hardware import ChipSpec
 from inferplan.models import ModelSpec
-from inferplan.search.evaluate import EVALUATORS, GroupMetrics, evaluate_static_groups
+from inferplan.search.evaluate import (
+    EVALUATORS,
+    GroupMetrics,
+    evaluate_static_groups,
+    requests_per_s,
+)
 from inferplan.search.evaluate_speculative import evaluate_speculative
 from inferplan.search.expand import Group, expand
 from inferplan.search.objectives import OK, REASONS, Columns, classify, rank
+from inferplan.search.rows import FamilyMetrics, evaluate_family, family_key, rows_ready
 from inferplan.search.space import SpaceIn
 from inferplan.serving import Estimate, estimate
 from inferplan.speculative import SpeculativeResult, speculative_result
@@ -178,22 +184,109 @@ def static_run(groups: list[Group], start: int) -> list[int]:
 #: Told before each group and once at the end: (points done, points in all the groups).
 Progress = Callable[[int, int], None]
 
+#: Points of rows-ready static groups gathered before their families are evaluated
+#: (`rows.evaluate_family`): what one flush holds beside the result's columns.
+FAMILY_POINTS = 1 << 18
+#: Points per slice when the throughput column is filled (bounds its temporaries).
+SLICE_POINTS = 1 << 20
+
+
+@dataclass
+class _Points:
+    """The result's per-point columns, allocated once for every point of the buildable
+    groups (`start[g]`: where group g's points begin) and filled group by group or, for a
+    family of groups, at once."""
+
+    start: dict[int, int]
+    group: IntArray
+    value: IntArray
+    batch: IntArray
+    gamma: IntArray
+    fits: npt.NDArray[np.bool_]
+    ttft: FloatArray
+    tpot: FloatArray
+    e2e: FloatArray
+
+    @staticmethod
+    def allocate(groups: list[Group]) -> _Points:
+        built = [gi for gi, g in enumerate(groups) if g.deployment is not None]
+        counts = np.asarray([groups[gi].points for gi in built], dtype=np.int64)
+        n = int(counts.sum())
+        value = (np.concatenate([groups[gi].values for gi in built]).astype(np.int64)
+                 if built else np.zeros(0, dtype=np.int64))
+        return _Points(dict(zip(built, (np.cumsum(counts) - counts).tolist(), strict=True)),
+                       np.repeat(np.asarray(built, dtype=np.int64), counts), value,
+                       value.copy(), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool),
+                       np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan))
+
+    def put(self, gi: int, m: GroupMetrics) -> None:
+        """One group's metrics at its points."""
+        at = slice(self.start[gi], self.start[gi] + m.batch.size)
+        self.batch[at] = m.batch
+        if m.gamma is not None:
+            self.gamma[at] = m.gamma
+        self.fits[at], self.ttft[at] = m.fits, m.ttft_s
+        self.tpot[at], self.e2e[at] = m.tpot_s, m.e2e_latency_s
+
+    def put_family(self, gis: list[int], sizes: IntArray, m: FamilyMetrics) -> None:
+        """A family's metrics (its groups' points in order) at those groups' points."""
+        starts = np.asarray([self.start[gi] for gi in gis], dtype=np.int64)
+        at = np.arange(int(sizes.sum())) + np.repeat(starts - (np.cumsum(sizes) - sizes), sizes)
+        self.fits[at], self.ttft[at] = m.fits, m.ttft_s
+        self.tpot[at], self.e2e[at] = m.tpot_s, m.e2e_latency_s
+
+
+def _per_point(groups: list[Group], points: _Points) -> Columns:
+    """Chips, $/hour and output tokens/s of every point: requests per second
+    (`evaluate.requests_per_s`) times output_len, filled in slices of `SLICE_POINTS`."""
+    nan = float("nan")
+    dp, out_len = np.zeros(len(groups), dtype=np.int64), np.zeros(len(groups), dtype=np.int64)
+    chips, usd = np.full(len(groups), nan), np.full(len(groups), nan)
+    for gi in points.start:
+        dep = groups[gi].deployment
+        assert dep is not None
+        dp[gi], out_len[gi], chips[gi] = dep.layout.dp, groups[gi].workload.output_len, dep.chips
+        price = dep.price
+        usd[gi] = nan if price is None else price * dep.chips
+    tps = np.empty(points.group.size, dtype=np.float64)
+    for lo in range(0, points.group.size, SLICE_POINTS):
+        at = slice(lo, lo + SLICE_POINTS)
+        g = points.group[at]
+        tps[at] = requests_per_s(dp[g], points.batch[at], points.e2e[at]) * out_len[g]
+    return Columns(chips=chips[points.group], usd_per_hour=usd[points.group],
+                   ttft_s=points.ttft, tpot_s=points.tpot, e2e_latency_s=points.e2e,
+                   output_tokens_per_s=tps)
+
 
 def run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
                resolve_chip: Callable[[str], ChipSpec],
                progress: Progress | None = None, *, step_time: object | None = None
                ) -> SearchResult:
-    """Evaluate every point of the space (vectorised per group) and rank the feasible;
-    `progress`, if given, hears how many points are done (a progress bar's seam);
-    `step_time` prices every point's steps (`expand`)."""
+    """Evaluate every point of the space and rank the feasible; `progress`, if given,
+    hears how many points are done (a progress bar's seam); `step_time` prices every
+    point's steps (`expand`).
+
+    Static groups whose decode grids are small go by family, many deployments as rows of
+    one numpy pass (`rows.evaluate_family`), gathered up to `FAMILY_POINTS` points at a
+    time; every other group is evaluated on its own deployment (a static run's groups
+    together), all batch or concurrency values in one pass."""
     start = time.perf_counter()
     groups = expand(space, resolve_model, resolve_chip, step_time)
     total_points, done_points = sum(g.points for g in groups), 0
     dropped = dict.fromkeys(REASONS, 0)
     examples: dict[str, str] = {}
-    parts: dict[str, list[Any]] = {k: [] for k in (
-        "group", "value", "batch", "gamma", "fits", "ttft", "tpot", "e2e", "tps", "chips",
-        "usd")}
+    points = _Points.allocate(groups)
+    families: dict[tuple[object, ...], list[int]] = {}
+    held = 0
+
+    def flush() -> None:
+        for gis in families.values():
+            items = [(dep, groups[j].workload, groups[j].values)
+                     for j in gis if (dep := groups[j].deployment) is not None]
+            sizes = np.asarray([v.size for _, _, v in items], dtype=np.int64)
+            points.put_family(gis, sizes, evaluate_family(items))
+        families.clear()
+
     pending: dict[int, GroupMetrics] = {}      # a static run's groups, evaluated together
     for gi, g in enumerate(groups):
         if progress is not None:
@@ -205,38 +298,28 @@ def run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
             examples.setdefault(reason, g.drop_message or reason)
             continue
         dep = g.deployment
+        if _plain_static(g) and rows_ready(g.workload, g.values):
+            families.setdefault(family_key(dep, g.workload), []).append(gi)
+            held += g.points
+            if held >= FAMILY_POINTS:
+                flush()
+                held = 0
+            continue
         if gi not in pending and _plain_static(g):
-            run = static_run(groups, gi)
+            run = [j for j in static_run(groups, gi)
+                   if not rows_ready(groups[j].workload, groups[j].values)]
             pending = dict(zip(run, evaluate_static_groups(
                 dep, [(groups[j].workload, groups[j].values) for j in run]), strict=True))
-        m = (pending.pop(gi) if gi in pending
-             else evaluate_speculative(g, space.slo) if g.speculative is not None
-             else EVALUATORS[g.mode](dep, g.workload, g.values, space.slo))
-        n = m.batch.size
-        parts["group"].append(np.full(n, gi, dtype=np.int64))
-        parts["value"].append(g.values)
-        parts["batch"].append(m.batch)
-        parts["gamma"].append(np.zeros(n, dtype=np.int64) if m.gamma is None else m.gamma)
-        parts["fits"].append(m.fits)
-        parts["ttft"].append(m.ttft_s)
-        parts["tpot"].append(m.tpot_s)
-        parts["e2e"].append(m.e2e_latency_s)
-        parts["tps"].append(m.requests_per_s(dep.layout.dp) * g.workload.output_len)
-        parts["chips"].append(np.full(n, float(dep.chips)))
-        price = dep.price
-        parts["usd"].append(np.full(n, np.nan if price is None else price * dep.chips))
+        points.put(gi, pending.pop(gi) if gi in pending
+                   else evaluate_speculative(g, space.slo) if g.speculative is not None
+                   else EVALUATORS[g.mode](dep, g.workload, g.values, space.slo))
+    flush()
     if progress is not None:
         progress(done_points, total_points)
 
-    def cat(key: str, dtype: type) -> Any:
-        return np.concatenate(parts[key]).astype(dtype) if parts[key] else np.zeros(0, dtype)
-
-    cols = Columns(chips=cat("chips", np.float64), usd_per_hour=cat("usd", np.float64),
-                   ttft_s=cat("ttft", np.float64), tpot_s=cat("tpot", np.float64),
-                   e2e_latency_s=cat("e2e", np.float64),
-                   output_tokens_per_s=cat("tps", np.float64))
-    point_group, point_value = cat("group", np.int64), cat("value", np.int64)
-    status = classify(cat("fits", bool), cols, space.slo, space.objective)
+    cols = _per_point(groups, points)
+    point_group, point_value = points.group, points.value
+    status = classify(points.fits, cols, space.slo, space.objective)
     for k, reason in enumerate(REASONS):
         hits = np.nonzero(status == k)[0]
         dropped[reason] += int(hits.size)
@@ -247,7 +330,7 @@ def run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
     order = rank(space.objective, cols, np.nonzero(status == OK)[0].astype(np.int64))
     return SearchResult(
         space=space, groups=groups, point_group=point_group, point_value=point_value,
-        batch=cat("batch", np.int64), gamma=cat("gamma", np.int64), status=status, cols=cols,
+        batch=points.batch, gamma=points.gamma, status=status, cols=cols,
         dropped={k: v for k, v in dropped.items() if v}, drop_examples=examples,
         evaluated=sum(g.points for g in groups), order=order,
         elapsed_s=time.perf_counter() - start)

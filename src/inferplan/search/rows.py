@@ -1,0 +1,150 @@
+"""Static-batch groups of many deployments evaluated as rows of one array computation.
+
+A *family* is the plain static groups whose deployments differ only in plain numbers
+(`family_key`: the same model, chip, engine, dtypes, efficiency mode, step-time model,
+memory fraction, price and partitioning choice; tp, pp, dp, slice, prompt and output
+length vary). Each (deployment, batch) of a family with a point that fits is a row of a
+`deployment.DeploymentRows`, and the workload shapes are columns:
+
+- memory: one `memory.memory_breakdown` call per shape over the family's points;
+- TTFT: one `steptime.step_cost` call, rows × prompt lengths;
+- TPOT: one call over rows × every shape's decode contexts side by side, meaned per
+  shape, as `decode_mean` does for a full grid.
+
+The cost is elementwise over rows and cells, so every number is the one the
+per-deployment path (`evaluate.evaluate_static_groups`) gives; a group whose decode grid
+is too large for a full grid (`decode_mean.full_grid`) keeps that path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from inferplan.deployment import Deployment, Workload
+from inferplan.memory import memory_breakdown
+from inferplan.rows import DeploymentRows
+from inferplan.search.decode_mean import decode_contexts, full_grid
+from inferplan.search.vectorised import phase_label_is_inert
+from inferplan.steptime import step_cost
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: Most cells (rows × decode steps) one step-cost call of a family prices: a family's
+#: rows are taken in slices of this many cells, so a call's temporaries stay bounded.
+ROW_CELLS = 1 << 16
+
+
+def rows_ready(workload: Workload, values: IntArray) -> bool:
+    """Whether a static group can be evaluated as rows: its decode grid is a full one
+    whatever fits (`decode_mean.full_grid` of all its batch values). 16 batches, 16
+    output tokens: yes; 512 batches, 512 tokens: no (the separable form, per
+    deployment)."""
+    return full_grid(int(values.size), max(workload.output_len - 1, 0))
+
+
+def family_key(deployment: Deployment, workload: Workload) -> tuple[object, ...]:
+    """What the deployments of one family share (objects by identity, as `expand` builds
+    one per space entry): model, chip, engine, dtypes, efficiency mode, step-time model,
+    memory fraction, price, partitioning and attention choice, and whether requests
+    decode at all (output_len > 1: the prefill step is then priced under the label
+    `vectorised.static_batch_latencies` gives it); prompt and output lengths vary."""
+    d, lay = deployment, deployment.layout
+    return (id(d.model), id(d.chip), id(d.engine), d.dtypes, d.efficiency, id(d.step_time),
+            d.memory_utilization, d.price_usd_per_chip_hour, lay.layout, lay.attention,
+            d.speculative is None, workload.output_len > 1, workload.prefill_chunk_tokens)
+
+
+@dataclass(frozen=True)
+class FamilyMetrics:
+    """Per point of a family's groups (their values, in order): fit and latencies (NaN
+    where it does not fit)."""
+
+    fits: BoolArray
+    ttft_s: FloatArray
+    tpot_s: FloatArray
+    e2e_latency_s: FloatArray
+
+
+def evaluate_family(items: Sequence[tuple[Deployment, Workload, IntArray]]
+                    ) -> FamilyMetrics:
+    """Static batching for every (deployment, workload, batch values) item of one family
+    (`family_key`, each `rows_ready`), as rows: the points' fit, TTFT = prefill(B, S),
+    TPOT = the mean decode step over contexts S..S+n−2 and e2e = TTFT + (n−1)·TPOT,
+    `serving.static_batch`'s numbers.
+
+    A row is one (deployment, batch) with a point that fits; the workload shapes are
+    columns: the prefill step of each prompt length, then each shape's decode contexts
+    side by side. Two prompt lengths × 26 layouts of Qwen3-8B bf16 under vLLM on H100s,
+    16 batches each, 16 output tokens: 832 points, one memory call per prompt length,
+    then ≤ 416 rows in one prefill call (× 2) and one decode call (× 30).
+    """
+    members: dict[int, int] = {}
+    deployments: list[Deployment] = []
+    for dep, _, _ in items:
+        if id(dep) not in members:
+            members[id(dep)] = len(deployments)
+            deployments.append(dep)
+    shapes: dict[Workload, int] = {}
+    for _, w, _ in items:
+        shapes.setdefault(w, len(shapes))
+    sizes = np.asarray([v.size for _, _, v in items], dtype=np.int64)
+    member = np.repeat(np.asarray([members[id(d)] for d, _, _ in items], dtype=np.intp), sizes)
+    shape = np.repeat(np.asarray([shapes[w] for _, w, _ in items], dtype=np.intp), sizes)
+    batch = np.concatenate([np.asarray(v, dtype=np.int64) for _, _, v in items])
+    rows = DeploymentRows(tuple(deployments), member)
+    fits = np.zeros(batch.size, dtype=bool)
+    for w, s in shapes.items():
+        at = np.nonzero(shape == s)[0]
+        fits[at] = np.asarray(memory_breakdown(rows.take(member[at]), w, batch[at]).fits,
+                              dtype=bool)
+    # rows: the (member, batch) pairs with a fitting point, each once
+    span = int(batch.max()) + 1 if batch.size else 1
+    pair = member.astype(np.int64) * span + batch
+    pairs, row_of = np.unique(pair[fits], return_inverse=True)
+    workloads = list(shapes)
+    ttft_rows, tpot_rows = _static_latencies(
+        rows, (pairs // span).astype(np.intp), (pairs % span).astype(np.float64), workloads,
+        "decode" if workloads[0].output_len > 1 and phase_label_is_inert(deployments[0])
+        else "prefill")
+    ttft, tpot = np.full(batch.size, np.nan), np.full(batch.size, np.nan)
+    ttft[fits] = ttft_rows[row_of, shape[fits]]
+    tpot[fits] = tpot_rows[row_of, shape[fits]]
+    n = np.asarray([w.output_len for w in workloads], dtype=np.int64)[shape]
+    return FamilyMetrics(fits, ttft, tpot, np.asarray(ttft + (n - 1) * tpot, dtype=np.float64))
+
+
+def _static_latencies(rows: DeploymentRows, member: npt.NDArray[np.intp], B: FloatArray,
+                      workloads: list[Workload], prefill_label: str
+                      ) -> tuple[FloatArray, FloatArray]:
+    """TTFT and TPOT of each (member, batch) row for each workload (arrays rows ×
+    workloads): one prefill call per slice of rows, its columns the prompt lengths,
+    priced under `prefill_label` (what `vectorised.static_batch_latencies` prices it
+    under), and one decode call over every workload's decode contexts side by side,
+    meaned per workload (0 with no decode step); at most `ROW_CELLS` decode cells a
+    call."""
+    S = np.asarray([float(w.input_len) for w in workloads])
+    contexts = [decode_contexts(w.input_len, w.output_len) for w in workloads]
+    ends = np.cumsum([c.size for c in contexts])
+    cached = np.concatenate(contexts)[None, :]
+    ttft = np.empty((B.size, len(workloads)))
+    tpot = np.zeros((B.size, len(workloads)))
+    per_call = max(1, ROW_CELLS // max(cached.size, 1))
+    for lo in range(0, B.size, per_call):
+        at = slice(lo, lo + per_call)
+        part, b = rows.take(member[at][:, None]), B[at][:, None]
+        ttft[at] = np.asarray(step_cost(part, prefill_label, b, S[None, :], 0.0).latency_s,
+                              dtype=np.float64)
+        if cached.size == 0:
+            continue
+        decode = np.asarray(step_cost(part, "decode", b, 1.0, cached).latency_s,
+                            dtype=np.float64)
+        for j, end in enumerate(ends):
+            block = np.ascontiguousarray(decode[:, end - contexts[j].size:end])
+            tpot[at, j] = np.mean(block, axis=1) if block.shape[1] else 0.0
+    return ttft, tpot
