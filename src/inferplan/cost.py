@@ -460,6 +460,25 @@ def eager_share(eff: Efficiency, tokens: npt.ArrayLike, prompt_chunks: npt.Array
     return np.asarray(np.where(over, 1.0, prompt), dtype=np.float64)
 
 
+def graph_batch_per_rank(graph_size: npt.ArrayLike, attention_dp_ranks: int) -> FloatArray:
+    """What one attention-DP rank's CUDA graph must hold: the step's graph size (sequences
+    or tokens, `eager_share`) over R ranks, the fullest rank's ⌈size/R⌉ (R = 1: the size).
+    Each rank runs its own batch through its own captured graphs, so the engine's
+    capture limit applies per rank: SGLang 0.5.8 `CudaGraphRunner.can_run`
+    (sglang/srt/model_executor/cuda_graph_runner.py) compares the largest rank's
+    `global_num_tokens_cpu` (or the rank's own `batch_size`) with `max_bs`; TensorRT-LLM's
+    `PyTorchModelEngine._maybe_get_cuda_graph` (tensorrt_llm/_torch/pyexecutor/
+    model_engine.py) takes the rank's `len(batch.generation_requests)`, all-gathered over
+    the attention-DP ranks.
+
+    512 decoding sequences over 32 ranks: 16 a rank, inside SGLang's 256; 8,192: 256.
+    """
+    size = np.asarray(graph_size, dtype=np.float64)
+    if attention_dp_ranks <= 1:
+        return size
+    return np.asarray(np.ceil(size / attention_dp_ranks), dtype=np.float64)
+
+
 def eager_ops_per_layer(model: ModelSpec, layout: Layout, moe_layer: bool,
                         fused_moe: bool) -> int:
     """Operations the host dispatches for one layer of an eager forward: the layer's GEMM
@@ -595,7 +614,9 @@ def mixed_step_cost(deployment: Deployment | DeploymentRows, segments: list[Segm
     comm_exposed = np.maximum(comm - per_pass, 0.0) if dep.efficiency == "ideal" else comm
     overhead = (np.zeros_like(per_pass) + model.num_layers * eff.per_layer_overhead_s
                 + eff.per_step_overhead_s + fixed_kernel_time_s(model, eff, tokens)
-                + eager_host_s(model, layout, eff, eager_share(eff, graph_size, prompt_chunks)))
+                + eager_host_s(model, layout, eff, eager_share(
+                    eff, graph_batch_per_rank(graph_size, layout.attention_dp_ranks(model)),
+                    prompt_chunks)))
     # A device runs pp micro-batches through its L/pp layers per step: the same work as
     # one micro-batch through all L layers, which is what the terms above count.
     latency = per_pass + overhead + comm_exposed
