@@ -460,7 +460,8 @@ def eager_share(eff: Efficiency, tokens: npt.ArrayLike, prompt_chunks: npt.Array
     return np.asarray(np.where(over, 1.0, prompt), dtype=np.float64)
 
 
-def graph_batch_per_rank(graph_size: npt.ArrayLike, attention_dp_ranks: int) -> FloatArray:
+def graph_batch_per_rank(graph_size: npt.ArrayLike, attention_dp_ranks: npt.ArrayLike
+                         ) -> FloatArray:
     """What one attention-DP rank's CUDA graph must hold: the step's graph size (sequences
     or tokens, `eager_share`) over R ranks, the fullest rank's ⌈size/R⌉ (R = 1: the size).
     Each rank runs its own batch through its own captured graphs, so the engine's
@@ -474,9 +475,9 @@ def graph_batch_per_rank(graph_size: npt.ArrayLike, attention_dp_ranks: int) -> 
     512 decoding sequences over 32 ranks: 16 a rank, inside SGLang's 256; 8,192: 256.
     """
     size = np.asarray(graph_size, dtype=np.float64)
-    if attention_dp_ranks <= 1:
-        return size
-    return np.asarray(np.ceil(size / attention_dp_ranks), dtype=np.float64)
+    ranks = np.asarray(attention_dp_ranks, dtype=np.float64)
+    return np.asarray(np.where(ranks > 1, np.ceil(size / np.maximum(ranks, 1.0)), size),
+                      dtype=np.float64)
 
 
 def eager_ops_per_layer(model: ModelSpec, layout: Layout, moe_layer: bool,

@@ -71,6 +71,10 @@ def _kv_batch_shards(model: ModelSpec, layout: Layout) -> int:
     return layout.kv_batch_shards(model)
 
 
+def _attention_dp_ranks(model: ModelSpec, layout: Layout) -> int:
+    return layout.attention_dp_ranks(model)
+
+
 @dataclass(frozen=True, eq=False)
 class LayoutRows:
     """Several layouts laid along the rows of one array computation: `members`, the
@@ -144,6 +148,10 @@ class LayoutRows:
     def kv_batch_shards(self, model: ModelSpec) -> FloatArray:
         """`Layout.kv_batch_shards` of each row."""
         return self.each(_kv_batch_shards, model)
+
+    def attention_dp_ranks(self, model: ModelSpec) -> FloatArray:
+        """`Layout.attention_dp_ranks` of each row."""
+        return self.each(_attention_dp_ranks, model)
 
 
 def per_layout(fn: Callable[..., Any], *args: Hashable, layout: Layout | LayoutRows,
