@@ -110,3 +110,23 @@ def test_sglang_splits_one_limit_over_its_ranks() -> None:
     assert sg.engine.scheduler.attention_dp_limits == "replica"
     assert sg.max_running_sequences == sg.engine.scheduler.max_num_seqs
     assert trt.max_running_sequences == 8 * trt.engine.scheduler.max_num_seqs
+
+
+def test_a_search_space_varies_the_attention_dp_ranks() -> None:
+    """`parallelism.attention_dp` is a search axis: each value its own deployment, labelled
+    in the result; a value that does not divide tp is dropped with the reason."""
+    from inferplan.hardware import catalog_chip
+    from inferplan.search import parse_space, run_search
+    space = parse_space({"model": "deepseek-r1", "hardware": "b200", "chips": 8,
+                         "parallelism": {"tp": 8, "ep": 8, "attention_dp": [1, 3, 8],
+                                         "layout": "megatron"},
+                         "dtypes": {"weights": "fp8", "kv": "fp8", "compute": "fp8"},
+                         "engine": "trtllm",
+                         "workload": {"input_len": 1024, "output_len": 256,
+                                      "concurrency": 64}})
+    result = run_search(space, catalog_model, catalog_chip)
+    ranks = sorted(result.scenario(i)["parallelism"]["attention_dp"]
+                   for i in range(len(result.point_group)))
+    assert ranks == [1, 8]
+    assert any("attention_dp" in str(g.drop_message) for g in result.groups
+               if g.deployment is None)

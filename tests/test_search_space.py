@@ -43,7 +43,8 @@ def test_a_plain_scenario_is_a_space_of_one_point() -> None:
     result = run_search(parse_space(BASE), catalog_model, catalog_chip)
     assert result.evaluated == 1 and result.feasible == 1
     assert result.scenario(0) == {**BASE, "parallelism": {
-        "tp": 1, "pp": 1, "dp": 1, "ep": 1, "layout": "auto", "attention": "auto"},
+        "tp": 1, "pp": 1, "dp": 1, "ep": 1, "layout": "auto", "attention": "auto",
+        "attention_dp": 1},
         "dtypes": {"weights": "bf16", "kv": "bf16", "compute": "bf16"},
         "efficiency": "realistic"}
 

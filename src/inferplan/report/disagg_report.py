@@ -26,6 +26,7 @@ def pool_label(result: DisaggResult, pool: PoolCandidates, i: int) -> str:
     per = dep.layout.model_parallel / dep.chip.cores_per_chip
     parts = [f"{per:g}x {s['hardware']} tp{p['tp']}"
              + (f" pp{p['pp']}" if p["pp"] > 1 else "")
+             + (f" adp{p['attention_dp']}" if p.get("attention_dp", 1) > 1 else "")
              + (f" {p['layout']}" if p.get("layout", "auto") != "auto" else "")]
     if len(space.model) > 1:
         parts.insert(0, str(s["model"]))

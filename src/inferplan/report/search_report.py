@@ -49,7 +49,8 @@ def label(result: SearchResult, i: int, batch: bool = True, workload: bool = Tru
     varied = result.varied_axes
     if "model" in varied:
         parts.append(str(s["model"]))
-    ep = f" ep{p['ep']}" if p["ep"] > 1 else ""
+    ep = (f" ep{p['ep']}" if p["ep"] > 1 else "") + (
+        f" adp{p['attention_dp']}" if p.get("attention_dp", 1) > 1 else "")
     if replica:
         dep = result.deployment(i)
         per = dep.layout.model_parallel / dep.chip.cores_per_chip

@@ -275,7 +275,8 @@ def replica_key(g: Group) -> tuple[Any, ...] | None:
         return None
     s, lay = g.scenario, g.deployment.layout
     return (s["model"], s["hardware"], repr(s.get("engine")), lay.tp, lay.pp, lay.ep,
-            lay.layout, lay.attention, tuple(sorted(s["dtypes"].items())), s["efficiency"],
+            lay.layout, lay.attention, lay.attention_dp, tuple(sorted(s["dtypes"].items())),
+            s["efficiency"],
             g.workload.input_len, g.workload.output_len, g.mode)
 
 

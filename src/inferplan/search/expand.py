@@ -145,14 +145,16 @@ def _workloads(space: SpaceIn) -> Iterator[tuple[dict[str, Any], Workload, Mode,
 
 
 def _layout(p: tuple[Any, ...], devices: int) -> Layout:
-    """Layout from (tp, pp, dp, ep, layout, attention); raises for dp: auto that cannot fill."""
-    tp, pp, dp, ep, layout, attention = p
+    """Layout from (tp, pp, dp, ep, layout, attention, attention_dp); raises for dp: auto
+    that cannot fill."""
+    tp, pp, dp, ep, layout, attention, attention_dp = p
     if dp == "auto":
         if devices % (tp * pp):
             raise InferplanError("parallelism", f"tp={tp} pp={pp}",
                                  f"tp*pp must divide the {devices} devices to fill them with dp")
         dp = devices // (tp * pp)
-    return Layout(tp=tp, pp=pp, dp=int(dp), ep=ep, layout=layout, attention=attention)
+    return Layout(tp=tp, pp=pp, dp=int(dp), ep=ep, layout=layout, attention=attention,
+                  attention_dp=attention_dp)
 
 
 def _speculations(space: SpaceIn, resolve_model: Callable[[str], ModelSpec]
@@ -185,7 +187,8 @@ def expand(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
     models = {name: resolve_model(name) for name in space.model}
     chips_ = {name: resolve_chip(name) for name in space.hardware}
     p, d = space.parallelism, space.dtypes
-    layouts = list(itertools.product(p.tp, p.pp, p.dp, p.ep, p.layout, p.attention))
+    layouts = list(itertools.product(p.tp, p.pp, p.dp, p.ep, p.layout, p.attention,
+                                     p.attention_dp))
     dtypes = list(itertools.product(d.weights, d.kv, d.compute, space.efficiency,
                                     space_engines(space)))
     workloads = list(_workloads(space))
@@ -218,8 +221,8 @@ def expand(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
             except InferplanError as exc:
                 topology, topo_error = None, str(exc)
             for lay in layouts:
-                par = dict(zip(("tp", "pp", "dp", "ep", "layout", "attention"), lay,
-                               strict=True))
+                par = dict(zip(("tp", "pp", "dp", "ep", "layout", "attention",
+                                "attention_dp"), lay, strict=True))
                 layout: Layout | None = None
                 error = topo_error
                 reason = "topology" if topo_error else None

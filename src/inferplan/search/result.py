@@ -43,6 +43,7 @@ AXES: dict[str, tuple[str, ...]] = {
     "topology": ("topology",), "tp": ("parallelism", "tp"), "pp": ("parallelism", "pp"),
     "dp": ("parallelism", "dp"), "ep": ("parallelism", "ep"),
     "layout": ("parallelism", "layout"), "attention": ("parallelism", "attention"),
+    "attention_dp": ("parallelism", "attention_dp"),
     "weights": ("dtypes", "weights"), "kv": ("dtypes", "kv"),
     "compute": ("dtypes", "compute"), "efficiency": ("efficiency",),
     "input_len": ("workload", "input_len"), "output_len": ("workload", "output_len"),

@@ -51,12 +51,14 @@ def rows_ready(workload: Workload, values: IntArray) -> bool:
 def family_key(deployment: Deployment, workload: Workload) -> tuple[object, ...]:
     """What the deployments of one family share (objects by identity, as `expand` builds
     one per space entry): model, chip, engine, dtypes, efficiency mode, step-time model,
-    memory fraction, price, partitioning and attention choice, and whether requests
+    memory fraction, price, partitioning, attention choice and DP-attention ranks, and
+    whether requests
     decode at all (output_len > 1: the prefill step is then priced under the label
     `vectorised.static_batch_latencies` gives it); prompt and output lengths vary."""
     d, lay = deployment, deployment.layout
     return (id(d.model), id(d.chip), id(d.engine), d.dtypes, d.efficiency, id(d.step_time),
             d.memory_utilization, d.price_usd_per_chip_hour, lay.layout, lay.attention,
+            lay.attention_dp,
             d.speculative is None, workload.output_len > 1, workload.prefill_chunk_tokens)
 
 

@@ -112,8 +112,9 @@ class ParallelismSpace(_Strict):
     ep: list[int] = [1]
     layout: list[str] = ["auto"]
     attention: list[str] = ["auto"]
+    attention_dp: list[int] = [1]
 
-    @field_validator("tp", "pp", "ep", mode="before")
+    @field_validator("tp", "pp", "ep", "attention_dp", mode="before")
     @classmethod
     def _ints(cls, v: object) -> list[Any]:
         return int_values(v)
@@ -343,7 +344,8 @@ def count_points(space: SpaceIn) -> int:
     n = len(space.model) * len(space.hardware) * len(space.chips) * len(space.efficiency)
     n *= len(space.engine) if space.engine is not None else 1
     n *= len(space.topology or [None])          # an upper bound: shapes pair with chips
-    for axis in (p.tp, p.pp, p.dp, p.ep, p.layout, p.attention, d.weights, d.kv, d.compute,
+    for axis in (p.tp, p.pp, p.dp, p.ep, p.layout, p.attention, p.attention_dp, d.weights,
+                 d.kv, d.compute,
                  w.input_len, w.output_len, w.batch or w.concurrency or [1]):
         n *= len(axis)
     return n * len(speculative_choices(space))
