@@ -109,6 +109,8 @@ def test_sglang_splits_one_limit_over_its_ranks() -> None:
     trt, _ = make(engine="trtllm", **common)
     assert sg.engine.scheduler.attention_dp_limits == "replica"
     assert sg.max_running_sequences == sg.engine.scheduler.max_num_seqs
+    assert sg.rank_token_budget() == sg.engine.scheduler.max_num_batched_tokens / 8
+    assert trt.rank_token_budget() == trt.engine.scheduler.max_num_batched_tokens
     assert trt.max_running_sequences == 8 * trt.engine.scheduler.max_num_seqs
 
 

@@ -125,6 +125,7 @@ def _matmul_params_per_token(model: ModelSpec, layout: Layout) -> float:
     return total
 
 
+@lru_cache(maxsize=1024)
 def attention_matmul_params_per_token(model: ModelSpec, layout: Layout) -> float:
     """The attention projections' share of `matmul_params_per_token`: Σ_layers attention
     weights on one device / A (A data-parallel attention ranks, 1 without). DeepSeek-R1 at

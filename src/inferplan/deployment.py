@@ -185,6 +185,18 @@ class Deployment:
             return 1.0
         return float(engine_defaults()["memory_utilization"])
 
+    def rank_token_budget(self, chunk_tokens: int | None = None) -> float:
+        """Tokens one attention-DP rank's step may take: `chunk_tokens` (a workload's
+        prefill_chunk_tokens) or the engine's max_num_batched_tokens, per rank where the
+        engine's limit is per rank, else split over the ranks (`scheduler.
+        attention_dp_limits: replica`, SGLang), at least 1. SGLang's 8192 over 8 ranks:
+        1024; TensorRT-LLM's 8192 with 8 ranks: 8192 (the replica takes 8·8192)."""
+        sched = self.engine.scheduler
+        budget = float(chunk_tokens or sched.max_num_batched_tokens)
+        if sched.attention_dp_limits == "replica":
+            budget = max(budget / self.layout.attention_dp_ranks(self.model), 1.0)
+        return budget
+
     @property
     def max_running_sequences(self) -> int:
         """The engine's cap on sequences running in one replica: `max_num_seqs` per

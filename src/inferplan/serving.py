@@ -351,9 +351,7 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     S, n = workload.mean_input_len, workload.mean_output_len
     # A attention-DP ranks each schedule their own requests with their own token budget
     ranks = deployment.layout.attention_dp_ranks(deployment.model)
-    rank_budget = float(workload.prefill_chunk_tokens or sched.max_num_batched_tokens)
-    if sched.attention_dp_limits == "replica":   # one setting split over the ranks
-        rank_budget = max(rank_budget / ranks, 1.0)
+    rank_budget = deployment.rank_token_budget(workload.prefill_chunk_tokens)
     budget = ranks * rank_budget
     R = np.minimum(C, float(admitted_sequences(deployment, workload)))
     interval = float(sched.recv_interval_steps)

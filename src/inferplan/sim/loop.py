@@ -156,11 +156,9 @@ class Replica:
         self.S, self.n, self.phase = input_tokens, output_tokens, phase
         #: each attention-DP rank schedules with its own token budget (a prompt's chunk
         #: fits one rank's); the replica's step takes up to the ranks' sum
-        ranks = deployment.layout.attention_dp_ranks(deployment.model)
-        self.rank_budget = int(workload.prefill_chunk_tokens or sched.max_num_batched_tokens)
-        if sched.attention_dp_limits == "replica":   # one setting split over the ranks
-            self.rank_budget = max(self.rank_budget // ranks, 1)
-        self.budget = ranks * self.rank_budget
+        self.adp_ranks = deployment.layout.attention_dp_ranks(deployment.model)
+        self.rank_budget = int(deployment.rank_token_budget(workload.prefill_chunk_tokens))
+        self.budget = self.adp_ranks * self.rank_budget
         self.capacity = kv_token_capacity(deployment, workload)
         self.cap_seqs = cap_seqs
         self.table = table if table is not None else step_table(
@@ -180,8 +178,7 @@ class Replica:
         #: holds one (at most `adp_timeout` iterations), then `adp_batching` more. A request
         #: lands on a rank drawn uniformly (seeded): the capacity-aware assignment sends a
         #: closed-loop client's next request to the rank its last one freed, and the ranks
-        #: free alike
-        self.adp_ranks = deployment.layout.attention_dp_ranks(deployment.model)
+        #: free alike (the ranks: `adp_ranks`, above)
         self.adp_timeout = sched.adp_balance_timeout_steps
         self.adp_batching = sched.adp_balance_batching_steps
         self.adp_rank = np.random.default_rng([seed, 104729]).integers(
