@@ -132,3 +132,77 @@ def test_a_search_space_varies_the_attention_dp_ranks() -> None:
     assert ranks == [1, 8]
     assert any("attention_dp" in str(g.drop_message) for g in result.groups
                if g.deployment is None)
+
+
+@pytest.mark.parametrize("order", [(1, 8), (8, 1)])
+def test_the_collectives_of_one_layout_depend_on_its_ranks_in_any_order(
+        order: tuple[int, int]) -> None:
+    """The cached communication plan is keyed on the attention-DP ranks: DeepSeek-R1 tp 8
+    ep 8 with A = 8 gathers T·E over the ranks instead of two all-reduces a layer, so its
+    collectives differ from A = 1, whichever the process priced first (the key once left A
+    out and the first one priced won)."""
+    from inferplan.communication import communication_time_s
+    seconds = {}
+    for a in order:
+        dep, _ = make(model="deepseek-r1", hardware="h200-sxm", chips=8,
+                      parallelism={"tp": 8, "ep": 8, "attention_dp": a}, engine="sglang",
+                      dtypes={"weights": "fp8", "kv": "fp8", "compute": "fp8"},
+                      workload={"input_len": 1024, "output_len": 128, "concurrency": 64})
+        seconds[a] = float(communication_time_s(dep, np.asarray(256.0), np.asarray(64.0),
+                                                0.88))
+    assert seconds[8] < 0.8 * seconds[1]
+
+
+def test_expert_all_to_all_share_worked_numbers() -> None:
+    """The docstring's cases: tokens on every device of the tp group (TEP) or gathered over
+    the DP ranks need no all-to-all; DeepEP-style exchange sends a rank's own T/A tokens;
+    experts beyond the tp group send every replica token."""
+    from inferplan.communication import expert_all_to_all_share
+    ds, mixtral = catalog_model("deepseek-r1"), catalog_model("mixtral-8x7b")
+    assert expert_all_to_all_share(ds, Layout(tp=8, ep=8), "gather") == 0.0
+    assert expert_all_to_all_share(ds, Layout(tp=8, ep=8, attention_dp=8), "gather") == 0.0
+    assert expert_all_to_all_share(ds, Layout(tp=8, ep=8, attention_dp=8),
+                                   "all_to_all") == 0.125
+    assert expert_all_to_all_share(mixtral, Layout(tp=2, ep=4, dp=2), "gather") == 1.0
+    assert expert_all_to_all_share(catalog_model("qwen3-32b"), Layout(tp=8), "gather") == 0.0
+
+
+def test_experts_inside_the_tp_group_communicate_what_tp_alone_does() -> None:
+    """DeepSeek-R1 tp 8 ep 8 without DP attention runs Megatron's two all-reduces a layer
+    and nothing more: the same collectives as tp 8 with the experts tensor-split."""
+    from inferplan.communication import communication_time_s
+    seconds = []
+    for ep in (1, 8):
+        dep, _ = make(model="deepseek-r1", hardware="h200-sxm", chips=8,
+                      parallelism={"tp": 8, "ep": ep}, engine="sglang",
+                      dtypes={"weights": "fp8", "kv": "fp8", "compute": "fp8"},
+                      workload={"input_len": 1024, "output_len": 128, "concurrency": 64})
+        seconds.append(float(communication_time_s(dep, np.asarray(256.0),
+                                                  np.asarray(64.0), 0.88)))
+    assert seconds[0] == pytest.approx(seconds[1], rel=1e-12)
+
+
+def test_an_all_to_all_engine_exchanges_only_each_ranks_tokens() -> None:
+    """`engine: {moe_exchange: all_to_all}` (DeepEP): no T·E gather over the ranks, and
+    the all-to-alls carry T/A tokens' top-k copies. Over NVLink at 256 tokens that is less
+    than the gather of all 256 tokens in each of 61 layers."""
+    from inferplan.communication import communication_time_s
+    seconds = {}
+    for exchange in ("gather", "all_to_all"):
+        dep, _ = make(model="deepseek-r1", hardware="h200-sxm", chips=8,
+                      parallelism={"tp": 8, "ep": 8, "attention_dp": 8},
+                      engine={"name": "sglang", "moe_exchange": exchange},
+                      dtypes={"weights": "fp8", "kv": "fp8", "compute": "fp8"},
+                      workload={"input_len": 1024, "output_len": 128, "concurrency": 64})
+        assert dep.engine.scheduler.moe_exchange == exchange
+        seconds[exchange] = float(communication_time_s(dep, np.asarray(256.0),
+                                                       np.asarray(64.0), 0.88))
+    assert 0 < seconds["all_to_all"] < seconds["gather"]
+
+
+def test_a_bad_moe_exchange_names_the_field() -> None:
+    with pytest.raises(InferplanError) as err:
+        make(model="deepseek-r1", hardware="h200-sxm", chips=8, parallelism={"tp": 8},
+             engine={"name": "sglang", "moe_exchange": "deepep"},
+             workload={"input_len": 1024, "output_len": 128, "concurrency": 8})
+    assert "moe_exchange" in err.value.field and "gather" in str(err.value)

@@ -303,10 +303,20 @@ def reference_communication(dep: Deployment, tokens: FloatArray, logit_tokens: F
         gather = all_gather_time(group, logit_tokens * model.vocab_size * 4.0, link)
         total = total + per_collective_s + (gather.total_s if alpha is None
                                             else gather.bandwidth_s + alpha)
-    if layout.ep > 1 and model.moe is not None and layout.ep // cores > 1:
+    # experts exchange tokens only beyond a tp group that holds them all (ep > tp), or a
+    # rank's own T/A under DP attention with an all-to-all engine
+    share = 0.0
+    if model.moe is not None and layout.ep > 1:
+        if layout.attention_dp > 1:
+            all_to_all = dep.engine.scheduler.moe_exchange == "all_to_all"
+            share = 1.0 / layout.attention_dp if all_to_all else 0.0
+        elif layout.ep > layout.tp:
+            share = 1.0
+    if share > 0 and layout.ep // cores > 1:
         ep_group = place_group(dep.topology, max(1, layout.ep // cores))
         total = total + model.num_moe_layers * 2 * (all_to_all_time(
-            ep_group, ep_all_to_all_bytes(model, tokens, act), link).total_s + per_collective_s)
+            ep_group, ep_all_to_all_bytes(model, tokens * share, act), link).total_s
+            + per_collective_s)
     if layout.pp > 1:
         total = total + (layout.pp - 1) * (send_recv_time(
             dep.topology, hidden / layout.pp, dep.topology.domains > 1, link).total_s

@@ -29,6 +29,7 @@ from inferplan.deployment import Deployment
 from inferplan.efficiency import CacheKey, Efficiency
 from inferplan.hardware import Topology
 from inferplan.models import ModelSpec
+from inferplan.parallel import Layout
 from inferplan.partitioning import feasible_layouts
 from inferplan.partitioning.linear import LinearPlan, linear_plan
 from inferplan.partitioning.volumes import as_tokens
@@ -353,7 +354,9 @@ def slice_key(topology: Topology, full: bool) -> object:
 
 class _PlanKey(CacheKey):
     """A deployment's hashable identity for its collectives (`key`), carrying the
-    deployment a plan is built from: model, degrees, partitioning, the compute and
+    deployment a plan is built from: model, degrees, the attention data-parallel ranks
+    and the engine's `moe_exchange` (their transfers replace the layout's), partitioning,
+    the compute and
     weight dtypes, the chip's links, the slice as far as the collectives read it
     (`slice_key`) and the link efficiency. `full=False` leaves out what only the
     pipeline, expert and logits collectives read (pp, ep); no collective reads dp, so
@@ -365,7 +368,8 @@ class _PlanKey(CacheKey):
         chip, lay = deployment.chip, deployment.layout
         degrees = (lay.tp, lay.pp, lay.ep) if full else (lay.tp,)
         self.deployment, self.link_efficiency, self.full = deployment, link_efficiency, full
-        self.key = (deployment.model, degrees, lay.layout, lay.attention,
+        self.key = (deployment.model, degrees, lay.attention_dp,
+                    deployment.engine.scheduler.moe_exchange, lay.layout, lay.attention,
                     deployment.dtypes.compute, deployment.dtypes.weights, chip.name,
                     chip.interconnect, chip.scale_up, chip.scale_out, chip.cores_per_chip,
                     slice_key(deployment.topology, full), link_efficiency)
@@ -417,9 +421,10 @@ def _communication_plan(key: _PlanKey) -> CommunicationPlan:
     parts: dict[str, Any] = dict(_NO_LAYOUTS)
     if tp_chips > 1:
         parts.update(_tensor_parallel_part(_PlanKey(dep, eff, full=False)))
-    if layout.ep > 1 and model.moe is not None and layout.ep // cores > 1:
+    share = expert_all_to_all_share(model, layout, dep.engine.scheduler.moe_exchange)
+    if share > 0 and layout.ep // cores > 1:
         ep_group = place_group(dep.topology, max(1, layout.ep // cores))
-        a2a = all_to_all_time(ep_group, ep_all_to_all_bytes(model, one, act), eff)
+        a2a = all_to_all_time(ep_group, ep_all_to_all_bytes(model, one * share, act), eff)
         parts.update(ep_calls=model.num_moe_layers * 2, ep_per_token_s=float(a2a.bandwidth_s),
                      ep_latency_s=float(a2a.latency_s))
     if layout.pp > 1:
@@ -428,6 +433,29 @@ def _communication_plan(key: _PlanKey) -> CommunicationPlan:
         parts.update(pp_sends=layout.pp - 1, pp_per_token_s=float(send.bandwidth_s),
                      pp_latency_s=float(send.latency_s))
     return CommunicationPlan(tp_chips=tp_chips, **parts)
+
+
+def expert_all_to_all_share(model: ModelSpec, layout: Layout, exchange: str) -> float:
+    """Share of a replica's step tokens each device sends through the expert all-to-alls
+    (dispatch and combine); 0 where the experts' tokens arrive another way.
+
+    - No attention DP, experts inside the tp group (ep ≤ tp, "TEP"): the attention's
+      all-reduce leaves every token on every device; each runs its experts on the tokens
+      routed to them and the block's output all-reduce (already priced) sums the partial
+      outputs: 0 (TensorRT-LLM `Deepseekv3MoE`, SGLang's and vLLM's MoE without DP
+      attention all-reduce the layer output).
+    - Experts beyond the tp group (ep > tp, over replicas that hold different tokens): 1.
+    - A attention-DP ranks, `moe_exchange: gather` (every engine's default): the ranks
+      gather all tokens before the MoE (priced with the DP-attention transfers): 0.
+    - ... `all_to_all` (DeepEP, pplx, MNNVL): each device holds its rank's T/A tokens: 1/A.
+
+    DeepSeek-R1 tp 8 ep 8: 0; with A = 8 and all_to_all: 0.125; Mixtral tp 2 ep 4: 1.
+    """
+    if model.moe is None or layout.ep <= 1:
+        return 0.0
+    if layout.attention_dp > 1:
+        return 1.0 / layout.attention_dp if exchange == "all_to_all" else 0.0
+    return 1.0 if layout.ep > layout.tp else 0.0
 
 
 def ep_all_to_all_bytes(model: ModelSpec, tokens: npt.ArrayLike,

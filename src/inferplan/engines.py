@@ -34,7 +34,7 @@ ENGINE_NAMES = ("generic", "vllm", "sglang", "trtllm", "furiosa-llm", "jetstream
 OVERRIDABLE = ("cuda_graphs", "allreduce", "max_num_batched_tokens", "max_num_seqs",
                "chunked_prefill", "kv_admission", "cuda_graph_max_batch",
                "recv_interval_steps", "frontend_s", "adp_balance_timeout_steps",
-               "adp_balance_batching_steps")
+               "adp_balance_batching_steps", "moe_exchange")
 
 
 class _Frozen(BaseModel):
@@ -87,6 +87,13 @@ class Scheduler(_Frozen):
     #: max_batch_size/max_num_tokens) or `replica` (one setting split over the ranks:
     #: SGLang divides --max-running-requests and --chunked-prefill-size by dp_size)
     attention_dp_limits: Literal["per_rank", "replica"] = "per_rank"
+    #: how an expert layer's tokens reach experts spread over attention-DP ranks: `gather`
+    #: (every rank gathers all tokens before the MoE and reduce-scatters after: vLLM's
+    #: allgather_reducescatter backend, SGLang's dp gather, TensorRT-LLM's all-gather +
+    #: reduce-scatter) or `all_to_all` (each rank dispatches its own tokens' top-k copies
+    #: and combines them back: DeepEP, pplx, TensorRT-LLM's MNNVL all-to-all); dense MLP
+    #: and shared experts then run on each rank's own tokens
+    moe_exchange: Literal["gather", "all_to_all"] = "gather"
     allreduce: Literal["custom", "nccl", "xla"]
     sources: dict[str, str]
 

@@ -51,13 +51,19 @@ def dp_attention_transfers(dep: Deployment, T: FloatArray) -> tuple[Transfer, ..
     MoE over all tp devices and scatter the sum back, an all-gather and a reduce-scatter of
     T·E (the bytes and time of one all-reduce of T·E). No heads <-> batch all-to-all:
     attention never leaves the rank. DeepSeek-R1 at tp 8, A = 8, T = 256 bf16 tokens:
-    one all-reduce of 256·7168·2 = 3.67 MB per layer over the 8 GPUs."""
+    one all-reduce of 256·7168·2 = 3.67 MB per layer over the 8 GPUs. An expert model
+    whose engine exchanges by all-to-all (`moe_exchange`) gathers nothing: its ranks run
+    the dense MLP and shared experts on their own tokens and the experts' all-to-alls
+    (`communication.expert_all_to_all_share`) carry the routed ones."""
     model, layout = dep.model, dep.layout
     act = dtype_bytes(dep.dtypes.compute, "dtypes.compute")
     group = place_group(dep.topology, model_parallel_chips(dep))
     hidden = np.asarray(T * model.hidden_size * act, dtype=np.float64)
-    out = [Transfer("MLP/MoE token all-gather and reduce-scatter over the DP-attention "
-                    "ranks (T·E)", "all_reduce", "xyz", group, hidden, 1, 0)]
+    out = []
+    if model.moe is None or dep.engine.scheduler.moe_exchange == "gather":
+        out.append(Transfer("MLP/MoE token all-gather and reduce-scatter over the "
+                            "DP-attention ranks (T·E)", "all_reduce", "xyz", group, hidden,
+                            1, 0))
     if layout.attention_tp > 1:
         rank = place_group(dep.topology, max(1, layout.attention_tp // dep.chip.cores_per_chip))
         out.append(Transfer("attention output all-reduce inside a rank (T·E/A)",
