@@ -16,9 +16,9 @@ from inferplan.collectives import all_gather_time, all_to_all_time, place_group,
 from inferplan.cost import (
     attended_positions,
     attention_flops,
+    busiest_expert_share,
     communication,
     ep_all_to_all_bytes,
-    expected_distinct_experts,
     fixed_kernel_time_s,
     gemms_per_layer,
     kv_bytes_moved,
@@ -125,8 +125,9 @@ def loop_weight_bytes(model: ModelSpec, layout: Layout, w_dtype: str, T: FloatAr
     for moe_layer in model.layer_moe:
         if moe_layer and model.moe is not None:
             m = model.moe
-            touched = expected_distinct_experts(m.num_experts, m.experts_per_token,
-                                                T * max(1, layout.ep // layout.tp)) / m.num_experts
+            touched = busiest_expert_share(m.num_experts, m.experts_per_token,
+                                           T * max(1, layout.ep // layout.tp),
+                                           max(1, layout.ep))
             routed = expert_params_per_device(model, layout)
             experts = experts + touched * routed
             params = params + ffn_params_per_device(model, layout, True) - routed
