@@ -86,16 +86,21 @@ def test_gemms_per_layer() -> None:
 
 
 def test_fixed_kernel_time_worked_number() -> None:
-    """The docstring's number: 3.5 µs GEMM floors, 14 µs attention, 3 elementwise ops of
-    3 µs + 2·64·5120·2 B / 3.84e12 B/s on Qwen3-32B (64 layers): 2.433 ms."""
+    """The docstring's number: 3.5 µs GEMM floors, 14 µs attention, 2 D-wide elementwise
+    ops of 3 µs + 2·64·5120·2 B / 3.84e12 B/s and the gated activation's 3 µs +
+    64·153,600 B / 3.84e12 B/s on Qwen3-32B (64 layers, tp 1): 2.576 ms; at tp 2 the
+    activation moves half its F-wide bytes."""
     eff = Efficiency(matmul_flops_per_s=1.0, attention_flops_per_s=1.0,
                      memory_bytes_per_s=1.0, gemm_fixed_s=3.5e-6, attention_fixed_s=14e-6,
                      elementwise_ops_per_layer=3, elementwise_fixed_s=3e-6,
                      elementwise_bytes_per_s=3.84e12)
     got = float(fixed_kernel_time_s(catalog_model("qwen3-32b"), eff, 64))
-    per_layer = 4 * 3.5e-6 + 14e-6 + 3 * (3e-6 + 2 * 64 * 5120 * 2 / 3.84e12)
+    per_layer = (4 * 3.5e-6 + 14e-6 + 2 * (3e-6 + 2 * 64 * 5120 * 2 / 3.84e12)
+                 + 3e-6 + 64 * 3 * 25600 * 2 / 3.84e12)
     assert got == pytest.approx(64 * per_layer, rel=1e-12)
-    assert got == pytest.approx(2.433e-3, rel=1e-3)
+    assert got == pytest.approx(2.576e-3, rel=1e-3)
+    at_tp2 = float(fixed_kernel_time_s(catalog_model("qwen3-32b"), eff, 64, 2))
+    assert got - at_tp2 == pytest.approx(64 * 64 * 3 * 25600 * 2 / 2 / 3.84e12, rel=1e-9)
 
 
 def test_collective_alpha_interpolates_in_log_p() -> None:
@@ -167,9 +172,17 @@ def test_prompt_steps_run_eagerly_where_graphs_hold_decodes_only() -> None:
         return float(mixed_step_cost(d, [Segment("decode", 64, 1, 1000),  # type: ignore[arg-type]
                                          Segment("chunk", chunks, tokens, 0)]).overhead_s)
 
+    eff = efficiency_for(dep)
+    model = dep.model
+
+    def kernels(extra_tokens: float) -> float:   # the fixed kernel costs the tokens move
+        return float(fixed_kernel_time_s(model, eff, 64 + extra_tokens)
+                     - fixed_kernel_time_s(model, eff, 64))
+
     base = overhead(dep, 0.0, 512.0)
-    assert overhead(dep, 1.0, 512.0) - base == pytest.approx(host, rel=0.05)
-    assert overhead(dep, 0.25, 512.0) - base == pytest.approx(host / 4, rel=0.05)
+    assert overhead(dep, 1.0, 512.0) - base - kernels(512) == pytest.approx(host, rel=1e-6)
+    assert overhead(dep, 0.25, 512.0) - base - kernels(128) == pytest.approx(host / 4,
+                                                                             rel=1e-6)
     vllm, _ = make(model="qwen3-32b", hardware="h200-sxm", chips=1, engine="vllm")
     vllm_host = 64 * 8 * engine_profile("vllm").ops_for("h200-sxm").eager_op_host_s
     # beside the host time only the fixed kernel costs move (a few hundred µs)

@@ -209,16 +209,19 @@ def gemms_per_layer(model: ModelSpec, moe_layer: bool, fused_moe: bool = False) 
     return attention + 2
 
 
-def fixed_kernel_time_s(model: ModelSpec, eff: Efficiency, tokens: npt.ArrayLike) -> FloatArray:
+def fixed_kernel_time_s(model: ModelSpec, eff: Efficiency, tokens: npt.ArrayLike,
+                        tp: npt.ArrayLike = 1) -> FloatArray:
     """Per-kernel costs beyond the rooflines of one step, over all layers: each GEMM's
     fixed cost (a fused MoE layer: its `moe_fixed_s`), one attention kernel's floor, and
     `elementwise_ops_per_layer` elementwise
     kernels (norms, residual adds, activation), each `elementwise_fixed_s` plus reading
-    and writing the step's tokens·D 16-bit activations at the elementwise rate.
+    and writing the step's tokens·D 16-bit activations at the elementwise rate; in a
+    dense layer the activation instead moves its FFN-wide tensors
+    (`ffn_activation_bytes_per_token`, F/tp per device).
 
-    vLLM on H200, Qwen3-32B (L = 64, D = 5120), bf16, 64 tokens: per layer 4·3.5 µs of
-    GEMM floors + 14 µs attention + 3·(3 µs + 2·64·5120·2 B / 3.84e12 B/s) = 38.02 µs;
-    64 layers: 2.433 ms.
+    vLLM on H200, Qwen3-32B (L = 64, D = 5120, F = 25600), bf16, 64 tokens, tp 1: per
+    layer 4·3.5 µs of GEMM floors + 14 µs attention + 2·(3 µs + 2·64·5120·2 B /
+    3.84e12 B/s) + (3 µs + 64·153,600 B / 3.84e12 B/s) = 40.24 µs; 64 layers: 2.576 ms.
     """
     T = np.asarray(tokens, dtype=np.float64)
     fused = eff.moe_fixed_s is not None
@@ -228,9 +231,28 @@ def fixed_kernel_time_s(model: ModelSpec, eff: Efficiency, tokens: npt.ArrayLike
     moved_bytes = 2.0 * T * model.hidden_size * 2.0      # read and write, 16-bit
     per_op = eff.elementwise_fixed_s + moved_bytes / eff.elementwise_bytes_per_s
     elementwise = model.num_layers * eff.elementwise_ops_per_layer * per_op
+    if eff.elementwise_ops_per_layer and model.num_dense_layers:
+        # a dense layer's activation reads and writes F-wide tensors, not D-wide ones
+        wide = T * ffn_activation_bytes_per_token(model) / np.asarray(tp, dtype=np.float64)
+        elementwise = elementwise + model.num_dense_layers * (
+            wide - moved_bytes) / eff.elementwise_bytes_per_s
     return np.asarray(gemms * eff.gemm_fixed_s + moe_ops
                       + model.num_layers * eff.attention_fixed_s + elementwise,
                       dtype=np.float64)
+
+
+def _tp(layout: Layout) -> int:
+    """The layout's tensor-parallel degree (what splits a dense FFN's width)."""
+    return layout.tp
+
+
+def ffn_activation_bytes_per_token(model: ModelSpec) -> float:
+    """Bytes a dense layer's activation kernel moves per token, 16-bit: a gated FFN reads
+    the gate and up halves and writes their product (3·F·2 B; vLLM/SGLang
+    silu_and_mul, TensorRT-LLM's gated activation), a plain one reads and writes F
+    (2·F·2 B). Qwen3-32B (F = 25,600, gated): 153,600 B, 7.5× the 4·D = 20,480 B of a
+    D-wide op."""
+    return (3.0 if model.gated_mlp else 2.0) * model.intermediate_size * 2.0
 
 
 def lm_head_tokens(batch: npt.ArrayLike, new_tokens: npt.ArrayLike,
@@ -667,7 +689,8 @@ def mixed_step_cost(deployment: Deployment | DeploymentRows, segments: list[Segm
     # ideal: communication overlaps with compute; realistic: it does not
     comm_exposed = np.maximum(comm - per_pass, 0.0) if dep.efficiency == "ideal" else comm
     overhead = (np.zeros_like(per_pass) + model.num_layers * eff.per_layer_overhead_s
-                + eff.per_step_overhead_s + fixed_kernel_time_s(model, eff, tokens)
+                + eff.per_step_overhead_s + fixed_kernel_time_s(model, eff, tokens,
+                                                                per_layout(_tp, layout=layout))
                 + eager_host_s(model, layout, eff, eager_share(
                     eff, graph_batch_per_rank(graph_size, layout.attention_dp_ranks(model)),
                     prompt_chunks)))
