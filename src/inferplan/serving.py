@@ -307,7 +307,10 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     (`busy_step_share`), and those hold x/share each.
     - mixed (vLLM, TensorRT-LLM): a prompt goes in k_p = ⌈S̄/(b − R)⌉ chunks (1 without
       chunked prefill) beside the decodes; a share φ = 1 − e^(−f·k_p) of the steps carries
-      prompt tokens (f·S̄/φ each). TPOT τ = φ·t(prompt step) + (1 − φ)·t(decode step).
+      prompt tokens (f·S̄/φ each). With fixed lengths (ratio 1) the prompts come back
+      in the first wave's groups of g = the whole prompts of the room b − R/2 (1 ≤ g ≤ R),
+      a group's chunks in one step: φ = min(f·k_p/g, 1).
+      TPOT τ = φ·t(prompt step) + (1 − φ)·t(decode step).
     - prefill_first (SGLang, bucketed engines): prompt-only steps of g = min(x/(1 −
       e^(−x)), b/S̄) prompts (k_p = ⌈S̄/b⌉ chunks each; x = f·I the arrivals between two
       polls of the scheduler, which takes new requests every I decode steps, I = 1 but
@@ -339,8 +342,9 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     prompt step adds its prompt work to a cycle, and every prompt is also prefilled by the
     draft. TPOT = the mean cycle (with prompt work) / E.
 
-    Qwen3-32B on one H200, vLLM, 1024/1024 fixed, C = 8: f ≈ 0.008, k_p = 1, φ ≈ 0.8%;
-    the first wave fits one step, so every request's TTFT is a step with 8 prompts.
+    Qwen3-32B on one H200, vLLM, 1024/1024 fixed, C = 8: f ≈ 0.008, k_p = 1, g = 7
+    (⌊(8192 − 4)/1024⌋), φ ≈ 0.11%; the first wave fits one step, so every request's TTFT
+    is a step with 8 prompts.
     """
     sched = deployment.engine.scheduler
     spec = deployment.speculative
@@ -368,6 +372,13 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
             else np.ones_like(R)
         phi = busy_step_share(f * k_p / release)
         prompts = f * k_p / np.maximum(phi, 1e-12)          # chunks per prompt step
+        if workload.length_ratio >= 1.0 and not balanced:
+            # fixed lengths: prompts come back in the first wave's groups of `whole`
+            # (the whole prompts a step's room takes), a group's chunks in one step
+            whole = np.clip(ranks * whole_prompts(np.maximum(rank_budget - R / (2.0 * ranks),
+                                                             1.0), S, False) / S, 1.0, R)
+            phi = np.minimum(f * k_p / whole, 1.0)
+            prompts = f * k_p / np.maximum(phi, 1e-12)
         if balanced:   # a release goes through the ranks' budgets: at most that a step
             cap = ranks * (room * k_p / S if sched.chunked_prefill
                            else whole_prompts(room, S, False) / S)
