@@ -361,3 +361,23 @@ def test_a_step_of_several_prompts_prices_attention_per_prompt() -> None:
     one_long = float(step_cost(dep, "prefill", 1, 32768, 0).latency_s)
     assert table.step_s(0, 1.0, 32768) == pytest.approx(four, rel=0.02)
     assert four < 0.9 * one_long
+
+
+def test_a_step_just_under_the_budget_is_priced_in_graphs() -> None:
+    """vLLM with its CUDA-graph size at the token budget (2,048, as the InferenceX MiniMax
+    recipes set both): a step of 2 decodes and 2,046 prompt tokens is 2,048 tokens and
+    replays graphs. The grid's point of 2 decodes and 2,048 prompt tokens is a step no
+    scheduler builds, and priced eagerly (+70 ms) it pulled the interpolation up: the
+    first wave of 256 clients took 3.5 s where the closed form says 1.5."""
+    from inferplan.sim.step_table import prompt_chunks, step_table
+    from inferplan.steptime import Segment, mixed_step_cost
+    dep, _ = make(model="qwen3-32b", hardware="h100-sxm", chips=4, parallelism={"tp": 4},
+                  engine={"name": "vllm", "max_num_batched_tokens": 2048,
+                          "cuda_graph_max_batch": 2048},
+                  workload={"input_len": 1024, "output_len": 1024, "concurrency": 64})
+    table = step_table(dep, 8, 2048.0, 2048.0, 1024.0)
+    chunks = float(prompt_chunks(2046.0, 1024.0))
+    direct = float(mixed_step_cost(dep, [Segment("decode", 2, 1, 1000.0),
+                                         Segment("chunk", chunks, 2046.0 / chunks, 0.0)]
+                                   ).latency_s)
+    assert table.step_s(2, 1000.0, 2046.0) == pytest.approx(direct, rel=0.05)

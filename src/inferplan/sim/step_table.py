@@ -80,13 +80,20 @@ def step_table(deployment: Deployment, max_decoding: int, max_context: float,
     """The grid for one deployment: decoding 0..max_decoding, contexts 1..max_context,
     prompt tokens 0..max_prompt_tokens (as `prompt_chunks` of the mean prompt length
     `prompt_len`, each starting its prompt; None: one chunk of all of them; the decodes
-    at the mean context). With speculative decoding a step with decodes is a
+    at the mean context; a mixed engine's step of B decodes carries at most the budget's
+    other max_prompt_tokens − B prompt tokens). With speculative decoding a step with decodes is a
     draft-and-verify cycle, and the draft prefills the prompt tokens too
     (`speculative_extra_s`)."""
     B = np.arange(max_decoding + 1, dtype=np.float64)[:, None, None]
     contexts = np.geomspace(1.0, max(float(max_context), 2.0), 17)
     prompts = np.linspace(0.0, max(float(max_prompt_tokens), 1.0), 33)
     P = prompts[None, None, :]
+    if deployment.engine.scheduler.prompt_steps == "mixed":
+        # the decodes take their tokens from the same budget: a step of B decodes carries
+        # at most budget − B prompt tokens, so a grid point beyond that is priced at it
+        # (else a point of B + P tokens over the CUDA-graph size would be priced eagerly
+        # and the steps just under the budget interpolated towards it)
+        P = np.minimum(P, np.maximum(float(max_prompt_tokens) - B, 0.0))
     chunks = prompt_chunks(P, float(max_prompt_tokens) if prompt_len is None else prompt_len)
     prompt = Segment("chunk", chunks, P / np.maximum(chunks, 1.0), 0.0)
     cost = mixed_step_cost(deployment, [Segment("decode", B, 1, contexts[None, :, None]),
