@@ -126,12 +126,16 @@ class WorkloadIn(_Strict):
 
 class PoolIn(_Strict):
     """One pool of a disaggregated deployment: the scenario's fields it changes. `chips`
-    are the whole pool's (tp·pp·dp), so `dp` (or `auto`) is its replica count."""
+    are the whole pool's (tp·pp·dp), so `dp` (or `auto`) is its replica count. `engine`
+    is the scenario's `engine:` schema (a profile name, or a block with `name`, `version`
+    and scheduler overrides) and replaces the scenario's engine for this pool: a prefill
+    pool's 32,768-token budget, a decode pool's CUDA graphs up to 512 sequences."""
 
     hardware: str | None = None
     chips: int | None = Field(default=None, ge=1)
     topology: str | int | None = None
     parallelism: ParallelismIn | None = None
+    engine: str | dict[str, Any] | None = None
 
 
 class DisaggregatedIn(_Strict):
@@ -239,8 +243,10 @@ def build_pools(
     resolve_calibration: Callable[[str], object] | None = None,
 ) -> tuple[Deployment, Deployment, Workload]:
     """A disaggregated scenario's prefill and decode pools (each the scenario with the
-    pool's fields put in, built by `build_deployment`) and the workload. An error in a
-    pool names its field under `disaggregated.<pool>`."""
+    pool's fields put in, built by `build_deployment`: a pool's `engine` replaces the
+    scenario's) and the workload. An error in a pool names its field under
+    `disaggregated.<pool>` (`disaggregated.prefill.engine.max_num_batched_tokens`); an
+    error in the scenario's own engine, where the pool keeps it, names `engine`."""
     if scenario.disaggregated is None:
         raise InferplanError("disaggregated", None, "the scenario has no disaggregated block")
     if scenario.speculative is not None:
@@ -250,13 +256,16 @@ def build_pools(
     workload = None
     for name in ("prefill", "decode"):
         pool: PoolIn = getattr(scenario.disaggregated, name)
-        given = {k: getattr(pool, k) for k in pool.model_fields_set}
+        given = {k: getattr(pool, k) for k in pool.model_fields_set
+                 if getattr(pool, k) is not None}       # null: the scenario's own
         one = scenario.model_copy(update={**given, "disaggregated": None})
         try:
             deployment, workload = build_deployment(one, resolve_model, resolve_chip,
                                                     resolve_calibration)
         except InferplanError as exc:
-            owned = exc.field.split(".")[0] in {*PoolIn.model_fields, "dtypes"}
+            root = exc.field.split(".")[0]
+            owned = root in {*PoolIn.model_fields, "dtypes"} and (
+                root != "engine" or "engine" in given)
             raise InferplanError(f"disaggregated.{name}.{exc.field}" if owned else exc.field,
                                  exc.value, exc.allowed) from None
         pools.append(deployment)

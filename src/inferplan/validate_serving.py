@@ -5,7 +5,9 @@ A row (model, GPU, engine, quantisation, tp/pp, attention-DP, MoE split, ISL/OSL
 concurrency per replica, client protocol) becomes a scenario with `engine:` and a
 `concurrency:` workload whose lengths follow the client (`inferencemax`: uniform in
 [0.8·L, L]); an `inferencemax` row's engine block and KV dtype are those of the InferenceX
-launch script it ran (data/validation/inferencex_recipes.yaml); `serving.closed_loop`
+launch script it ran (data/validation/inferencex_recipes.yaml), and a disaggregated
+`inferencemax` row's pools each get the engine block of the srt-slurm recipe it ran
+(data/validation/inferencex_disagg_recipes.yaml); `serving.closed_loop`
 predicts its mean TTFT and TPOT. Rows that cannot be
 mapped are kept with the reason. Errors are absolute percentage errors |pred − meas|/meas;
 MAPE is their mean, as the peer reports it.
@@ -138,6 +140,47 @@ def inferencex_recipe(row: Mapping[str, str], scenario: Mapping[str, Any]) -> di
     return {}
 
 
+@cache
+def inferencex_disagg_recipes() -> list[dict[str, Any]]:
+    """The per-pool engine flags of the disaggregated InferenceX runs
+    (data/validation/inferencex_disagg_recipes.yaml: match conditions, each pool's
+    `engine:` block, the srt-slurm recipe path@commit)."""
+    path = (resources.files("inferplan") / "data" / "validation"
+            / "inferencex_disagg_recipes.yaml")
+    data: list[dict[str, Any]] = parse_bundled_yaml(path.read_text("utf-8"))
+    return data
+
+
+def inferencex_pool_engines(row: Mapping[str, str],
+                            scenario: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each pool's `engine:` block for a disaggregated `inferencemax` row: the first entry
+    of `inferencex_disagg_recipes()` that fits the row (model, chip, weight or expert
+    dtype, engine, backend_version, ISL/OSL, and each pool's workers, tp and attention DP
+    as the scenario's `disaggregated:` block holds them) gives {"prefill": block,
+    "decode": block}; {} for other rows and where no entry fits. A DeepSeek-R1 FP8 row on
+    GB200 with 2 prefill workers of DEP8 and one decode worker of DEP32 at 1k/1k (SGLang
+    0.5.8.post1) gets the max-tpt recipe's prefill chunk of 131,072 tokens (16,384 a DP
+    rank) and decode CUDA graphs up to 768 sequences a rank."""
+    pools = scenario.get("disaggregated")
+    if row["client_protocol"] != "inferencemax" or row["mode"] != "disagg" or not pools:
+        return {}
+    dtypes = scenario["dtypes"]
+    facts = {"model": scenario["model"], "hardware": scenario["hardware"],
+             "precision": dtypes.get("experts") or dtypes["weights"],
+             "engine": scenario["engine"], "versions": row.get("backend_version", ""),
+             "isl": int(row["isl"]), "osl": int(row["osl"])}
+    layouts = {name: {"workers": pools[name]["parallelism"]["dp"],
+                      "tp": pools[name]["parallelism"]["tp"],
+                      "attention_dp": pools[name]["parallelism"].get("attention_dp", 1)}
+               for name in ("prefill", "decode")}
+    for entry in inferencex_disagg_recipes():
+        if (all(facts[k] in (v if isinstance(v, list) else [v])
+                for k, v in entry.items() if k in facts)
+                and all(entry[name] == layouts[name] for name in layouts)):
+            return {name: dict(entry[f"{name}_engine"]) for name in layouts}
+    return {}
+
+
 def bundled_serving_text() -> str:
     """The bundled copy of shared/validation/serving_dev.csv."""
     return (resources.files("inferplan") / "data" / "validation"
@@ -258,7 +301,8 @@ def map_serving_row(row: Mapping[str, str]) -> ServingCase | ServingSkip:
     """A serving row → a `ServingCase` (scenario, measured TTFT/TPOT in s) or the reason not.
     A disaggregated row (`mode` disagg) becomes a scenario with a `disaggregated:` block:
     the prefill_*/decode_* columns give each pool's layout and workers, and
-    `disaggregated_concurrency` its clients."""
+    `disaggregated_concurrency` its clients, and `inferencex_pool_engines` each pool's
+    engine where the row's recipe is known."""
     table = serving_mapping()
     rid = row["id"]
     disagg = row["mode"] == "disagg"
@@ -320,6 +364,8 @@ def map_serving_row(row: Mapping[str, str]) -> ServingCase | ServingSkip:
     if "skip" in recipe:
         return ServingSkip(rid, str(recipe["skip"]))
     scenario.update(recipe)
+    for pool, block in inferencex_pool_engines(row, scenario).items():
+        scenario["disaggregated"][pool]["engine"] = block
     return ServingCase(
         row_id=rid, group=f"{model} on {chip}, {engine}" + (" (disagg)" if disagg else ""),
         dense=model in table["dense_models"], scenario=scenario,

@@ -5,10 +5,19 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from inferplan.deployment import Deployment
 from inferplan.report.search_report import label
 from inferplan.search import SearchResult
 from inferplan.sim.rerank import Resimulated
-from inferplan.sim.run import Simulation
+from inferplan.sim.run import Simulation, pool_engine
+
+
+def pool_engine_label(pool: Deployment) -> str:
+    """A pool's engine and its scheduler limits: "TensorRT-LLM 1.2 32768 tok/step, 512
+    seqs, graphs to 512"."""
+    e = pool_engine(pool)
+    return (f"{pool.engine.display_name} {e['version']} {e['max_num_batched_tokens']} "
+            f"tok/step, {e['max_num_seqs']} seqs, graphs to {e['cuda_graph_max_batch']}")
 
 
 def render_simulation(sim: Simulation, console: Console) -> None:
@@ -21,9 +30,11 @@ def render_simulation(sim: Simulation, console: Console) -> None:
         where = (f"{d.model.name} on {d.chips}x {d.chip.name}, {d.layout.degrees()} "
                  f"({w.router.replace('_', ' ')})")
     else:
+        own = sim.prefill.engine != d.engine     # each pool's engine, where they differ
         where = (f"{d.model.name}, disaggregated ({sim.router}, KV over {sim.kv_link}): "
                  + ", ".join(f"{name} {p.layout.dp}x [{p.chips // p.layout.dp}x {p.chip.name}"
-                             f" tp={p.layout.tp} pp={p.layout.pp} ep={p.layout.ep}]"
+                             f" tp={p.layout.tp} pp={p.layout.pp} ep={p.layout.ep}"
+                             + (f"; {pool_engine_label(p)}" if own else "") + "]"
                              for name, p in (("prefill", sim.prefill), ("decode", d))))
     console.print(
         f"{where}; {d.engine.display_name} {d.engine.version}; {load}, "

@@ -57,7 +57,8 @@ class Simulation:
                 **{name: {"hardware": p.chip.name, "chips": p.chips, "replicas": p.layout.dp,
                           "tp": p.layout.tp, "pp": p.layout.pp, "ep": p.layout.ep,
                           "attention": p.layout.attention,
-                          "attention_dp": p.layout.attention_dp}
+                          "attention_dp": p.layout.attention_dp,
+                          "engine": pool_engine(p)}
                    for name, p in (("prefill", self.prefill), ("decode", d))},
                 "prefill_busy_fraction": r.prefill_busy_s / (r.prefill_replicas
                                                              * self.summary.duration_s),
@@ -75,6 +76,17 @@ class Simulation:
             **self.summary.to_dict(self.chips),
             "closed_form": {"ttft_s": self.closed_form_ttft_s,
                             "tpot_s": self.closed_form_tpot_s}, **pools}
+
+
+def pool_engine(pool: Deployment) -> dict[str, object]:
+    """A pool's engine as the simulator runs it: name, version and the scheduler limits a
+    pool's own `engine:` block sets (its step's token budget, running-sequence cap and
+    CUDA-graph limit)."""
+    sched = pool.engine.scheduler
+    return {"name": pool.engine.name, "version": pool.engine.version,
+            "max_num_batched_tokens": sched.max_num_batched_tokens,
+            "max_num_seqs": sched.max_num_seqs,
+            "cuda_graph_max_batch": sched.cuda_graph_max_batch}
 
 
 def clients(deployment: Deployment, workload: Workload) -> int | None:
