@@ -241,11 +241,6 @@ def fixed_kernel_time_s(model: ModelSpec, eff: Efficiency, tokens: npt.ArrayLike
                       dtype=np.float64)
 
 
-def _tp(layout: Layout) -> int:
-    """The layout's tensor-parallel degree (what splits a dense FFN's width)."""
-    return layout.tp
-
-
 def ffn_activation_bytes_per_token(model: ModelSpec) -> float:
     """Bytes a dense layer's activation kernel moves per token, 16-bit: a gated FFN reads
     the gate and up halves and writes their product (3·F·2 B; vLLM/SGLang
@@ -689,8 +684,7 @@ def mixed_step_cost(deployment: Deployment | DeploymentRows, segments: list[Segm
     # ideal: communication overlaps with compute; realistic: it does not
     comm_exposed = np.maximum(comm - per_pass, 0.0) if dep.efficiency == "ideal" else comm
     overhead = (np.zeros_like(per_pass) + model.num_layers * eff.per_layer_overhead_s
-                + eff.per_step_overhead_s + fixed_kernel_time_s(model, eff, tokens,
-                                                                per_layout(_tp, layout=layout))
+                + eff.per_step_overhead_s + fixed_kernel_time_s(model, eff, tokens, layout.tp)
                 + eager_host_s(model, layout, eff, eager_share(
                     eff, graph_batch_per_rank(graph_size, layout.attention_dp_ranks(model)),
                     prompt_chunks)))
