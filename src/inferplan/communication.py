@@ -28,9 +28,9 @@ from inferplan.collectives import (
 from inferplan.deployment import Deployment
 from inferplan.efficiency import CacheKey, Efficiency
 from inferplan.hardware import Topology
+from inferplan.layout_plans import candidate_layouts, layout_linear_plan
 from inferplan.models import ModelSpec
-from inferplan.partitioning import feasible_layouts
-from inferplan.partitioning.linear import LinearPlan, linear_plan
+from inferplan.partitioning.linear import LinearPlan
 from inferplan.partitioning.volumes import as_tokens
 from inferplan.rows import DeploymentRows
 from inferplan.units import InferplanError, dtype_bytes
@@ -353,11 +353,13 @@ def slice_key(topology: Topology, full: bool) -> object:
 
 class _PlanKey(CacheKey):
     """A deployment's hashable identity for its collectives (`key`), carrying the
-    deployment a plan is built from: model, degrees, partitioning, the compute and
-    weight dtypes, the chip's links, the slice as far as the collectives read it
-    (`slice_key`) and the link efficiency. `full=False` leaves out what only the
-    pipeline, expert and logits collectives read (pp, ep); no collective reads dp, so
-    deployments that differ only in replicas share a plan."""
+    deployment a plan is built from: model and chip (by identity, as `layout_plans`
+    keys hold them: the key carries the deployment, so their ids are not reused while
+    it is cached), degrees, partitioning and DP-attention ranks, the compute and weight
+    dtypes, the slice as far as the collectives read it (`slice_key`) and the link
+    efficiency. `full=False` leaves out what only the pipeline, expert and logits
+    collectives read (pp, ep); no collective reads dp, so deployments that differ only in
+    replicas share a plan."""
 
     __slots__ = ("_hash", "deployment", "full", "key", "link_efficiency")
 
@@ -365,22 +367,20 @@ class _PlanKey(CacheKey):
         chip, lay = deployment.chip, deployment.layout
         degrees = (lay.tp, lay.pp, lay.ep) if full else (lay.tp,)
         self.deployment, self.link_efficiency, self.full = deployment, link_efficiency, full
-        self.key = (deployment.model, degrees, lay.layout, lay.attention,
-                    deployment.dtypes.compute, deployment.dtypes.weights, chip.name,
-                    chip.interconnect, chip.scale_up, chip.scale_out, chip.cores_per_chip,
-                    slice_key(deployment.topology, full), link_efficiency)
+        self.key = (id(deployment.model), degrees, lay.layout, lay.attention,
+                    lay.attention_dp, deployment.dtypes.compute, deployment.dtypes.weights,
+                    id(chip), slice_key(deployment.topology, full), link_efficiency)
         self._hash = hash(self.key)
 
 
 @lru_cache(maxsize=512)
 def _tensor_parallel_part(key: _PlanKey) -> dict[str, Any]:
     """The tp group's part of a plan (`full=False` key): its candidate layouts (the named
-    one, or every feasible one under auto) as linear plans, their arrays and transfer
-    table, and the logits all-gather over the group."""
+    one, or every feasible one under auto) as linear plans (`layout_plans`, each shared
+    by the deployments it does not tell apart), their arrays and transfer table, and the
+    logits all-gather over the group."""
     dep, eff = key.deployment, key.link_efficiency
-    layout = dep.layout.layout
-    names = feasible_layouts(dep) if layout == "auto" else (layout,)
-    plans = tuple(linear_plan(dep, name, eff) for name in names)
+    plans = tuple(layout_linear_plan(dep, name, eff) for name in candidate_layouts(dep))
     gather = all_gather_time(place_group(dep.topology, max(1, dep.layout.tp
                                                            // dep.chip.cores_per_chip)),
                              np.ones(()) * dep.model.vocab_size * 4.0, eff)
