@@ -10,6 +10,7 @@ are one numpy pass).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -263,9 +264,20 @@ def communication_plan(deployment: Deployment | DeploymentRows,
 
 def _member_plans(rows: DeploymentRows, links: FloatArray) -> tuple[CommunicationPlan, ...]:
     """Each member's plan at its link efficiency; a member without rows (NaN) takes the
-    first other member's plan (no row reads it)."""
-    plans = [None if np.isnan(link) else _communication_plan(_PlanKey(m, float(link), True))
-             for m, link in zip(rows.members, links, strict=True)]
+    first other member's plan (no row reads it). Members share model, chip and dtypes
+    (`DeploymentRows`), so members of one layout and slice object (`expand` builds one
+    per slice and degrees: a family's KV dtypes) at one link efficiency share a key,
+    built once."""
+    built: dict[tuple[int, int, float], CommunicationPlan] = {}
+    plans: list[CommunicationPlan | None] = []
+    for m, link in zip(rows.members, links.tolist(), strict=True):
+        if math.isnan(link):
+            plans.append(None)
+            continue
+        same = (id(m.layout), id(m.topology), link)
+        if same not in built:
+            built[same] = _communication_plan(_PlanKey(m, link, True))
+        plans.append(built[same])
     some = next(p for p in plans if p is not None)
     return tuple(some if p is None else p for p in plans)
 

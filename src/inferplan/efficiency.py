@@ -228,14 +228,20 @@ def rows_efficiency(rows: DeploymentRows) -> Efficiency:
 
 def _member_rates(rows: DeploymentRows) -> tuple[Efficiency, dict[str, FloatArray]]:
     """The first member's `Efficiency` and, per field that differs, every member's value.
-    Members share chip, engine and dtypes, so their rates differ at most by tp
-    (`_RatesKey`): one `efficiency_for` per tp."""
-    by_tp: dict[int, Efficiency] = {}
-    effs = [by_tp[m.layout.tp] if m.layout.tp in by_tp
-            else by_tp.setdefault(m.layout.tp, efficiency_for(m)) for m in rows.members]
-    first = effs[0]
+    Members share chip, engine and weight and compute dtypes, so their rates differ at
+    most by tp (`_RatesKey`; the KV dtype sets none of them): one `efficiency_for` per
+    tp, compared and spread over the members once per tp."""
+    by_tp: dict[int, int] = {}             # tp -> its place in `effs`
+    effs: list[Efficiency] = []
+    code = []                               # each member's place in `effs`
+    for m in rows.members:
+        if m.layout.tp not in by_tp:
+            by_tp[m.layout.tp] = len(effs)
+            effs.append(efficiency_for(m))
+        code.append(by_tp[m.layout.tp])
+    first = effs[code[0]]
     varying: dict[str, FloatArray] = {}
-    if all(e == first for e in effs[1:]):
+    if all(e is first or e == first for e in effs):
         return first, varying
     for f in fields(Efficiency):
         values = [getattr(e, f.name) for e in effs]
@@ -243,7 +249,7 @@ def _member_rates(rows: DeploymentRows) -> tuple[Efficiency, dict[str, FloatArra
             continue
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             raise ValueError(f"rows of deployments differ in {f.name}, which is not a number")
-        varying[f.name] = np.asarray(values, dtype=np.float64)
+        varying[f.name] = np.asarray(values, dtype=np.float64)[np.asarray(code, dtype=np.intp)]
     return first, varying
 
 
