@@ -48,6 +48,16 @@ class _Members:
                                                 or self.layouts == other.layouts)
 
 
+def layout_members_key(members: tuple[Layout, ...]) -> _Members:
+    """The cache key of rows of these layouts (`LayoutRows.each`), interned; an error
+    where they differ in more than numbers (see `LayoutRows`)."""
+    first = members[0]
+    if any((m.layout, m.attention, m.attention_dp)
+           != (first.layout, first.attention, first.attention_dp) for m in members):
+        raise ValueError("rows of layouts share the partitioning and attention choice")
+    return _interned(_Members(members))
+
+
 @lru_cache(maxsize=1024)
 def _interned(members: _Members) -> _Members:
     """The first `_Members` equal to `members`: rows of the same layouts share one key,
@@ -93,8 +103,13 @@ class LayoutRows:
 
     members: tuple[Layout, ...]
     index: IndexArray
+    #: the members as a cache key (`_Members`), where the caller holds it already
+    #: (`DeploymentRows.layout`: one per family, not one per slice of its rows)
+    members_key: _Members | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        if self.members_key is not None:
+            return                      # checked when the key was made
         first = self.members[0]
         if any((m.layout, m.attention, m.attention_dp)
                != (first.layout, first.attention, first.attention_dp) for m in self.members):
@@ -102,7 +117,7 @@ class LayoutRows:
 
     @cached_property
     def _key(self) -> _Members:
-        return _interned(_Members(self.members))
+        return self.members_key or layout_members_key(self.members)
 
     def each(self, fn: Callable[..., float], *args: Hashable, **kwargs: Hashable
              ) -> FloatArray:
@@ -255,8 +270,9 @@ class DeploymentRows:
 
     @cached_property
     def layout(self) -> LayoutRows:
-        return LayoutRows(self.once("layouts", lambda: tuple(m.layout for m in self.members)),
-                          self.index)
+        layouts = self.once("layouts", lambda: tuple(m.layout for m in self.members))
+        return LayoutRows(layouts, self.index, self.once(
+            "layouts_key", lambda: layout_members_key(layouts)))
 
     @property
     def model(self) -> ModelSpec:
