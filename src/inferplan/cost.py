@@ -617,7 +617,8 @@ def mixed_step_cost(deployment: Deployment | DeploymentRows, segments: list[Segm
                                  eff.per_collective_overhead_s, eff)
     # ideal: communication overlaps with compute; realistic: it does not
     comm_exposed = np.maximum(comm - per_pass, 0.0) if dep.efficiency == "ideal" else comm
-    overhead = (np.zeros_like(per_pass) + model.num_layers * eff.per_layer_overhead_s
+    # on the tokens' shape (rows, not rows × contexts), broadcast where it is added
+    overhead = (model.num_layers * eff.per_layer_overhead_s
                 + eff.per_step_overhead_s + fixed_kernel_time_s(model, eff, tokens)
                 + eager_host_s(model, layout, eff, eager_share(
                     eff, graph_batch_per_rank(graph_size, layout.attention_dp_ranks(model)),

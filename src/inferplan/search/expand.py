@@ -235,6 +235,7 @@ def expand(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
     workloads = list(_workloads(space))
     specs = _speculations(space, resolve_model)
     groups: list[Group] = []
+    dtypes_of: dict[tuple[str, str, str], Dtypes] = {}   # one object per combination
 
     def emit(parts: tuple[dict[str, Any], dict[str, Any], tuple[str, str, str], str,
                           str | dict[str, Any] | None],
@@ -294,7 +295,8 @@ def expand(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
                         continue
                     dep = Deployment(
                         model=model, chip=chip, topology=topology, layout=layout,
-                        dtypes=Dtypes(weights=weights, kv=kv, compute=comp),
+                        dtypes=dtypes_of.get((weights, kv, comp)) or dtypes_of.setdefault(
+                            (weights, kv, comp), Dtypes(weights=weights, kv=kv, compute=comp)),
                         efficiency="ideal" if eff == "ideal" else "realistic",
                         memory_utilization=space.memory_utilization,
                         price_usd_per_chip_hour=space.price_per_chip_hour, engine=engine,
