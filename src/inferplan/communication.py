@@ -299,12 +299,21 @@ class _Members:
 @lru_cache(maxsize=256)
 def _stacked(members: _Members) -> dict[str, Any]:
     """The members' plans side by side: per-layout arrays (J, n), transfer arrays
-    (J, K, n), scalars (n,), padded to the most layouts and transfers."""
+    (J, K, n), scalars (n,), padded to the most layouts and transfers. Each distinct
+    plan is laid out once and gathered per member (a family's KV dtypes and replica
+    counts share plans)."""
     plans = members.plans
-    n = len(plans)
-    J = max(p.names.size for p in plans)
-    K = max(p.transfer_table.per_layer.shape[1] for p in plans)
-    width = max([8] + [p.names.dtype.itemsize // 4 for p in plans if p.names.size])
+    place: dict[int, int] = {}               # id(plan) -> its column among the distinct
+    distinct: list[CommunicationPlan] = []
+    for p in plans:
+        if id(p) not in place:
+            place[id(p)] = len(distinct)
+            distinct.append(p)
+    code = np.asarray([place[id(p)] for p in plans], dtype=np.intp)
+    n = len(distinct)
+    J = max(p.names.size for p in distinct)
+    K = max(p.transfer_table.per_layer.shape[1] for p in distinct)
+    width = max([8] + [p.names.dtype.itemsize // 4 for p in distinct if p.names.size])
     out: dict[str, Any] = {"valid": np.zeros((J, n), dtype=bool),
                            "names": np.full((J, n), "", dtype=f"<U{width}")}
     for name in ("slope_s", "fixed_s", "latency_s", "launches"):
@@ -313,8 +322,7 @@ def _stacked(members: _Members) -> dict[str, Any]:
     out["concurrent"] = np.zeros((J, n), dtype=bool)
     table = {name: np.zeros((J, K, n), dtype=bool if name == "all_reduce" else np.float64)
              for name in TransferTable.__dataclass_fields__}
-    maxed = []
-    for i, p in enumerate(plans):
+    for i, p in enumerate(distinct):
         j = p.names.size
         out["valid"][:j, i] = True
         for name in ("names", "slope_s", "fixed_s", "latency_s", "launches", "layers",
@@ -323,13 +331,15 @@ def _stacked(members: _Members) -> dict[str, Any]:
         k = p.transfer_table.per_layer.shape[1]
         for name in table:
             table[name][:j, :k, i] = getattr(p.transfer_table, name)
-        maxed += [(slot, plan, i) for slot, plan, _ in p.maxed]
-    out["transfers"] = TransferTable(**table)
-    out["maxed"] = maxed
+    for name in ("valid", "names", "slope_s", "fixed_s", "latency_s", "launches", "layers",
+                 "concurrent"):
+        out[name] = out[name][:, code]
+    out["transfers"] = TransferTable(**{name: a[:, :, code] for name, a in table.items()})
+    out["maxed"] = [(slot, plan, i) for i, p in enumerate(plans) for slot, plan, _ in p.maxed]
     for name in ("tp_chips", "logits_per_token_s", "logits_latency_s", "ep_calls",
                  "ep_per_token_s", "ep_latency_s", "pp_sends", "pp_per_token_s",
                  "pp_latency_s"):
-        out[name] = np.asarray([getattr(p, name) for p in plans], dtype=np.float64)
+        out[name] = np.asarray([getattr(p, name) for p in distinct], dtype=np.float64)[code]
     return out
 
 
