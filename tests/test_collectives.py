@@ -28,6 +28,7 @@ from inferplan.collectives import (
     send_recv_time,
     torus_all_gather_time,
 )
+from inferplan.collectives.time import as_bytes
 from inferplan.hardware import (
     ChipSpec,
     Topology,
@@ -567,3 +568,14 @@ def test_every_catalog_chip_prices_its_collectives(name: str) -> None:
             assert np.all(np.isfinite(t.total_s)) and np.all(t.total_s >= 0)
             assert t.algorithm and t.algorithm != "none"
             assert math.isfinite(float(t.total_s[1]))
+
+
+@pytest.mark.parametrize("sizes", [[1.0, math.nan], [math.inf], [-1.0, 2.0], -math.inf,
+                                   [[1.0, 2.0], [3.0, math.nan]], np.full(20, -1.0),
+                                   np.r_[np.ones(20), math.inf]])
+def test_message_sizes_must_be_finite_and_not_negative(sizes: Any) -> None:
+    """`as_bytes` refuses NaN, ±inf and negative sizes, checked value by value for a
+    few sizes and by reductions for many."""
+    with pytest.raises(InferplanError, match="finite and"):
+        as_bytes(sizes)
+    assert as_bytes([0.0, 5.0]).tolist() == [0.0, 5.0] and as_bytes(np.ones((3, 4))).shape == (3, 4)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from tests.conftest import make
 
-from inferplan import communication
+from inferplan import communication, layout_plans
 from inferplan.communication import communication as comm_time
 from inferplan.deployment import Deployment, Workload, scale_out_problem
 from inferplan.efficiency import efficiency_for
@@ -21,9 +21,10 @@ from inferplan.hardware import catalog_chip
 from inferplan.memory import memory_breakdown
 from inferplan.models import catalog_model
 from inferplan.partitioning import ws2d
-from inferplan.rows import DeploymentRows
+from inferplan.rows import KV_PER_ROW, DeploymentRows, kv_element_bytes
 from inferplan.search import parse_space, result, run_search
 from inferplan.steptime import step_cost
+from inferplan.units import InferplanError, dtype_bytes
 
 #: Families of deployments that differ only in degrees and slice: dense, sliding windows,
 #: MoE with ep, MLA, a torus, a chip of cores; vLLM, SGLang (prompt steps eager) and
@@ -53,6 +54,11 @@ FAMILIES: list[tuple[dict[str, Any], list[dict[str, Any]]]] = [
     ({"model": "llama-3.1-8b", "hardware": "rngd"},
      [{"chips": 1, "parallelism": {"tp": 4, "dp": 2}}, {"chips": 1, "parallelism": {"tp": 8}},
       {"chips": 2, "parallelism": {"tp": 8, "dp": 2}}]),
+    # members that differ in their KV cache dtype too (`DeploymentRows.per_kv`)
+    ({"model": "gemma-2-27b", "hardware": "h100-sxm", "engine": "vllm"},
+     [{"chips": 2, "parallelism": {"tp": 2}, "dtypes": {"kv": "fp8"}},
+      {"chips": 2, "parallelism": {"tp": 2}}, {"chips": 8, "parallelism": {"tp": 8}},
+      {"chips": 4, "parallelism": {"tp": 2, "pp": 2}, "dtypes": {"kv": "fp8"}}]),
 ]
 
 
@@ -122,6 +128,24 @@ def test_rows_refuse_deployments_that_differ_in_more_than_numbers() -> None:
     b, _ = make(model="llama-3.1-8b", hardware="h100-sxm", chips=1, engine="vllm")
     with pytest.raises(ValueError, match="differ only"):
         DeploymentRows((a, b), np.zeros((1, 1), dtype=np.intp))
+    c, _ = make(model="llama-3.1-8b", hardware="h100-sxm", chips=1,
+                dtypes={"weights": "fp8", "compute": "fp8"})
+    with pytest.raises(ValueError, match="differ only"):
+        DeploymentRows((a, c), np.zeros((1, 1), dtype=np.intp))
+
+
+def test_rows_of_several_kv_dtypes_read_each_rows_dtype() -> None:
+    """Members may differ in their KV cache dtype: `per_kv` reads each row's, and
+    `dtypes.kv` names none (a formula that reads it fails instead of pricing every row
+    at the first member's)."""
+    a, _ = make(model="llama-3.1-8b", hardware="h100-sxm", chips=1)
+    b, _ = make(model="llama-3.1-8b", hardware="h100-sxm", chips=1, dtypes={"kv": "fp8"})
+    rows = DeploymentRows((a, b), np.asarray([[0], [1], [1]], dtype=np.intp))
+    assert rows.dtypes.kv == KV_PER_ROW and rows.dtypes.weights == "bf16"
+    assert np.array_equal(kv_element_bytes(rows), [[2.0], [1.0], [1.0]])
+    assert DeploymentRows((b, b), rows.index).dtypes is b.dtypes
+    with pytest.raises(InferplanError):
+        dtype_bytes(rows.dtypes.kv, "dtypes.kv")
 
 
 #: A diverse space whose static groups go by family: several models (an MoE with ep),
@@ -132,7 +156,7 @@ SPACE: dict[str, Any] = {
     "hardware": ["mi300x", "gaudi3", "h100-sxm", "tpu-v5e-scaling-book"],
     "chips": [2, 8], "parallelism": {"tp": [1, 2, 8], "pp": [1, 2], "ep": [1, 2],
                                      "dp": "auto"},
-    "dtypes": {"weights": ["bf16", "int4"], "kv": ["fp8"], "compute": "auto"},
+    "dtypes": {"weights": ["bf16", "int4"], "kv": ["fp8", "bf16"], "compute": "auto"},
     "efficiency": ["ideal", "realistic"], "engine": ["vllm", "sglang", "trtllm"],
     "workload": {"input_len": [100, 3000], "output_len": [1, 17],
                  "batch": [1, 7, 300, "max"]},
@@ -178,6 +202,8 @@ def test_shared_plans_equal_fresh_ones(hardware: str) -> None:
     for dep, (seconds, layout) in zip(deployments, shared, strict=True):
         communication._communication_plan.cache_clear()
         communication._tensor_parallel_part.cache_clear()
+        layout_plans._feasible.cache_clear()
+        layout_plans._linear.cache_clear()
         ws2d._SPLITS.clear()
         fresh = comm_time(dep, T, T, 0.9, 1e-6, efficiency_for(dep))
         assert _same(seconds, fresh[0]) and _same(layout, fresh[1])

@@ -157,3 +157,26 @@ def test_labels_name_the_engine_only_when_the_space_does() -> None:
                      catalog_chip)
     assert {label(two, i).split(", ")[1] for i in range(2)} == {"vllm", "trtllm"}
     assert label(two, 0, replica=True).startswith("1x h100-sxm, ")
+
+
+def test_group_scenarios_are_built_when_read_in_the_space_order() -> None:
+    """`expand` keeps each group's scenario as parts (`ScenarioParts`) and builds the dict
+    when first read: the same dict every time, its keys in the order a scenario lists
+    them, its containers its own."""
+    groups = expand(parse_space(space(
+        chips=[1, 2], parallelism={"tp": [1, 2], "dp": "auto"}, engine=["vllm", "sglang"],
+        speculative={"draft": "llama-3.2-1b", "alpha": 0.7},
+        workload={"input_len": [512, 1024], "output_len": 64, "batch": 4})),
+        catalog_model, catalog_chip)
+    g = next(g for g in groups if g.speculative is not None and g.deployment is not None)
+    assert g.scenario is g.scenario
+    assert list(g.scenario) == ["model", "hardware", "chips", "parallelism", "dtypes",
+                                "efficiency", "engine", "speculative", "workload"]
+    assert g.scenario["speculative"] == {"draft": "llama-3.2-1b", "alpha": 0.7,
+                                         "gamma": "auto"}
+    assert g.scenario == g.parts.scenario() and g.scenario is not g.parts.scenario()
+    sibling = next(h for h in groups if h is not g and h.parts.parallelism
+                   is g.parts.parallelism)
+    assert sibling.scenario["parallelism"] is not g.scenario["parallelism"]
+    assert g.point_scenario(4)["workload"]["batch"] == 4 and "batch" not in g.scenario[
+        "workload"]

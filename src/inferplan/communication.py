@@ -10,6 +10,7 @@ are one numpy pass).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,10 +29,10 @@ from inferplan.collectives import (
 from inferplan.deployment import Deployment
 from inferplan.efficiency import CacheKey, Efficiency
 from inferplan.hardware import Topology
+from inferplan.layout_plans import candidate_layouts, layout_linear_plan
 from inferplan.models import ModelSpec
 from inferplan.parallel import Layout
-from inferplan.partitioning import feasible_layouts
-from inferplan.partitioning.linear import LinearPlan, linear_plan
+from inferplan.partitioning.linear import LinearPlan
 from inferplan.partitioning.volumes import as_tokens
 from inferplan.rows import DeploymentRows
 from inferplan.units import InferplanError, dtype_bytes
@@ -264,9 +265,20 @@ def communication_plan(deployment: Deployment | DeploymentRows,
 
 def _member_plans(rows: DeploymentRows, links: FloatArray) -> tuple[CommunicationPlan, ...]:
     """Each member's plan at its link efficiency; a member without rows (NaN) takes the
-    first other member's plan (no row reads it)."""
-    plans = [None if np.isnan(link) else _communication_plan(_PlanKey(m, float(link), True))
-             for m, link in zip(rows.members, links, strict=True)]
+    first other member's plan (no row reads it). Members share model, chip and dtypes
+    (`DeploymentRows`), so members of one layout and slice object (`expand` builds one
+    per slice and degrees: a family's KV dtypes) at one link efficiency share a key,
+    built once."""
+    built: dict[tuple[int, int, float], CommunicationPlan] = {}
+    plans: list[CommunicationPlan | None] = []
+    for m, link in zip(rows.members, links.tolist(), strict=True):
+        if math.isnan(link):
+            plans.append(None)
+            continue
+        same = (id(m.layout), id(m.topology), link)
+        if same not in built:
+            built[same] = _communication_plan(_PlanKey(m, link, True))
+        plans.append(built[same])
     some = next(p for p in plans if p is not None)
     return tuple(some if p is None else p for p in plans)
 
@@ -288,12 +300,21 @@ class _Members:
 @lru_cache(maxsize=256)
 def _stacked(members: _Members) -> dict[str, Any]:
     """The members' plans side by side: per-layout arrays (J, n), transfer arrays
-    (J, K, n), scalars (n,), padded to the most layouts and transfers."""
+    (J, K, n), scalars (n,), padded to the most layouts and transfers. Each distinct
+    plan is laid out once and gathered per member (a family's KV dtypes and replica
+    counts share plans)."""
     plans = members.plans
-    n = len(plans)
-    J = max(p.names.size for p in plans)
-    K = max(p.transfer_table.per_layer.shape[1] for p in plans)
-    width = max([8] + [p.names.dtype.itemsize // 4 for p in plans if p.names.size])
+    place: dict[int, int] = {}               # id(plan) -> its column among the distinct
+    distinct: list[CommunicationPlan] = []
+    for p in plans:
+        if id(p) not in place:
+            place[id(p)] = len(distinct)
+            distinct.append(p)
+    code = np.asarray([place[id(p)] for p in plans], dtype=np.intp)
+    n = len(distinct)
+    J = max(p.names.size for p in distinct)
+    K = max(p.transfer_table.per_layer.shape[1] for p in distinct)
+    width = max([8] + [p.names.dtype.itemsize // 4 for p in distinct if p.names.size])
     out: dict[str, Any] = {"valid": np.zeros((J, n), dtype=bool),
                            "names": np.full((J, n), "", dtype=f"<U{width}")}
     for name in ("slope_s", "fixed_s", "latency_s", "launches"):
@@ -302,8 +323,7 @@ def _stacked(members: _Members) -> dict[str, Any]:
     out["concurrent"] = np.zeros((J, n), dtype=bool)
     table = {name: np.zeros((J, K, n), dtype=bool if name == "all_reduce" else np.float64)
              for name in TransferTable.__dataclass_fields__}
-    maxed = []
-    for i, p in enumerate(plans):
+    for i, p in enumerate(distinct):
         j = p.names.size
         out["valid"][:j, i] = True
         for name in ("names", "slope_s", "fixed_s", "latency_s", "launches", "layers",
@@ -312,13 +332,15 @@ def _stacked(members: _Members) -> dict[str, Any]:
         k = p.transfer_table.per_layer.shape[1]
         for name in table:
             table[name][:j, :k, i] = getattr(p.transfer_table, name)
-        maxed += [(slot, plan, i) for slot, plan, _ in p.maxed]
-    out["transfers"] = TransferTable(**table)
-    out["maxed"] = maxed
+    for name in ("valid", "names", "slope_s", "fixed_s", "latency_s", "launches", "layers",
+                 "concurrent"):
+        out[name] = out[name][:, code]
+    out["transfers"] = TransferTable(**{name: a[:, :, code] for name, a in table.items()})
+    out["maxed"] = [(slot, plan, i) for i, p in enumerate(plans) for slot, plan, _ in p.maxed]
     for name in ("tp_chips", "logits_per_token_s", "logits_latency_s", "ep_calls",
                  "ep_per_token_s", "ep_latency_s", "pp_sends", "pp_per_token_s",
                  "pp_latency_s"):
-        out[name] = np.asarray([getattr(p, name) for p in plans], dtype=np.float64)
+        out[name] = np.asarray([getattr(p, name) for p in distinct], dtype=np.float64)[code]
     return out
 
 
@@ -354,13 +376,14 @@ def slice_key(topology: Topology, full: bool) -> object:
 
 class _PlanKey(CacheKey):
     """A deployment's hashable identity for its collectives (`key`), carrying the
-    deployment a plan is built from: model, degrees, the attention data-parallel ranks
-    and the engine's `moe_exchange` (their transfers replace the layout's), partitioning,
-    the compute and
-    weight dtypes, the chip's links, the slice as far as the collectives read it
-    (`slice_key`) and the link efficiency. `full=False` leaves out what only the
-    pipeline, expert and logits collectives read (pp, ep); no collective reads dp, so
-    deployments that differ only in replicas share a plan."""
+    deployment a plan is built from: model and chip (by identity, as `layout_plans`
+    keys hold them: the key carries the deployment, so their ids are not reused while
+    it is cached), degrees, partitioning, the DP-attention ranks and the engine's
+    `moe_exchange` (their transfers replace the layout's), the compute and weight
+    dtypes, the slice as far as the collectives read it (`slice_key`) and the link
+    efficiency. `full=False` leaves out what only the pipeline, expert and logits
+    collectives read (pp, ep); no collective reads dp, so deployments that differ only in
+    replicas share a plan."""
 
     __slots__ = ("_hash", "deployment", "full", "key", "link_efficiency")
 
@@ -368,23 +391,21 @@ class _PlanKey(CacheKey):
         chip, lay = deployment.chip, deployment.layout
         degrees = (lay.tp, lay.pp, lay.ep) if full else (lay.tp,)
         self.deployment, self.link_efficiency, self.full = deployment, link_efficiency, full
-        self.key = (deployment.model, degrees, lay.attention_dp,
-                    deployment.engine.scheduler.moe_exchange, lay.layout, lay.attention,
-                    deployment.dtypes.compute, deployment.dtypes.weights, chip.name,
-                    chip.interconnect, chip.scale_up, chip.scale_out, chip.cores_per_chip,
-                    slice_key(deployment.topology, full), link_efficiency)
+        self.key = (id(deployment.model), degrees, lay.layout, lay.attention,
+                    lay.attention_dp, deployment.engine.scheduler.moe_exchange,
+                    deployment.dtypes.compute, deployment.dtypes.weights,
+                    id(chip), slice_key(deployment.topology, full), link_efficiency)
         self._hash = hash(self.key)
 
 
 @lru_cache(maxsize=512)
 def _tensor_parallel_part(key: _PlanKey) -> dict[str, Any]:
     """The tp group's part of a plan (`full=False` key): its candidate layouts (the named
-    one, or every feasible one under auto) as linear plans, their arrays and transfer
-    table, and the logits all-gather over the group."""
+    one, or every feasible one under auto) as linear plans (`layout_plans`, each shared
+    by the deployments it does not tell apart), their arrays and transfer table, and the
+    logits all-gather over the group."""
     dep, eff = key.deployment, key.link_efficiency
-    layout = dep.layout.layout
-    names = feasible_layouts(dep) if layout == "auto" else (layout,)
-    plans = tuple(linear_plan(dep, name, eff) for name in names)
+    plans = tuple(layout_linear_plan(dep, name, eff) for name in candidate_layouts(dep))
     gather = all_gather_time(place_group(dep.topology, max(1, dep.layout.tp
                                                            // dep.chip.cores_per_chip)),
                              np.ones(()) * dep.model.vocab_size * 4.0, eff)

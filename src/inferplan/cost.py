@@ -43,7 +43,7 @@ from inferplan.memory import (
 )
 from inferplan.models import ModelSpec
 from inferplan.parallel import Layout
-from inferplan.rows import DeploymentRows, LayoutRows, per_layout
+from inferplan.rows import DeploymentRows, LayoutRows, kv_element_bytes, per_layout
 from inferplan.units import dtype_bytes
 
 FloatArray = npt.NDArray[np.float64]
@@ -370,8 +370,8 @@ def _resident_params_read(model: ModelSpec, layout: Layout) -> float:
     return params
 
 
-def kv_bytes_moved(model: ModelSpec, layout: Layout | LayoutRows, kv_dtype: str,
-                   batch: npt.ArrayLike,
+def kv_bytes_moved(model: ModelSpec, layout: Layout | LayoutRows,
+                   kv_dtype: str | float | FloatArray, batch: npt.ArrayLike,
                    new_tokens: npt.ArrayLike, cached_tokens: npt.ArrayLike) -> FloatArray:
     """KV bytes one device reads and writes per step: the cache read once by the step's
     attention (Σ_l min(kv + q, w_l) positions, flash-attention style) plus the q new
@@ -384,13 +384,15 @@ def kv_bytes_moved(model: ModelSpec, layout: Layout | LayoutRows, kv_dtype: str,
     state once per step, 2·state/`linear_state_shards`. GLM-5 fp8, tp=8, B=1, decode at
     T=8192: 78·(2048·576 + 8193·132) = 1.76e8 B. Qwen3.5-397B's 45 linear layers, tp=8:
     2·45·4,268,032/8 = 4.80e7 B per sequence whatever T. Each distinct (window, kind)
-    once, times its layer count (`ModelSpec.attention_groups`).
+    once, times its layer count (`ModelSpec.attention_groups`). `kv_dtype`: the cache's
+    dtype, or its bytes per element (per row for rows: `rows.kv_element_bytes`).
     """
     B = np.asarray(batch, dtype=np.float64)
     q = np.asarray(new_tokens, dtype=np.float64)
     kv = np.asarray(cached_tokens, dtype=np.float64)
     span = kv + q
-    per_position = model.kv_elements_per_token_per_layer * dtype_bytes(kv_dtype, "dtypes.kv")
+    per_position = model.kv_elements_per_token_per_layer * (
+        dtype_bytes(kv_dtype, "dtypes.kv") if isinstance(kv_dtype, str) else kv_dtype)
     heads = layout.head_shards(model)
     total = np.zeros_like(span)
     for w, kind, count in model.attention_groups:
@@ -634,7 +636,8 @@ def mixed_step_cost(deployment: Deployment | DeploymentRows, segments: list[Segm
         attention_tokens = attention_tokens + ranked * q
         logit_tokens = logit_tokens + lm_head_tokens(micro, q, seg.phase)
         at_flops = at_flops + attention_flops(model, layout, ranked, q, kv)
-        kv_bytes = kv_bytes + kv_bytes_moved(model, layout, dep.dtypes.kv, ranked, q, kv)
+        kv_bytes = kv_bytes + kv_bytes_moved(model, layout, kv_element_bytes(dep), ranked, q,
+                                             kv)
         if seg.phase in PROMPT_PHASES:
             prompt_chunks = prompt_chunks + np.where(q > 0, B, 0.0)
         graph_size = graph_size + (micro if eff.graph_counts_sequences
@@ -683,7 +686,8 @@ def mixed_step_cost(deployment: Deployment | DeploymentRows, segments: list[Segm
                                  eff.per_collective_overhead_s, eff)
     # ideal: communication overlaps with compute; realistic: it does not
     comm_exposed = np.maximum(comm - per_pass, 0.0) if dep.efficiency == "ideal" else comm
-    overhead = (np.zeros_like(per_pass) + model.num_layers * eff.per_layer_overhead_s
+    # on the tokens' shape (rows, not rows × contexts), broadcast where it is added
+    overhead = (model.num_layers * eff.per_layer_overhead_s
                 + eff.per_step_overhead_s + fixed_kernel_time_s(model, eff, tokens, layout.tp)
                 + eager_host_s(model, layout, eff, eager_share(
                     eff, graph_batch_per_rank(graph_size, layout.attention_dp_ranks(model)),

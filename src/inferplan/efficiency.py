@@ -84,14 +84,13 @@ class Efficiency:
         TensorRT-LLM on 8 H100s: 1 MiB 26.0 µs, 1.5 MiB 31.2 µs (between 26.0 and
         35.5 at 2 MiB), where α + ring would give 3.6 + 4.4 µs.
         """
-        row = dict(self.allreduce_curve_s).get(group_size)
+        row = next((r for p, r in reversed(self.allreduce_curve_s) if p == group_size), None)
         if row is None:
             return None
-        sizes = np.asarray([b for b, _ in row], dtype=np.float64)
-        times = np.asarray([t for _, t in row], dtype=np.float64)
+        sizes, times, log_sizes, log_times = _curve_arrays(row)
         V = np.maximum(np.asarray(message_bytes, dtype=np.float64), 1.0)
-        inside = np.exp(np.interp(np.log(np.clip(V, sizes[0], sizes[-1])), np.log(sizes),
-                                  np.log(times)))
+        inside = np.exp(np.interp(np.log(np.clip(V, sizes[0], sizes[-1])), log_sizes,
+                                  log_times))
         slope = (times[-1] - times[-2]) / (sizes[-1] - sizes[-2])
         beyond = times[-1] + (V - sizes[-1]) * slope
         return np.asarray(np.where(sizes[-1] < V, beyond, inside), dtype=np.float64)
@@ -108,6 +107,19 @@ class Efficiency:
             return np.asarray(np.interp(np.log2(np.maximum(group_size, 2)), sizes, values),
                               dtype=np.float64)
         return float(np.interp(np.log2(max(float(group_size), 2)), sizes, values))
+
+
+@lru_cache(maxsize=256)
+def _curve_arrays(row: tuple[tuple[float, float], ...]
+                  ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """A measured curve's message sizes and times and their logs (read-only: shared by
+    every call of `Efficiency.allreduce_call_s` on this curve)."""
+    sizes = np.asarray([b for b, _ in row], dtype=np.float64)
+    times = np.asarray([t for _, t in row], dtype=np.float64)
+    out = (sizes, times, np.log(sizes), np.log(times))
+    for a in out:
+        a.setflags(write=False)
+    return out
 
 
 @cache
@@ -228,14 +240,20 @@ def rows_efficiency(rows: DeploymentRows) -> Efficiency:
 
 def _member_rates(rows: DeploymentRows) -> tuple[Efficiency, dict[str, FloatArray]]:
     """The first member's `Efficiency` and, per field that differs, every member's value.
-    Members share chip, engine and dtypes, so their rates differ at most by tp
-    (`_RatesKey`): one `efficiency_for` per tp."""
-    by_tp: dict[int, Efficiency] = {}
-    effs = [by_tp[m.layout.tp] if m.layout.tp in by_tp
-            else by_tp.setdefault(m.layout.tp, efficiency_for(m)) for m in rows.members]
-    first = effs[0]
+    Members share chip, engine and weight and compute dtypes, so their rates differ at
+    most by tp (`_RatesKey`; the KV dtype sets none of them): one `efficiency_for` per
+    tp, compared and spread over the members once per tp."""
+    by_tp: dict[int, int] = {}             # tp -> its place in `effs`
+    effs: list[Efficiency] = []
+    code = []                               # each member's place in `effs`
+    for m in rows.members:
+        if m.layout.tp not in by_tp:
+            by_tp[m.layout.tp] = len(effs)
+            effs.append(efficiency_for(m))
+        code.append(by_tp[m.layout.tp])
+    first = effs[code[0]]
     varying: dict[str, FloatArray] = {}
-    if all(e == first for e in effs[1:]):
+    if all(e is first or e == first for e in effs):
         return first, varying
     for f in fields(Efficiency):
         values = [getattr(e, f.name) for e in effs]
@@ -243,7 +261,7 @@ def _member_rates(rows: DeploymentRows) -> tuple[Efficiency, dict[str, FloatArra
             continue
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             raise ValueError(f"rows of deployments differ in {f.name}, which is not a number")
-        varying[f.name] = np.asarray(values, dtype=np.float64)
+        varying[f.name] = np.asarray(values, dtype=np.float64)[np.asarray(code, dtype=np.intp)]
     return first, varying
 
 

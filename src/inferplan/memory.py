@@ -19,7 +19,7 @@ from inferplan.deployment import Deployment, Dtypes, Efficiency, Workload, engin
 from inferplan.hardware import ChipSpec, Topology, default_topology, legal_chip_counts
 from inferplan.models import ModelSpec
 from inferplan.parallel import Layout, check_layout
-from inferplan.rows import DeploymentRows, LayoutRows, per_layout
+from inferplan.rows import DeploymentRows, LayoutRows, per_kv, per_layout
 from inferplan.units import InferplanError, dtype_bytes
 
 FloatArray = npt.NDArray[np.float64]
@@ -349,8 +349,9 @@ def memory_breakdown(deployment: Deployment | DeploymentRows, workload: Workload
     per_chip = devices_per_chip(deployment.chip)
     weights = per_layout(weight_bytes_per_device, model, layout=layout,
                          weights_dtype=dt.weights, experts_dtype=dt.experts) * per_chip
-    kv_seq = per_layout(kv_bytes_per_sequence_per_device, model, layout=layout,
-                        kv_dtype=dt.kv, context_tokens=workload.context_len)
+    kv_seq = per_kv(deployment, lambda kv: per_layout(
+        kv_bytes_per_sequence_per_device, model, layout=layout, kv_dtype=kv,
+        context_tokens=workload.context_len))
     kv = sequences_per_device(model, layout, batch) * kv_seq * per_chip
     act = activation_bytes_per_device(deployment, workload, batch) * per_chip
     capacity = deployment.chip.memory_bytes

@@ -7,13 +7,14 @@ per-row arrays and `each` spreads any per-layout quantity over the rows (compute
 per member). `DeploymentRows` does the same for deployments that share model, chip,
 dtypes, engine and efficiency mode. `per_layout` is how an array formula reads a
 per-layout sum for one layout or for rows alike. `cost`, `efficiency`, `memory` and
-`communication` accept rows wherever they accept one deployment.
+`communication` accept rows wherever they accept one deployment. Members may differ in
+their KV cache dtype (`per_kv`: a formula that reads it, once per dtype, picked per row).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from typing import Any, TypeVar
 
@@ -25,6 +26,7 @@ from inferplan.engines import EngineProfile
 from inferplan.hardware import ChipSpec
 from inferplan.models import ModelSpec
 from inferplan.parallel import AttentionSharding, Layout
+from inferplan.units import dtype_bytes
 
 FloatArray = npt.NDArray[np.float64]
 IndexArray = npt.NDArray[np.intp]
@@ -44,6 +46,16 @@ class _Members:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Members) and (self.layouts is other.layouts
                                                 or self.layouts == other.layouts)
+
+
+def layout_members_key(members: tuple[Layout, ...]) -> _Members:
+    """The cache key of rows of these layouts (`LayoutRows.each`), interned; an error
+    where they differ in more than numbers (see `LayoutRows`)."""
+    first = members[0]
+    if any((m.layout, m.attention, m.attention_dp)
+           != (first.layout, first.attention, first.attention_dp) for m in members):
+        raise ValueError("rows of layouts share the partitioning and attention choice")
+    return _interned(_Members(members))
 
 
 @lru_cache(maxsize=1024)
@@ -91,8 +103,13 @@ class LayoutRows:
 
     members: tuple[Layout, ...]
     index: IndexArray
+    #: the members as a cache key (`_Members`), where the caller holds it already
+    #: (`DeploymentRows.layout`: one per family, not one per slice of its rows)
+    members_key: _Members | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        if self.members_key is not None:
+            return                      # checked when the key was made
         first = self.members[0]
         if any((m.layout, m.attention, m.attention_dp)
                != (first.layout, first.attention, first.attention_dp) for m in self.members):
@@ -100,7 +117,7 @@ class LayoutRows:
 
     @cached_property
     def _key(self) -> _Members:
-        return _interned(_Members(self.members))
+        return self.members_key or layout_members_key(self.members)
 
     def each(self, fn: Callable[..., float], *args: Hashable, **kwargs: Hashable
              ) -> FloatArray:
@@ -169,17 +186,22 @@ def per_layout(fn: Callable[..., Any], *args: Hashable, layout: Layout | LayoutR
 
 _T = TypeVar("_T")
 
+#: The `Dtypes.kv` of rows whose members differ in their KV cache dtype: no dtype (a
+#: formula that reads `dtypes.kv` of such rows fails loudly; `per_kv` reads each row's).
+KV_PER_ROW = "per-row"
+
 
 @dataclass(frozen=True, eq=False)
 class DeploymentRows:
     """Deployments that differ only in plain numbers, laid along the rows of one array
     computation: `members`, the distinct deployments, and `index`, the member each row
     runs (an integer array of the rows' shape, e.g. (R, 1) against (R, columns) of
-    cells). Members share the model, chip, dtypes, efficiency mode, engine, step-time
-    model, memory fraction and price, and their layouts' partitioning and attention
-    choice; their degrees (`layout`: `parallel.LayoutRows`) and slices differ. `cost`,
-    `efficiency` and `memory` read it where they read a `Deployment`, one value per row,
-    so a search prices a whole family of deployments in one numpy pass.
+    cells). Members share the model, chip, weight and compute dtypes, efficiency mode,
+    engine, step-time model, memory fraction and price, and their layouts' partitioning
+    and attention choice; their degrees (`layout`: `parallel.LayoutRows`), slices and KV
+    cache dtypes (`per_kv`) differ. `cost`, `efficiency` and `memory` read it where they
+    read a `Deployment`, one value per row, so a search prices a whole family of
+    deployments in one numpy pass.
 
     LLaMA 3.1-8B under vLLM on H100s at tp 1 and tp 2 (2 and 4 chips), rows
     [[0], [0], [1]]: layout.tp = [[1.], [1.], [2.]].
@@ -200,14 +222,17 @@ class DeploymentRows:
             same = ((m.model is first.model or m.model == first.model)
                     and (m.chip is first.chip or m.chip == first.chip)
                     and (m.engine is first.engine or m.engine == first.engine)
-                    and m.dtypes == first.dtypes and m.efficiency == first.efficiency
+                    and (m.dtypes is first.dtypes
+                         or (m.dtypes.weights, m.dtypes.compute, m.dtypes.experts)
+                         == (first.dtypes.weights, first.dtypes.compute, first.dtypes.experts))
+                    and m.efficiency == first.efficiency
                     and m.step_time is first.step_time
                     and m.memory_utilization == first.memory_utilization
                     and m.price_usd_per_chip_hour == first.price_usd_per_chip_hour
                     and m.speculative is None)
             if not same:
                 raise ValueError("rows of deployments differ only in their layouts' "
-                                 "degrees and their slices")
+                                 "degrees, their slices and their KV cache dtypes")
         if first.speculative is not None:
             raise ValueError("rows of deployments decode plainly (no draft)")
         self.memo["checked"] = True
@@ -245,8 +270,9 @@ class DeploymentRows:
 
     @cached_property
     def layout(self) -> LayoutRows:
-        return LayoutRows(self.once("layouts", lambda: tuple(m.layout for m in self.members)),
-                          self.index)
+        layouts = self.once("layouts", lambda: tuple(m.layout for m in self.members))
+        return LayoutRows(layouts, self.index, self.once(
+            "layouts_key", lambda: layout_members_key(layouts)))
 
     @property
     def model(self) -> ModelSpec:
@@ -258,7 +284,32 @@ class DeploymentRows:
 
     @property
     def dtypes(self) -> Dtypes:
-        return self.members[0].dtypes
+        """The members' dtypes; `kv` is `KV_PER_ROW` where they differ in it (`per_kv`)."""
+        return self.once("dtypes", lambda: self.members[0].dtypes if len(self._kv()[0]) == 1
+                         else replace(self.members[0].dtypes, kv=KV_PER_ROW))
+
+    def _kv(self) -> tuple[tuple[str, ...], npt.NDArray[np.intp]]:
+        """The members' distinct KV cache dtypes (first seen first) and each member's."""
+        def build() -> tuple[tuple[str, ...], npt.NDArray[np.intp]]:
+            kinds = tuple(dict.fromkeys(m.dtypes.kv for m in self.members))
+            code = np.asarray([kinds.index(m.dtypes.kv) for m in self.members],
+                              dtype=np.intp)
+            return kinds, code
+        return self.once("kv", build)
+
+    def per_kv(self, fn: Callable[[str], Any]) -> Any:
+        """fn(kv dtype) at each row's member's KV cache dtype: fn once per distinct dtype,
+        its values picked per row (`np.where` over `index`); fn's value as it is where the
+        members share one. bytes per element over rows of bf16 and fp8 members [[0], [1]]:
+        [[2.], [1.]]."""
+        kinds, code = self._kv()
+        out = fn(kinds[0])
+        if len(kinds) == 1:
+            return out
+        row = self.per_rows("kv_row", lambda: code[self.index])
+        for i in range(1, len(kinds)):
+            out = np.where(row == i, fn(kinds[i]), out)
+        return out
 
     @property
     def efficiency(self) -> Efficiency:
@@ -275,3 +326,21 @@ class DeploymentRows:
     @property
     def usable_fraction(self) -> float:
         return self.members[0].usable_fraction
+
+
+def per_kv(deployment: Deployment | DeploymentRows, fn: Callable[[str], Any]) -> Any:
+    """fn(KV cache dtype) of one deployment, or of each row of rows
+    (`DeploymentRows.per_kv`)."""
+    if isinstance(deployment, DeploymentRows):
+        return deployment.per_kv(fn)
+    return fn(deployment.dtypes.kv)
+
+
+def kv_element_bytes(deployment: Deployment | DeploymentRows) -> float | FloatArray:
+    """Bytes of one cached KV element: the KV dtype's size, per row for rows (bf16 and
+    fp8 members [[0], [1]]: [[2.], [1.]]). LLaMA 3-70B with an fp8 cache: 1.0."""
+    if isinstance(deployment, DeploymentRows):
+        rows = deployment
+        return np.asarray(rows.per_rows("kv_element_bytes", lambda: rows.per_kv(
+            lambda kv: dtype_bytes(kv, "dtypes.kv"))), dtype=np.float64)
+    return dtype_bytes(deployment.dtypes.kv, "dtypes.kv")

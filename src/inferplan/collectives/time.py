@@ -6,6 +6,7 @@ Imports only `inferplan.units`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,11 +63,21 @@ def as_bytes(bytes_: Bytes, what: str = "bytes") -> Seconds:
     """Message sizes as a float array; an error names `what` when one is negative or not
     finite."""
     arr = np.asarray(bytes_, dtype=np.float64)
+    if arr.size <= _SMALL:
+        # a plan's probe (2 sizes) or one size: a comparison per value in Python beats
+        # two numpy reductions (NaN and ±inf fail 0 <= v < inf as they fail below)
+        if not all(0.0 <= v < math.inf for v in arr.ravel().tolist()):
+            raise InferplanError(what, bytes_, "message sizes must be finite and ≥ 0 bytes")
+        return arr
     # min is NaN or < 0 when any size is NaN or negative, max is inf when one is +inf: two
     # reductions in place of four array passes (called ~200 times per estimate)
-    if arr.size and not (arr.min() >= 0 and np.isfinite(arr.max())):
+    if not (arr.min() >= 0 and np.isfinite(arr.max())):
         raise InferplanError(what, bytes_, "message sizes must be finite and ≥ 0 bytes")
     return arr
+
+
+#: Sizes up to which `as_bytes` checks value by value.
+_SMALL = 8
 
 
 def check_efficiency(link_efficiency: float) -> float:

@@ -119,9 +119,9 @@ def linear_plan(deployment: Deployment, layout: str,
     plan = layout_plan(deployment, layout, _PROBE)
     transfers = []
     for tr in plan.transfers:
-        v = np.broadcast_to(tr.bytes_per_device, _PROBE.shape)
+        v = _at_probe(tr.bytes_per_device)
         time = tr.time(link_efficiency)
-        bw = np.broadcast_to(time.bandwidth_s, _PROBE.shape)
+        bw = _at_probe(time.bandwidth_s)
         transfers.append(LinearTransfer(
             tr.what, tr.collective, tr.group.size, tr.per_layer, tr.stage,
             float(v[1] - v[0]), float(v[0]), float(bw[1] - bw[0]), float(bw[0]),
@@ -144,3 +144,10 @@ def linear_plan(deployment: Deployment, layout: str,
                 latency += t.latency_s
     return LinearPlan(plan.layout, plan.chips, plan.layers, plan.concurrent,
                       tuple(transfers), slope, fixed, tuple(maxed), latency)
+
+
+def _at_probe(values: npt.ArrayLike) -> FloatArray:
+    """`values` at the probe's token counts: as they are where they have its shape (a
+    transfer that grows with T), else broadcast to it (a weight gather's constant)."""
+    a = np.asarray(values, dtype=np.float64)
+    return a if a.shape == _PROBE.shape else np.broadcast_to(a, _PROBE.shape)

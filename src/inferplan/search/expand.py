@@ -18,7 +18,8 @@ import itertools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from functools import cached_property
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -51,15 +52,50 @@ class Speculation:
                 "gamma": "auto" if self.gamma is None else self.gamma}
 
 
+class ScenarioParts(NamedTuple):
+    """What a group's scenario is made of, as `expand` enumerates it: the slice's base
+    entries (model, hardware, chips, topology, memory fraction, price), the parallelism
+    entries, the dtypes, the efficiency mode, the engine as the space gave it (None: the
+    space names none), the speculative block (None: plain) and the workload entries.
+    Shared pieces are held, not copied (a tuple: 140,000 of them cost little);
+    `scenario` builds the dict."""
+
+    base: dict[str, Any]
+    parallelism: dict[str, Any]
+    dtypes: tuple[str, str, str]
+    efficiency: str
+    engine: str | dict[str, Any] | None
+    speculative: dict[str, Any] | None
+    workload: dict[str, Any]
+
+    def scenario(self) -> dict[str, Any]:
+        """The scenario dict (fresh containers; the key order `inferplan estimate`
+        reports in): base, parallelism, dtypes, efficiency, engine, speculative,
+        workload."""
+        weights, kv, compute = self.dtypes
+        s = {**self.base, "parallelism": dict(self.parallelism),
+             "dtypes": {"weights": weights, "kv": kv, "compute": compute},
+             "efficiency": self.efficiency}
+        if self.engine is not None:
+            s["engine"] = (self.engine if isinstance(self.engine, str)
+                           else dict(self.engine))
+        if self.speculative is not None:
+            s["speculative"] = dict(self.speculative)
+        s["workload"] = dict(self.workload)
+        return s
+
+
 @dataclass(frozen=True)
 class Group:
     """One deployment × workload shape and its batch (or concurrency) values.
 
-    `scenario` is the points' scenario without the batch/concurrency value; a group that
-    cannot be built has no deployment and says why (`drop_reason`, `drop_message`).
+    `scenario` is the points' scenario without the batch/concurrency value, built from
+    `parts` when first read (a fleet search lists 100,000+ groups and reads the
+    scenarios of a few); a group that cannot be built has no deployment and says why
+    (`drop_reason`, `drop_message`).
     """
 
-    scenario: dict[str, Any]
+    parts: ScenarioParts
     mode: Mode
     values: IntArray
     workload: Workload
@@ -71,6 +107,11 @@ class Group:
     @property
     def points(self) -> int:
         return int(self.values.size)
+
+    @cached_property
+    def scenario(self) -> dict[str, Any]:
+        """The points' scenario without the batch/concurrency value (`ScenarioParts`)."""
+        return self.parts.scenario()
 
     def point_scenario(self, value: int) -> dict[str, Any]:
         """The scenario of one point, ready for `inferplan estimate`."""
@@ -194,22 +235,27 @@ def expand(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
     workloads = list(_workloads(space))
     specs = _speculations(space, resolve_model)
     groups: list[Group] = []
+    dtypes_of: dict[tuple[str, str, str], Dtypes] = {}   # one object per combination
 
-    def emit(base: dict[str, Any], deployment: Deployment | None, reason: str | None,
+    def emit(parts: tuple[dict[str, Any], dict[str, Any], tuple[str, str, str], str,
+                          str | dict[str, Any] | None],
+             deployment: Deployment | None, reason: str | None,
              message: str | None) -> None:
+        """The groups of one (slice, layout, dtypes, efficiency, engine): each
+        speculation × workload shape; `parts` the first five `ScenarioParts` fields."""
         for spec in specs:
-            scen, why, text = dict(base), reason, message
-            if spec is not None:
-                scen["speculative"] = spec.scenario()
-                if deployment is not None and why is None:
-                    try:
-                        draft_deployment(deployment, spec.draft)
-                    except InferplanError as exc:
-                        why, text = "draft", str(exc)
+            why, text = reason, message
+            if spec is not None and deployment is not None and why is None:
+                try:
+                    draft_deployment(deployment, spec.draft)
+                except InferplanError as exc:
+                    why, text = "draft", str(exc)
             dep = deployment if why is None else None
+            block = None if spec is None else spec.scenario()
+            base, par, dts, eff, engine = parts
             for wl_dict, workload, mode, values in workloads:
-                groups.append(Group({**scen, "workload": wl_dict}, mode, values, workload,
-                                    dep, why, text, spec))
+                groups.append(Group(ScenarioParts(base, par, dts, eff, engine, block, wl_dict),
+                                    mode, values, workload, dep, why, text, spec))
 
     for (mname, model), (hname, chip), n in itertools.product(
             models.items(), chips_.items(), space.chips):
@@ -238,12 +284,7 @@ def expand(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
                         layout, error, reason = None, problem, "topology"
                 for weights, kv, compute, eff, (engine_spec, engine) in dtypes:
                     comp = resolve_compute(compute, weights, chip)
-                    scen = {**base, "parallelism": dict(par),
-                            "dtypes": {"weights": weights, "kv": kv, "compute": comp},
-                            "efficiency": eff}
-                    if engine_spec is not None:
-                        scen["engine"] = (engine_spec if isinstance(engine_spec, str)
-                                          else dict(engine_spec))
+                    scen = (base, par, (weights, kv, comp), eff, engine_spec)
                     if layout is None or topology is None:
                         emit(scen, None, reason, error)
                         continue
@@ -254,7 +295,8 @@ def expand(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
                         continue
                     dep = Deployment(
                         model=model, chip=chip, topology=topology, layout=layout,
-                        dtypes=Dtypes(weights=weights, kv=kv, compute=comp),
+                        dtypes=dtypes_of.get((weights, kv, comp)) or dtypes_of.setdefault(
+                            (weights, kv, comp), Dtypes(weights=weights, kv=kv, compute=comp)),
                         efficiency="ideal" if eff == "ideal" else "realistic",
                         memory_utilization=space.memory_utilization,
                         price_usd_per_chip_hour=space.price_per_chip_hour, engine=engine,

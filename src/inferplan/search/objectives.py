@@ -115,4 +115,45 @@ def rank(objective: str, cols: Columns, candidates: IntArray) -> IntArray:
         "chips", "usd_per_hour", "ttft_s", "tpot_s", "e2e_latency_s", "output_tokens_per_s")))
     keys = (candidates, c.chips, c.tpot_s, -c.tokens_per_s_per_chip,
             -OBJECTIVES[objective].score(c))
-    return candidates[np.lexsort(keys)]
+    return candidates[lexsort_by_last(keys)]
+
+
+def lexsort_by_last(keys: tuple[npt.NDArray[np.generic], ...]) -> IntArray:
+    """`np.lexsort(keys)` (the last key primary), sorting by one key at a time and each
+    key after the primary only over the points still tied: an argsort of the primary
+    key, then per key a sort of the tied runs (`_sort_ties`); a key constant over every
+    run is skipped. np.lexsort sorts the whole array once per key; a million points of
+    few distinct scores: one full sort and a few small ones. NaN anywhere (NaN never
+    ties under ==): np.lexsort itself."""
+    if any(np.isnan(k).any() for k in keys if np.issubdtype(k.dtype, np.floating)):
+        return np.asarray(np.lexsort(keys), dtype=np.int64)
+    primary = keys[-1]
+    order = np.argsort(primary)
+    ranked = primary[order]
+    tie = ranked[1:] == ranked[:-1]          # position i ties with i + 1
+    for key in reversed(keys[:-1]):
+        if not tie.any():
+            break
+        tie = _sort_ties(order, tie, key)
+    return np.asarray(order, dtype=np.int64)
+
+
+def _sort_ties(order: IntArray, tie: BoolArray, key: npt.NDArray[np.generic]) -> BoolArray:
+    """Sort each run of tied positions of `order` (in place) by `key`; the ties left (a
+    run's neighbours with equal `key`)."""
+    tied = np.zeros(order.size, dtype=bool)
+    tied[1:] |= tie
+    tied[:-1] |= tie
+    at = np.nonzero(tied)[0]
+    members = order[at]
+    values = key[members]
+    same_run = tie[at[:-1]]                  # at[j] and at[j + 1] in one run
+    if np.array_equal(values[1:][same_run], values[:-1][same_run]):
+        return tie
+    run = np.cumsum(np.concatenate(([True], ~same_run)))
+    inner = np.lexsort((values, run))
+    order[at] = members[inner]
+    values = values[inner]
+    left = np.zeros_like(tie)
+    left[at[:-1]] = same_run & (values[1:] == values[:-1])
+    return left

@@ -273,7 +273,8 @@ def run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
     together), all batch or concurrency values in one pass."""
     start = time.perf_counter()
     groups = expand(space, resolve_model, resolve_chip, step_time)
-    total_points, done_points = sum(g.points for g in groups), 0
+    group_points = [g.values.size for g in groups]
+    total_points, done_points = sum(group_points), 0
     dropped = dict.fromkeys(REASONS, 0)
     examples: dict[str, str] = {}
     points = _Points.allocate(groups)
@@ -292,16 +293,16 @@ def run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
     for gi, g in enumerate(groups):
         if progress is not None:
             progress(done_points, total_points)
-        done_points += g.points
+        done_points += group_points[gi]
         if g.deployment is None:
             reason = g.drop_reason or "layout"
-            dropped[reason] += g.points
+            dropped[reason] += group_points[gi]
             examples.setdefault(reason, g.drop_message or reason)
             continue
         dep = g.deployment
         if _plain_static(g) and rows_ready(g.workload, g.values):
             families.setdefault(family_key(dep, g.workload), []).append(gi)
-            held += g.points
+            held += group_points[gi]
             if held >= FAMILY_POINTS:
                 flush()
                 held = 0
@@ -333,5 +334,5 @@ def run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
         space=space, groups=groups, point_group=point_group, point_value=point_value,
         batch=points.batch, gamma=points.gamma, status=status, cols=cols,
         dropped={k: v for k, v in dropped.items() if v}, drop_examples=examples,
-        evaluated=sum(g.points for g in groups), order=order,
+        evaluated=total_points, order=order,
         elapsed_s=time.perf_counter() - start)

@@ -1,10 +1,11 @@
 """Static-batch groups of many deployments evaluated as rows of one array computation.
 
 A *family* is the plain static groups whose deployments differ only in plain numbers
-(`family_key`: the same model, chip, engine, dtypes, efficiency mode, step-time model,
-memory fraction, price and partitioning choice; tp, pp, dp, slice, prompt and output
-length vary). Each (deployment, batch) of a family with a point that fits is a row of a
-`deployment.DeploymentRows`, and the workload shapes are columns:
+(`family_key`: the same model, chip, engine, weight and compute dtypes, efficiency
+mode, step-time model, memory fraction, price and partitioning choice; tp, pp, dp,
+slice, KV cache dtype, prompt and output length vary). Each (deployment, batch) of a
+family with a point that fits is a row of a `deployment.DeploymentRows`, and the
+workload shapes are columns:
 
 - memory: one `memory.memory_breakdown` call per shape over the family's points;
 - TTFT: one `steptime.step_cost` call, rows × prompt lengths;
@@ -50,13 +51,14 @@ def rows_ready(workload: Workload, values: IntArray) -> bool:
 
 def family_key(deployment: Deployment, workload: Workload) -> tuple[object, ...]:
     """What the deployments of one family share (objects by identity, as `expand` builds
-    one per space entry): model, chip, engine, dtypes, efficiency mode, step-time model,
-    memory fraction, price, partitioning, attention choice and DP-attention ranks, and
-    whether requests
-    decode at all (output_len > 1: the prefill step is then priced under the label
-    `vectorised.static_batch_latencies` gives it); prompt and output lengths vary."""
-    d, lay = deployment, deployment.layout
-    return (id(d.model), id(d.chip), id(d.engine), d.dtypes, d.efficiency, id(d.step_time),
+    one per space entry): model, chip, engine, weight and compute dtypes, efficiency
+    mode, step-time model, memory fraction, price, partitioning, attention choice and
+    DP-attention ranks, and whether requests decode at all (output_len > 1: the prefill
+    step is then priced under the label `vectorised.static_batch_latencies` gives it);
+    prompt and output lengths and the KV cache dtype (`rows.per_kv`) vary."""
+    d, lay, dt = deployment, deployment.layout, deployment.dtypes
+    return (id(d.model), id(d.chip), id(d.engine), dt.weights, dt.compute, dt.experts,
+            d.efficiency, id(d.step_time),
             d.memory_utilization, d.price_usd_per_chip_hour, lay.layout, lay.attention,
             lay.attention_dp,
             d.speculative is None, workload.output_len > 1, workload.prefill_chunk_tokens)
