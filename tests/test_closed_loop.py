@@ -85,6 +85,29 @@ def test_poll_wait_worked_number() -> None:
     from inferplan.serving import poll_wait_s
     assert float(poll_wait_s(0.0357, 0.020, 30)) == pytest.approx(0.01785 + 0.29)
     assert float(poll_wait_s(0.0357, 0.020, 1)) == pytest.approx(0.01785)
+    # an overlap scheduler adds the step already composed when the request came
+    assert float(poll_wait_s(0.0357, 0.020, 1, True)) == pytest.approx(0.01785 + 0.0357)
+
+
+def test_train_overlap_wait_worked_number() -> None:
+    from inferplan.serving import train_overlap_wait_s
+    assert float(train_overlap_wait_s(0.0091, 0.123, 8)) == pytest.approx(0.1088, abs=1e-4)
+    # one group: the train's first group waits a decode step
+    assert float(train_overlap_wait_s(0.0091, 0.123, 1)) == pytest.approx(0.0091)
+
+
+def test_overlap_scheduling_delays_later_prompts_by_a_step() -> None:
+    """Spread lengths: a later request waits one mean step more under an overlap scheduler
+    (TensorRT-LLM's default); the first wave (an idle engine) does not, nor does TPOT."""
+    base = dict(model="qwen3-32b", hardware="h100-sxm", chips=2, parallelism={"tp": 2},
+                workload={"input_len": 2048, "output_len": 256, "concurrency": 32,
+                          "length_ratio": 0.8})
+    dep_on, wl = make(**base, engine="trtllm")
+    dep_off, _ = make(**base, engine={"name": "trtllm", "overlap_scheduling": False})
+    on, off = closed_loop(dep_on, wl, 32), closed_loop(dep_off, wl, 32)
+    assert float(on.tpot_s) == pytest.approx(float(off.tpot_s))
+    assert float(on.first_wave_ttft_s) == pytest.approx(float(off.first_wave_ttft_s))
+    assert float(on.steady_ttft_s - off.steady_ttft_s) == pytest.approx(float(on.tpot_s))
 
 
 def test_recv_interval_must_be_a_positive_count() -> None:

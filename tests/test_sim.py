@@ -381,3 +381,30 @@ def test_a_step_just_under_the_budget_is_priced_in_graphs() -> None:
                                          Segment("chunk", chunks, 2046.0 / chunks, 0.0)]
                                    ).latency_s)
     assert table.step_s(2, 1000.0, 2046.0) == pytest.approx(direct, rel=0.05)
+
+
+def test_overlap_scheduler_starts_a_request_two_steps_after_it_comes() -> None:
+    """TensorRT-LLM's overlap scheduler composes step j + 1 when step j starts: a request
+    that arrives while step j runs has its prompt in step j + 2 (a step later than without
+    the overlap); on an idle engine it starts at once."""
+    from inferplan.sim.loop import Replica
+    dep, wl = make(model="qwen3-32b", hardware="h100-sxm", chips=1, engine="trtllm",
+                   workload={"input_len": 512, "output_len": 64, "concurrency": 2})
+    S = np.array([512, 512])
+    n = np.array([64, 64])
+    for overlap, expected in ((True, 2), (False, 1)):
+        d = replace(dep, engine=dep.engine.with_overrides({"overlap_scheduling": overlap}))
+        rep = Replica(d, wl, S, n, cap_seqs=2)
+        rep.arrive(0)                                   # idle: its prompt runs at once
+        step = rep.plan()
+        assert [e[0] for e, _ in step.chunks] == [0]
+        rep.complete(step)
+        rep.arrive(1, at_s=rep.t - step.dt_s / 2)       # came while that step ran
+        steps_until_prompt = 0
+        while True:
+            step = rep.plan()
+            steps_until_prompt += 1
+            if any(e[0] == 1 for e, _ in step.chunks):
+                break
+            rep.complete(step)
+        assert steps_until_prompt == expected

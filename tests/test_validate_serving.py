@@ -291,3 +291,16 @@ def test_attention_dp_rows_map_to_attention_dp_ranks() -> None:
     assert isinstance(case, ServingCase)
     par = case.scenario["parallelism"]
     assert par["attention_dp"] == 4 and par["tp"] == 4 and "attention" not in par
+
+
+def test_rows_of_older_engine_releases_run_with_their_defaults() -> None:
+    """vLLM turned async scheduling on by default in 0.14 (release notes, PR #27614): a
+    0.12 row's engine block turns the profile's overlap scheduling off; newer, blank and
+    nightly releases keep the profile's."""
+    from inferplan.validate_serving import engine_version_defaults, release_tuple
+    assert release_tuple("1.2.0rc6.post1") == (1, 2, 0)
+    assert release_tuple("nightly-dev") is None
+    assert engine_version_defaults("vllm", "0.12.0") == {"overlap_scheduling": False}
+    assert engine_version_defaults("vllm", "0.15.1") == {}
+    assert engine_version_defaults("vllm", "") == {}
+    assert engine_version_defaults("trtllm", "1.0.0rc3") == {}

@@ -34,7 +34,7 @@ ENGINE_NAMES = ("generic", "vllm", "sglang", "trtllm", "furiosa-llm", "jetstream
 OVERRIDABLE = ("cuda_graphs", "allreduce", "max_num_batched_tokens", "max_num_seqs",
                "chunked_prefill", "kv_admission", "cuda_graph_max_batch",
                "recv_interval_steps", "frontend_s", "adp_balance_timeout_steps",
-               "adp_balance_batching_steps", "moe_exchange")
+               "adp_balance_batching_steps", "moe_exchange", "overlap_scheduling")
 
 
 class _Frozen(BaseModel):
@@ -94,6 +94,11 @@ class Scheduler(_Frozen):
     #: and combines them back: DeepEP, pplx, TensorRT-LLM's MNNVL all-to-all); dense MLP
     #: and shared experts then run on each rank's own tokens
     moe_exchange: Literal["gather", "all_to_all"] = "gather"
+    #: the host schedules step j + 1 while step j runs on the device (TensorRT-LLM's
+    #: overlap scheduler, SGLang's overlap schedule, vLLM's async scheduling): a request
+    #: that arrives while step j runs misses step j + 1, already composed, and starts in
+    #: step j + 2, one step later than without it; an idle engine takes it at once
+    overlap_scheduling: bool = False
     allreduce: Literal["custom", "nccl", "xla"]
     sources: dict[str, str]
 

@@ -100,6 +100,28 @@ def stated_concurrency(row: Mapping[str, str]) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def release_tuple(version: str) -> tuple[int, ...] | None:
+    """A release string's leading numbers: "0.12.0" → (0, 12, 0), "1.2.0rc6.post1" →
+    (1, 2, 0); None for blank or named builds ("nightly-dev", "gpt-oss-dev")."""
+    found = re.match(r"(\d+(?:\.\d+)*)", version.strip())
+    return tuple(int(x) for x in found.group(1).split(".")) if found else None
+
+
+def engine_version_defaults(engine: str, version: str) -> dict[str, Any]:
+    """The scheduler settings a row's engine release ran with where they differ from the
+    bundled profile's version (serving_mapping.yaml `engine_versions`: the first rule of
+    the engine whose `below` is newer than the release); {} where none applies or the
+    release is not a number. vllm 0.12.0: {"overlap_scheduling": False}."""
+    release = release_tuple(version)
+    if release is None:
+        return {}
+    for rule in serving_mapping().get("engine_versions", []):
+        below = release_tuple(str(rule["below"]))
+        if rule["engine"] == engine and below is not None and release < below:
+            return dict(rule["set"])
+    return {}
+
+
 def inferencex_recipe(row: Mapping[str, str], scenario: Mapping[str, Any]) -> dict[str, Any]:
     """The scenario fields the InferenceX launch script set for an agg `inferencemax` row:
     the first entry of `inferencex_recipes()` that fits the row (model, chip, engine, weight
@@ -364,6 +386,12 @@ def map_serving_row(row: Mapping[str, str]) -> ServingCase | ServingSkip:
     if "skip" in recipe:
         return ServingSkip(rid, str(recipe["skip"]))
     scenario.update(recipe)
+    version_rule = engine_version_defaults(scenario["engine"] if isinstance(
+        scenario["engine"], str) else scenario["engine"]["name"], row.get("backend_version", ""))
+    if version_rule:
+        base = scenario["engine"]
+        block = {"name": base} if isinstance(base, str) else dict(base)
+        scenario["engine"] = {**version_rule, **block}     # a recipe's own flags win
     for pool, block in inferencex_pool_engines(row, scenario).items():
         scenario["disaggregated"][pool]["engine"] = block
     return ServingCase(

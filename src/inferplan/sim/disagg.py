@@ -137,7 +137,7 @@ def simulate_disaggregated(prefill: Deployment, decode: Deployment, workload: Wo
         load_p[i] += 1
         where_p[r] = i
         sent[r] = t
-        pre[i].arrive(r)
+        pre[i].arrive(r, t)
 
     def hand_off(i: int, r: int, t: float) -> None:
         nonlocal order
@@ -201,7 +201,7 @@ def simulate_disaggregated(prefill: Deployment, decode: Deployment, workload: Wo
             while heap and heap[0][0] <= now:
                 lands, _, r = heapq.heappop(heap)
                 first[r] = arrival[r] = lands
-                dec[j].arrive(r)
+                dec[j].arrive(r, lands)
         while open_loop and next_id < N and sent[next_id] <= now:
             send(next_id, float(sent[next_id]))
             next_id += 1

@@ -153,7 +153,7 @@ def least_loaded_fleet(deployment: Deployment, workload: Workload, fleet: Reques
                 done[out.finished] = reps[x].t
         while j < N and sent[j] <= now:
             x = pick_replica("least_loaded", j, [rep.load() for rep in reps])
-            reps[x].arrive(j)
+            reps[x].arrive(j, float(sent[j]))
             mine[x].append(j)
             step = flight[x]
             if step is not None:

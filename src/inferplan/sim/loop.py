@@ -6,7 +6,10 @@ arrive at their own times (Poisson or gamma gaps), whatever the engine is doing.
 engine step, in the engine profile's way:
 - reception: the scheduler takes arrived requests every step, or with SGLang's
   `--scheduler-recv-interval` I every I decode steps, right after a prompt step, or
-  when idle (`recv_interval_steps`);
+  when idle (`recv_interval_steps`); under an overlap scheduler (`overlap_scheduling`)
+  the next step was composed when the previous one started, so it admits only requests
+  that had arrived by then (one that arrives during step j starts in step j + 2), unless
+  nothing runs;
 - admission: waiting requests start (FCFS) while fewer than `max_num_seqs` run and the
   KV cache holds them (`on_demand`: the tokens they hold now plus the new prompt;
   `reserve_full`: each admitted sequence reserves its whole prompt + output); under
@@ -170,6 +173,11 @@ class Replica:
         self.chunked = sched.chunked_prefill
         self.reserve = sched.kv_admission == "reserve_full" and phase != "prefill"
         self.waiting: deque[int] = deque()
+        #: an overlap scheduler composes step j + 1 when step j starts: the next plan sees
+        #: the requests that had arrived by `view_s` (the start of the step just run)
+        self.overlap = sched.overlap_scheduling
+        self.arrived_s: dict[int, float] = {}
+        self.view_s = 0.0
         #: arrived, not yet taken by the scheduler (it polls every `interval` decode steps)
         self.inbox: deque[int] = deque()
         self.interval = sched.recv_interval_steps
@@ -206,7 +214,9 @@ class Replica:
         """Requests queued or running here (a least-loaded router's measure)."""
         return len(self.waiting) + len(self.inbox) + len(self.prompting) + len(self.decoding)
 
-    def arrive(self, r: int) -> None:
+    def arrive(self, r: int, at_s: float | None = None) -> None:
+        """Request r reaches the replica at `at_s` (default: now, `self.t`)."""
+        self.arrived_s[r] = self.t if at_s is None else at_s
         if self.interval > 1:
             self.inbox.append(r)
         else:
@@ -255,8 +265,12 @@ class Replica:
         hold = self._adp_hold()
         if not hold:
             self.adp_waited = self.adp_batched = 0
+        # an overlap scheduler composed this step while the last one ran (nothing ran: now)
+        seen_s = self.view_s if self.overlap and (decoding or prompting) else math.inf
         while not hold and waiting and len(decoding) + len(prompting) < sched_cap:
             r = waiting[0]
+            if self.arrived_s[r] > seen_s:
+                break
             need = self._need(r)
             if self.held + need > self.capacity and (decoding or prompting):
                 break
@@ -298,6 +312,8 @@ class Replica:
                 k = max(1, min(k, self.interval - self.since_poll))
             if hold:                                  # up to the balancing's release
                 k = max(1, min(k, hold))
+            if waiting and self.arrived_s[waiting[0]] > seen_s:
+                k = 1                                 # the next step's composer sees it
         step = Step(start_s=self.t, k=k, dt_s=0.0, first_dt_s=first_dt,
                     decode_now=decode_now, chunks=chunks, prompt_tokens=prompt_tokens,
                     mean_ctx=mean_ctx, running=len(decoding) + len(prompting),
@@ -340,6 +356,7 @@ class Replica:
         self.log.append((0.0, step.start_s, dt, float(k), float(step.running),
                          float(len(step.decode_now)), step.prompt_tokens, 0.0))
         self.t = step.start_s + dt
+        self.view_s = step.start_s + dt * (k - 1) / k   # the last of the k steps began
         self.busy += dt
         self.steps += k
         self.since_poll = self.interval if step.chunks else self.since_poll + k
@@ -460,7 +477,7 @@ def run_alone(rep: Replica, ids: Sequence[int], sent: FloatArray, first: FloatAr
                 rep.t = max(rep.t, float(sent[ids[next_id]]))   # idle until the next arrival
             while next_id < N and sent[ids[next_id]] <= rep.t:
                 r = ids[next_id]
-                rep.arrive(r)
+                rep.arrive(r, float(sent[r]))
                 if rep.phase == "decode":
                     first[r] = sent[r]
                 next_id += 1
