@@ -181,18 +181,19 @@ def busy_step_share(rate: npt.ArrayLike) -> FloatArray:
     return np.asarray(-np.expm1(-f), dtype=np.float64)
 
 
-def poll_wait_s(tpot_s: npt.ArrayLike, decode_step_s: npt.ArrayLike,
+def poll_wait_s(mean_step_s: npt.ArrayLike, decode_step_s: npt.ArrayLike,
                 interval: float, overlap: bool = False) -> FloatArray:
     """Mean wait of a request arriving while the engine decodes until its scheduler takes
-    it: half a step (τ/2), plus (I − 1)/2 decode-only steps when the scheduler polls for
+    it: half a step (τ/2; τ the mean step, a whole draft-and-verify cycle under
+    speculative decoding), plus (I − 1)/2 decode-only steps when the scheduler polls for
     new requests only every I decode steps (SGLang `--scheduler-recv-interval`: a decode
     forward counts 1, a prompt-carrying one triggers the next poll at once; SGLang
     `scheduler_recv_skipper.py`), plus one whole step τ under an overlap scheduler
     (`overlap_scheduling`: the step after the running one was composed before the request
     came). τ = 35.7 ms, t(decode) = 20 ms, I = 30: 17.8 + 290 = 308 ms; I = 1: 17.8 ms;
     I = 1 with overlap: 17.8 + 35.7 = 53.5 ms."""
-    tpot = np.asarray(tpot_s, dtype=np.float64)
-    return np.asarray((0.5 + float(overlap)) * tpot
+    step = np.asarray(mean_step_s, dtype=np.float64)
+    return np.asarray((0.5 + float(overlap)) * step
                       + 0.5 * (interval - 1.0) * np.asarray(decode_step_s, dtype=np.float64),
                       dtype=np.float64)
 
@@ -490,13 +491,14 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
                           / max(n - 1.0, 1.0), dtype=np.float64)
         later = first
     elif workload.length_ratio < 1.0:
-        later = poll_wait_s(tpot, decode_s, interval, sched.overlap_scheduling) + k_p * prompt_s
+        later = (poll_wait_s(tpot * tokens, decode_s, interval, sched.overlap_scheduling)
+                 + k_p * prompt_s)
     elif not sched.overlap_scheduling:
         # fixed lengths, mixed steps: later requests come back in the first wave's groups
-        later = poll_wait_s(tpot, decode_s, interval) + grouped * k_p
+        later = poll_wait_s(tpot * tokens, decode_s, interval) + grouped * k_p
     else:   # ... and wait behind the group ahead, whose prompt step was already composed
         wait = train_overlap_wait_s(decode_s, grouped, R / group)
-        later = poll_wait_s(tpot, decode_s, interval) + wait + grouped * k_p
+        later = poll_wait_s(tpot * tokens, decode_s, interval) + wait + grouped * k_p
         tpot = np.asarray(tpot - (wait - decode_s) / tokens / max(n - 1.0, 1.0),
                           dtype=np.float64)
     if balanced:
@@ -509,7 +511,8 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
         chunk_b = np.minimum(S, carried)
         (released,) = closed_loop_steps(deployment, [
             (prompt_decodes, context, carried / chunk_b, chunk_b, zero)])
-        later = (poll_wait_s(tpot, decode_s, interval, sched.overlap_scheduling) + wait * decode_s
+        later = (poll_wait_s(tpot * tokens, decode_s, interval, sched.overlap_scheduling)
+                 + wait * decode_s
                  + mean_ceil(S / room_b, group) * released.latency_s)
     later = np.maximum(later, one_prefill)
     lifetime = later + (n - 1.0) * tpot
