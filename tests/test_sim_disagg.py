@@ -186,3 +186,35 @@ def test_pools_refuse_the_fleet_router_and_warmups(workload: dict[str, Any],
     with pytest.raises(InferplanError) as err:
         simulate_pools(prefill, decode, wl)
     assert err.value.field == field
+
+
+def test_mtp_pools_decode_in_cycles_and_prefill_the_draft_too() -> None:
+    """A `speculative:` block goes to both pools. DeepSeek-R1 fp8 on B200, MTP γ = 2,
+    α = 0.85: the decode pool's TPOT is the mean cycle / E (E = 1 + α + α² = 2.5725) in
+    the closed form (`disagg.decode_step_s`) and in the run; the prefill pool's step adds
+    the MTP module's prefill to the target's (`disagg.prefill_step_s`)."""
+    from inferplan.disagg import decode_step_s, prefill_step_s
+    from inferplan.speculative import draft_deployment, speculative_cost
+    raw = {"model": "deepseek-r1", "hardware": "b200", "chips": 8, "parallelism": {"tp": 8},
+           "dtypes": {"weights": "fp8", "kv": "fp8", "compute": "fp8"}, "engine": "sglang",
+           "speculative": {"draft": "mtp", "gamma": 2, "alpha": 0.85},
+           "workload": {"input_len": 1024, "output_len": 128, "concurrency": 16},
+           "disaggregated": {"prefill": {"chips": 8}, "decode": {"chips": 8}}}
+    prefill, decode, wl = build_pools(parse_scenario(raw), catalog_model, catalog_chip)
+    assert prefill.speculative is not None and decode.speculative is not None
+    draft = draft_deployment(decode, decode.speculative.draft)
+    contexts = 1024 + np.arange(127, dtype=np.float64)
+    cost = speculative_cost(decode, draft, 16.0, contexts, 0.85, 2)
+    assert float(np.mean(cost.expected_tokens)) == pytest.approx(2.5725)
+    expected = float(np.mean(np.asarray(cost.cycle_s) / 2.5725))
+    assert decode_step_s(decode, 16, 1024, 128) == pytest.approx(expected)
+    plain = {k: v for k, v in raw.items() if k != "speculative"}
+    p_prefill, p_decode, _ = build_pools(parse_scenario(plain), catalog_model, catalog_chip)
+    assert decode_step_s(decode, 16, 1024, 128) < 0.7 * decode_step_s(p_decode, 16, 1024, 128)
+    mtp_prefill = prefill_step_s(draft_deployment(prefill, prefill.speculative.draft), 1024)
+    assert prefill_step_s(prefill, 1024) == pytest.approx(
+        prefill_step_s(p_prefill, 1024) + mtp_prefill)
+    run = summarise_run(simulate_disaggregated(prefill, decode, wl, 16).run)
+    assert run.tpot_s.mean == pytest.approx(decode_step_s(decode, 16, 1024, 128), rel=0.08)
+    plain_run = summarise_run(simulate_disaggregated(p_prefill, p_decode, wl, 16).run)
+    assert run.tpot_s.mean < 0.7 * plain_run.tpot_s.mean

@@ -33,6 +33,7 @@ from inferplan.memory import (
     sequences_per_device,
     weight_bytes_per_device,
 )
+from inferplan.speculative import draft_deployment, speculative_cost
 from inferplan.steptime import step_cost
 from inferplan.units import InferplanError
 
@@ -59,15 +60,18 @@ def prefill_steps_s(deployment: Deployment, input_len: int, batches: npt.ArrayLi
     B = np.asarray(batches, dtype=np.float64)
     if np.any(B < 1):
         raise InferplanError("batch", np.ravel(B).tolist(), "must be positive integers")
-    cost = step_cost(deployment, "prefill", B, input_len, 0)
+    costs = [step_cost(deployment, "prefill", B, input_len, 0)]
+    if deployment.speculative is not None:      # the draft prefills the prompts too
+        costs.append(step_cost(draft_deployment(deployment, deployment.speculative.draft),
+                               "prefill", B, input_len, 0))
     if mfu is None:
-        return np.asarray(cost.latency_s, dtype=np.float64)
+        return np.asarray(sum(c.latency_s for c in costs), dtype=np.float64)
     if not 0.0 < mfu <= 1.0:
         raise InferplanError("mfu", mfu, "a fraction of peak FLOP/s in (0, 1]")
     chip = deployment.chip
     peak = chip.flops_per_s(deployment.dtypes.compute) / chip.cores_per_chip   # per device
-    return np.asarray(np.asarray(cost.flops, dtype=np.float64) / (mfu * peak),
-                      dtype=np.float64)
+    flops = sum(np.asarray(c.flops, dtype=np.float64) for c in costs)
+    return np.asarray(flops / (mfu * peak), dtype=np.float64)
 
 
 def prefill_step_s(deployment: Deployment, input_len: int, batch: int = 1,
@@ -76,7 +80,10 @@ def prefill_step_s(deployment: Deployment, input_len: int, batch: int = 1,
 
     mfu None: the roofline step time (`cost.step_cost`). mfu given: the step's FLOPs per
     device over mfu · the device's peak, t = FLOPs / (mfu · C), the way the seed states
-    prefill. Seed 001 A31, LLaMA 3-70B bf16 on 16 book v5e chips, S = 8192, mfu = 0.4:
+    prefill. With speculative decoding (`deployment.speculative`) the draft prefills the
+    prompts as well (an MTP module's KV, which the decode pool's first cycle needs), and
+    its step adds to the target's. Seed 001 A31, LLaMA 3-70B bf16 on 16 book v5e chips,
+    S = 8192, mfu = 0.4:
     (2·69.5e9·8192 + causal attention 8.8e13) / (16 · 0.4 · 1.97e14) = 0.98 s
     (the seed's 0.91 s leaves out attention and rounds P to 70e9).
     """
@@ -101,10 +108,18 @@ def decode_step_s(deployment: Deployment, batch: int, input_len: int,
 
     Seed 001 A25, bf16 on a book v5e 4x4 at B = 41 (the caches that fit at 8k),
     S = 8192, 512 output tokens: weights 10.8 ms + KV 8.65 ms = 19.45 ms (seed: 19 ms).
+    With speculative decoding (`deployment.speculative`) a step is a draft-and-verify
+    cycle emitting E tokens a sequence: the mean of cycle/E (`speculative.speculative_cost`)
+    at the same contexts.
     """
     _positive("batch", batch)
     _positive("input_len", input_len)
     contexts = input_len + np.arange(_decode_steps(output_len), dtype=np.float64)
+    spec = deployment.speculative
+    if spec is not None:    # draft-and-verify cycles: the time per token is cycle / E
+        cost = speculative_cost(deployment, draft_deployment(deployment, spec.draft),
+                                float(batch), contexts, spec.alpha, spec.gamma)
+        return float(np.mean(np.asarray(cost.cycle_s) / np.asarray(cost.expected_tokens)))
     return float(np.mean(step_cost(deployment, "decode", batch, 1, contexts).latency_s))
 
 

@@ -246,12 +246,12 @@ def build_pools(
     pool's fields put in, built by `build_deployment`: a pool's `engine` replaces the
     scenario's) and the workload. An error in a pool names its field under
     `disaggregated.<pool>` (`disaggregated.prefill.engine.max_num_batched_tokens`); an
-    error in the scenario's own engine, where the pool keeps it, names `engine`."""
+    error in the scenario's own engine, where the pool keeps it, names `engine`. A
+    `speculative:` block goes to both pools: the decode pool runs draft-and-verify cycles
+    and the prefill pool prefills each prompt through the draft too (SGLang's and
+    TensorRT-LLM's prefill servers run the MTP module, whose KV the first cycle reads)."""
     if scenario.disaggregated is None:
         raise InferplanError("disaggregated", None, "the scenario has no disaggregated block")
-    if scenario.speculative is not None:
-        raise InferplanError("speculative", scenario.speculative.draft,
-                             "not with a disaggregated block yet: pools decode plainly")
     pools = []
     workload = None
     for name in ("prefill", "decode"):
