@@ -95,7 +95,7 @@ class Workload:
         clipped mean (its cap, the context less one token; the draw's further hold to
         what each prompt leaves of the context is not in it: it binds only where a
         prompt and its output together pass the context, for lognormal 1,024/1,024 at
-        cv 1 in a 40,960-token context about one request in 10⁷); a lengths file's mean."""
+        cv 1 in a 40,960-token context about one request in 750,000); a lengths file's mean."""
         if self.file_mean_lengths is not None:
             return self.file_mean_lengths[1]
         return mean_length(self.length_distribution, self.output_len, self.length_ratio,
