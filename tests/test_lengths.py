@@ -224,6 +224,8 @@ def test_closed_loop_over_a_lengths_file(tmp_path: Path,
     assert code == 0, err
     record = json.loads(out)
     assert record["requests"] == 60 and record["closed_form"]["tpot_s"] > 0  # 2 replicas
+    assert record["mean_input_tokens"] == pytest.approx(np.mean([a for a, _ in rows]))
+    assert (record["length_distribution"], record["prefix_hit_rate"]) == ("uniform", 0.0)
     code, out, err = cli(capsys, "estimate", str(scenario), "--json")
     assert code == 0, err
     from inferplan.cli.loader import load_scenario
@@ -267,3 +269,23 @@ def test_bad_lengths_exit_2_naming_the_field(tmp_path: Path, capsys: pytest.Capt
         line = one_line_error(capsys, command, str(path))
         assert line.startswith(f"error: {start}"), line
         assert allowed in line, line
+
+
+def test_summary_line_names_the_lengths() -> None:
+    from inferplan.sim.run import lengths_text
+    _, uni = qwen("vllm", 8, 1024, 256, 1, length_ratio=0.8)
+    assert lengths_text(uni) == "1024 in / 256 out (ratio 0.8)"
+    _, ln = qwen("vllm", 8, 1024, 256, 1, length_distribution="lognormal", length_cv=0.5,
+                 prefix_hit_rate=0.75)
+    assert lengths_text(ln) == ("mean 1024 in / 256 out (lognormal, cv 0.5), "
+                                "prefix hit rate 0.75")
+    assert lengths_text(replace(uni, file_mean_lengths=(540.2, 47.9))) == (
+        "the trace's lengths (mean 540 in / 48 out)")
+
+
+def test_estimate_counts_the_mean_output_of_a_distribution() -> None:
+    """Output tokens/s = requests/s × the mean output (exponential 256: 256.0)."""
+    dep, wl = qwen("vllm", 16, 1024, 256, 2, length_distribution="exponential")
+    est = estimate(dep, wl)
+    assert est.output_tokens_per_s == pytest.approx(est.requests_per_s * wl.mean_output_len)
+    assert wl.mean_output_len == pytest.approx(256.0, abs=0.01)

@@ -597,10 +597,14 @@ def estimate(deployment: Deployment, workload: Workload) -> Estimate:
     frontend = 0.0 if mode == "static" else deployment.engine.scheduler.frontend_s
     # every replica completes `batch` requests per end-to-end latency
     requests_per_s = deployment.layout.dp * batch / e2e if e2e > 0 else 0.0
+    # each of output_len tokens: uniform lengths count the longest (as they always have);
+    # a named distribution's or a lengths file's count their mean
+    per_request = (workload.output_len if workload.length_distribution == "uniform"
+                   and workload.file_mean_lengths is None else workload.mean_output_len)
     return Estimate(
         deployment=deployment, workload=workload, mode=mode, batch=batch, memory=mem,
         prefill=prefill, decode=decode, ttft_s=ttft, tpot_s=tpot, e2e_latency_s=e2e,
-        output_tokens_per_s=requests_per_s * workload.output_len,
+        output_tokens_per_s=requests_per_s * per_request,
         requests_per_s=requests_per_s, ttft_frontend_s=frontend)
 
 

@@ -76,11 +76,35 @@ class Simulation:
             "concurrency": self.concurrency, "rate": self.workload.rate, "seed": self.seed,
             "input_len": self.workload.input_len, "output_len": self.workload.output_len,
             "length_ratio": self.workload.length_ratio,
+            "length_distribution": self.workload.length_distribution,
+            "length_cv": self.workload.length_cv,
+            "prefix_hit_rate": self.workload.prefix_hit_rate,
+            "mean_input_tokens": float(self.run.requests.input_tokens.mean()),
+            "mean_output_tokens": float(self.run.requests.output_tokens.mean()),
             "replicas": d.layout.dp, "router": self.router or self.workload.router,
             "warmup": {"requests": self.workload.warmup, "duration_s": self.warmup_s},
             **self.summary.to_dict(self.chips),
             "closed_form": {"ttft_s": self.closed_form_ttft_s,
                             "tpot_s": self.closed_form_tpot_s}, **pools}
+
+
+def lengths_text(workload: Workload) -> str:
+    """How a run's lengths were drawn, for its summary line: '1024 in / 256 out (ratio
+    0.8)' (uniform); 'mean 1024 in / 256 out (lognormal, cv 0.5)'; "the trace's lengths"
+    (a closed loop over a file); each with ', prefix hit rate 0.75' where one is set."""
+    w = workload
+    if w.file_mean_lengths is not None:
+        text = (f"the trace's lengths (mean {w.file_mean_lengths[0]:,.0f} in / "
+                f"{w.file_mean_lengths[1]:,.0f} out)")
+    elif w.length_distribution == "uniform":
+        text = f"{w.input_len} in / {w.output_len} out (ratio {w.length_ratio:g})"
+    else:
+        spread = f", cv {w.length_cv:g}" if w.length_cv is not None else ""
+        text = (f"mean {w.input_len} in / {w.output_len} out "
+                f"({w.length_distribution}{spread})")
+    if w.prefix_hit_rate > 0:
+        text += f", prefix hit rate {w.prefix_hit_rate:g}"
+    return text
 
 
 def pool_engine(pool: Deployment) -> dict[str, object]:
