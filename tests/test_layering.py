@@ -17,7 +17,7 @@ RANKS: dict[str, float] = {
     "units": 0, "validation": 1,
     "models": 2, "hardware": 2,
     "collectives": 3, "parallel": 3, "engines": 3,
-    "deployment": 4, "rows": 4.5, "scenario": 5,
+    "lengths": 3.5, "deployment": 4, "rows": 4.5, "scenario": 5,
     "memory": 6, "efficiency": 6, "partitioning": 6, "layout_plans": 6.25,
     "communication": 6.5, "cost": 7, "steptime": 8,
     "speculative": 8.5, "roofline": 8.5, "serving": 9, "disagg": 9, "export": 9,

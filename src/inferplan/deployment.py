@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from inferplan.engines import EngineProfile, engine_profile
 from inferplan.hardware import ChipSpec, Topology
+from inferplan.lengths import Distribution, length_caps, mean_length
 from inferplan.models import ModelSpec
 from inferplan.parallel import Layout, check_degrees, check_layout
 from inferplan.units import InferplanError, parse_bundled_yaml
@@ -44,6 +45,22 @@ class Workload:
     prefill_chunk_tokens: int | None = None
     #: lengths uniform in [length_ratio·L, L] (vLLM's --random-range-ratio); 1: fixed
     length_ratio: float = 1.0
+    #: how lengths are drawn (`inferplan.lengths`): `uniform` (with `length_ratio`), or
+    #: `normal`, `lognormal`, `exponential` of mean input_len / output_len, clipped to
+    #: [1, the model's limits]
+    length_distribution: Distribution = "uniform"
+    #: the coefficient of variation σ/mean of a normal or lognormal distribution
+    length_cv: float | None = None
+    #: the model's context in tokens (input + output), which bounds drawn lengths; set
+    #: from the model by `scenario.build_deployment` (None: the scenario's limits only)
+    max_context_tokens: int | None = None
+    #: mean prompt and output tokens of a lengths file a closed loop replays (`trace`
+    #: with `concurrency`), set where the file is read; None: from the distribution
+    file_mean_lengths: tuple[float, float] | None = None
+    #: share of each prompt's tokens already in the engine's prefix cache (vLLM's
+    #: automatic prefix caching, SGLang's radix cache): held in the KV cache and attended
+    #: to, never computed
+    prefix_hit_rate: float = 0.0
     #: requests a closed-loop benchmark sends in all (None: 10 per client, InferenceX)
     requests: int | None = None
     #: open-loop arrivals (simulated): requests/s per replica, Poisson or gamma with the
@@ -64,13 +81,42 @@ class Workload:
 
     @property
     def mean_input_len(self) -> float:
-        """Mean prompt tokens: L_in·(1 + ratio)/2. 1024 at ratio 0.8: 921.6."""
-        return self.input_len * (1.0 + self.length_ratio) / 2.0
+        """Mean prompt tokens: uniform L_in·(1 + ratio)/2 (1024 at ratio 0.8: 921.6); a
+        named distribution's mean as drawn, clipped to [1, the prompt cap]
+        (`lengths.clipped_mean`: normal 100 at cv 1: 108.49); a lengths file's mean."""
+        if self.file_mean_lengths is not None:
+            return self.file_mean_lengths[0]
+        return mean_length(self.length_distribution, self.input_len, self.length_ratio,
+                           self.length_cv, length_caps(self.max_context_tokens)[0])
 
     @property
     def mean_output_len(self) -> float:
-        """Mean output tokens: L_out·(1 + ratio)/2."""
-        return self.output_len * (1.0 + self.length_ratio) / 2.0
+        """Mean output tokens: uniform L_out·(1 + ratio)/2; a named distribution's
+        clipped mean (its cap, the context less one token; the draw's further hold to
+        what each prompt leaves of the context is not in it: it binds only where a
+        prompt and its output together pass the context, for lognormal 1,024/1,024 at
+        cv 1 in a 40,960-token context about one request in 750,000); a lengths file's mean."""
+        if self.file_mean_lengths is not None:
+            return self.file_mean_lengths[1]
+        return mean_length(self.length_distribution, self.output_len, self.length_ratio,
+                           self.length_cv, length_caps(self.max_context_tokens)[1])
+
+    @property
+    def fixed_lengths(self) -> bool:
+        """Every request has the same lengths: uniform at ratio 1, no lengths file."""
+        return (self.length_distribution == "uniform" and self.length_ratio >= 1.0
+                and self.file_mean_lengths is None)
+
+    @property
+    def mean_computed_input_len(self) -> float:
+        """Mean prompt tokens an engine computes: those not in its prefix cache,
+        S̄·(1 − h). 1024 at hit rate 0.75: 256."""
+        return self.mean_input_len * (1.0 - self.prefix_hit_rate)
+
+    @property
+    def mean_cached_input_len(self) -> float:
+        """Mean prompt tokens found in the prefix cache, S̄·h. 1024 at 0.75: 768."""
+        return self.mean_input_len * self.prefix_hit_rate
 
     @property
     def context_len(self) -> int:

@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictInt,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -22,16 +23,11 @@ from pydantic import (
 from inferplan.deployment import Deployment, Dtypes, SpeculativeDecoding, Workload
 from inferplan.engines import resolve_engine
 from inferplan.hardware import ChipSpec, parse_shape, topology_for
+from inferplan.lengths import MAX_INPUT_TOKENS, MAX_OUTPUT_TOKENS, WITH_CV
 from inferplan.models import ModelSpec, mtp_draft
 from inferplan.parallel import LAYOUTS, Layout, check_layout
 from inferplan.units import DTYPES, InferplanError
 from inferplan.validation import validated
-
-#: Longest output a scenario may ask for: a static batch prices its decode steps one by one
-#: (a second and 250 MB per million tokens), and no model generates more in one request.
-MAX_OUTPUT_TOKENS = 2**20
-#: Longest prompt (the longest context any model has is 10M tokens).
-MAX_INPUT_TOKENS = 2**27
 
 
 class _Strict(BaseModel):
@@ -95,7 +91,10 @@ class WorkloadIn(_Strict):
     batch: StrictInt | Literal["max"] | None = None
     concurrency: StrictInt | None = Field(default=None, ge=1)
     prefill_chunk_tokens: StrictInt | None = Field(default=None, ge=1)
+    length_distribution: Literal["uniform", "normal", "lognormal", "exponential"] = "uniform"
     length_ratio: float = Field(default=1.0, gt=0, le=1)
+    length_cv: float | None = Field(default=None, gt=0, validate_default=True)
+    prefix_hit_rate: float = Field(default=0.0, ge=0, lt=1)
     requests: StrictInt | None = Field(default=None, ge=1)
     rate: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     arrival: Literal["poisson", "gamma", "offline"] = "poisson"
@@ -111,16 +110,48 @@ class WorkloadIn(_Strict):
             raise ValueError("must be a positive integer or 'max'")
         return v
 
+    @field_validator("length_ratio")
+    @classmethod
+    def _ratio(cls, v: float, info: ValidationInfo) -> float:
+        dist = info.data.get("length_distribution", "uniform")
+        if v < 1.0 and dist != "uniform":
+            raise ValueError(f"1 with length_distribution {dist}: the ratio spreads "
+                             "uniform lengths; give length_cv for normal or lognormal")
+        return v
+
+    @field_validator("length_cv")
+    @classmethod
+    def _cv(cls, v: float | None, info: ValidationInfo) -> float | None:
+        dist = info.data.get("length_distribution")
+        if dist is None:                   # the distribution itself was refused
+            return v
+        if dist in WITH_CV and v is None:
+            raise ValueError(f"a number > 0 with length_distribution {dist} (the "
+                             "coefficient of variation, standard deviation / mean)")
+        if dist not in WITH_CV and v is not None:
+            raise ValueError(f"absent with length_distribution {dist} ("
+                             + ("its cv is 1" if dist == "exponential"
+                                else "length_ratio spreads uniform lengths")
+                             + "); it applies to " + " and ".join(WITH_CV))
+        return v
+
     @model_validator(mode="after")
     def _one_of(self) -> WorkloadIn:
         given = [k for k in ("batch", "concurrency", "rate", "trace")
                  if getattr(self, k) is not None]
         if self.arrival == "offline":
             given.append("arrival: offline")
+        if given == ["concurrency", "trace"]:
+            # a closed loop whose requests take their lengths from the file
+            if self.length_distribution != "uniform" or self.length_ratio < 1.0:
+                raise ValueError("a closed loop over a trace takes its lengths from the "
+                                 "file: give no length_distribution or length_ratio")
+            return self
         if len(given) != 1:
             raise ValueError("give exactly one of batch, concurrency (per model replica), "
                              "rate (requests/s, simulated), trace (a file, simulated) or "
-                             "arrival: offline (every request at once, simulated)")
+                             "arrival: offline (every request at once, simulated); "
+                             "concurrency with trace: a closed loop of the file's lengths")
         return self
 
 
@@ -218,7 +249,10 @@ def build_deployment(
                         concurrency=w.concurrency, prefill_chunk_tokens=w.prefill_chunk_tokens,
                         length_ratio=w.length_ratio, requests=w.requests, rate=w.rate,
                         arrival=w.arrival, burstiness=w.burstiness, trace=w.trace,
-                        router=w.router, warmup=w.warmup)
+                        router=w.router, warmup=w.warmup,
+                        length_distribution=w.length_distribution, length_cv=w.length_cv,
+                        max_context_tokens=model.max_position_embeddings or None,
+                        prefix_hit_rate=w.prefix_hit_rate)
     return deployment, workload
 
 

@@ -109,16 +109,27 @@ class Estimate:
         return price * self.deployment.chips / self.output_tokens_per_s * 1e6 / S_PER_HOUR
 
 
+def prompt_work(tokens: int, hit_rate: float) -> tuple[float, float]:
+    """A prompt's (computed, cached) tokens under a prefix-cache hit rate h: S·(1 − h) new
+    tokens on top of S·h found in the cache (they are attended to, not computed); h = 0:
+    (S, 0) exactly. 1,024 at h = 0.75: (256, 768)."""
+    if hit_rate <= 0.0:
+        return tokens, 0
+    return tokens * (1.0 - hit_rate), tokens * hit_rate
+
+
 def static_batch(deployment: Deployment, workload: Workload, batch: int) -> tuple[
         PhaseSummary, PhaseSummary, float, float, float]:
-    """Static batching: one prefill of B·S tokens, then output_len − 1 decode steps at
+    """Static batching: one prefill of B·S tokens (B·S·(1 − h) on top of S·h cached each
+    with a prefix-cache hit rate h, `prompt_work`), then output_len − 1 decode steps at
     contexts S, S+1, ..., S+output_len−2 cached tokens (vectorised over the steps).
 
     Returns (prefill, decode, TTFT, TPOT, e2e). Seed 001 A22/A23: a full-HBM decode
     step of 19.5 ms over 512 tokens is 10 s.
     """
     S, n = workload.input_len, workload.output_len
-    prefill = step_cost(deployment, "prefill", batch, S, 0)
+    prefill = step_cost(deployment, "prefill", batch,
+                        *prompt_work(S, workload.prefix_hit_rate))
     ttft = float(prefill.latency_s)
     if n > 1:
         contexts = S + np.arange(n - 1, dtype=np.float64)
@@ -364,6 +375,14 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     cycle emitting E tokens per sequence, so a request decodes in (n̄ − 1)/E cycles; a
     prompt step adds its prompt work to a cycle, and every prompt is also prefilled by the
     draft. TPOT = the mean cycle (with prompt work) / E.
+    Prefix cache (`workload.prefix_hit_rate` h): a prompt's KV and its decodes' context
+    hold all S̄ tokens, but its work is P̄ = S̄·(1 − h) new tokens on top of h·S̄ cached
+    ones: every S̄ above that counts budget or prompt steps reads P̄, and each chunk
+    attends to the h·S̄ cached tokens besides the chunks before it. 1,024-token prompts
+    at h = 0.75 on vLLM's 8,192-token budget beside 32 decodes: k_p = ⌈256/8,160⌉ = 1
+    chunk of 256 tokens attending to 768.
+    Lengths that vary (a ratio below 1, a named distribution, a lengths file) are priced
+    at their means, as uniform lengths are.
 
     Qwen3-32B on one H200, vLLM, 1024/1024 fixed, C = 8: f ≈ 0.008, k_p = 1, g = 7
     (⌊(8192 − 4)/1024⌋), φ ≈ 0.11%; the first wave fits one step, so every request's TTFT
@@ -376,6 +395,8 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
         cycle = cycle_for(deployment, draft, spec.alpha, spec.gamma)
     C = np.asarray(concurrency, dtype=np.float64)
     S, n = workload.mean_input_len, workload.mean_output_len
+    # a prompt's computed tokens and those found in the prefix cache (P = S, H = 0 without)
+    P, H = workload.mean_computed_input_len, workload.mean_cached_input_len
     # A attention-DP ranks each schedule their own requests with their own token budget
     ranks = deployment.layout.attention_dp_ranks(deployment.model)
     rank_budget = deployment.rank_token_budget(workload.prefill_chunk_tokens)
@@ -388,57 +409,57 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     balanced = ranks > 1 and sched.adp_balance_timeout_steps > 0
     if mixed:
         room = np.maximum(rank_budget - R / ranks, 1.0)
-        k_p = np.ceil(S / room) if sched.chunked_prefill else np.ones_like(R)
+        k_p = np.ceil(P / room) if sched.chunked_prefill else np.ones_like(R)
         f = R / (k_p + n - 1.0)
         # released groups of `release_group` prompts under TensorRT-LLM's balancing
         release = release_group(f, ranks, sched.adp_balance_timeout_steps) if balanced \
             else np.ones_like(R)
         phi = busy_step_share(f * k_p / release)
         prompts = f * k_p / np.maximum(phi, 1e-12)          # chunks per prompt step
-        if workload.length_ratio >= 1.0 and not balanced:
+        if workload.fixed_lengths and not balanced:
             # fixed lengths: prompts come back in the first wave's groups of `whole`
             # (the whole prompts a step's room takes), a group's chunks in one step
             whole = np.clip(ranks * whole_prompts(np.maximum(rank_budget - R / (2.0 * ranks),
-                                                             1.0), S, False) / S, 1.0, R)
+                                                             1.0), P, False) / P, 1.0, R)
             phi = np.minimum(f * k_p / whole, 1.0)
             prompts = f * k_p / np.maximum(phi, 1e-12)
         if balanced:   # a release goes through the ranks' budgets: at most that a step
-            cap = ranks * (room * k_p / S if sched.chunked_prefill
-                           else whole_prompts(room, S, False) / S)
+            cap = ranks * (room * k_p / P if sched.chunked_prefill
+                           else whole_prompts(room, P, False) / P)
             prompts = np.minimum(prompts, np.maximum(cap, 1.0))
             phi = np.minimum(f * k_p / prompts, 1.0)
         prompt_decodes = R * (n - 1.0) / (k_p + n - 1.0)
         first_room = ranks * whole_prompts(np.maximum(rank_budget - R / (2.0 * ranks), 1.0),
-                                           S, sched.chunked_prefill)
+                                           P, sched.chunked_prefill)
         first_decodes = R / 2.0
     else:
-        k_p = np.full_like(R, math.ceil(S / rank_budget))
+        k_p = np.full_like(R, math.ceil(P / rank_budget))
         f = R / (k_p + n - 1.0)
         polled = f * interval                     # arrivals taken at one poll
         if balanced:
             polled = np.maximum(polled, release_group(f, ranks, sched.adp_balance_timeout_steps))
         prompts = np.minimum(np.maximum(polled / np.maximum(busy_step_share(polled), 1e-12),
-                                        1.0), max(budget / S, 1.0))   # g per step
+                                        1.0), max(budget / P, 1.0))   # g per step
         phi = f * k_p / prompts
         prompt_decodes = zero
-        first_room = ranks * whole_prompts(np.full_like(R, rank_budget), S,
+        first_room = ranks * whole_prompts(np.full_like(R, rank_budget), P,
                                            sched.chunked_prefill)
         first_decodes = zero
-    chunk = S / k_p
-    per_step = np.minimum(first_room, R * S)
-    first_chunk = np.minimum(S, per_step)
-    group = np.minimum(np.maximum(first_room / S, 1.0), R)
+    chunk = P / k_p
+    per_step = np.minimum(first_room, R * P)
+    first_chunk = np.minimum(P, per_step)
+    group = np.minimum(np.maximum(first_room / P, 1.0), R)
     # The loop's step compositions, priced in one call along a leading axis: a decode
     # step; a prompt step; a first-wave step; one prompt alone; a group of whole prompts
     # beside the decodes (fixed lengths, mixed steps).
     rows = closed_loop_steps(deployment, [
         (R, context, zero, zero, zero),
-        (prompt_decodes, context, prompts, chunk, (S - chunk) / 2.0),
+        (prompt_decodes, context, prompts, chunk, H + (P - chunk) / 2.0),
         (first_decodes, np.full_like(R, S), per_step / first_chunk, first_chunk,
-         np.maximum(S - per_step, 0.0) / 2.0),
-        (zero, zero, np.ones_like(R), np.full_like(R, S), zero),
+         H + np.maximum(P - per_step, 0.0) / 2.0),
+        (zero, zero, np.ones_like(R), np.full_like(R, P), np.full_like(R, H)),
         (np.maximum(R - group, 0.0) if mixed else zero, context, group,
-         np.full_like(R, S), zero)])
+         np.full_like(R, P), np.full_like(R, H))])
     decode, prompt, first_step_cost, alone, grouped_cost = rows
     first_step = first_step_cost.latency_s
     one_prefill = alone.latency_s
@@ -450,11 +471,11 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     if cycle is not None and draft is not None:
         # the draft prefills every prompt too: its prompt-only share of each composition
         d_rows = closed_loop_steps(draft, [
-            (zero, context, prompts, chunk, (S - chunk) / 2.0),
+            (zero, context, prompts, chunk, H + (P - chunk) / 2.0),
             (zero, np.full_like(R, S), per_step / first_chunk, first_chunk,
-             np.maximum(S - per_step, 0.0) / 2.0),
-            (zero, zero, np.ones_like(R), np.full_like(R, S), zero),
-            (zero, context, group, np.full_like(R, S), zero)])
+             H + np.maximum(P - per_step, 0.0) / 2.0),
+            (zero, zero, np.ones_like(R), np.full_like(R, P), np.full_like(R, H)),
+            (zero, context, group, np.full_like(R, P), np.full_like(R, H))])
         cycle_s, tokens, cycle_split = cycle(R, context)
         marginal = (prompt_s - decode_s) if mixed else prompt_s
         prompt_terms = prompt.breakdown_s()
@@ -478,19 +499,19 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     else:
         tpot = (decode_s + phi * prompt_s) / tokens
     tpot = np.asarray(tpot, dtype=np.float64)
-    first_steps = mean_ceil(S / first_room, R)
+    first_steps = mean_ceil(P / first_room, R)
     first = np.maximum(first_step * first_steps, one_prefill)
-    waves = workload.length_ratio >= 1.0 and not mixed
+    waves = workload.fixed_lengths and not mixed
     if waves:
         # fixed lengths, prefill first: the wave's prompts all prefill before any of them
         # decodes, so its requests finish together and the next wave comes back whole.
         # Every request sees the first wave's TTFT; its decoding starts after the wave's
         # last prompt step: TPOT = t(decode) + (k − mean steps to its first token)·t/(n − 1).
-        k = np.ceil(R * S / budget)
+        k = np.ceil(R * P / budget)
         tpot = np.asarray(decode_s / tokens + (k - first_steps) * first_step
                           / max(n - 1.0, 1.0), dtype=np.float64)
         later = first
-    elif workload.length_ratio < 1.0:
+    elif not workload.fixed_lengths:
         later = (poll_wait_s(tpot * tokens, decode_s, interval, sched.overlap_scheduling)
                  + k_p * prompt_s)
     elif not sched.overlap_scheduling:
@@ -507,13 +528,13 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
         wait = adp_balance_wait_steps(f, ranks, timeout, sched.adp_balance_batching_steps)
         group = release_group(f, ranks, timeout)
         room_b = np.maximum(budget - R, 1.0) if mixed else np.full_like(R, budget)
-        carried = np.minimum(group * S, room_b)
-        chunk_b = np.minimum(S, carried)
+        carried = np.minimum(group * P, room_b)
+        chunk_b = np.minimum(P, carried)
         (released,) = closed_loop_steps(deployment, [
-            (prompt_decodes, context, carried / chunk_b, chunk_b, zero)])
+            (prompt_decodes, context, carried / chunk_b, chunk_b, np.full_like(R, H))])
         later = (poll_wait_s(tpot * tokens, decode_s, interval, sched.overlap_scheduling)
                  + wait * decode_s
-                 + mean_ceil(S / room_b, group) * released.latency_s)
+                 + mean_ceil(P / room_b, group) * released.latency_s)
     later = np.maximum(later, one_prefill)
     lifetime = later + (n - 1.0) * tpot
     queued = (C - R) / R * lifetime                 # Little's law, for clients beyond R
@@ -536,22 +557,24 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
 def in_flight(deployment: Deployment, workload: Workload, concurrency: int) -> tuple[
         PhaseSummary, PhaseSummary, float, float, float]:
     """One closed loop of C clients (`closed_loop`): the prefill summary is one prompt's
-    prefill; the decode summary the time between two tokens, term by term."""
+    prefill (its uncached tokens on top of the cached, `prompt_work`); the decode summary
+    the time between two tokens, term by term."""
     loop = closed_loop(deployment, workload, concurrency)
     breakdown = {k: float(v) for k, v in loop.breakdown_s().items()}
     decode = summarise(loop.decode_step)
     bound = max(breakdown, key=lambda k: breakdown[k])
     decode = PhaseSummary(latency_s=float(loop.tpot_s), bound=bound, mfu=decode.mfu,
                           breakdown_s=breakdown, layout=decode.layout)
-    prefill_only = step_cost(deployment, "prefill", 1, workload.input_len, 0)
+    prefill_only = step_cost(deployment, "prefill", 1,
+                             *prompt_work(workload.input_len, workload.prefix_hit_rate))
     return (summarise(prefill_only), decode, float(loop.ttft_s), float(loop.tpot_s),
             float(loop.e2e_latency_s))
 
 
 def estimate(deployment: Deployment, workload: Workload) -> Estimate:
     """Memory, step costs and serving metrics for one scenario."""
-    if workload.rate is not None or workload.trace is not None \
-            or workload.arrival == "offline":
+    if workload.rate is not None or workload.arrival == "offline" or (
+            workload.trace is not None and workload.concurrency is None):
         field, value = (("workload.rate", workload.rate) if workload.rate is not None
                         else ("workload.trace", workload.trace) if workload.trace is not None
                         else ("workload.arrival", workload.arrival))
@@ -577,10 +600,14 @@ def estimate(deployment: Deployment, workload: Workload) -> Estimate:
     frontend = 0.0 if mode == "static" else deployment.engine.scheduler.frontend_s
     # every replica completes `batch` requests per end-to-end latency
     requests_per_s = deployment.layout.dp * batch / e2e if e2e > 0 else 0.0
+    # each of output_len tokens: uniform lengths count the longest (as they always have);
+    # a named distribution's or a lengths file's count their mean
+    per_request = (workload.output_len if workload.length_distribution == "uniform"
+                   and workload.file_mean_lengths is None else workload.mean_output_len)
     return Estimate(
         deployment=deployment, workload=workload, mode=mode, batch=batch, memory=mem,
         prefill=prefill, decode=decode, ttft_s=ttft, tpot_s=tpot, e2e_latency_s=e2e,
-        output_tokens_per_s=requests_per_s * workload.output_len,
+        output_tokens_per_s=requests_per_s * per_request,
         requests_per_s=requests_per_s, ttft_frontend_s=frontend)
 
 

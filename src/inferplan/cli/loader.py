@@ -84,12 +84,25 @@ def scenario_folder(source: Source) -> Path:
     return Path(source).resolve().parent
 
 
-def load_trace(ref: str, base: Path) -> Requests:
-    """A workload's trace file (CSV or JSON Lines; `inferplan.sim.trace`)."""
+def load_trace(ref: str, base: Path, timed: bool = True) -> Requests:
+    """A workload's trace file (CSV or JSON Lines; `inferplan.sim.trace`); not `timed`:
+    a closed loop's lengths, in the file's order."""
     from inferplan.sim.trace import trace_requests
 
     path = (base / ref) if not Path(ref).is_absolute() else Path(ref)
-    return trace_requests(read_text(path, "workload.trace"), origin=path.name)
+    return trace_requests(read_text(path, "workload.trace"), origin=path.name, timed=timed)
+
+
+def with_trace_lengths(workload: Workload, base: Path) -> Workload:
+    """A closed loop over a lengths file (`trace` with `concurrency`): the workload with
+    the file's mean lengths (`sim.requests.with_file_lengths`), which the closed form
+    reads; any other workload as it is."""
+    if workload.trace is None or workload.concurrency is None:
+        return workload
+    from inferplan.sim.requests import with_file_lengths
+
+    return with_file_lengths(workload, load_trace(workload.trace, base, timed=False),
+                             workload.concurrency)
 
 
 def load_raw(source: Source, field: str = "scenario", base: Path | None = None
@@ -116,6 +129,7 @@ def load_scenario(path: Source, base: Path | None = None, *, calibration: str | 
     deployment, workload = build_deployment(
         scenario, lambda r: load_model(r, base), lambda r: load_chip(r, base),
         lambda r: load_calibration(r, base))
+    workload = with_trace_lengths(workload, base)
     return (deployment if flag is None else replace(deployment, step_time=flag)), workload
 
 

@@ -9,7 +9,7 @@ from inferplan.deployment import Deployment
 from inferplan.report.search_report import label
 from inferplan.search import SearchResult
 from inferplan.sim.rerank import Resimulated
-from inferplan.sim.run import Simulation, pool_engine
+from inferplan.sim.run import Simulation, lengths_text, pool_engine
 
 
 def pool_engine_label(pool: Deployment) -> str:
@@ -38,8 +38,7 @@ def render_simulation(sim: Simulation, console: Console) -> None:
                              for name, p in (("prefill", sim.prefill), ("decode", d))))
     console.print(
         f"{where}; {d.engine.display_name} {d.engine.version}; {load}, "
-        f"{s.requests} requests of {w.input_len} in / {w.output_len} out "
-        f"(ratio {w.length_ratio:g}); seed {sim.seed}", highlight=False)
+        f"{s.requests} requests of {lengths_text(w)}; seed {sim.seed}", highlight=False)
     table = Table(title="per request (ms)", title_justify="left")
     for col in ("", "mean", "p50", "p90", "p99"):
         table.add_column(col, justify="left" if not col else "right")

@@ -52,6 +52,7 @@ from inferplan.sim.requests import (
     OPEN_LOOP_REQUESTS,
     Requests,
     closed_loop_requests,
+    file_requests,
     open_loop_requests,
 )
 
@@ -89,10 +90,12 @@ def transfer_times_s(prefill: Deployment, input_tokens: npt.ArrayLike,
 
 def disaggregated_requests(workload: Workload, concurrency: int | None, seed: int,
                            requests: Requests | None) -> Requests:
-    """The client's requests: C closed-loop clients' 10·C (or `requests`), or the open
-    loop's arrivals at `workload.rate` for the whole deployment, or a trace's."""
+    """The client's requests: C closed-loop clients' 10·C (or `requests`; with a lengths
+    file's rows, `file_requests`), or the open loop's arrivals at `workload.rate` for the
+    whole deployment, or a trace's."""
     if requests is not None:
-        return requests
+        return requests if concurrency is None else file_requests(requests, workload,
+                                                                   concurrency)
     if concurrency is not None:
         return closed_loop_requests(workload, concurrency, seed)
     return open_loop_requests(replace(workload, requests=workload.requests

@@ -21,43 +21,49 @@ import numpy.typing as npt
 
 from inferplan.deployment import Deployment, Workload
 from inferplan.sim.loop import Replica, SimResult, Step, simulate_replica
-from inferplan.sim.requests import OPEN_LOOP_REQUESTS, Requests, open_loop_requests
+from inferplan.sim.requests import (
+    OPEN_LOOP_REQUESTS,
+    Requests,
+    file_requests,
+    open_loop_requests,
+)
 
 
 def simulate_fleet(deployment: Deployment, workload: Workload, concurrency: int | None,
                    seed: int = 0, requests: Requests | None = None) -> SimResult:
     """All dp replicas; the result lists every request of the fleet (replica by replica for
     a closed loop, in arrival order for an open loop). `requests` (with arrival times, a
-    trace) replaces the open loop's generated arrivals."""
+    trace) replaces the open loop's generated arrivals; with `concurrency`, a lengths
+    file's rows, which replica r's clients send from row r·N (`file_requests`)."""
     dp = deployment.layout.dp
-    if dp == 1:
-        return simulate_replica(deployment, workload, concurrency, seed, requests)
     if concurrency is not None:
-        runs = [simulate_replica(deployment, workload, concurrency, seed + r)
+        runs = [simulate_replica(deployment, workload, concurrency, seed + r,
+                                 None if requests is None
+                                 else file_requests(requests, workload, concurrency, r))
                 for r in range(dp)]
-        order = None
+        return runs[0] if dp == 1 else joined_runs(runs, None)
+    if dp == 1:
+        return simulate_replica(deployment, workload, None, seed, requests)
+    if requests is not None:
+        fleet = requests
+    elif workload.rate is not None or workload.arrival == "offline":
+        fleet = open_loop_requests(replace(
+            workload, rate=None if workload.rate is None else workload.rate * dp,
+            requests=int(workload.requests or OPEN_LOOP_REQUESTS) * dp), seed)
     else:
-        if requests is not None:
-            fleet = requests
-        elif workload.rate is not None or workload.arrival == "offline":
-            fleet = open_loop_requests(replace(
-                workload, rate=None if workload.rate is None else workload.rate * dp,
-                requests=int(workload.requests or OPEN_LOOP_REQUESTS) * dp), seed)
-        else:
-            raise ValueError("an open loop needs workload.rate or a trace's requests")
-        assert fleet.arrival_s is not None
-        if workload.router == "least_loaded":
-            return least_loaded_fleet(deployment, workload, fleet)
-        total = fleet.count
-        runs = []
-        for r in range(dp):
-            share = slice(r, None, dp)
-            runs.append(simulate_replica(deployment, workload, None, seed, Requests(
-                fleet.input_tokens[share], fleet.output_tokens[share],
-                fleet.arrival_s[share])))
-        order = np.argsort(np.concatenate([np.arange(r, total, dp) for r in range(dp)]),
-                           kind="stable")
-
+        raise ValueError("an open loop needs workload.rate or a trace's requests")
+    assert fleet.arrival_s is not None
+    if workload.router == "least_loaded":
+        return least_loaded_fleet(deployment, workload, fleet)
+    total = fleet.count
+    runs = []
+    for r in range(dp):
+        share = slice(r, None, dp)
+        runs.append(simulate_replica(deployment, workload, None, seed, Requests(
+            fleet.input_tokens[share], fleet.output_tokens[share],
+            fleet.arrival_s[share])))
+    order = np.argsort(np.concatenate([np.arange(r, total, dp) for r in range(dp)]),
+                       kind="stable")
     return joined_runs(runs, order)
 
 

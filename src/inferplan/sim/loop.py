@@ -24,7 +24,10 @@ engine step, in the engine profile's way:
   cycle and each decoding sequence emits 1..γ+1 tokens (its accepted drafts + 1, drawn
   with the per-token acceptance α);
 - a prompt's last chunk emits its first token at the step's end; a sequence that has
-  all its tokens leaves, frees its cache and its client sends the next request.
+  all its tokens leaves, frees its cache and its client sends the next request;
+- with a prefix-cache hit rate h (`workload.prefix_hit_rate`) a prompt of S tokens
+  computes S − round(h·S) of them (at least one, `lengths.cached_tokens`); the cached
+  ones are in its KV from admission, and its chunks attend to them.
 Step times come from `step_table` (the deployment's `StepTimeModel`). Deterministic:
 the same seed gives the same run.
 """
@@ -41,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferplan.deployment import Deployment, Workload
+from inferplan.lengths import cached_tokens
 from inferplan.memory import max_batch
 from inferplan.sim.requests import IntArray, Requests, closed_loop_requests, open_loop_requests
 from inferplan.sim.step_table import StepTable, step_table
@@ -157,6 +161,9 @@ class Replica:
         self.spec = deployment.speculative
         self.rng = np.random.default_rng([seed, 7919])
         self.S, self.n, self.phase = input_tokens, output_tokens, phase
+        #: each prompt's tokens found in the prefix cache (`workload.prefix_hit_rate`):
+        #: held in its KV from admission and attended to, never computed
+        self.cached = cached_tokens(input_tokens, workload.prefix_hit_rate)
         #: each attention-DP rank schedules with its own token budget (a prompt's chunk
         #: fits one rank's); the replica's step takes up to the ranks' sum
         self.adp_ranks = deployment.layout.attention_dp_ranks(deployment.model)
@@ -167,7 +174,7 @@ class Replica:
         self.table = table if table is not None else step_table(
             deployment, 0 if phase == "prefill" else cap_seqs,
             float(input_tokens.max() + output_tokens.max()), float(self.budget),
-            float(input_tokens.mean()))
+            float((input_tokens - self.cached).mean()), float(self.cached.mean()))
         self.mixed = sched.prompt_steps == "mixed"
         self.frontend_s = sched.frontend_s
         self.chunked = sched.chunked_prefill
@@ -281,9 +288,10 @@ class Replica:
                 decoding[r] = int(self.n[r]) - 1       # its KV arrived: it decodes at once
                 self.context[r] = int(self.S[r])
                 continue
-            prompt = self.recompute.pop(r, int(self.S[r]))   # a preempted one recomputes
-            prompting.append([r, prompt])
-            self.context[r] = 0
+            # its tokens (a preempted one's so far) less those in the prefix cache
+            cached = int(self.cached[r])
+            prompting.append([r, self.recompute.pop(r, int(self.S[r])) - cached])
+            self.context[r] = cached
         self.most = max(self.most, len(decoding) + len(prompting))
         decode_now = list(decoding) if (self.mixed or not prompting) else []
         room = self.budget - len(decode_now) if self.mixed else self.budget

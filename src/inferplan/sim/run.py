@@ -17,7 +17,12 @@ from inferplan.sim.disagg import DisaggRun, simulate_disaggregated
 from inferplan.sim.fleet import Router, simulate_fleet
 from inferplan.sim.loop import SimResult, simulate_replica
 from inferplan.sim.metrics import SimSummary, summarise_run
-from inferplan.sim.requests import Requests, closed_loop_requests
+from inferplan.sim.requests import (
+    Requests,
+    closed_loop_requests,
+    file_requests,
+    with_file_lengths,
+)
 from inferplan.units import InferplanError
 
 
@@ -71,11 +76,35 @@ class Simulation:
             "concurrency": self.concurrency, "rate": self.workload.rate, "seed": self.seed,
             "input_len": self.workload.input_len, "output_len": self.workload.output_len,
             "length_ratio": self.workload.length_ratio,
+            "length_distribution": self.workload.length_distribution,
+            "length_cv": self.workload.length_cv,
+            "prefix_hit_rate": self.workload.prefix_hit_rate,
+            "mean_input_tokens": float(self.run.requests.input_tokens.mean()),
+            "mean_output_tokens": float(self.run.requests.output_tokens.mean()),
             "replicas": d.layout.dp, "router": self.router or self.workload.router,
             "warmup": {"requests": self.workload.warmup, "duration_s": self.warmup_s},
             **self.summary.to_dict(self.chips),
             "closed_form": {"ttft_s": self.closed_form_ttft_s,
                             "tpot_s": self.closed_form_tpot_s}, **pools}
+
+
+def lengths_text(workload: Workload) -> str:
+    """How a run's lengths were drawn, for its summary line: '1024 in / 256 out (ratio
+    0.8)' (uniform); 'mean 1024 in / 256 out (lognormal, cv 0.5)'; "the trace's lengths"
+    (a closed loop over a file); each with ', prefix hit rate 0.75' where one is set."""
+    w = workload
+    if w.file_mean_lengths is not None:
+        text = (f"the trace's lengths (mean {w.file_mean_lengths[0]:,.0f} in / "
+                f"{w.file_mean_lengths[1]:,.0f} out)")
+    elif w.length_distribution == "uniform":
+        text = f"{w.input_len} in / {w.output_len} out (ratio {w.length_ratio:g})"
+    else:
+        spread = f", cv {w.length_cv:g}" if w.length_cv is not None else ""
+        text = (f"mean {w.input_len} in / {w.output_len} out "
+                f"({w.length_distribution}{spread})")
+    if w.prefix_hit_rate > 0:
+        text += f", prefix hit rate {w.prefix_hit_rate:g}"
+    return text
 
 
 def pool_engine(pool: Deployment) -> dict[str, object]:
@@ -90,13 +119,14 @@ def pool_engine(pool: Deployment) -> dict[str, object]:
 
 
 def clients(deployment: Deployment, workload: Workload) -> int | None:
-    """The closed loop's C: `concurrency`, or for `batch: max` the largest batch that fits;
-    None for open-loop arrivals (`rate`, `trace`); a static batch is not a serving loop."""
+    """The closed loop's C: `concurrency` (with a `trace`, a closed loop of the file's
+    lengths), or for `batch: max` the largest batch that fits; None for open-loop
+    arrivals (`rate`, `trace` alone); a static batch is not a serving loop."""
+    if workload.concurrency is not None:
+        return workload.concurrency
     if workload.rate is not None or workload.trace is not None \
             or workload.arrival == "offline":
         return None
-    if workload.concurrency is not None:
-        return workload.concurrency
     if workload.batch == "max":
         return max(1, max_batch(deployment, workload))
     raise InferplanError("workload.batch", workload.batch,
@@ -129,7 +159,9 @@ def simulate(deployment: Deployment, workload: Workload, seed: int = 0,
         raise InferplanError("workload.warmup", workload.warmup,
                              "warm-up requests apply to a closed loop (concurrency or "
                              "batch: max); give 0 with rate, trace or arrival: offline")
-    warmup_s = warmup_run(deployment, workload, C, seed) if C is not None else 0.0
+    if C is not None and trace is not None and workload.file_mean_lengths is None:
+        workload = with_file_lengths(workload, trace, C)     # the closed form's means
+    warmup_s = warmup_run(deployment, workload, C, seed, trace) if C is not None else 0.0
     run = simulate_fleet(deployment, workload, C, seed, trace)
     loop = closed_loop(deployment, workload, C) if C is not None else None
     return Simulation(deployment=deployment, workload=workload, concurrency=C, seed=seed,
@@ -140,7 +172,7 @@ def simulate(deployment: Deployment, workload: Workload, seed: int = 0,
 
 
 def warmup_run(deployment: Deployment, workload: Workload, concurrency: int,
-               seed: int = 0) -> float:
+               seed: int = 0, rows: Requests | None = None) -> float:
     """Seconds the benchmark client's `workload.warmup` warm-up requests take, per replica
     (the longest): vLLM's `vllm bench serve --num-warmups` (vllm/benchmarks/serve.py,
     `benchmark()`) sends that many copies of the first request under the same
@@ -150,12 +182,14 @@ def warmup_run(deployment: Deployment, workload: Workload, concurrency: int,
     lengths under its C clients and empties; the measured run then starts from the same
     empty replica at its own t = 0. A replica keeps no state between the two (no prefix
     cache, no compilation), so the measured figures are those of a run without warm-ups,
-    and `workload.requests` counts the measured requests only. 0 warm-ups: 0 s."""
+    and `workload.requests` counts the measured requests only. A lengths file's closed
+    loop (`rows`): the replica's first row. 0 warm-ups: 0 s."""
     if workload.warmup == 0:
         return 0.0
     longest = 0.0
     for r in range(deployment.layout.dp):
-        first = closed_loop_requests(workload, concurrency, seed + r)
+        first = (closed_loop_requests(workload, concurrency, seed + r) if rows is None
+                 else file_requests(rows, workload, concurrency, r))
         copies = Requests(np.full(workload.warmup, first.input_tokens[0], dtype=np.int64),
                           np.full(workload.warmup, first.output_tokens[0], dtype=np.int64))
         run = simulate_replica(deployment, workload, concurrency, seed + r, copies)
@@ -164,13 +198,14 @@ def warmup_run(deployment: Deployment, workload: Workload, concurrency: int,
 
 
 def pool_clients(workload: Workload) -> int | None:
-    """Disaggregated pools' closed-loop C (`concurrency`, for the whole deployment), or
-    None for open-loop arrivals; `batch` is refused: the pools have no one batch."""
+    """Disaggregated pools' closed-loop C (`concurrency`, for the whole deployment; with a
+    `trace`, over the file's lengths), or None for open-loop arrivals; `batch` is
+    refused: the pools have no one batch."""
+    if workload.concurrency is not None:
+        return workload.concurrency
     if workload.rate is not None or workload.trace is not None \
             or workload.arrival == "offline":
         return None
-    if workload.concurrency is not None:
-        return workload.concurrency
     raise InferplanError("workload.batch", workload.batch,
                          "disaggregated pools simulate a serving loop: give concurrency "
                          "(clients of the whole deployment), rate or trace")

@@ -76,14 +76,17 @@ def speculative_extra_s(deployment: Deployment, decoding: FloatArray, context: F
 
 
 def step_table(deployment: Deployment, max_decoding: int, max_context: float,
-               max_prompt_tokens: float, prompt_len: float | None = None) -> StepTable:
+               max_prompt_tokens: float, prompt_len: float | None = None,
+               cached_len: float = 0.0) -> StepTable:
     """The grid for one deployment: decoding 0..max_decoding, contexts 1..max_context,
     prompt tokens 0..max_prompt_tokens (as `prompt_chunks` of the mean prompt length
     `prompt_len`, each starting its prompt; None: one chunk of all of them; the decodes
     at the mean context; a mixed engine's step of B decodes carries at most the budget's
-    other max_prompt_tokens − B prompt tokens). With speculative decoding a step with decodes is a
-    draft-and-verify cycle, and the draft prefills the prompt tokens too
-    (`speculative_extra_s`)."""
+    other max_prompt_tokens − B prompt tokens). Each prompt chunk attends to `cached_len`
+    tokens before it: the prompt's tokens found in the prefix cache, which it does not
+    compute (`prompt_len` is then the computed part). With speculative decoding a step
+    with decodes is a draft-and-verify cycle, and the draft prefills the prompt tokens
+    too (`speculative_extra_s`)."""
     B = np.arange(max_decoding + 1, dtype=np.float64)[:, None, None]
     contexts = np.geomspace(1.0, max(float(max_context), 2.0), 17)
     prompts = np.linspace(0.0, max(float(max_prompt_tokens), 1.0), 33)
@@ -95,7 +98,7 @@ def step_table(deployment: Deployment, max_decoding: int, max_context: float,
         # and the steps just under the budget interpolated towards it)
         P = np.minimum(P, np.maximum(float(max_prompt_tokens) - B, 0.0))
     chunks = prompt_chunks(P, float(max_prompt_tokens) if prompt_len is None else prompt_len)
-    prompt = Segment("chunk", chunks, P / np.maximum(chunks, 1.0), 0.0)
+    prompt = Segment("chunk", chunks, P / np.maximum(chunks, 1.0), float(cached_len))
     cost = mixed_step_cost(deployment, [Segment("decode", B, 1, contexts[None, :, None]),
                                         prompt])
     shape = (B.shape[0], contexts.size, prompts.size)

@@ -2,8 +2,9 @@
 
 CSV with a header, or JSON Lines, with the columns `timestamp` (seconds; `arrival_s` is
 accepted too), `input_tokens` and `output_tokens` (`input_length`/`output_length` too).
-Rows are sorted by time; times are shifted so the first request arrives at 0. The CLI
-reads the file; this module checks and converts its text.
+Rows are sorted by time; times are shifted so the first request arrives at 0. A closed
+loop (`concurrency` with `trace`) reads only the lengths, in the file's order, and needs
+no timestamp. The CLI reads the file; this module checks and converts its text.
 """
 
 from __future__ import annotations
@@ -59,10 +60,13 @@ def _field(row: Mapping[str, object], name: str, where: str) -> float:
     raise InferplanError(where, name, f"missing; give one of {', '.join(ALIASES[name])}")
 
 
-def trace_requests(text: str, origin: str = "trace") -> Requests:
-    """The trace's requests in time order, the first at t = 0; token counts ≥ 1.
+def trace_requests(text: str, origin: str = "trace", timed: bool = True) -> Requests:
+    """The trace's requests in time order, the first at t = 0; token counts ≥ 1. Not
+    `timed` (a closed loop takes only its lengths): the rows in the file's order, no
+    send times, the timestamp column optional and unread.
 
-    Rows (0.5, 100, 10), (0.0, 200, 20): arrivals [0.0, 0.5], inputs [200, 100].
+    Rows (0.5, 100, 10), (0.0, 200, 20): arrivals [0.0, 0.5], inputs [200, 100]; not
+    timed: inputs [100, 200].
     """
     rows = _rows(text, origin)
     if not rows:
@@ -72,12 +76,15 @@ def trace_requests(text: str, origin: str = "trace") -> Requests:
     outputs: list[int] = []
     for number, row in enumerate(rows, start=1):
         where = f"{origin}:{number}"
-        times.append(_field(row, "timestamp", where))
+        times.append(_field(row, "timestamp", where) if timed else 0.0)
         for name, out in (("input_tokens", inputs), ("output_tokens", outputs)):
             value = _field(row, name, where)
             if value < 1 or value != int(value):
                 raise InferplanError(f"{where}.{name}", value, "a whole number of tokens >= 1")
             out.append(int(value))
+    if not timed:
+        return Requests(input_tokens=np.asarray(inputs, dtype=np.int64),
+                        output_tokens=np.asarray(outputs, dtype=np.int64))
     order = np.argsort(np.asarray(times), kind="stable")
     t = np.asarray(times, dtype=np.float64)[order]
     return Requests(input_tokens=np.asarray(inputs, dtype=np.int64)[order],

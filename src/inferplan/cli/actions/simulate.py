@@ -36,7 +36,7 @@ def simulate_scenario(path: Source, seed: int, base: Path | None = None,
         return simulate_built(*load_scenario(path, base, calibration=calibration), seed,
                               folder)
     prefill, decode, workload, block = pools
-    trace = (load_trace(workload.trace, folder)
+    trace = (load_trace(workload.trace, folder, timed=workload.concurrency is None)
              if workload.trace is not None else None)
     return simulate_pools(prefill, decode, workload, seed, trace, block.router,
                           block.kv_link)
@@ -46,7 +46,8 @@ def simulate_built(deployment: Deployment, workload: Workload, seed: int,
                    base: Path) -> Simulation:
     """The simulation of a deployment and workload already built; a workload's trace
     resolves from `base`."""
-    trace = load_trace(workload.trace, base) if workload.trace is not None else None
+    trace = (load_trace(workload.trace, base, timed=workload.concurrency is None)
+             if workload.trace is not None else None)
     return simulate(deployment, workload, seed, trace)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from inferplan.report.html.markup import figure, paragraph, table
 from inferplan.report.html.page import Section
 from inferplan.sim.metrics import Distribution
-from inferplan.sim.run import Simulation
+from inferplan.sim.run import Simulation, lengths_text
 
 STATS = ("mean", "p50", "p90", "p99")
 
@@ -57,8 +57,7 @@ def summary_line(sim: Simulation) -> str:
             else f"trace {w.trace}" if w.trace is not None else "offline")
     text = (f"{d.model.name} on {sim.chips} chips of {d.chip.name}, "
             f"{d.engine.display_name} {d.engine.version}; {load}, {s.requests} requests of "
-            f"{w.input_len} in / {w.output_len} out (ratio {w.length_ratio:g}), seed "
-            f"{sim.seed}: {s.output_tokens_per_s:,.0f} output tok/s "
+            f"{lengths_text(w)}, seed {sim.seed}: {s.output_tokens_per_s:,.0f} output tok/s "
             f"({s.output_tokens_per_s / sim.chips:,.1f} per chip), "
             f"{s.requests_per_s:,.2f} requests/s over {s.duration_s:,.1f} s, "
             f"{s.steps:,} steps, at most {s.max_running} running, "
