@@ -231,8 +231,10 @@ def simulate_pools(prefill: Deployment, decode: Deployment, workload: Workload,
                                  same_domain=kv_link == "scale_up")
     ttft = tpot = None
     if C is not None and workload.output_len >= 2:
-        analytic = disaggregated_serving(prefill, decode, workload.input_len,
-                                         workload.output_len,
+        # the pools' saturated closed form at the workload's mean lengths
+        analytic = disaggregated_serving(prefill, decode,
+                                         max(1, round(workload.mean_input_len)),
+                                         max(2, round(workload.mean_output_len)),
                                          max(1, math.ceil(C / decode.layout.dp)),
                                          same_domain=kv_link == "scale_up")
         ttft, tpot = analytic.ttft_s, analytic.tpot_s
