@@ -261,9 +261,10 @@ class DeploymentRows:
 
     def member_values(self, per_row: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Each member's value of an array that is constant over the member's rows (read
-        at its first row); NaN for a member without rows."""
+        at its first row, found once per rows); NaN for a member without rows."""
         values = np.broadcast_to(np.asarray(per_row, dtype=np.float64), self.index.shape)
-        members, first = np.unique(self.index.ravel(), return_index=True)
+        members, first = self.per_rows("first_rows", lambda: np.unique(
+            self.index.ravel(), return_index=True))
         out = np.full(len(self.members), np.nan)
         out[members] = values.ravel()[first]
         return out

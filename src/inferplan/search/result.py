@@ -7,8 +7,10 @@ can be turned back into its scenario and its `serving.Estimate`.
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
@@ -259,10 +261,34 @@ def _per_point(groups: list[Group], points: _Points) -> Columns:
                    output_tokens_per_s=tps)
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the block (restored as it was after).
+    A search builds its groups, deployments and per-family arrays, objects that live
+    until it returns and hold no reference cycles, so the collector's passes over them
+    (several full ones a search: 0.35 of 5 s for 140,000 groups) find nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
                resolve_chip: Callable[[str], ChipSpec],
                progress: Progress | None = None, *, step_time: object | None = None
                ) -> SearchResult:
+    """Evaluate every point of the space and rank the feasible (`collector_paused`
+    meanwhile); see `_run_search`."""
+    with collector_paused():
+        return _run_search(space, resolve_model, resolve_chip, progress, step_time)
+
+
+def _run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
+                resolve_chip: Callable[[str], ChipSpec], progress: Progress | None,
+                step_time: object | None) -> SearchResult:
     """Evaluate every point of the space and rank the feasible; `progress`, if given,
     hears how many points are done (a progress bar's seam); `step_time` prices every
     point's steps (`expand`).

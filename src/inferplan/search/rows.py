@@ -95,11 +95,13 @@ def evaluate_family(items: Sequence[tuple[Deployment, Workload, IntArray]]
             members[id(dep)] = len(deployments)
             deployments.append(dep)
     shapes: dict[Workload, int] = {}
+    shape_of: dict[int, int] = {}        # id(workload) -> its shape (`expand` shares them)
     for _, w, _ in items:
-        shapes.setdefault(w, len(shapes))
+        if id(w) not in shape_of:
+            shape_of[id(w)] = shapes.setdefault(w, len(shapes))
     sizes = np.asarray([v.size for _, _, v in items], dtype=np.int64)
     member = np.repeat(np.asarray([members[id(d)] for d, _, _ in items], dtype=np.intp), sizes)
-    shape = np.repeat(np.asarray([shapes[w] for _, w, _ in items], dtype=np.intp), sizes)
+    shape = np.repeat(np.asarray([shape_of[id(w)] for _, w, _ in items], dtype=np.intp), sizes)
     batch = np.concatenate([np.asarray(v, dtype=np.int64) for _, _, v in items])
     rows = DeploymentRows(tuple(deployments), member)
     fits = np.zeros(batch.size, dtype=bool)
