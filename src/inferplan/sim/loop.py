@@ -183,7 +183,7 @@ class Replica:
         #: an overlap scheduler composes step j + 1 when step j starts: the next plan sees
         #: the requests that had arrived by `view_s` (the start of the step just run)
         self.overlap = sched.overlap_scheduling
-        self.arrived_s: dict[int, float] = {}
+        self.arrived_s: dict[int, float] = {}        # waiting request -> its arrival
         self.view_s = 0.0
         #: arrived, not yet taken by the scheduler (it polls every `interval` decode steps)
         self.inbox: deque[int] = deque()
@@ -276,12 +276,13 @@ class Replica:
         seen_s = self.view_s if self.overlap and (decoding or prompting) else math.inf
         while not hold and waiting and len(decoding) + len(prompting) < sched_cap:
             r = waiting[0]
-            if self.arrived_s[r] > seen_s:
+            if self.arrived_s.get(r, -math.inf) > seen_s:    # a preempted one: at once
                 break
             need = self._need(r)
             if self.held + need > self.capacity and (decoding or prompting):
                 break
             waiting.popleft()
+            self.arrived_s.pop(r, None)                # read only while it waits
             self.held += need
             self.admitted.append(r)
             if self.phase == "decode" and r not in self.recompute:
@@ -320,7 +321,7 @@ class Replica:
                 k = max(1, min(k, self.interval - self.since_poll))
             if hold:                                  # up to the balancing's release
                 k = max(1, min(k, hold))
-            if waiting and self.arrived_s[waiting[0]] > seen_s:
+            if waiting and self.arrived_s.get(waiting[0], -math.inf) > seen_s:
                 k = 1                                 # the next step's composer sees it
         step = Step(start_s=self.t, k=k, dt_s=0.0, first_dt_s=first_dt,
                     decode_now=decode_now, chunks=chunks, prompt_tokens=prompt_tokens,
