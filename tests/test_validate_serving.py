@@ -304,3 +304,12 @@ def test_rows_of_older_engine_releases_run_with_their_defaults() -> None:
     assert engine_version_defaults("vllm", "0.15.1") == {}
     assert engine_version_defaults("vllm", "") == {}
     assert engine_version_defaults("trtllm", "1.0.0rc3") == {}
+    # ... and a mapped row carries it: a vLLM 0.12.0 row's engine block, a 0.15.1 row's name
+    old = next(r for r in ROWS if r["backend"] == "vllm" and r["backend_version"] == "0.12.0"
+               and r["mode"] == "agg")
+    new = next(r for r in ROWS if r["backend"] == "vllm" and r["backend_version"] == "0.15.1"
+               and r["mode"] == "agg" and r["client_protocol"] == "aiperf-fixed?")
+    old_case, new_case = map_serving_row(old), map_serving_row(new)
+    assert isinstance(old_case, ServingCase) and isinstance(new_case, ServingCase)
+    assert old_case.scenario["engine"] == {"name": "vllm", "overlap_scheduling": False}
+    assert new_case.scenario["engine"] == "vllm"
