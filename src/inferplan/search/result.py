@@ -295,8 +295,9 @@ def _run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
 
     Static groups whose decode grids are small go by family, many deployments as rows of
     one numpy pass (`rows.evaluate_family`), gathered up to `FAMILY_POINTS` points at a
-    time; every other group is evaluated on its own deployment (a static run's groups
-    together), all batch or concurrency values in one pass."""
+    time (keyed by `rows.family_key`, joined across dtypes by `rows.joined_key`); every
+    other group is evaluated on its own deployment (a static run's groups together), all
+    batch or concurrency values in one pass."""
     start = time.perf_counter()
     groups = expand(space, resolve_model, resolve_chip, step_time)
     group_points = [g.values.size for g in groups]
