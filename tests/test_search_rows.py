@@ -16,12 +16,12 @@ from tests.conftest import make
 from inferplan import communication, layout_plans
 from inferplan.communication import communication as comm_time
 from inferplan.deployment import Deployment, Workload, scale_out_problem
-from inferplan.efficiency import efficiency_for
+from inferplan.efficiency import efficiency_for, missing_rates
 from inferplan.hardware import catalog_chip
 from inferplan.memory import memory_breakdown
 from inferplan.models import catalog_model
 from inferplan.partitioning import ws2d
-from inferplan.rows import KV_PER_ROW, DeploymentRows, kv_element_bytes
+from inferplan.rows import PER_ROW, DeploymentRows, element_bytes
 from inferplan.search import parse_space, result, run_search
 from inferplan.steptime import step_cost
 from inferplan.units import InferplanError, dtype_bytes
@@ -54,11 +54,33 @@ FAMILIES: list[tuple[dict[str, Any], list[dict[str, Any]]]] = [
     ({"model": "llama-3.1-8b", "hardware": "rngd"},
      [{"chips": 1, "parallelism": {"tp": 4, "dp": 2}}, {"chips": 1, "parallelism": {"tp": 8}},
       {"chips": 2, "parallelism": {"tp": 8, "dp": 2}}]),
-    # members that differ in their KV cache dtype too (`DeploymentRows.per_kv`)
+    # members that differ in their KV cache dtype too (`DeploymentRows.per_dtypes`)
     ({"model": "gemma-2-27b", "hardware": "h100-sxm", "engine": "vllm"},
      [{"chips": 2, "parallelism": {"tp": 2}, "dtypes": {"kv": "fp8"}},
       {"chips": 2, "parallelism": {"tp": 2}}, {"chips": 8, "parallelism": {"tp": 8}},
       {"chips": 4, "parallelism": {"tp": 2, "pp": 2}, "dtypes": {"kv": "fp8"}}]),
+    # ... and in their weight, expert and compute dtypes (rates per row: fp8 GEMMs'
+    # fraction, fixed cost and weight streaming, int4 weight-only computing in bf16)
+    ({"model": "llama-3.1-70b", "hardware": "h100-sxm", "engine": "vllm"},
+     [{"chips": 8, "parallelism": {"tp": 8}, "dtypes": {"weights": "fp8", "compute": "fp8"}},
+      {"chips": 8, "parallelism": {"tp": 8}},
+      {"chips": 4, "parallelism": {"tp": 4}, "dtypes": {"weights": "int4", "kv": "fp8"}},
+      {"chips": 8, "parallelism": {"tp": 4, "pp": 2},
+       "dtypes": {"weights": "fp8", "kv": "fp8", "compute": "fp8"}}]),
+    ({"model": "mixtral-8x7b", "hardware": "h200-sxm", "engine": "vllm"},
+     [{"chips": 8, "parallelism": {"tp": 4, "ep": 8, "dp": 2},
+       "dtypes": {"weights": "fp8", "compute": "fp8"}},
+      {"chips": 8, "parallelism": {"tp": 8}, "dtypes": {"weights": "int4"}},
+      {"chips": 4, "parallelism": {"tp": 2, "dp": 2}},
+      {"chips": 4, "parallelism": {"tp": 4}, "dtypes": {"weights": "bf16", "experts": "int4"}}]),
+    ({"model": "mixtral-8x7b", "hardware": "h100-sxm", "engine": "trtllm"},
+     [{"chips": 8, "parallelism": {"tp": 8}, "dtypes": {"weights": "fp8", "compute": "fp8"}},
+      {"chips": 4, "parallelism": {"tp": 4}, "dtypes": {"experts": "fp8"}},
+      {"chips": 4, "parallelism": {"tp": 4}}]),
+    ({"model": "qwen3-30b-a3b", "hardware": "mi300x", "efficiency": "ideal"},
+     [{"chips": 4, "parallelism": {"tp": 4}, "dtypes": {"weights": "fp8", "compute": "fp8"}},
+      {"chips": 8, "parallelism": {"tp": 2, "pp": 2, "dp": 2}, "dtypes": {"weights": "int4"}},
+      {"chips": 2, "parallelism": {"tp": 2}}]),
 ]
 
 
@@ -128,24 +150,41 @@ def test_rows_refuse_deployments_that_differ_in_more_than_numbers() -> None:
     b, _ = make(model="llama-3.1-8b", hardware="h100-sxm", chips=1, engine="vllm")
     with pytest.raises(ValueError, match="differ only"):
         DeploymentRows((a, b), np.zeros((1, 1), dtype=np.intp))
-    c, _ = make(model="llama-3.1-8b", hardware="h100-sxm", chips=1,
-                dtypes={"weights": "fp8", "compute": "fp8"})
+    c, _ = make(model="llama-3.1-8b", hardware="h100-sxm", chips=1, efficiency="ideal")
     with pytest.raises(ValueError, match="differ only"):
         DeploymentRows((a, c), np.zeros((1, 1), dtype=np.intp))
+    # a rate one member's engine states and another's lacks (TensorRT-LLM's MoE table has
+    # no int4): not rows of one family (`efficiency.missing_rates`, `family_key`)
+    d, _ = make(model="mixtral-8x7b", hardware="h100-sxm", chips=4, engine="trtllm")
+    e, _ = make(model="mixtral-8x7b", hardware="h100-sxm", chips=4, engine="trtllm",
+                dtypes={"weights": "int4"})
+    assert missing_rates(d) != missing_rates(e)
+    with pytest.raises(ValueError, match="moe_fixed_s"):
+        efficiency_for(DeploymentRows((d, e), np.zeros((1, 1), dtype=np.intp)))
 
 
-def test_rows_of_several_kv_dtypes_read_each_rows_dtype() -> None:
-    """Members may differ in their KV cache dtype: `per_kv` reads each row's, and
-    `dtypes.kv` names none (a formula that reads it fails instead of pricing every row
-    at the first member's)."""
+def test_rows_of_several_dtypes_read_each_rows_dtype() -> None:
+    """Members may differ in their dtypes: `per_dtypes` and `element_bytes` read each
+    row's, and a field of `dtypes` they differ in names none (a formula that reads it
+    fails instead of pricing every row at the first member's)."""
     a, _ = make(model="llama-3.1-8b", hardware="h100-sxm", chips=1)
     b, _ = make(model="llama-3.1-8b", hardware="h100-sxm", chips=1, dtypes={"kv": "fp8"})
     rows = DeploymentRows((a, b), np.asarray([[0], [1], [1]], dtype=np.intp))
-    assert rows.dtypes.kv == KV_PER_ROW and rows.dtypes.weights == "bf16"
-    assert np.array_equal(kv_element_bytes(rows), [[2.0], [1.0], [1.0]])
+    assert rows.dtypes.kv == PER_ROW and rows.dtypes.weights == "bf16"
+    assert np.array_equal(element_bytes(rows, "kv"), [[2.0], [1.0], [1.0]])
     assert DeploymentRows((b, b), rows.index).dtypes is b.dtypes
     with pytest.raises(InferplanError):
         dtype_bytes(rows.dtypes.kv, "dtypes.kv")
+    c, _ = make(model="llama-3.1-8b", hardware="h100-sxm", chips=1,
+                dtypes={"weights": "fp8", "compute": "fp8"})
+    rows = DeploymentRows((a, b, c), np.asarray([[2], [0], [1]], dtype=np.intp))
+    assert (rows.dtypes.weights, rows.dtypes.kv, rows.dtypes.compute) == (PER_ROW,) * 3
+    assert np.array_equal(element_bytes(rows, "weights"), [[1.0], [2.0], [2.0]])
+    assert np.array_equal(element_bytes(rows, "expert_weights"), [[1.0], [2.0], [2.0]])
+    seen: list[str] = []
+    assert np.array_equal(rows.per_dtypes(lambda dt: seen.append(dt.kv) or 1.0, "compute"),
+                          np.ones((3, 1)))
+    assert seen == [PER_ROW, PER_ROW]            # fn once per compute dtype, kv unread
 
 
 #: A diverse space whose static groups go by family: several models (an MoE with ep),
@@ -156,7 +195,7 @@ SPACE: dict[str, Any] = {
     "hardware": ["mi300x", "gaudi3", "h100-sxm", "tpu-v5e-scaling-book"],
     "chips": [2, 8], "parallelism": {"tp": [1, 2, 8], "pp": [1, 2], "ep": [1, 2],
                                      "dp": "auto"},
-    "dtypes": {"weights": ["bf16", "int4"], "kv": ["fp8", "bf16"], "compute": "auto"},
+    "dtypes": {"weights": ["bf16", "int4", "fp8"], "kv": ["fp8", "bf16"], "compute": "auto"},
     "efficiency": ["ideal", "realistic"], "engine": ["vllm", "sglang", "trtllm"],
     "workload": {"input_len": [100, 3000], "output_len": [1, 17],
                  "batch": [1, 7, 300, "max"]},

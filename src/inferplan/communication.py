@@ -257,7 +257,9 @@ def communication_plan(deployment: Deployment | DeploymentRows,
     if isinstance(deployment, DeploymentRows):
         rows = deployment
         links = rows.member_values(link_efficiency)
-        key = ("communication_plan", tuple(links.tolist()))
+        # the links' bytes, not a tuple of floats: NaN (a member without rows) is not
+        # equal to itself, so a tuple holding one would never be found again
+        key = ("communication_plan", links.tobytes())
         return rows.per_rows(key, lambda: rows_plan(
             rows.once(key, lambda: _member_plans(rows, links)), rows.index))
     return _communication_plan(_PlanKey(deployment, link_efficiency, full=True))
@@ -265,17 +267,19 @@ def communication_plan(deployment: Deployment | DeploymentRows,
 
 def _member_plans(rows: DeploymentRows, links: FloatArray) -> tuple[CommunicationPlan, ...]:
     """Each member's plan at its link efficiency; a member without rows (NaN) takes the
-    first other member's plan (no row reads it). Members share model, chip and dtypes
+    first other member's plan (no row reads it). Members share model, chip and engine
     (`DeploymentRows`), so members of one layout and slice object (`expand` builds one
-    per slice and degrees: a family's KV dtypes) at one link efficiency share a key,
-    built once."""
-    built: dict[tuple[int, int, float], CommunicationPlan] = {}
+    per slice and degrees: a family's KV dtypes), compute and weight dtypes (what
+    `_PlanKey` reads of the dtypes) and link efficiency share a key, looked up once per
+    rows' members (shared by every slice of them: `DeploymentRows.once`)."""
+    built: dict[tuple[int, int, str, str, float], CommunicationPlan] = rows.once(
+        "member_plans", dict)
     plans: list[CommunicationPlan | None] = []
     for m, link in zip(rows.members, links.tolist(), strict=True):
         if math.isnan(link):
             plans.append(None)
             continue
-        same = (id(m.layout), id(m.topology), link)
+        same = (id(m.layout), id(m.topology), m.dtypes.compute, m.dtypes.weights, link)
         if same not in built:
             built[same] = _communication_plan(_PlanKey(m, link, True))
         plans.append(built[same])

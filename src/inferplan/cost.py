@@ -43,7 +43,7 @@ from inferplan.memory import (
 )
 from inferplan.models import ModelSpec
 from inferplan.parallel import Layout
-from inferplan.rows import DeploymentRows, LayoutRows, kv_element_bytes, per_layout
+from inferplan.rows import DeploymentRows, LayoutRows, element_bytes, per_dtypes, per_layout
 from inferplan.units import dtype_bytes
 
 FloatArray = npt.NDArray[np.float64]
@@ -227,7 +227,7 @@ def fixed_kernel_time_s(model: ModelSpec, eff: Efficiency, tokens: npt.ArrayLike
     fused = eff.moe_fixed_s is not None
     gemms = sum(count * gemms_per_layer(model, moe, fused)
                 for _, moe, count in model.block_groups)
-    moe_ops = model.num_moe_layers * (eff.moe_fixed_s or 0.0)
+    moe_ops = model.num_moe_layers * (0.0 if eff.moe_fixed_s is None else eff.moe_fixed_s)
     moved_bytes = 2.0 * T * model.hidden_size * 2.0      # read and write, 16-bit
     per_op = eff.elementwise_fixed_s + moved_bytes / eff.elementwise_bytes_per_s
     elementwise = model.num_layers * eff.elementwise_ops_per_layer * per_op
@@ -316,19 +316,24 @@ def busiest_expert_share(num_experts: int, experts_per_token: int, tokens: npt.A
     return np.asarray(np.minimum(1.0, p + c * spread), dtype=np.float64)
 
 
-def weight_bytes_read(model: ModelSpec, layout: Layout | LayoutRows, weights_dtype: str,
-                      tokens: npt.ArrayLike, experts_dtype: str | None = None) -> FloatArray:
+def weight_bytes_read(model: ModelSpec, layout: Layout | LayoutRows,
+                      weights_dtype: str | float | FloatArray, tokens: npt.ArrayLike,
+                      experts_dtype: str | float | FloatArray | None = None) -> FloatArray:
     """Weight bytes one device reads per step: attention, dense FFN and router always;
     routed experts only as many as the step's tokens touch on the busiest expert group
     (`busiest_expert_share`), at `experts_dtype` (default the weights dtype); the LM head.
+    Each dtype may be given as its bytes per element (per row for rows:
+    `rows.element_bytes`).
 
     With ep > tp the expert group also receives the tokens of ep/tp replicas. LLaMA
     3-70B int8 on 8 chips: 8.82e9 B whatever the batch. The parameters that do not
     depend on the tokens are summed once per model and layout (`resident_params_read`).
     """
     T = np.asarray(tokens, dtype=np.float64)
-    w = dtype_bytes(weights_dtype, "dtypes.weights")
-    e = dtype_bytes(experts_dtype, "dtypes.experts") if experts_dtype is not None else w
+    w = (dtype_bytes(weights_dtype, "dtypes.weights") if isinstance(weights_dtype, str)
+         else weights_dtype)
+    e = (w if experts_dtype is None else dtype_bytes(experts_dtype, "dtypes.experts")
+         if isinstance(experts_dtype, str) else experts_dtype)
     params = np.zeros_like(T) + per_layout(resident_params_read, model, layout=layout)
     moe_layers = model.num_moe_layers
     if moe_layers and model.moe is not None:
@@ -385,7 +390,7 @@ def kv_bytes_moved(model: ModelSpec, layout: Layout | LayoutRows,
     T=8192: 78·(2048·576 + 8193·132) = 1.76e8 B. Qwen3.5-397B's 45 linear layers, tp=8:
     2·45·4,268,032/8 = 4.80e7 B per sequence whatever T. Each distinct (window, kind)
     once, times its layer count (`ModelSpec.attention_groups`). `kv_dtype`: the cache's
-    dtype, or its bytes per element (per row for rows: `rows.kv_element_bytes`).
+    dtype, or its bytes per element (per row for rows: `rows.element_bytes`).
     """
     B = np.asarray(batch, dtype=np.float64)
     q = np.asarray(new_tokens, dtype=np.float64)
@@ -611,7 +616,8 @@ def mixed_step_cost(deployment: Deployment | DeploymentRows, segments: list[Segm
     """
     dep, model, layout = deployment, deployment.model, deployment.layout
     eff = efficiency_for(dep)
-    peak = dep.chip.flops_per_s(dep.dtypes.compute) / dep.chip.cores_per_chip  # per device
+    peak = per_dtypes(dep, lambda dt: dep.chip.flops_per_s(dt.compute),   # per device
+                      "compute") / dep.chip.cores_per_chip
     per_token_params = per_layout(matmul_params_per_token, model, layout=layout)
     attention_params = per_layout(attention_matmul_params_per_token, model, layout=layout)
     tokens: FloatArray = np.zeros(())
@@ -636,8 +642,8 @@ def mixed_step_cost(deployment: Deployment | DeploymentRows, segments: list[Segm
         attention_tokens = attention_tokens + ranked * q
         logit_tokens = logit_tokens + lm_head_tokens(micro, q, seg.phase)
         at_flops = at_flops + attention_flops(model, layout, ranked, q, kv)
-        kv_bytes = kv_bytes + kv_bytes_moved(model, layout, kv_element_bytes(dep), ranked, q,
-                                             kv)
+        kv_bytes = kv_bytes + kv_bytes_moved(model, layout, element_bytes(dep, "kv"), ranked,
+                                             q, kv)
         if seg.phase in PROMPT_PHASES:
             prompt_chunks = prompt_chunks + np.where(q > 0, B, 0.0)
         graph_size = graph_size + (micro if eff.graph_counts_sequences
@@ -646,10 +652,12 @@ def mixed_step_cost(deployment: Deployment | DeploymentRows, segments: list[Segm
     head = 2.0 * logit_tokens * model.vocab_size * model.hidden_size / layout.tp
     mm_flops = (2.0 * tokens * (per_token_params - attention_params)
                 + 2.0 * attention_tokens * attention_params + head)
-    w_bytes = weight_bytes_read(model, layout, dep.dtypes.weights, tokens,
-                                dep.dtypes.experts)
-    act_bytes = 2.0 * model.num_layers * tokens * per_layout(
-        activation_bytes_per_token, model, layout=layout, compute_dtype=dep.dtypes.compute)
+    weight_bytes, expert_bytes = element_bytes(dep, "weights"), element_bytes(
+        dep, "expert_weights")
+    w_bytes = weight_bytes_read(model, layout, weight_bytes, tokens, expert_bytes)
+    act_bytes = 2.0 * model.num_layers * tokens * per_dtypes(dep, lambda dt: per_layout(
+        activation_bytes_per_token, model, layout=layout, compute_dtype=dt.compute),
+        "compute")
 
     # Two rooflines, as seed 001 draws them: attention max(FLOPs, KV bytes) and matmuls
     # max(FLOPs, weight bytes). Realistic runs each at its achieved rate and exposes
@@ -669,8 +677,8 @@ def mixed_step_cost(deployment: Deployment | DeploymentRows, segments: list[Segm
                    else eff.weight_bytes_per_s)
     if eff.expert_bytes_per_s is not None and model.moe is not None:
         # routed experts stream at the fused MoE kernel's rate, the rest at the GEMMs'
-        dense = weight_bytes_read(model, layout, dep.dtypes.weights, np.zeros_like(tokens),
-                                  dep.dtypes.experts)
+        dense = weight_bytes_read(model, layout, weight_bytes, np.zeros_like(tokens),
+                                  expert_bytes)
         mm_memory = dense / weight_rate + (w_bytes - dense) / eff.expert_bytes_per_s
     else:
         mm_memory = w_bytes / weight_rate

@@ -33,7 +33,8 @@ class Efficiency:
     """What a deployment achieves: FLOP/s of the matmuls and of attention, bandwidth of
     memory-bound kernels, link bandwidth, and fixed costs per layer, collective and step.
     For rows of deployments (`efficiency_for` of a `DeploymentRows`) a number that differs
-    between the members is a per-row array (the link efficiency, which follows tp)."""
+    between the members is a per-row array (the link efficiency, which follows tp; the
+    rates a weight or compute dtype sets)."""
 
     matmul_flops_per_s: float
     attention_flops_per_s: float
@@ -224,9 +225,10 @@ def efficiency_for(deployment: Deployment | DeploymentRows) -> Efficiency:
 def rows_efficiency(rows: DeploymentRows) -> Efficiency:
     """The `Efficiency` of rows of deployments: each member's (`efficiency_for`), with
     every number that differs between members as a per-row array gathered by the rows'
-    index; a difference that is not a number (a curve, a flag, a missing rate) is an
-    error (such deployments are not rows of one family). vLLM on H200 at tp 2 and 8:
-    interconnect [[0.75], [1.0]] over rows [[0], [1]], every other rate one number."""
+    index; a difference that is not a number (a curve, a flag, a rate one member states
+    and another lacks: `missing_rates`) is an error (such deployments are not rows of one
+    family). vLLM on H200 at tp 2 and 8: interconnect [[0.75], [1.0]] over rows
+    [[0], [1]], every other rate one number."""
     first, varying = rows.once(("rows_efficiency",), lambda: _member_rates(rows))
     if not varying:
         return first
@@ -240,17 +242,20 @@ def rows_efficiency(rows: DeploymentRows) -> Efficiency:
 
 def _member_rates(rows: DeploymentRows) -> tuple[Efficiency, dict[str, FloatArray]]:
     """The first member's `Efficiency` and, per field that differs, every member's value.
-    Members share chip, engine and weight and compute dtypes, so their rates differ at
-    most by tp (`_RatesKey`; the KV dtype sets none of them): one `efficiency_for` per
-    tp, compared and spread over the members once per tp."""
-    by_tp: dict[int, int] = {}             # tp -> its place in `effs`
+    Members share chip and engine, so their rates differ at most by tp and the weight,
+    expert and compute dtypes (`_RatesKey`; the KV dtype sets none of them): one
+    `efficiency_for` per such combination, compared and spread over the members once
+    per combination."""
+    by_rates: dict[tuple[object, ...], int] = {}   # (tp, dtypes) -> its place in `effs`
     effs: list[Efficiency] = []
     code = []                               # each member's place in `effs`
     for m in rows.members:
-        if m.layout.tp not in by_tp:
-            by_tp[m.layout.tp] = len(effs)
+        dt = m.dtypes
+        rates = (m.layout.tp, dt.weights, dt.compute, dt.experts)
+        if rates not in by_rates:
+            by_rates[rates] = len(effs)
             effs.append(efficiency_for(m))
-        code.append(by_tp[m.layout.tp])
+        code.append(by_rates[rates])
     first = effs[code[0]]
     varying: dict[str, FloatArray] = {}
     if all(e is first or e == first for e in effs):
@@ -263,6 +268,20 @@ def _member_rates(rows: DeploymentRows) -> tuple[Efficiency, dict[str, FloatArra
             raise ValueError(f"rows of deployments differ in {f.name}, which is not a number")
         varying[f.name] = np.asarray(values, dtype=np.float64)[np.asarray(code, dtype=np.intp)]
     return first, varying
+
+
+#: The rates an `Efficiency` may lack (None), each with its formula's fallback.
+OPTIONAL_RATES = ("weight_bytes_per_s", "kv_bytes_per_s", "moe_fixed_s",
+                  "expert_bytes_per_s", "expert_flops_per_s")
+
+
+def missing_rates(deployment: Deployment) -> tuple[str, ...]:
+    """The `OPTIONAL_RATES` the deployment's `Efficiency` lacks: deployments that lack
+    the same ones may be rows of one family whatever their dtypes (`rows_efficiency`
+    spreads the rates they state per row). TensorRT-LLM on H100: bf16 and fp8 weights
+    lack none, int4 the three MoE rates (its MoE table states no int4); ideal: all five."""
+    eff = efficiency_for(deployment)
+    return tuple(name for name in OPTIONAL_RATES if getattr(eff, name) is None)
 
 
 class CacheKey:

@@ -19,7 +19,7 @@ from inferplan.deployment import Deployment, Dtypes, Efficiency, Workload, engin
 from inferplan.hardware import ChipSpec, Topology, default_topology, legal_chip_counts
 from inferplan.models import ModelSpec
 from inferplan.parallel import Layout, check_layout
-from inferplan.rows import DeploymentRows, LayoutRows, per_kv, per_layout
+from inferplan.rows import DeploymentRows, LayoutRows, per_dtypes, per_layout
 from inferplan.units import InferplanError, dtype_bytes
 
 FloatArray = npt.NDArray[np.float64]
@@ -297,13 +297,14 @@ def activation_bytes_per_device(deployment: Deployment | DeploymentRows, workloa
     LLaMA 3-70B tp=8 bf16, B=32, S=8192: the prefill step, 8192·49,664 + 128,256/8·4
     ≈ 4.07e8 B.
     """
-    model, layout, dt = deployment.model, deployment.layout, deployment.dtypes.compute
+    model, layout = deployment.model, deployment.layout
     B = np.asarray(batch, dtype=np.float64)
     chunk = prefill_chunk_tokens(workload, B,
                                  deployment.engine.scheduler.max_num_batched_tokens)
     seqs = np.maximum(1.0, np.ceil(chunk / workload.input_len))
-    return np.asarray(np.maximum(prefill_working_bytes(model, layout, dt, chunk, seqs),
-                                 decode_working_bytes(model, layout, dt, B)), dtype=np.float64)
+    return np.asarray(per_dtypes(deployment, lambda dt: np.maximum(
+        prefill_working_bytes(model, layout, dt.compute, chunk, seqs),
+        decode_working_bytes(model, layout, dt.compute, B)), "compute"), dtype=np.float64)
 
 
 # ------------------------------------------------------------------ totals
@@ -345,13 +346,14 @@ def memory_breakdown(deployment: Deployment | DeploymentRows, workload: Workload
     weights 8.82e9 + KV 5.37e9 + activations 0.41e9 ≈ 14.6e9 of 16e9 B: fits. Rows of
     deployments (`DeploymentRows`): each row's member, `batch` broadcast against the rows.
     """
-    model, layout, dt = deployment.model, deployment.layout, deployment.dtypes
+    model, layout = deployment.model, deployment.layout
     per_chip = devices_per_chip(deployment.chip)
-    weights = per_layout(weight_bytes_per_device, model, layout=layout,
-                         weights_dtype=dt.weights, experts_dtype=dt.experts) * per_chip
-    kv_seq = per_kv(deployment, lambda kv: per_layout(
-        kv_bytes_per_sequence_per_device, model, layout=layout, kv_dtype=kv,
-        context_tokens=workload.context_len))
+    weights = per_dtypes(deployment, lambda dt: per_layout(
+        weight_bytes_per_device, model, layout=layout, weights_dtype=dt.weights,
+        experts_dtype=dt.experts), "weights", "experts") * per_chip
+    kv_seq = per_dtypes(deployment, lambda dt: per_layout(
+        kv_bytes_per_sequence_per_device, model, layout=layout, kv_dtype=dt.kv,
+        context_tokens=workload.context_len), "kv")
     kv = sequences_per_device(model, layout, batch) * kv_seq * per_chip
     act = activation_bytes_per_device(deployment, workload, batch) * per_chip
     capacity = deployment.chip.memory_bytes

@@ -8,7 +8,8 @@ per member). `DeploymentRows` does the same for deployments that share model, ch
 dtypes, engine and efficiency mode. `per_layout` is how an array formula reads a
 per-layout sum for one layout or for rows alike. `cost`, `efficiency`, `memory` and
 `communication` accept rows wherever they accept one deployment. Members may differ in
-their KV cache dtype (`per_kv`: a formula that reads it, once per dtype, picked per row).
+their dtypes (`per_dtypes`: a formula that reads them, once per distinct dtype, picked
+per row; `element_bytes`: a dtype's bytes per element per row).
 """
 
 from __future__ import annotations
@@ -186,9 +187,14 @@ def per_layout(fn: Callable[..., Any], *args: Hashable, layout: Layout | LayoutR
 
 _T = TypeVar("_T")
 
-#: The `Dtypes.kv` of rows whose members differ in their KV cache dtype: no dtype (a
-#: formula that reads `dtypes.kv` of such rows fails loudly; `per_kv` reads each row's).
-KV_PER_ROW = "per-row"
+#: A field of `DeploymentRows.dtypes` where the members differ in it: no dtype (a formula
+#: that reads that field of such rows fails loudly; `per_dtypes` reads each row's).
+PER_ROW = "per-row"
+
+#: The `Dtypes` fields that name a dtype, and those a derived dtype reads
+#: (`Dtypes.expert_weights`: the experts' dtype, else the weights').
+DTYPE_FIELDS = ("weights", "kv", "compute", "experts")
+_READS: dict[str, tuple[str, ...]] = {"expert_weights": ("weights", "experts")}
 
 
 @dataclass(frozen=True, eq=False)
@@ -196,10 +202,10 @@ class DeploymentRows:
     """Deployments that differ only in plain numbers, laid along the rows of one array
     computation: `members`, the distinct deployments, and `index`, the member each row
     runs (an integer array of the rows' shape, e.g. (R, 1) against (R, columns) of
-    cells). Members share the model, chip, weight and compute dtypes, efficiency mode,
-    engine, step-time model, memory fraction and price, and their layouts' partitioning
-    and attention choice; their degrees (`layout`: `parallel.LayoutRows`), slices and KV
-    cache dtypes (`per_kv`) differ. `cost`, `efficiency` and `memory` read it where they
+    cells). Members share the model, chip, efficiency mode, engine, step-time model,
+    memory fraction and price, and their layouts' partitioning and attention choice;
+    their degrees (`layout`: `parallel.LayoutRows`), slices and dtypes (`per_dtypes`)
+    differ. `cost`, `efficiency` and `memory` read it where they
     read a `Deployment`, one value per row, so a search prices a whole family of
     deployments in one numpy pass.
 
@@ -222,9 +228,6 @@ class DeploymentRows:
             same = ((m.model is first.model or m.model == first.model)
                     and (m.chip is first.chip or m.chip == first.chip)
                     and (m.engine is first.engine or m.engine == first.engine)
-                    and (m.dtypes is first.dtypes
-                         or (m.dtypes.weights, m.dtypes.compute, m.dtypes.experts)
-                         == (first.dtypes.weights, first.dtypes.compute, first.dtypes.experts))
                     and m.efficiency == first.efficiency
                     and m.step_time is first.step_time
                     and m.memory_utilization == first.memory_utilization
@@ -232,7 +235,7 @@ class DeploymentRows:
                     and m.speculative is None)
             if not same:
                 raise ValueError("rows of deployments differ only in their layouts' "
-                                 "degrees, their slices and their KV cache dtypes")
+                                 "degrees, their slices and their dtypes")
         if first.speculative is not None:
             raise ValueError("rows of deployments decode plainly (no draft)")
         self.memo["checked"] = True
@@ -283,31 +286,61 @@ class DeploymentRows:
     def chip(self) -> ChipSpec:
         return self.members[0].chip
 
+    def _member_dtypes(self) -> tuple[tuple[Dtypes, ...], npt.NDArray[np.intp]]:
+        """The members' distinct `Dtypes` objects (`expand` shares one per combination)
+        and each member's place among them."""
+        def build() -> tuple[tuple[Dtypes, ...], npt.NDArray[np.intp]]:
+            place: dict[int, int] = {}
+            distinct: list[Dtypes] = []
+            code = []
+            for m in self.members:
+                i = place.setdefault(id(m.dtypes), len(place))
+                if i == len(distinct):
+                    distinct.append(m.dtypes)
+                code.append(i)
+            return tuple(distinct), np.asarray(code, dtype=np.intp)
+        return self.once("member_dtypes", build)
+
     @property
     def dtypes(self) -> Dtypes:
-        """The members' dtypes; `kv` is `KV_PER_ROW` where they differ in it (`per_kv`)."""
-        return self.once("dtypes", lambda: self.members[0].dtypes if len(self._kv()[0]) == 1
-                         else replace(self.members[0].dtypes, kv=KV_PER_ROW))
+        """The members' dtypes, each field where they differ in it `PER_ROW`
+        (`per_dtypes` reads each row's): bf16 and fp8 caches, both bf16 weights:
+        Dtypes(weights='bf16', kv='per-row', ...)."""
+        def build() -> Dtypes:
+            distinct = self._member_dtypes()[0]
+            first = distinct[0]
+            differ = {name: PER_ROW for name in DTYPE_FIELDS
+                      if any(getattr(d, name) != getattr(first, name) for d in distinct)}
+            return replace(first, **differ) if differ else first
+        return self.once("dtypes", build)
 
-    def _kv(self) -> tuple[tuple[str, ...], npt.NDArray[np.intp]]:
-        """The members' distinct KV cache dtypes (first seen first) and each member's."""
-        def build() -> tuple[tuple[str, ...], npt.NDArray[np.intp]]:
-            kinds = tuple(dict.fromkeys(m.dtypes.kv for m in self.members))
-            code = np.asarray([kinds.index(m.dtypes.kv) for m in self.members],
-                              dtype=np.intp)
-            return kinds, code
-        return self.once("kv", build)
+    def _dtype_codes(self, names: tuple[str, ...]
+                     ) -> tuple[tuple[Dtypes, ...], npt.NDArray[np.intp]]:
+        """The members' distinct values of the dtype fields `names` (first seen first),
+        each as the rows' `dtypes` with those fields set (every other field that differs
+        left `PER_ROW`), and each member's place among them."""
+        def build() -> tuple[tuple[Dtypes, ...], npt.NDArray[np.intp]]:
+            distinct, member = self._member_dtypes()
+            values = [tuple(getattr(d, n) for n in names) for d in distinct]
+            kinds = list(dict.fromkeys(values))
+            code = np.asarray([kinds.index(v) for v in values], dtype=np.intp)[member]
+            shared = self.dtypes
+            return (tuple(replace(shared, **dict(zip(names, k, strict=True))) for k in kinds),
+                    code)
+        return self.once(("dtype_codes", names), build)
 
-    def per_kv(self, fn: Callable[[str], Any]) -> Any:
-        """fn(kv dtype) at each row's member's KV cache dtype: fn once per distinct dtype,
-        its values picked per row (`np.where` over `index`); fn's value as it is where the
-        members share one. bytes per element over rows of bf16 and fp8 members [[0], [1]]:
-        [[2.], [1.]]."""
-        kinds, code = self._kv()
+    def per_dtypes(self, fn: Callable[[Dtypes], Any], *names: str) -> Any:
+        """fn(dtypes) at each row's member's dtypes, where fn reads the dtype fields
+        `names` (`DTYPE_FIELDS`): fn once per distinct combination of them among the
+        members (given the rows' `dtypes` with those fields set: a field fn does not name
+        that differs stays `PER_ROW` and fails where read), its values picked per row
+        (`np.where` over `index`); fn's value as it is where the members share them.
+        Bytes per KV element over rows of bf16 and fp8 caches [[0], [1]]: [[2.], [1.]]."""
+        kinds, code = self._dtype_codes(names)
         out = fn(kinds[0])
         if len(kinds) == 1:
             return out
-        row = self.per_rows("kv_row", lambda: code[self.index])
+        row = self.per_rows(("dtype_row", names), lambda: code[self.index])
         for i in range(1, len(kinds)):
             out = np.where(row == i, fn(kinds[i]), out)
         return out
@@ -329,19 +362,23 @@ class DeploymentRows:
         return self.members[0].usable_fraction
 
 
-def per_kv(deployment: Deployment | DeploymentRows, fn: Callable[[str], Any]) -> Any:
-    """fn(KV cache dtype) of one deployment, or of each row of rows
-    (`DeploymentRows.per_kv`)."""
+def per_dtypes(deployment: Deployment | DeploymentRows, fn: Callable[[Dtypes], Any],
+               *names: str) -> Any:
+    """fn(dtypes) of one deployment, or of each row of rows, where fn reads the dtype
+    fields `names` (`DeploymentRows.per_dtypes`)."""
     if isinstance(deployment, DeploymentRows):
-        return deployment.per_kv(fn)
-    return fn(deployment.dtypes.kv)
+        return deployment.per_dtypes(fn, *names)
+    return fn(deployment.dtypes)
 
 
-def kv_element_bytes(deployment: Deployment | DeploymentRows) -> float | FloatArray:
-    """Bytes of one cached KV element: the KV dtype's size, per row for rows (bf16 and
-    fp8 members [[0], [1]]: [[2.], [1.]]). LLaMA 3-70B with an fp8 cache: 1.0."""
+def element_bytes(deployment: Deployment | DeploymentRows, name: str) -> float | FloatArray:
+    """Bytes of one element of the deployment's dtype `name` (a `DTYPE_FIELDS` field but
+    `experts`, or `expert_weights`), per row for rows (KV caches of bf16 and fp8 members
+    [[0], [1]]: [[2.], [1.]]). LLaMA 3-70B with an fp8 cache, "kv": 1.0."""
+    label = f"dtypes.{'experts' if name == 'expert_weights' else name}"
     if isinstance(deployment, DeploymentRows):
         rows = deployment
-        return np.asarray(rows.per_rows("kv_element_bytes", lambda: rows.per_kv(
-            lambda kv: dtype_bytes(kv, "dtypes.kv"))), dtype=np.float64)
-    return dtype_bytes(deployment.dtypes.kv, "dtypes.kv")
+        return np.asarray(rows.per_rows(("element_bytes", name), lambda: rows.per_dtypes(
+            lambda dt: dtype_bytes(getattr(dt, name), label), *_READS.get(name, (name,)))),
+            dtype=np.float64)
+    return dtype_bytes(getattr(deployment.dtypes, name), label)

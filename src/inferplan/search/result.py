@@ -30,7 +30,7 @@ from inferplan.search.evaluate import (
 from inferplan.search.evaluate_speculative import evaluate_speculative
 from inferplan.search.expand import Group, expand
 from inferplan.search.objectives import OK, REASONS, Columns, classify, rank
-from inferplan.search.rows import FamilyMetrics, evaluate_family, family_key, rows_ready
+from inferplan.search.rows import FamilyMetrics, evaluate_family, family_key, joined_key, rows_ready
 from inferplan.search.space import SpaceIn
 from inferplan.serving import Estimate, estimate
 from inferplan.speculative import SpeculativeResult, speculative_result
@@ -295,8 +295,9 @@ def _run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
 
     Static groups whose decode grids are small go by family, many deployments as rows of
     one numpy pass (`rows.evaluate_family`), gathered up to `FAMILY_POINTS` points at a
-    time; every other group is evaluated on its own deployment (a static run's groups
-    together), all batch or concurrency values in one pass."""
+    time (keyed by `rows.family_key`, joined across dtypes by `rows.joined_key`); every
+    other group is evaluated on its own deployment (a static run's groups together), all
+    batch or concurrency values in one pass."""
     start = time.perf_counter()
     groups = expand(space, resolve_model, resolve_chip, step_time)
     group_points = [g.values.size for g in groups]
@@ -308,7 +309,12 @@ def _run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
     held = 0
 
     def flush() -> None:
-        for gis in families.values():
+        joined: dict[tuple[object, ...], list[int]] = {}
+        for key, gis in families.items():
+            dep = groups[gis[0]].deployment
+            assert dep is not None
+            joined.setdefault(joined_key(key, dep), []).extend(gis)
+        for gis in joined.values():
             items = [(dep, groups[j].workload, groups[j].values)
                      for j in gis if (dep := groups[j].deployment) is not None]
             sizes = np.asarray([v.size for _, _, v in items], dtype=np.int64)

@@ -1,9 +1,9 @@
 """Static-batch groups of many deployments evaluated as rows of one array computation.
 
 A *family* is the plain static groups whose deployments differ only in plain numbers
-(`family_key`: the same model, chip, engine, weight and compute dtypes, efficiency
-mode, step-time model, memory fraction, price and partitioning choice; tp, pp, dp,
-slice, KV cache dtype, prompt and output length vary). Each (deployment, batch) of a
+(`family_key`, `joined_key`: the same model, chip, engine, efficiency mode, rates the
+engine lacks, step-time model, memory fraction, price and partitioning choice; tp, pp,
+dp, slice, dtypes, prompt and output length vary). Each (deployment, batch) of a
 family with a point that fits is a row of a `deployment.DeploymentRows`, and the
 workload shapes are columns:
 
@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferplan.deployment import Deployment, Workload
+from inferplan.efficiency import missing_rates
 from inferplan.memory import memory_breakdown
 from inferplan.rows import DeploymentRows
 from inferplan.search.decode_mean import decode_contexts, full_grid
@@ -37,8 +38,10 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 #: Most cells (rows × decode steps) one step-cost call of a family prices: a family's
-#: rows are taken in slices of this many cells, so a call's temporaries stay bounded.
-ROW_CELLS = 1 << 16
+#: rows are taken in slices of this many cells, so a call's temporaries stay bounded
+#: (1 MiB each). Issue 12's space, 16 output tokens at 2 prompt lengths (30 decode
+#: cells a row): 4,369 rows a call, 375 slices of rows where 2^16 cells took 638.
+ROW_CELLS = 1 << 17
 
 
 def rows_ready(workload: Workload, values: IntArray) -> bool:
@@ -51,17 +54,29 @@ def rows_ready(workload: Workload, values: IntArray) -> bool:
 
 def family_key(deployment: Deployment, workload: Workload) -> tuple[object, ...]:
     """What the deployments of one family share (objects by identity, as `expand` builds
-    one per space entry): model, chip, engine, weight and compute dtypes, efficiency
-    mode, step-time model, memory fraction, price, partitioning, attention choice and
-    DP-attention ranks, and whether requests decode at all (output_len > 1: the prefill
-    step is then priced under the label `vectorised.static_batch_latencies` gives it);
-    prompt and output lengths and the KV cache dtype (`rows.per_kv`) vary."""
+    one per space entry): model, chip, engine, efficiency mode, step-time model, memory
+    fraction, price, partitioning, attention choice and DP-attention ranks, whether
+    requests decode at all (output_len > 1: the prefill step is then priced under the
+    label `vectorised.static_batch_latencies` gives it) and the prefill chunk; then,
+    last, the weight, compute and expert dtypes, which `joined_key` drops. Prompt and
+    output lengths and the KV cache dtype vary within a key."""
     d, lay, dt = deployment, deployment.layout, deployment.dtypes
-    return (id(d.model), id(d.chip), id(d.engine), dt.weights, dt.compute, dt.experts,
-            d.efficiency, id(d.step_time),
+    return (id(d.model), id(d.chip), id(d.engine), d.efficiency, id(d.step_time),
             d.memory_utilization, d.price_usd_per_chip_hour, lay.layout, lay.attention,
             lay.attention_dp,
-            d.speculative is None, workload.output_len > 1, workload.prefill_chunk_tokens)
+            d.speculative is None, workload.output_len > 1, workload.prefill_chunk_tokens,
+            dt.weights, dt.compute, dt.experts)
+
+
+def joined_key(key: tuple[object, ...], deployment: Deployment) -> tuple[object, ...]:
+    """The family of the deployments of one `family_key` (`deployment`, one of them):
+    the key without its dtypes, with the optional rates the deployment's efficiency
+    lacks (`efficiency.missing_rates`: a formula branches on them, so deployments that
+    lack different ones are not rows of one family). Their dtypes vary within a family
+    (`rows.per_dtypes`; the rates they set, per row: `efficiency.rows_efficiency`). A
+    fleet search's bf16, fp8 and int4 weights of one model, chip and engine: one family
+    where the engine states the same rates for the three (its keys: one per dtype)."""
+    return (*key[:-3], missing_rates(deployment))
 
 
 @dataclass(frozen=True)
