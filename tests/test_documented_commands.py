@@ -38,6 +38,8 @@ SLOW = {
     "inferplan validate --serving --simulate":
         "every serving row through the simulator: minutes (docs/simulate.md); "
         "tests/test_validate_serving.py covers the path on small inputs",
+    "inferplan validate --serving --simulate --json":
+        "the same whole-file simulation as above, as JSON (docs/simulate.md's figures)",
     "inferplan validate --serving":
         "8.8 s for the 2-core budget; runs here on 20 bundled rows instead (SMALLER)",
     "inferplan verify-sharding --devices 8":
