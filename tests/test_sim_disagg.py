@@ -218,3 +218,22 @@ def test_mtp_pools_decode_in_cycles_and_prefill_the_draft_too() -> None:
     assert run.tpot_s.mean == pytest.approx(decode_step_s(decode, 16, 1024, 128), rel=0.08)
     plain_run = summarise_run(simulate_disaggregated(p_prefill, p_decode, wl, 16).run)
     assert run.tpot_s.mean < 0.7 * plain_run.tpot_s.mean
+
+
+def test_a_prefix_hit_rate_shortens_the_pools_prefill_not_the_hand_off() -> None:
+    """Prefix-cache hits in the prefill pool: the closed form's prefill computes S·(1 − h)
+    tokens on S·h cached (Qwen3-32B, 2,048 tokens at h = 0.5: the step of 1,024 new tokens
+    on 1,024 cached), the KV hand-off still carries the whole prompt, and the run agrees."""
+    from inferplan.disagg import disaggregated_serving, prefill_step_s
+    prefill, decode, wl = pools({"chips": 2, "parallelism": {"tp": 2}}, {"chips": 2},
+                                concurrency=1, prefix_hit_rate=0.5)
+    step = float(mixed_step_cost(prefill, [Segment("prefill", 1.0, 1024.0, 1024.0)]).latency_s)
+    assert prefill_step_s(prefill, 2048, prefix_hit_rate=0.5) == pytest.approx(step)
+    assert prefill_step_s(prefill, 2048, prefix_hit_rate=0.5) < prefill_step_s(prefill, 2048)
+    hit = disaggregated_serving(prefill, decode, 2048, 64, 1, prefix_hit_rate=0.5)
+    plain = disaggregated_serving(prefill, decode, 2048, 64, 1)
+    assert hit.kv_transfer_s == plain.kv_transfer_s and hit.ttft_s < plain.ttft_s
+    run = simulate_disaggregated(prefill, decode, wl, 1)
+    assert float(np.mean(run.run.ttft_s)) == pytest.approx(hit.ttft_s, rel=0.02)
+    with pytest.raises(InferplanError, match="prefix_hit_rate"):
+        prefill_step_s(prefill, 2048, prefix_hit_rate=1.0)

@@ -54,16 +54,21 @@ def _decode_steps(output_len: int) -> int:
 
 # ------------------------------------------------------------------ prefill pool
 def prefill_steps_s(deployment: Deployment, input_len: int, batches: npt.ArrayLike,
-                    mfu: float | None = None) -> npt.NDArray[np.float64]:
+                    mfu: float | None = None,
+                    prefix_hit_rate: float = 0.0) -> npt.NDArray[np.float64]:
     """`prefill_step_s` for an array of batches at once."""
     _positive("input_len", input_len)
+    if not 0.0 <= prefix_hit_rate < 1.0:
+        raise InferplanError("prefix_hit_rate", prefix_hit_rate, "a fraction in [0, 1)")
+    # tokens found in the prefix cache: attended to, not computed
+    cached = input_len * prefix_hit_rate if prefix_hit_rate > 0.0 else 0
     B = np.asarray(batches, dtype=np.float64)
     if np.any(B < 1):
         raise InferplanError("batch", np.ravel(B).tolist(), "must be positive integers")
-    costs = [step_cost(deployment, "prefill", B, input_len, 0)]
+    costs = [step_cost(deployment, "prefill", B, input_len - cached, cached)]
     if deployment.speculative is not None:      # the draft prefills the prompts too
         costs.append(step_cost(draft_deployment(deployment, deployment.speculative.draft),
-                               "prefill", B, input_len, 0))
+                               "prefill", B, input_len - cached, cached))
     if mfu is None:
         return np.asarray(sum(c.latency_s for c in costs), dtype=np.float64)
     if not 0.0 < mfu <= 1.0:
@@ -75,29 +80,30 @@ def prefill_steps_s(deployment: Deployment, input_len: int, batches: npt.ArrayLi
 
 
 def prefill_step_s(deployment: Deployment, input_len: int, batch: int = 1,
-                   mfu: float | None = None) -> float:
+                   mfu: float | None = None, prefix_hit_rate: float = 0.0) -> float:
     """Time of one prefill step of `batch` prompts of `input_len` tokens.
 
     mfu None: the roofline step time (`cost.step_cost`). mfu given: the step's FLOPs per
     device over mfu · the device's peak, t = FLOPs / (mfu · C), the way the seed states
     prefill. With speculative decoding (`deployment.speculative`) the draft prefills the
     prompts as well (an MTP module's KV, which the decode pool's first cycle needs), and
-    its step adds to the target's. Seed 001 A31, LLaMA 3-70B bf16 on 16 book v5e chips,
-    S = 8192, mfu = 0.4:
+    its step adds to the target's. With a prefix-cache hit rate h each prompt computes
+    S·(1 − h) tokens on top of S·h cached ones (as `serving.prompt_work`). Seed 001 A31,
+    LLaMA 3-70B bf16 on 16 book v5e chips, S = 8192, mfu = 0.4:
     (2·69.5e9·8192 + causal attention 8.8e13) / (16 · 0.4 · 1.97e14) = 0.98 s
     (the seed's 0.91 s leaves out attention and rounds P to 70e9).
     """
     _positive("batch", batch)
-    return float(prefill_steps_s(deployment, input_len, batch, mfu))
+    return float(prefill_steps_s(deployment, input_len, batch, mfu, prefix_hit_rate))
 
 
 def prefill_requests_per_s(deployment: Deployment, input_len: int, batch: int = 1,
-                           mfu: float | None = None) -> float:
+                           mfu: float | None = None, prefix_hit_rate: float = 0.0) -> float:
     """Prompts one prefill server completes per second: r_p = B_p / t_prefill.
 
     Seed 001 A34: one 8192-token prompt per 0.98 s on 16 chips at 40% MFU: 1.02 prompts/s.
     """
-    return batch / prefill_step_s(deployment, input_len, batch, mfu)
+    return batch / prefill_step_s(deployment, input_len, batch, mfu, prefix_hit_rate)
 
 
 # ------------------------------------------------------------------- decode pool
@@ -187,7 +193,8 @@ class DisaggregationRatio:
 
 def prefill_decode_ratio(prefill: Deployment, decode: Deployment, input_len: int,
                          output_len: int, decode_batch: int, prefill_batch: int = 1,
-                         prefill_mfu: float | None = None) -> DisaggregationRatio:
+                         prefill_mfu: float | None = None,
+                         prefix_hit_rate: float = 0.0) -> DisaggregationRatio:
     """Prefill servers per decode server that keep both pools saturated.
 
     P / t_prefill · B_p = G · B_d / ((output_len − 1) · τ)  ⇒
@@ -200,7 +207,7 @@ def prefill_decode_ratio(prefill: Deployment, decode: Deployment, input_len: int
     """
     return DisaggregationRatio(
         prefill_requests_per_s=prefill_requests_per_s(prefill, input_len, prefill_batch,
-                                                      prefill_mfu),
+                                                      prefill_mfu, prefix_hit_rate),
         decode_requests_per_s=decode_requests_per_s(decode, decode_batch, input_len,
                                                     output_len),
         prefill_chips=prefill.chips, decode_chips=decode.chips)
@@ -303,18 +310,22 @@ class DisaggregatedServing:
 
 def disaggregated_serving(prefill: Deployment, decode: Deployment, input_len: int,
                           output_len: int, decode_batch: int, prefill_batch: int = 1,
-                          same_domain: bool = False) -> DisaggregatedServing:
+                          same_domain: bool = False,
+                          prefix_hit_rate: float = 0.0) -> DisaggregatedServing:
     """TTFT, TPOT and output tokens/s per chip of a prefill pool feeding a decode pool at
     the saturating ratio P/G: one decode server emits B_d·output_len tokens per
     request lifetime, and the chips per decode server are chips_d + (P/G)·chips_p.
 
     tokens/s/chip = r_d · output_len / (chips_d + (P/G) · chips_p). TTFT = the prefill
-    step + the KV hand-off + the prefill server's `scheduler.frontend_s`.
+    step + the KV hand-off + the prefill server's `scheduler.frontend_s`. A prefix-cache
+    hit rate h shortens the prefill (S·(1 − h) computed tokens); the whole prompt's KV is
+    still handed off.
     """
     ratio = prefill_decode_ratio(prefill, decode, input_len, output_len, decode_batch,
-                                 prefill_batch)
+                                 prefill_batch, prefix_hit_rate=prefix_hit_rate)
     transfer = float(kv_transfer_s(prefill, input_len, same_domain, prefill_batch))
-    ttft = (prefill_step_s(prefill, input_len, prefill_batch) + transfer
+    ttft = (prefill_step_s(prefill, input_len, prefill_batch,
+                           prefix_hit_rate=prefix_hit_rate) + transfer
             + prefill.engine.scheduler.frontend_s)
     tpot = decode_step_s(decode, decode_batch, input_len, output_len)
     chips = decode.chips + ratio.prefill_servers_per_decode_server * prefill.chips

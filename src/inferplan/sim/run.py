@@ -236,7 +236,8 @@ def simulate_pools(prefill: Deployment, decode: Deployment, workload: Workload,
                                          max(1, round(workload.mean_input_len)),
                                          max(2, round(workload.mean_output_len)),
                                          max(1, math.ceil(C / decode.layout.dp)),
-                                         same_domain=kv_link == "scale_up")
+                                         same_domain=kv_link == "scale_up",
+                                         prefix_hit_rate=workload.prefix_hit_rate)
         ttft, tpot = analytic.ttft_s, analytic.tpot_s
     return Simulation(deployment=decode, workload=workload, concurrency=C, seed=seed,
                       summary=summarise_run(run.run), run=run.run, closed_form_ttft_s=ttft,
