@@ -115,3 +115,24 @@ def test_recv_interval_must_be_a_positive_count() -> None:
     with pytest.raises(InferplanError, match="recv_interval_steps"):
         make(model="qwen3-32b", hardware="h100-sxm", chips=1,
              engine={"name": "sglang", "recv_interval_steps": 0})
+
+
+def test_overlap_under_speculative_decoding_follows_each_engine() -> None:
+    """vLLM keeps async scheduling with the target's MTP module only; SGLang turns its
+    overlap schedule off for speculative decoding; TensorRT-LLM keeps it with drafts too
+    (`overlap_speculative`, sourced in each profile)."""
+    from inferplan.deployment import overlap_scheduling
+    mtp = dict(model="deepseek-r1", hardware="b200", chips=8, parallelism={"tp": 8},
+               dtypes={"weights": "fp8", "kv": "fp8", "compute": "fp8"},
+               speculative={"draft": "mtp", "gamma": 2, "alpha": 0.8},
+               workload={"input_len": 1024, "output_len": 64, "concurrency": 4})
+    draft = dict(model="llama-3.1-8b", hardware="h100-sxm", chips=1,
+                 speculative={"draft": "llama-3.2-1b", "gamma": 3, "alpha": 0.7},
+                 workload={"input_len": 1024, "output_len": 64, "concurrency": 4})
+    expected = {("vllm", "mtp"): True, ("vllm", "draft"): False, ("sglang", "mtp"): False,
+                ("sglang", "draft"): False, ("trtllm", "mtp"): True, ("trtllm", "draft"): True}
+    for (engine, kind), want in expected.items():
+        dep, _ = make(**(mtp if kind == "mtp" else draft), engine=engine)
+        assert overlap_scheduling(dep) is want, (engine, kind)
+        plain = replace(dep, speculative=None)
+        assert overlap_scheduling(plain) is True

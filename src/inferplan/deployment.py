@@ -169,6 +169,24 @@ def check_draft(target: ModelSpec, draft: ModelSpec, chip: ChipSpec, layout: Lay
                              f"{exc.allowed}") from None
 
 
+def overlap_scheduling(deployment: Deployment, draft: ModelSpec | None = None) -> bool:
+    """Whether the engine composes step j + 1 while step j runs: its profile's
+    `scheduler.overlap_scheduling`, and under speculative decoding its
+    `overlap_speculative`: `any` draft, only the target's own MTP module (`mtp`:
+    `<model>-mtp`, `models.mtp_draft`), or `none`. The draft is `draft`, else the
+    deployment's `speculative.draft`. vLLM with a Llama-3.2-1B draft: False; with
+    DeepSeek-R1's MTP module: True; SGLang with either: False."""
+    sched = deployment.engine.scheduler
+    if not sched.overlap_scheduling:
+        return False
+    if draft is None and deployment.speculative is not None:
+        draft = deployment.speculative.draft
+    if draft is None or sched.overlap_speculative == "any":
+        return True
+    return (sched.overlap_speculative == "mtp"
+            and draft.name == f"{deployment.model.name}-mtp")
+
+
 @dataclass(frozen=True)
 class SpeculativeDecoding:
     """Decoding with a draft: each cycle the draft proposes γ tokens one pass at a time and

@@ -34,7 +34,8 @@ ENGINE_NAMES = ("generic", "vllm", "sglang", "trtllm", "furiosa-llm", "jetstream
 OVERRIDABLE = ("cuda_graphs", "allreduce", "max_num_batched_tokens", "max_num_seqs",
                "chunked_prefill", "kv_admission", "cuda_graph_max_batch",
                "recv_interval_steps", "frontend_s", "adp_balance_timeout_steps",
-               "adp_balance_batching_steps", "moe_exchange", "overlap_scheduling")
+               "adp_balance_batching_steps", "moe_exchange", "overlap_scheduling",
+               "overlap_speculative")
 
 
 class _Frozen(BaseModel):
@@ -99,6 +100,11 @@ class Scheduler(_Frozen):
     #: that arrives while step j runs misses step j + 1, already composed, and starts in
     #: step j + 2, one step later than without it; an idle engine takes it at once
     overlap_scheduling: bool = False
+    #: ... under speculative decoding: kept with any draft (`any`), only with the target's
+    #: own MTP module (`mtp`: vLLM turns async scheduling off for other methods), or
+    #: never (`none`: SGLang turns its overlap schedule off for speculative decoding);
+    #: `deployment.overlap_scheduling` reads both
+    overlap_speculative: Literal["any", "mtp", "none"] = "any"
     allreduce: Literal["custom", "nccl", "xla"]
     sources: dict[str, str]
 

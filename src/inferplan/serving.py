@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from inferplan.deployment import Deployment, Workload
+from inferplan.deployment import Deployment, Workload, overlap_scheduling
 from inferplan.memory import MemoryResult, max_batch, memory_result
 from inferplan.speculative import cycle_for, draft_deployment
 from inferplan.steptime import Segment, StepCost, mixed_step_cost, step_cost
@@ -393,6 +393,7 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     if cycle is None and spec is not None:
         draft = draft_deployment(deployment, spec.draft)
         cycle = cycle_for(deployment, draft, spec.alpha, spec.gamma)
+    overlap = overlap_scheduling(deployment, draft.model if draft is not None else None)
     C = np.asarray(concurrency, dtype=np.float64)
     S, n = workload.mean_input_len, workload.mean_output_len
     # a prompt's computed tokens and those found in the prefix cache (P = S, H = 0 without)
@@ -512,9 +513,9 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
                           / max(n - 1.0, 1.0), dtype=np.float64)
         later = first
     elif not workload.fixed_lengths:
-        later = (poll_wait_s(tpot * tokens, decode_s, interval, sched.overlap_scheduling)
+        later = (poll_wait_s(tpot * tokens, decode_s, interval, overlap)
                  + k_p * prompt_s)
-    elif not sched.overlap_scheduling:
+    elif not overlap:
         # fixed lengths, mixed steps: later requests come back in the first wave's groups
         later = poll_wait_s(tpot * tokens, decode_s, interval) + grouped * k_p
     else:   # ... and wait behind the group ahead, whose prompt step was already composed
@@ -532,7 +533,7 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
         chunk_b = np.minimum(P, carried)
         (released,) = closed_loop_steps(deployment, [
             (prompt_decodes, context, carried / chunk_b, chunk_b, np.full_like(R, H))])
-        later = (poll_wait_s(tpot * tokens, decode_s, interval, sched.overlap_scheduling)
+        later = (poll_wait_s(tpot * tokens, decode_s, interval, overlap)
                  + wait * decode_s
                  + mean_ceil(P / room_b, group) * released.latency_s)
     later = np.maximum(later, one_prefill)

@@ -43,7 +43,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from inferplan.deployment import Deployment, Workload
+from inferplan.deployment import Deployment, Workload, overlap_scheduling
 from inferplan.lengths import cached_tokens
 from inferplan.memory import max_batch
 from inferplan.sim.requests import IntArray, Requests, closed_loop_requests, open_loop_requests
@@ -182,7 +182,7 @@ class Replica:
         self.waiting: deque[int] = deque()
         #: an overlap scheduler composes step j + 1 when step j starts: the next plan sees
         #: the requests that had arrived by `view_s` (the start of the step just run)
-        self.overlap = sched.overlap_scheduling
+        self.overlap = overlap_scheduling(deployment)
         self.arrived_s: dict[int, float] = {}        # waiting request -> its arrival
         self.view_s = 0.0
         #: arrived, not yet taken by the scheduler (it polls every `interval` decode steps)
