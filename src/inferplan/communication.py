@@ -141,6 +141,9 @@ class CommunicationPlan:
     #: that run at once and do not all scale with T (`LinearPlan.maxed`)
     maxed: tuple[tuple[int, LinearPlan, BoolArray | None], ...] = ()
     valid: BoolArray | None = None    # rows: which (layout, row) slots hold a layout
+    #: rows: the members' plans side by side (`_stacked`), rows that run one plan at the
+    #: same tokens priced once (`tensor_parallel`)
+    stacked: dict[str, Any] | None = None
     logits_per_token_s: float | FloatArray = 0.0
     logits_latency_s: float | FloatArray = 0.0
     ep_calls: int | FloatArray = 0                 # expert all-to-alls per step (2 per MoE layer)
@@ -153,7 +156,24 @@ class CommunicationPlan:
     def tensor_parallel(self, T: FloatArray, per_collective_s: float, alpha_s: Any,
                         eff: Efficiency | None) -> tuple[FloatArray, StrArray]:
         """`tensor_parallel_time_s` at tokens T (validated): every layout's time, the least
-        and its name per token count (the first of `CANDIDATES` on a tie)."""
+        and its name per token count (the first of `CANDIDATES` on a tie). Rows that run
+        the same member plan at the same tokens (a family's KV dtypes and replica counts
+        at one batch) are priced once, on a plan of the distinct rows."""
+        distinct = self._distinct_rows(T, alpha_s)
+        if distinct is not None:
+            first, inverse = distinct
+            assert self.stacked is not None and self.rows_index is not None
+            once = _gathered(self.stacked, self.rows_index[first])
+            T2 = np.broadcast_to(T, (inverse.size, T.shape[1]))
+            best, names = once._all_layouts(
+                T2[first], per_collective_s,
+                alpha_s[first] if np.ndim(alpha_s) else alpha_s, eff)
+            return best[inverse], names[inverse]
+        return self._all_layouts(T, per_collective_s, alpha_s, eff)
+
+    def _all_layouts(self, T: FloatArray, per_collective_s: float, alpha_s: Any,
+                     eff: Efficiency | None) -> tuple[FloatArray, StrArray]:
+        """`tensor_parallel` of every row as it is."""
         layers, launches = _lead(self.layers, 1, T.ndim), _lead(self.launches, 1, T.ndim)
         bandwidth = self._layer_bandwidth_s(T)
         if alpha_s is not None and eff is not None and eff.allreduce_curve_s:
@@ -168,6 +188,34 @@ class CommunicationPlan:
         if self.valid is not None:
             times = np.where(_lead(self.valid, 1, T.ndim), times, np.inf)
         return self._least(np.asarray(times, dtype=np.float64), T)
+
+    def _distinct_rows(self, T: FloatArray, alpha_s: Any
+                       ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None:
+        """For a plan of rows (R, 1) at tokens (R or 1, C): the first row of each distinct
+        (member plan, tokens) pair and each row's pair, or None when the rows are not laid
+        out so or fewer than half of them repeat another (nothing to gain)."""
+        index = self.rows_index
+        if (self.stacked is None or index is None or index.ndim != 2 or index.shape[1] != 1
+                or T.ndim != 2 or T.shape[0] not in (1, index.shape[0])
+                or np.ndim(alpha_s) not in (0, 2)):
+            return None
+        R = index.shape[0]
+        code = self.stacked["code"][index[:, 0]]
+        columns = [np.broadcast_to(T[:, c], (R,)) for c in range(T.shape[1])]
+        order = np.lexsort([*columns[::-1], code])
+        new = np.empty(R, dtype=bool)
+        new[:1] = True
+        ranked = code[order]
+        new[1:] = ranked[1:] != ranked[:-1]
+        for column in columns:
+            ranked = column[order]
+            new[1:] |= ranked[1:] != ranked[:-1]
+        groups = np.cumsum(new) - 1
+        if R == 0 or 2 * (int(groups[-1]) + 1) > R:
+            return None
+        inverse = np.empty(R, dtype=np.intp)
+        inverse[order] = groups
+        return order[new], inverse
 
     def _layer_bandwidth_s(self, T: FloatArray) -> FloatArray:
         """Each layout's one-layer bandwidth time at T: s·T + c, and for a layout with
@@ -340,6 +388,7 @@ def _stacked(members: _Members) -> dict[str, Any]:
                  "concurrent"):
         out[name] = out[name][:, code]
     out["transfers"] = TransferTable(**{name: a[:, :, code] for name, a in table.items()})
+    out["code"] = code
     out["maxed"] = [(slot, plan, i) for i, p in enumerate(plans) for slot, plan, _ in p.maxed]
     for name in ("tp_chips", "logits_per_token_s", "logits_latency_s", "ep_calls",
                  "ep_per_token_s", "ep_latency_s", "pp_sends", "pp_per_token_s",
@@ -354,7 +403,11 @@ def rows_plan(plans: Sequence[CommunicationPlan], index: npt.NDArray[np.intp]
     `index` is m. The per-layout arrays become (J, *index.shape), padded (`valid`) to the
     most candidates of any member; the scalars per row. Plans of 2 and 6 candidates over
     rows [[0], [1]]: slopes of shape (6, 2, 1), the first member's last four invalid."""
-    s = _stacked(_Members(tuple(plans)))
+    return _gathered(_stacked(_Members(tuple(plans))), index)
+
+
+def _gathered(s: dict[str, Any], index: npt.NDArray[np.intp]) -> CommunicationPlan:
+    """The plan of rows `index` of stacked plans (`_stacked`; see `rows_plan`)."""
     return CommunicationPlan(
         tp_chips=s["tp_chips"][index], names=s["names"][:, index],
         slope_s=s["slope_s"][:, index], fixed_s=s["fixed_s"][:, index],
@@ -362,7 +415,7 @@ def rows_plan(plans: Sequence[CommunicationPlan], index: npt.NDArray[np.intp]
         launches=s["launches"][:, index], concurrent=s["concurrent"][:, index],
         transfer_table=s["transfers"], rows_index=index,
         maxed=tuple((slot, plan, np.asarray(index == i)) for slot, plan, i in s["maxed"]),
-        valid=s["valid"][:, index],
+        valid=s["valid"][:, index], stacked=s,
         **{k: s[k][index] for k in ("logits_per_token_s", "logits_latency_s", "ep_calls",
                                     "ep_per_token_s", "ep_latency_s", "pp_sends",
                                     "pp_per_token_s", "pp_latency_s")})
