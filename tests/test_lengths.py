@@ -18,8 +18,9 @@ from inferplan.lengths import (
     draw_lengths,
     length_caps,
     lognormal_parameters,
+    prompt_work,
 )
-from inferplan.serving import closed_loop, estimate, prompt_work
+from inferplan.serving import closed_loop, estimate
 from inferplan.sim import simulate_replica, summarise_run
 from inferplan.sim.requests import (
     Requests,

@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from inferplan.collectives import send_recv_time
 from inferplan.deployment import Deployment
+from inferplan.lengths import prompt_work
 from inferplan.memory import (
     MemoryBreakdown,
     decode_working_bytes,
@@ -60,15 +61,14 @@ def prefill_steps_s(deployment: Deployment, input_len: int, batches: npt.ArrayLi
     _positive("input_len", input_len)
     if not 0.0 <= prefix_hit_rate < 1.0:
         raise InferplanError("prefix_hit_rate", prefix_hit_rate, "a fraction in [0, 1)")
-    # tokens found in the prefix cache: attended to, not computed
-    cached = input_len * prefix_hit_rate if prefix_hit_rate > 0.0 else 0
+    work = prompt_work(input_len, prefix_hit_rate)      # (computed, cached) tokens
     B = np.asarray(batches, dtype=np.float64)
     if np.any(B < 1):
         raise InferplanError("batch", np.ravel(B).tolist(), "must be positive integers")
-    costs = [step_cost(deployment, "prefill", B, input_len - cached, cached)]
+    costs = [step_cost(deployment, "prefill", B, *work)]
     if deployment.speculative is not None:      # the draft prefills the prompts too
         costs.append(step_cost(draft_deployment(deployment, deployment.speculative.draft),
-                               "prefill", B, input_len - cached, cached))
+                               "prefill", B, *work))
     if mfu is None:
         return np.asarray(sum(c.latency_s for c in costs), dtype=np.float64)
     if not 0.0 < mfu <= 1.0:
@@ -88,7 +88,7 @@ def prefill_step_s(deployment: Deployment, input_len: int, batch: int = 1,
     prefill. With speculative decoding (`deployment.speculative`) the draft prefills the
     prompts as well (an MTP module's KV, which the decode pool's first cycle needs), and
     its step adds to the target's. With a prefix-cache hit rate h each prompt computes
-    S·(1 − h) tokens on top of S·h cached ones (as `serving.prompt_work`). Seed 001 A31,
+    S·(1 − h) tokens on top of S·h cached ones (`lengths.prompt_work`). Seed 001 A31,
     LLaMA 3-70B bf16 on 16 book v5e chips, S = 8192, mfu = 0.4:
     (2·69.5e9·8192 + causal attention 8.8e13) / (16 · 0.4 · 1.97e14) = 0.98 s
     (the seed's 0.91 s leaves out attention and rounds P to 70e9).

@@ -157,6 +157,15 @@ def draw_requests(distribution: str, input_len: int, output_len: int, ratio: flo
     return inputs, outputs
 
 
+def prompt_work(tokens: int, hit_rate: float) -> tuple[float, float]:
+    """A prompt's (computed, cached) tokens under a prefix-cache hit rate h: S·(1 − h) new
+    tokens on top of S·h found in the cache (they are attended to, not computed); h = 0:
+    (S, 0) exactly. 1,024 at h = 0.75: (256, 768)."""
+    if hit_rate <= 0.0:
+        return tokens, 0
+    return tokens * (1.0 - hit_rate), tokens * hit_rate
+
+
 def cached_tokens(input_tokens: IntArray, hit_rate: float) -> IntArray:
     """Prompt tokens found in the prefix cache at hit rate h: round(h·S), leaving at least
     one token to compute (an engine always computes the last prompt token for its logits:

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inferplan.deployment import Deployment, Workload, overlap_scheduling
+from inferplan.lengths import prompt_work
 from inferplan.memory import MemoryResult, max_batch, memory_result
 from inferplan.speculative import cycle_for, draft_deployment
 from inferplan.steptime import Segment, StepCost, mixed_step_cost, step_cost
@@ -107,15 +108,6 @@ class Estimate:
         if price is None or self.output_tokens_per_s <= 0:
             return None
         return price * self.deployment.chips / self.output_tokens_per_s * 1e6 / S_PER_HOUR
-
-
-def prompt_work(tokens: int, hit_rate: float) -> tuple[float, float]:
-    """A prompt's (computed, cached) tokens under a prefix-cache hit rate h: S·(1 − h) new
-    tokens on top of S·h found in the cache (they are attended to, not computed); h = 0:
-    (S, 0) exactly. 1,024 at h = 0.75: (256, 768)."""
-    if hit_rate <= 0.0:
-        return tokens, 0
-    return tokens * (1.0 - hit_rate), tokens * hit_rate
 
 
 def static_batch(deployment: Deployment, workload: Workload, batch: int) -> tuple[
