@@ -313,3 +313,35 @@ def test_rows_of_older_engine_releases_run_with_their_defaults() -> None:
     assert isinstance(old_case, ServingCase) and isinstance(new_case, ServingCase)
     assert old_case.scenario["engine"] == {"name": "vllm", "overlap_scheduling": False}
     assert new_case.scenario["engine"] == "vllm"
+
+
+def test_question_marked_rows_that_repeat_an_inferencemax_run_take_its_protocol() -> None:
+    """The gap-analysis files re-export InferenceMAX runs under `aiperf-fixed?`: a row whose
+    TTFT and TPOT agree with an InferenceMAX row of the same engine, model, system and
+    lengths within 0.1% is that run, and takes its client and its provenance (which picks
+    the run's script). A row 1% away is a separate run and keeps its protocol."""
+    from inferplan.validate_serving import restated_protocols
+    restated = restated_protocols(ROWS)
+    changed = [(a, b) for a, b in zip(ROWS, restated, strict=True)
+               if a["client_protocol"] != b["client_protocol"]]
+    by_model: dict[str, int] = {}
+    for a, b in changed:
+        assert a["client_protocol"] == "aiperf-fixed?" and b["client_protocol"] == "inferencemax"
+        assert "measured=" in b["silicon_data_source"] and b["id"] == a["id"]
+        assert b["tp_size"] == a["tp_size"] and b["batch_size"] == a["batch_size"]
+        by_model[a["model_path"]] = by_model.get(a["model_path"], 0) + 1
+    assert by_model == {"moonshotai/Kimi-K2.5": 47, "Qwen/Qwen3.5-397B-A17B": 76}
+    twin = next(r for r in ROWS if r["client_protocol"] == "inferencemax"
+                and r["mode"] == "agg")
+    near = {**twin, "id": "near", "client_protocol": "aiperf-fixed?",
+            "silicon_ttft_ms": str(float(twin["silicon_ttft_ms"]) * 1.0005)}
+    far = {**near, "id": "far", "silicon_ttft_ms": str(float(twin["silicon_ttft_ms"]) * 1.01)}
+    out = {r["id"]: r["client_protocol"] for r in restated_protocols([twin, near, far])}
+    assert out == {twin["id"]: "inferencemax", "near": "inferencemax", "far": "aiperf-fixed?"}
+    # mapped through the validation: InferenceMAX lengths and the run's own script (the
+    # 2026-03 Qwen3.5 fp8 script ran CONC requests at once, max_num_seqs = CONC)
+    row = next(b for a, b in changed if a["id"].endswith("1024x1024_c256_tp4_ep1_22"))
+    case = map_serving_row(row)
+    assert isinstance(case, ServingCase)
+    assert case.scenario["workload"]["length_ratio"] == 0.8
+    assert case.scenario["engine"]["max_num_seqs"] == 256
