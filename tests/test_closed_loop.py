@@ -136,30 +136,3 @@ def test_overlap_under_speculative_decoding_follows_each_engine() -> None:
         assert overlap_scheduling(dep) is want, (engine, kind)
         plain = replace(dep, speculative=None)
         assert overlap_scheduling(plain) is True
-
-
-def test_vllm_fixed_length_groups_dissolve_into_single_arrivals() -> None:
-    """`scheduler.fixed_length_groups`: vLLM's fixed-length closed loop prices later
-    requests as arriving one by one (the spread-length form at the same lengths: a poll
-    wait, then the steps carrying the prompt), not in the first wave's groups of whole
-    prompts; `keep` restores the groups. The first wave (C prompts sent at once) is the
-    same either way, and a prefill-first engine keeps its waves whatever the field says."""
-    from inferplan.serving import poll_wait_s
-    base = dict(model="qwen3-32b", hardware="h100-sxm", chips=2, parallelism={"tp": 2},
-                workload={"input_len": 1024, "output_len": 128, "concurrency": 8})
-    dep, wl = make(**base, engine={"name": "vllm", "overlap_scheduling": False})
-    kept, _ = make(**base, engine={"name": "vllm", "overlap_scheduling": False,
-                                   "fixed_length_groups": "keep"})
-    assert dep.engine.scheduler.fixed_length_groups == "dissolve"
-    apart, together = closed_loop(dep, wl, 8), closed_loop(kept, wl, 8)
-    assert float(apart.first_wave_ttft_s) == pytest.approx(float(together.first_wave_ttft_s))
-    one = float(step_cost(dep, "prefill", 1, 1024, 0).latency_s)
-    later = float(poll_wait_s(apart.tpot_s, apart.decode_step.latency_s, 1.0)
-                  + apart.prompt_step.latency_s) + dep.engine.scheduler.frontend_s
-    assert float(apart.steady_ttft_s) == pytest.approx(max(later, one + 0.02))
-    # groups of 7 whole prompts (8,192 − 4 tokens of room) cost several prefills
-    assert float(together.steady_ttft_s) > 3 * float(apart.steady_ttft_s)
-    waves, _ = make(**base, engine={"name": "sglang", "fixed_length_groups": "dissolve"})
-    same, _ = make(**base, engine="sglang")
-    assert float(closed_loop(waves, wl, 8).ttft_s) == pytest.approx(
-        float(closed_loop(same, wl, 8).ttft_s))

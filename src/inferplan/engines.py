@@ -35,7 +35,7 @@ OVERRIDABLE = ("cuda_graphs", "allreduce", "max_num_batched_tokens", "max_num_se
                "chunked_prefill", "kv_admission", "cuda_graph_max_batch",
                "recv_interval_steps", "frontend_s", "adp_balance_timeout_steps",
                "adp_balance_batching_steps", "moe_exchange", "overlap_scheduling",
-               "overlap_speculative", "fixed_length_groups")
+               "overlap_speculative")
 
 
 class _Frozen(BaseModel):
@@ -105,12 +105,6 @@ class Scheduler(_Frozen):
     #: never (`none`: SGLang turns its overlap schedule off for speculative decoding);
     #: `deployment.overlap_scheduling` reads both
     overlap_speculative: Literal["any", "mtp", "none"] = "any"
-    #: a fixed-length closed loop on mixed steps: the first wave's groups come back whole
-    #: every cycle (`keep`) or drift apart into requests that arrive one by one
-    #: (`dissolve`: members that reach the engine core in different steps stay offset, as a
-    #: request decodes from the step after its prompt). Prefill-first engines re-form
-    #: their waves either way (their decodes wait for every queued prompt)
-    fixed_length_groups: Literal["keep", "dissolve"] = "keep"
     allreduce: Literal["custom", "nccl", "xla"]
     sources: dict[str, str]
 

@@ -333,9 +333,7 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
       chunked prefill) beside the decodes; a share φ = 1 − e^(−f·k_p) of the steps carries
       prompt tokens (f·S̄/φ each). With fixed lengths (ratio 1) the prompts come back
       in the first wave's groups of g = the whole prompts of the room b − R/2 (1 ≤ g ≤ R),
-      a group's chunks in one step: φ = min(f·k_p/g, 1); unless the engine's groups
-      dissolve (`scheduler.fixed_length_groups`), when fixed lengths are priced as
-      spread ones.
+      a group's chunks in one step: φ = min(f·k_p/g, 1).
       TPOT τ = φ·t(prompt step) + (1 − φ)·t(decode step).
     - prefill_first (SGLang, bucketed engines): prompt-only steps of g = min(x/(1 −
       e^(−x)), b/S̄) prompts (k_p = ⌈S̄/b⌉ chunks each; x = f·I the arrivals between two
@@ -346,9 +344,8 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     has its first token after ⌈j·S̄/b'⌉ full prompt steps (b' = b − R/2 beside the
     decodes of mixed engines). A later request waits for the scheduler's next poll
     (`poll_wait_s`: half a step, or with I > 1 also (I − 1)/2 decode steps), then its k_p
-    prompt steps; with fixed lengths (ratio 1) later requests arrive in the first wave's
-    groups of b'/S̄ (where the engine keeps them), and under an overlap scheduler behind
-    the group ahead
+    prompt steps; with fixed lengths (ratio 1) later requests arrive in the first wave's groups
+    of b'/S̄, and under an overlap scheduler behind the group ahead
     (`train_overlap_wait_s`, which also moves that step out of TPOT). Clients beyond R
     wait in the queue for a completion: (C − R)/R request lifetimes (Little's law).
     Mean over N requests (default 10·C): (C·first + (N − C)·later)/N.
@@ -401,9 +398,6 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     interval = float(sched.recv_interval_steps)
     context = S + n / 2.0
     mixed = sched.prompt_steps == "mixed"
-    # fixed lengths whose first-wave groups come back whole (`fixed_length_groups`)
-    grouped_lengths = workload.fixed_lengths and (sched.fixed_length_groups == "keep"
-                                                  or not mixed)
     zero = np.zeros_like(R)
     balanced = ranks > 1 and sched.adp_balance_timeout_steps > 0
     if mixed:
@@ -415,7 +409,7 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
             else np.ones_like(R)
         phi = busy_step_share(f * k_p / release)
         prompts = f * k_p / np.maximum(phi, 1e-12)          # chunks per prompt step
-        if grouped_lengths and not balanced:
+        if workload.fixed_lengths and not balanced:
             # fixed lengths: prompts come back in the first wave's groups of `whole`
             # (the whole prompts a step's room takes), a group's chunks in one step
             whole = np.clip(ranks * whole_prompts(np.maximum(rank_budget - R / (2.0 * ranks),
@@ -510,7 +504,7 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
         tpot = np.asarray(decode_s / tokens + (k - first_steps) * first_step
                           / max(n - 1.0, 1.0), dtype=np.float64)
         later = first
-    elif not grouped_lengths:
+    elif not workload.fixed_lengths:
         later = (poll_wait_s(tpot * tokens, decode_s, interval, overlap)
                  + k_p * prompt_s)
     elif not overlap:
