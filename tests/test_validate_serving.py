@@ -338,6 +338,9 @@ def test_question_marked_rows_that_repeat_an_inferencemax_run_take_its_protocol(
     far = {**near, "id": "far", "silicon_ttft_ms": str(float(twin["silicon_ttft_ms"]) * 1.01)}
     out = {r["id"]: r["client_protocol"] for r in restated_protocols([twin, near, far])}
     assert out == {twin["id"]: "inferencemax", "near": "inferencemax", "far": "aiperf-fixed?"}
+    # a CSV without the provenance column (not a required one) restates all the same
+    bare = [{k: v for k, v in r.items() if k != "silicon_data_source"} for r in (twin, near)]
+    assert restated_protocols(bare)[1]["client_protocol"] == "inferencemax"
     # mapped through the validation: InferenceMAX lengths and the run's own script (the
     # 2026-03 Qwen3.5 fp8 script ran CONC requests at once, max_num_seqs = CONC)
     row = next(b for a, b in changed if a["id"].endswith("1024x1024_c256_tp4_ep1_22"))

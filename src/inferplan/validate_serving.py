@@ -495,10 +495,11 @@ def restated_protocols(rows: Sequence[Mapping[str, str]]) -> list[dict[str, str]
     for row in rows:
         twins = [other for other in runs.get(key(row), [])
                  if same(row["silicon_ttft_ms"], other["silicon_ttft_ms"])
-                 and same(row["silicon_tpot_ms"], other["silicon_tpot_ms"])]
-        if row["client_protocol"].endswith("?") and twins:
+                 and same(row["silicon_tpot_ms"], other["silicon_tpot_ms"])
+                 ] if row["client_protocol"].endswith("?") else []
+        if twins:
             out.append({**row, "client_protocol": "inferencemax",
-                        "silicon_data_source": twins[0]["silicon_data_source"]})
+                        "silicon_data_source": twins[0].get("silicon_data_source", "")})
         else:
             out.append(dict(row))
     return out
