@@ -16,6 +16,7 @@ MAPE is their mean, as the peer reports it.
 from __future__ import annotations
 
 import ast
+import math
 import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -480,9 +481,9 @@ def restated_protocols(rows: Sequence[Mapping[str, str]]) -> list[dict[str, str]
     records the run's real one where the InferenceMAX copy carries the `layout_caveat`).
     In `serving_dev.csv` every Kimi-K2.5 (47) and Qwen3.5-397B-A17B (76) row of the
     gap-analysis files is such a run; no other is."""
-    def same(a: str, b: str) -> bool:
-        x, y = float(a), float(b)
-        return abs(x - y) <= SAME_RUN_TOLERANCE * max(abs(x), abs(y))
+    def same(a: Mapping[str, str], b: Mapping[str, str]) -> bool:
+        return all(math.isclose(float(a[c]), float(b[c]), rel_tol=SAME_RUN_TOLERANCE)
+                   for c in ("silicon_ttft_ms", "silicon_tpot_ms"))
 
     def key(row: Mapping[str, str]) -> tuple[str, ...]:
         return tuple(row.get(c, "") for c in ("mode", "backend", "model_path", "system",
@@ -493,15 +494,13 @@ def restated_protocols(rows: Sequence[Mapping[str, str]]) -> list[dict[str, str]
             runs.setdefault(key(row), []).append(row)
     out = []
     for row in rows:
-        twins = [other for other in runs.get(key(row), [])
-                 if same(row["silicon_ttft_ms"], other["silicon_ttft_ms"])
-                 and same(row["silicon_tpot_ms"], other["silicon_tpot_ms"])
-                 ] if row["client_protocol"].endswith("?") else []
-        if twins:
-            out.append({**row, "client_protocol": "inferencemax",
-                        "silicon_data_source": twins[0].get("silicon_data_source", "")})
-        else:
+        twin = next((other for other in runs.get(key(row), []) if same(row, other)),
+                    None) if row["client_protocol"].endswith("?") else None
+        if twin is None:
             out.append(dict(row))
+        else:
+            out.append({**row, "client_protocol": "inferencemax",
+                        "silicon_data_source": twin.get("silicon_data_source", "")})
     return out
 
 
