@@ -311,7 +311,8 @@ def test_rows_of_older_engine_releases_run_with_their_defaults() -> None:
                and r["mode"] == "agg" and r["client_protocol"] == "aiperf-fixed?")
     old_case, new_case = map_serving_row(old), map_serving_row(new)
     assert isinstance(old_case, ServingCase) and isinstance(new_case, ServingCase)
-    assert old_case.scenario["engine"] == {"name": "vllm", "overlap_scheduling": False}
+    # (the 0.12.0 row is a gap-analysis run: its generator's token budget too)
+    assert old_case.scenario["engine"]["overlap_scheduling"] is False
     assert new_case.scenario["engine"] == "vllm"
 
 
@@ -348,3 +349,32 @@ def test_question_marked_rows_that_repeat_an_inferencemax_run_take_its_protocol(
     assert isinstance(case, ServingCase)
     assert case.scenario["workload"]["length_ratio"] == 0.8
     assert case.scenario["engine"]["max_num_seqs"] == 256
+
+
+def test_gap_analysis_runs_take_the_limits_of_aiconfigurators_generator() -> None:
+    """aiconfigurator's generator deployed its gap-analysis runs: an agg worker's token
+    budget is max_batch_size + ISL + 1500 (TensorRT-LLM 1.0.0rc3 and vLLM 0.12.0 rows
+    without a Dynamo image), not the engine's 8192. Dynamo-image runs, SGLang and
+    InferenceMAX rows keep the profile's defaults."""
+    from inferplan.validate_serving import generated_engine
+    trt = next(r for r in ROWS if r["id"] == "qwen_qwen3_32b_qwen_qwen3_32b_h100_sxm_trtllm_agg"
+               "_1024x128_c8_tp1_epnone_1")
+    assert generated_engine(trt, "trtllm", 8) == {"max_num_batched_tokens": 2532,
+                                                  "max_num_seqs": 8}
+    case = map_serving_row(trt)
+    assert isinstance(case, ServingCase)
+    assert case.scenario["engine"] == {"name": "trtllm", "max_num_batched_tokens": 2532,
+                                       "max_num_seqs": 8}
+    counts: dict[tuple[str, str], int] = {}
+    for row in ROWS:
+        clients = int(row["batch_size"] or 1)
+        if generated_engine(row, row["backend"], clients):
+            key = (row["backend"], row["backend_version"])
+            counts[key] = counts.get(key, 0) + 1
+    assert counts == {("trtllm", "1.0.0rc3"): 302, ("vllm", "0.12.0"): 141}
+    imaged = next(r for r in ROWS if r["client_protocol"] == "aiperf-fixed?"
+                  and "image=" in r["silicon_data_source"] and r["backend"] == "trtllm")
+    assert generated_engine(imaged, "trtllm", 8) == {}
+    sglang = next(r for r in ROWS if r["client_protocol"] == "aiperf-fixed?"
+                  and r["backend"] == "sglang" and r["mode"] == "agg")
+    assert generated_engine(sglang, "sglang", 8) == {}

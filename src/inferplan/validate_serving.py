@@ -94,6 +94,25 @@ def recipe_value(value: Any, env: Mapping[str, int]) -> Any:
     return ev(ast.parse(value, mode="eval").body)
 
 
+def generated_engine(row: Mapping[str, str], engine: str, concurrency: int) -> dict[str, Any]:
+    """The scheduler limits aiconfigurator's config generator set for a run of its gap
+    analysis: an agg `aiperf-fixed?` row whose source file lies under
+    aic-auto-gap-analysis/ and names no Dynamo image (serving_mapping.yaml
+    `generated_engines`, the entry of the row's engine, its values worked out for the run);
+    {} for every other row. TensorRT-LLM 1.0.0rc3, Qwen3-32B, 1024/128 at 8 clients:
+    {"max_num_batched_tokens": 2532, "max_num_seqs": 8} (8 + 1024 + 1500)."""
+    source = row.get("silicon_data_source", "")
+    if (row["client_protocol"] != "aiperf-fixed?" or row["mode"] != "agg"
+            or "aic-auto-gap-analysis/" not in source or "image=" in source):
+        return {}
+    env = {"conc": concurrency, "isl": int(row["isl"]), "osl": int(row["osl"]),
+           "tp": _int(row["tp_size"])}
+    for entry in serving_mapping().get("generated_engines", []):
+        if entry["engine"] == engine:
+            return {k: recipe_value(v, env) for k, v in entry["set"].items()}
+    return {}
+
+
 def stated_concurrency(row: Mapping[str, str]) -> int | None:
     """The run's client concurrency as its source states it (`silicon_concurrency=N` in
     `silicon_data_source`), or None where it does not."""
@@ -387,6 +406,9 @@ def map_serving_row(row: Mapping[str, str]) -> ServingCase | ServingSkip:
     if "skip" in recipe:
         return ServingSkip(rid, str(recipe["skip"]))
     scenario.update(recipe)
+    generated = generated_engine(row, engine, clients)
+    if generated:
+        scenario["engine"] = {"name": engine, **generated}
     version_rule = engine_version_defaults(scenario["engine"] if isinstance(
         scenario["engine"], str) else scenario["engine"]["name"], row.get("backend_version", ""))
     if version_rule:
