@@ -82,18 +82,26 @@ def test_requests_weight_the_first_wave() -> None:
 
 
 def test_poll_wait_worked_number() -> None:
+    """A closed-loop client's next request reaches the scheduler after the engine composed
+    the step that follows its predecessor's completion: it waits that whole step."""
     from inferplan.serving import poll_wait_s
-    assert float(poll_wait_s(0.0357, 0.020, 30)) == pytest.approx(0.01785 + 0.29)
-    assert float(poll_wait_s(0.0357, 0.020, 1)) == pytest.approx(0.01785)
+    assert float(poll_wait_s(0.0357, 0.020, 30)) == pytest.approx(0.0357 + 0.29)
+    assert float(poll_wait_s(0.0357, 0.020, 1)) == pytest.approx(0.0357)
     # an overlap scheduler adds the step already composed when the request came
-    assert float(poll_wait_s(0.0357, 0.020, 1, True)) == pytest.approx(0.01785 + 0.0357)
+    assert float(poll_wait_s(0.0357, 0.020, 1, True)) == pytest.approx(2 * 0.0357)
 
 
-def test_train_overlap_wait_worked_number() -> None:
-    from inferplan.serving import train_overlap_wait_s
-    assert float(train_overlap_wait_s(0.0091, 0.123, 8)) == pytest.approx(0.1088, abs=1e-4)
-    # one group: the train's first group waits a decode step
-    assert float(train_overlap_wait_s(0.0091, 0.123, 1)) == pytest.approx(0.0091)
+def test_train_wait_worked_number() -> None:
+    """The docstring's case (w = 2, G = 8): P = 13 prompt steps over the groups; one group
+    waits two decode steps; without overlap (w = 1) the k-th group waits for the group
+    ahead's prompt step, the first a decode step."""
+    from inferplan.serving import train_wait_s
+    wait, waited = train_wait_s(0.0091, 0.1231, 8, 2.0)
+    assert float(wait) == pytest.approx((13 * 0.1231 + 3 * 0.0091) / 8)
+    assert float(waited) == pytest.approx(13 / 8)
+    assert float(train_wait_s(0.0091, 0.123, 1, 2.0)[0]) == pytest.approx(2 * 0.0091)
+    assert float(train_wait_s(0.0091, 0.123, 8, 1.0)[0]) == pytest.approx(
+        (0.0091 + 7 * 0.123) / 8)
 
 
 def test_overlap_scheduling_delays_later_prompts_by_a_step() -> None:

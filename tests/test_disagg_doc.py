@@ -41,12 +41,12 @@ def test_block_output_is_current(block: Block) -> None:
 
 def test_seed_a34_without_prefill_mfu() -> None:
     # "Without prefill_mfu ... P:G is 1.9 and goodput 43.6 tok/s/chip against the
-    # co-located 42.1."
+    # co-located 42.8."
     result = disagg("seed-a34.yaml", disaggregated={})
     best = result.pairs[0]
     assert best.prefill_replicas_per_decode_replica == pytest.approx(1.9, abs=0.05)
     assert best.output_tokens_per_s_per_chip == pytest.approx(43.6, abs=0.05)
-    assert result.colocated_score() == pytest.approx(42.1, abs=0.05)
+    assert result.colocated_score() == pytest.approx(42.8, abs=0.05)
 
 
 def test_h100_fleet_and_gain() -> None:
@@ -54,7 +54,7 @@ def test_h100_fleet_and_gain() -> None:
     best = result.pairs[0]
     fleet = result.fleet(best)
     assert (fleet.prefill_replicas, fleet.decode_replicas, fleet.chips) == (17, 2, 25)
-    assert result.gain() == pytest.approx(2.12, abs=0.005)
+    assert result.gain() == pytest.approx(1.83, abs=0.005)
     # the seed's hand-off: 335 MB per chip over 3.125 GB/s of DCN
     a34 = disagg("seed-a34.yaml")
     assert float(a34.prefill.transfer_s[a34.pairs[0].prefill]) == pytest.approx(0.1074,

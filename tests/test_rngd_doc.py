@@ -118,8 +118,8 @@ def test_core_fusion_is_free_by_default_and_scales_fused_groups_only(
 
 def test_frontier_with_and_without_the_draft() -> None:
     """§4's search: every frontier point is TP=8; the draft wins up to 64 sequences, plain
-    decoding beyond (128 static); the largest batch beside the draft (109) is in flight
-    and dominated."""
+    decoding beyond (128 static, then the 151 in flight); the largest batch beside the
+    draft (109) is in flight and dominated."""
     import yaml
 
     from inferplan.hardware import catalog_chip
@@ -134,6 +134,6 @@ def test_frontier_with_and_without_the_draft() -> None:
     k = drafts.index(False)
     assert all(drafts[:k]) and not any(drafts[k:])         # speculative first, then plain
     assert max(int(result.batch[p.index]) for p in front.points[:k]) == 64
-    assert [int(result.batch[p.index]) for p in front.points[k:]] == [128]
+    assert [int(result.batch[p.index]) for p in front.points[k:]] == [128, 151]
     assert int(result.gamma[front.points[0].index]) == 2
     assert int(result.gamma[front.points[k - 1].index]) == 1

@@ -59,16 +59,19 @@ def test_agrees_with_the_closed_form(case: tuple) -> None:
 
 
 def test_fixed_length_prompts_share_steps_in_the_closed_form_as_in_the_run() -> None:
-    """vLLM, 64 clients, 1,024/128 fixed: the run's prompts come back in the first wave's
-    groups of about 7 (8,192-token budget beside the decodes), so only one step in 14
-    carries prompts. The closed form priced them as independent arrivals (a prompt step in
-    2 of 5 steps, each paying the eager dispatch): TPOT 45.4 ms against the run's 27.0.
-    With groups: 28.8 ms, within 7% (the run's first group is 8)."""
+    """vLLM, 64 clients, 1,024/128 fixed: the run's prompts come back as a train through
+    the 8,192-token budget (8,128 tokens beside the decodes: 8.06 steps of prompts), not
+    as independent arrivals (a prompt step in 2 of 5 steps, each paying the eager
+    dispatch: TPOT 45.4 ms against the run's 27.0). A request's prompt takes one of the
+    train's steps and it waits through 13.1/8.06 = 1.63 of them (`train_wait_s`, w = 2):
+    it decodes through 8.06 − 1 − 1.63 = 5.43 prompt steps of its 127."""
     dep, wl = scenario("vllm", 1.0, 64, 1024, 128, 4)
     wl = replace(wl, requests=40 * 64)
     s = summarise_run(simulate_replica(dep, wl, 64, seed=0))
     loop = closed_loop(dep, wl, 64)
-    assert float(loop.prompt_share) == pytest.approx(0.5 / 7)
+    train = 64 * 1024 / (8192 - 64)
+    waited = (2 * train - 3) / train
+    assert float(loop.prompt_share) == pytest.approx((train - 1 - waited) / 127)
     assert s.tpot_s.mean == pytest.approx(float(loop.tpot_s), rel=0.08)
     assert s.ttft_s.mean == pytest.approx(float(loop.ttft_s), rel=0.15)
 

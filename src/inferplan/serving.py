@@ -186,36 +186,44 @@ def busy_step_share(rate: npt.ArrayLike) -> FloatArray:
 
 def poll_wait_s(mean_step_s: npt.ArrayLike, decode_step_s: npt.ArrayLike,
                 interval: float, overlap: bool = False) -> FloatArray:
-    """Mean wait of a request arriving while the engine decodes until its scheduler takes
-    it: half a step (τ/2; τ the mean step, a whole draft-and-verify cycle under
-    speculative decoding), plus (I − 1)/2 decode-only steps when the scheduler polls for
-    new requests only every I decode steps (SGLang `--scheduler-recv-interval`: a decode
-    forward counts 1, a prompt-carrying one triggers the next poll at once; SGLang
-    `scheduler_recv_skipper.py`), plus one whole step τ under an overlap scheduler
-    (`overlap_scheduling`: the step after the running one was composed before the request
-    came). τ = 35.7 ms, t(decode) = 20 ms, I = 30: 17.8 + 290 = 308 ms; I = 1: 17.8 ms;
-    I = 1 with overlap: 17.8 + 35.7 = 53.5 ms."""
+    """Mean wait of a closed-loop client's next request until its scheduler takes it. The
+    client sends it when its last request's final token comes back, which the engine
+    answers at a step's end and then at once composes its next step; the request reaches
+    the scheduler through the stack's inbound path after that (`sim.loop.resent_s`), so it
+    waits that whole step τ (τ the mean step, a whole draft-and-verify cycle under
+    speculative decoding; the inbound time itself is in `scheduler.frontend_s`). Plus
+    (I − 1)/2 decode-only steps when the scheduler polls for new requests only every I
+    decode steps (SGLang `--scheduler-recv-interval`: a decode forward counts 1, a
+    prompt-carrying one triggers the next poll at once; SGLang `scheduler_recv_skipper.py`),
+    plus one more whole step τ under an overlap scheduler (`overlap_scheduling`: the step
+    after the running one was composed when that one began). τ = 35.7 ms, t(decode) =
+    20 ms, I = 30: 35.7 + 290 = 326 ms; I = 1: 35.7 ms; I = 1 with overlap: 71.4 ms."""
     step = np.asarray(mean_step_s, dtype=np.float64)
-    return np.asarray((0.5 + float(overlap)) * step
+    return np.asarray((1.0 + float(overlap)) * step
                       + 0.5 * (interval - 1.0) * np.asarray(decode_step_s, dtype=np.float64),
                       dtype=np.float64)
 
 
-def train_overlap_wait_s(decode_step_s: npt.ArrayLike, group_step_s: npt.ArrayLike,
-                         groups: npt.ArrayLike) -> FloatArray:
-    """Mean step a fixed-length closed loop's request waits under an overlap scheduler.
+def train_wait_s(decode_step_s: npt.ArrayLike, group_step_s: npt.ArrayLike,
+                 groups: npt.ArrayLike, steps_behind: float) -> tuple[FloatArray, FloatArray]:
+    """Mean wait of a fixed-length closed loop's later request, and the prompt steps in it.
     Fixed lengths bring the prompts back in the first wave's G groups, one group's prompt
-    step after another (a train); when a group finishes, the next step is already
-    composed: for the train's first group a decode step, for the G − 1 others the prompt
-    step of the group ahead. Mean: (t(decode) + (G − 1)·t(group step))/G. The wait takes
-    the place of a prompt step the request would have decoded through, and the train
-    gains one decode step, so the cycle keeps its length and TPOT drops by (wait −
-    t(decode))/(n − 1). Qwen3-32B, 4 × H100, TensorRT-LLM, 8 clients of 4,096/256: G = 8,
-    t(decode) 9.1 ms, a one-prompt step 123 ms: (9.1 + 7 · 123)/8 = 108.8 ms."""
+    step after another (a train), so the groups finish one step apart. A group's next
+    requests reach the scheduler just after the step that finished it (`poll_wait_s`):
+    they wait w steps (1; 2 under an overlap scheduler, whose next step was composed
+    already) and run in the one after. Among the k-th group's w steps are the prompt steps
+    of min(w, k − 1) groups ahead; the others decode. Over the G groups that is P =
+    Σ min(w, k − 1) = G(G − 1)/2 prompt steps for G ≤ w + 1, else w·G − w(w + 1)/2:
+    wait = (P·t(group step) + (w·G − P)·t(decode))/G, and P/G prompt steps a request waits
+    through. Qwen3-32B, 4 × H100, TensorRT-LLM (overlap, w = 2), 8 clients of 4,096/256:
+    G = 8, t(decode) 9.1 ms, a one-prompt step 123.1 ms: P = 13, wait = (13 · 123.1 +
+    3 · 9.1)/8 = 203.4 ms, 1.625 prompt steps."""
     G = np.maximum(np.asarray(groups, dtype=np.float64), 1.0)
-    return np.asarray((np.asarray(decode_step_s, dtype=np.float64)
-                       + (G - 1.0) * np.asarray(group_step_s, dtype=np.float64)) / G,
-                      dtype=np.float64)
+    w = float(steps_behind)
+    P = np.where(w + 1.0 >= G, G * (G - 1.0) / 2.0, w * G - w * (w + 1.0) / 2.0)
+    wait = (P * np.asarray(group_step_s, dtype=np.float64)
+            + (w * G - P) * np.asarray(decode_step_s, dtype=np.float64)) / G
+    return np.asarray(wait, dtype=np.float64), np.asarray(P / G, dtype=np.float64)
 
 
 def adp_balance_window_steps(arrivals_per_step: npt.ArrayLike, ranks: int,
@@ -332,8 +340,11 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     - mixed (vLLM, TensorRT-LLM): a prompt goes in k_p = ⌈S̄/(b − R)⌉ chunks (1 without
       chunked prefill) beside the decodes; a share φ = 1 − e^(−f·k_p) of the steps carries
       prompt tokens (f·S̄/φ each). With fixed lengths (ratio 1) the prompts come back
-      in the first wave's groups of g = the whole prompts of the room b − R/2 (1 ≤ g ≤ R),
-      a group's chunks in one step: φ = min(f·k_p/g, 1).
+      as a train of the first wave's groups: each of its R·S̄/q steps carries q prompt
+      tokens (q = the room b − R with chunked prefill, else g·S̄ for the g whole prompts of
+      the room b − R/2, 1 ≤ g ≤ R), a group's k_p of them its own; a request decodes
+      through the train's steps but its own and those it waited through (`train_wait_s`),
+      a share φ of its n̄ − 1 steps.
       TPOT τ = φ·t(prompt step) + (1 − φ)·t(decode step).
     - prefill_first (SGLang, bucketed engines): prompt-only steps of g = min(x/(1 −
       e^(−x)), b/S̄) prompts (k_p = ⌈S̄/b⌉ chunks each; x = f·I the arrivals between two
@@ -343,11 +354,11 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     TTFT. The first C prompts arrive at once and go through the budget FCFS: the j-th
     has its first token after ⌈j·S̄/b'⌉ full prompt steps (b' = b − R/2 beside the
     decodes of mixed engines). A later request waits for the scheduler's next poll
-    (`poll_wait_s`: half a step, or with I > 1 also (I − 1)/2 decode steps), then its k_p
-    prompt steps; with fixed lengths (ratio 1) later requests arrive in the first wave's groups
-    of b'/S̄, and under an overlap scheduler behind the group ahead
-    (`train_overlap_wait_s`, which also moves that step out of TPOT). Clients beyond R
-    wait in the queue for a completion: (C − R)/R request lifetimes (Little's law).
+    (`poll_wait_s`: the step composed as its predecessor finished, or with I > 1 also
+    (I − 1)/2 decode steps), then its k_p prompt steps; with fixed lengths (ratio 1) a
+    later request's group waits for the train's steps composed ahead of it
+    (`train_wait_s`), then its own k_p. Clients beyond R wait in the queue for a
+    completion: (C − R)/R request lifetimes (Little's law).
     Mean over N requests (default 10·C): (C·first + (N − C)·later)/N.
     With A attention data-parallel ranks (`Layout.attention_dp_ranks`) each rank schedules
     with its own budget: b above is A times the engine's (the engine's own b where it splits
@@ -376,9 +387,11 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     Lengths that vary (a ratio below 1, a named distribution, a lengths file) are priced
     at their means, as uniform lengths are.
 
-    Qwen3-32B on one H200, vLLM, 1024/1024 fixed, C = 8: f ≈ 0.008, k_p = 1, g = 7
-    (⌊(8192 − 4)/1024⌋), φ ≈ 0.11%; the first wave fits one step, so every request's TTFT
-    is a step with 8 prompts.
+    Qwen3-32B on one H200, vLLM, 1024/1024 fixed, C = 8: k_p = 1, the room 8,184 tokens
+    holds the 8 prompts' 8,192 but for 8, so the train is 1.001 steps; its prompts ride in
+    no request's decoding (φ ≈ 5e-7). The first wave fits one step (758 ms), and every
+    later request waits the 2 decode steps composed ahead of it (async scheduling) and
+    then its group's step: 816 ms of TTFT with the front end.
     """
     sched = deployment.engine.scheduler
     spec = deployment.speculative
@@ -442,17 +455,25 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     per_step = np.minimum(first_room, R * P)
     first_chunk = np.minimum(P, per_step)
     group = np.minimum(np.maximum(first_room / P, 1.0), R)
+    # fixed lengths, mixed steps: the returning prompts go through the engine as a train
+    # of steps, each carrying `train_tokens` of them beside the decodes (chunked prefill
+    # streams them through the whole room; otherwise a group of whole prompts a step)
+    if mixed and sched.chunked_prefill:
+        train_tokens = np.clip(ranks * room, 1.0, R * P)
+    else:
+        train_tokens = group * P
+    train_chunk = np.minimum(chunk, train_tokens)
     # The loop's step compositions, priced in one call along a leading axis: a decode
-    # step; a prompt step; a first-wave step; one prompt alone; a group of whole prompts
-    # beside the decodes (fixed lengths, mixed steps).
+    # step; a prompt step; a first-wave step; one prompt alone; a step of the train of
+    # returning prompts (fixed lengths, mixed steps).
     rows = closed_loop_steps(deployment, [
         (R, context, zero, zero, zero),
         (prompt_decodes, context, prompts, chunk, H + (P - chunk) / 2.0),
         (first_decodes, np.full_like(R, S), per_step / first_chunk, first_chunk,
          H + np.maximum(P - per_step, 0.0) / 2.0),
         (zero, zero, np.ones_like(R), np.full_like(R, P), np.full_like(R, H)),
-        (np.maximum(R - group, 0.0) if mixed else zero, context, group,
-         np.full_like(R, P), np.full_like(R, H))])
+        (np.maximum(R - train_tokens / P, 0.0) if mixed else zero, context,
+         train_tokens / train_chunk, train_chunk, H + (P - train_chunk) / 2.0)])
     decode, prompt, first_step_cost, alone, grouped_cost = rows
     first_step = first_step_cost.latency_s
     one_prefill = alone.latency_s
@@ -468,7 +489,8 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
             (zero, np.full_like(R, S), per_step / first_chunk, first_chunk,
              H + np.maximum(P - per_step, 0.0) / 2.0),
             (zero, zero, np.ones_like(R), np.full_like(R, P), np.full_like(R, H)),
-            (zero, context, group, np.full_like(R, P), np.full_like(R, H))])
+            (zero, context, train_tokens / train_chunk, train_chunk,
+             H + (P - train_chunk) / 2.0)])
         cycle_s, tokens, cycle_split = cycle(R, context)
         marginal = (prompt_s - decode_s) if mixed else prompt_s
         prompt_terms = prompt.breakdown_s()
@@ -507,14 +529,22 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     elif not workload.fixed_lengths:
         later = (poll_wait_s(tpot * tokens, decode_s, interval, overlap)
                  + k_p * prompt_s)
-    elif not overlap:
-        # fixed lengths, mixed steps: later requests come back in the first wave's groups
-        later = poll_wait_s(tpot * tokens, decode_s, interval) + grouped * k_p
-    else:   # ... and wait behind the group ahead, whose prompt step was already composed
-        wait = train_overlap_wait_s(decode_s, grouped, R / group)
-        later = poll_wait_s(tpot * tokens, decode_s, interval) + wait + grouped * k_p
-        tpot = np.asarray(tpot - (wait - decode_s) / tokens / max(n - 1.0, 1.0),
-                          dtype=np.float64)
+    else:
+        # fixed lengths, mixed steps: later requests come back as a train of the first
+        # wave's groups and wait for the steps composed ahead of them (`train_wait_s`)
+        # the train's steps; a group's prompts go in the step(s) of their own, k_p of
+        # them (a later group had not come back when the step was composed)
+        train = R * P / train_tokens
+        own = k_p
+        wait, waited = train_wait_s(decode_s, grouped, train, 1.0 + float(overlap))
+        later = 0.5 * (interval - 1.0) * decode_s + wait + grouped * own
+        if cycle is None:
+            # a request decodes through the train's prompt steps but its own and those
+            # it waited through: the prompt share of its n̄ − 1 steps
+            window = max(n - 1.0, 1.0)
+            phi = np.clip(train - own - waited, 0.0, window) / window
+            prompt, prompt_s = grouped_cost, grouped
+            tpot = np.asarray(phi * grouped + (1.0 - phi) * decode_s, dtype=np.float64)
     if balanced:
         # held prompts wait, then are released together and go through the budget
         timeout = sched.adp_balance_timeout_steps

@@ -47,7 +47,7 @@ import numpy.typing as npt
 from inferplan.deployment import Deployment, Workload
 from inferplan.disagg import kv_transfer_s
 from inferplan.sim.fleet import Router, pick_replica
-from inferplan.sim.loop import Replica, SimResult, Step, iteration_log
+from inferplan.sim.loop import Replica, SimResult, Step, iteration_log, resent_s
 from inferplan.sim.requests import (
     OPEN_LOOP_REQUESTS,
     Requests,
@@ -134,13 +134,13 @@ def simulate_disaggregated(prefill: Deployment, decode: Deployment, workload: Wo
     flight: list[Step | None] = [None] * (P + D)
     next_id = 0
 
-    def send(r: int, t: float) -> None:
+    def send(r: int, t: float, reaches_s: float | None = None) -> None:
         i = pick_replica(router, turns[0], load_p)
         turns[0] += 1
         load_p[i] += 1
         where_p[r] = i
         sent[r] = t
-        pre[i].arrive(r, t)
+        pre[i].arrive(r, t if reaches_s is None else reaches_s)
 
     def hand_off(i: int, r: int, t: float) -> None:
         nonlocal order
@@ -160,7 +160,7 @@ def simulate_disaggregated(prefill: Deployment, decode: Deployment, workload: Wo
         nonlocal next_id
         done[r] = t
         if not open_loop and next_id < N:
-            send(next_id, t)
+            send(next_id, t, resent_s(t))
             next_id += 1
 
     if not open_loop:

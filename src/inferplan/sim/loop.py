@@ -272,8 +272,10 @@ class Replica:
         hold = self._adp_hold()
         if not hold:
             self.adp_waited = self.adp_batched = 0
-        # an overlap scheduler composed this step while the last one ran (nothing ran: now)
-        seen_s = self.view_s if self.overlap and (decoding or prompting) else math.inf
+        # the step sees the requests that had arrived when it was composed: now, or under an
+        # overlap scheduler when the last step began (with nothing running: all of them)
+        busy = bool(decoding or prompting)
+        seen_s = (self.view_s if self.overlap else self.t) if busy else math.inf
         while not hold and waiting and len(decoding) + len(prompting) < sched_cap:
             r = waiting[0]
             if self.arrived_s.get(r, -math.inf) > seen_s:    # a preempted one: at once
@@ -466,6 +468,16 @@ def simulate_replica(deployment: Deployment, workload: Workload, concurrency: in
     return rep.result(reqs, sent, first, done)
 
 
+def resent_s(completed_s: float) -> float:
+    """When a closed-loop client's next request reaches the scheduler: just after the
+    completion that sent it (the next float above it), so after the engine composed the
+    step that follows the completion. The engine answers a request at a step's end and
+    at once composes its next step; the client's reply needs the stack's inbound path
+    (HTTP, tokenisation, hand-off: part of `scheduler.frontend_s`) before the scheduler can
+    see it. 2.0 s → 2.0000000000000004 s."""
+    return math.nextafter(completed_s, math.inf)
+
+
 def run_alone(rep: Replica, ids: Sequence[int], sent: FloatArray, first: FloatArray,
               done: FloatArray, clients: int | None) -> None:
     """Drive one replica by itself over the requests `ids` (in order), filling `sent`,
@@ -498,7 +510,7 @@ def run_alone(rep: Replica, ids: Sequence[int], sent: FloatArray, first: FloatAr
             done[r] = rep.t
             if not open_loop and next_id < N:       # the client sends its next request
                 sent[ids[next_id]] = rep.t
-                rep.arrive(ids[next_id])
+                rep.arrive(ids[next_id], resent_s(rep.t))
                 next_id += 1
 
 
