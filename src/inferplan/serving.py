@@ -456,8 +456,8 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
     first_chunk = np.minimum(P, per_step)
     group = np.minimum(np.maximum(first_room / P, 1.0), R)
     # fixed lengths, mixed steps: the returning prompts go through the engine as a train
-    # of steps, each carrying `train_tokens` of them beside the decodes (chunked prefill
-    # streams them through the whole room; otherwise a group of whole prompts a step)
+    # of steps, each carrying `train_tokens` of them beside the decodes, as the first
+    # wave's steps did (the whole room with chunked prefill; else a group of whole prompts)
     if mixed and sched.chunked_prefill:
         train_tokens = np.clip(ranks * room, 1.0, R * P)
     else:
@@ -531,14 +531,14 @@ def closed_loop(deployment: Deployment, workload: Workload, concurrency: npt.Arr
                  + k_p * prompt_s)
     else:
         # fixed lengths, mixed steps: later requests come back as a train of the first
-        # wave's groups and wait for the steps composed ahead of them (`train_wait_s`)
-        # the train's steps; a group's prompts go in the step(s) of their own, k_p of
-        # them (a later group had not come back when the step was composed)
+        # wave's groups and wait for the steps composed ahead of them (`train_wait_s`);
+        # a group's prompts then take k_p steps of their own (the next group had not come
+        # back when those were composed)
         train = R * P / train_tokens
         own = k_p
         wait, waited = train_wait_s(decode_s, grouped, train, 1.0 + float(overlap))
         later = 0.5 * (interval - 1.0) * decode_s + wait + grouped * own
-        if cycle is None:
+        if cycle is None and not balanced:   # (balanced releases are priced below)
             # a request decodes through the train's prompt steps but its own and those
             # it waited through: the prompt share of its n̄ − 1 steps
             window = max(n - 1.0, 1.0)
