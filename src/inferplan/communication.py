@@ -455,7 +455,7 @@ class _PlanKey(CacheKey):
         self._hash = hash(self.key)
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=4096)
 def _tensor_parallel_part(key: _PlanKey) -> dict[str, Any]:
     """The tp group's part of a plan (`full=False` key): its candidate layouts (the named
     one, or every feasible one under auto) as linear plans (`layout_plans`, each shared
@@ -488,7 +488,10 @@ _NO_LAYOUTS: dict[str, Any] = dict(
     concurrent=np.zeros(0, dtype=bool), transfer_table=TransferTable.of(()))
 
 
-@lru_cache(maxsize=2048)
+# Bounds that hold a fleet search's distinct keys (benchmarks/bench_search.py's 139,968
+# deployments have 7,476 plans, 1,116 tp parts, 4,359 linear plans), so a search walking
+# them in order does not evict what the next search in the process needs.
+@lru_cache(maxsize=16384)
 def _communication_plan(key: _PlanKey) -> CommunicationPlan:
     dep, eff = key.deployment, key.link_efficiency
     model, layout = dep.model, dep.layout

@@ -70,7 +70,7 @@ def _feasible(key: _LayoutsKey) -> tuple[str, ...]:
     return feasible_layouts(key.deployment)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=16384)   # a fleet search's linear plans (communication._communication_plan)
 def _linear(key: _LinearKey) -> LinearPlan:
     """`linear_plan` of the key's deployment, layout and link efficiency."""
     return linear_plan(key.deployment, key.layout, key.link_efficiency)
