@@ -257,3 +257,21 @@ def test_cli_disagg_bad_space_is_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["disagg", str(path)])
     assert result.exit_code != 0
     assert "disaggregated.kv_link" in str(result.output) + str(result.exception)
+
+
+@pytest.mark.parametrize("field,value", [("length_ratio", 0.8), ("prefix_hit_rate", 0.5),
+                                         ("requests", 100)])
+def test_disagg_refuses_what_its_pools_do_not_price(capsys: pytest.CaptureFixture[str],
+                                                    tmp_path: Path, field: str,
+                                                    value: float) -> None:
+    """The pools are priced at fixed lengths without a prefix cache; a space that sets how
+    a closed loop draws its requests would reach the co-located side only: one line."""
+    from tests.conftest import one_line_error
+    raw = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "chips": 8,
+           "parallelism": {"tp": [1, 2]},
+           "workload": {"input_len": 1024, "output_len": 128, "concurrency": [8, 16],
+                        field: value}}
+    path = tmp_path / "space.json"
+    path.write_text(json.dumps(raw))
+    line = one_line_error(capsys, "disagg", str(path))
+    assert f"workload.{field}" in line and "inferplan search" in line

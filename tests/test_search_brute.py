@@ -284,3 +284,39 @@ def test_the_engine_changes_the_answer() -> None:
         assert (vllm.ttft_s, vllm.tpot_s) != pytest.approx((sglang.ttft_s, sglang.tpot_s),
                                                            rel=1e-3), (tp, c)
     assert result.varied_axes >= {"engine", "tp"}
+
+
+@pytest.mark.parametrize("mode", ["concurrency", "batch"])
+def test_how_the_benchmark_draws_lengths_reaches_every_point(mode: str) -> None:
+    """A space's `length_ratio`, `prefix_hit_rate` and `requests` apply to every point, go
+    into the point's scenario, and the point's numbers are that scenario's estimate; spread
+    lengths change the answer of fixed ones (a closed loop's groups dissolve)."""
+    shapes = {"concurrency": [8, 32]} if mode == "concurrency" else {"batch": [8, 32]}
+    drawn = {"length_ratio": 0.8, "prefix_hit_rate": 0.5, "requests": 200}
+    raw: dict[str, Any] = {
+        "model": "qwen3-32b", "hardware": "h100-sxm", "chips": 8, "engine": "vllm",
+        "parallelism": {"tp": [2, 4, 8], "dp": "auto"},
+        "workload": {"input_len": 1024, "output_len": 256, **shapes, **drawn}}
+    result = run_search(parse_space(raw), catalog_model, catalog_chip)
+    assert result.evaluated == 6
+    for i in range(result.point_group.size):
+        s = result.scenario(i)
+        assert {k: s["workload"][k] for k in drawn} == drawn
+        dep, wl = build_deployment(parse_scenario(s), catalog_model, catalog_chip)
+        est = estimate(dep, wl)
+        assert result.cols.tpot_s[i] == pytest.approx(est.tpot_s, rel=REL)
+        assert result.cols.ttft_s[i] == pytest.approx(est.ttft_s, rel=REL)
+    fixed = run_search(parse_space({**raw, "workload": {**raw["workload"], "length_ratio": 1.0,
+                                                       "prefix_hit_rate": 0.0}}),
+                       catalog_model, catalog_chip)
+    assert "length_ratio" not in fixed.scenario(0)["workload"]
+    assert not np.allclose(fixed.cols.ttft_s, result.cols.ttft_s)
+
+
+def test_a_bad_length_field_in_a_space_is_one_line() -> None:
+    raw = {"model": "qwen3-32b", "hardware": "h100-sxm", "chips": 8,
+           "workload": {"input_len": 1024, "output_len": 256, "concurrency": 8,
+                        "length_ratio": 1.5}}
+    with pytest.raises(InferplanError) as err:
+        parse_space(raw)
+    assert "space.workload.length_ratio" in str(err.value)

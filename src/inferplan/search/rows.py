@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from inferplan.deployment import Deployment, Workload
 from inferplan.efficiency import missing_rates
+from inferplan.lengths import prompt_work
 from inferplan.memory import memory_breakdown
 from inferplan.rows import DeploymentRows
 from inferplan.search.decode_mean import decode_contexts, full_grid
@@ -149,7 +150,11 @@ def _static_latencies(rows: DeploymentRows, member: npt.NDArray[np.intp], B: Flo
     under), and one decode call over every workload's decode contexts side by side,
     meaned per workload (0 with no decode step); at most `ROW_CELLS` decode cells a
     call."""
-    S = np.asarray([float(w.input_len) for w in workloads])
+    # each prompt's computed and prefix-cached tokens (`lengths.prompt_work`), as
+    # `serving.static_batch` prices them
+    work = [prompt_work(w.input_len, w.prefix_hit_rate) for w in workloads]
+    S = np.asarray([float(computed) for computed, _ in work])
+    H = np.asarray([float(cached) for _, cached in work])
     contexts = [decode_contexts(w.input_len, w.output_len) for w in workloads]
     ends = np.cumsum([c.size for c in contexts])
     cached = np.concatenate(contexts)[None, :]
@@ -159,8 +164,8 @@ def _static_latencies(rows: DeploymentRows, member: npt.NDArray[np.intp], B: Flo
     for lo in range(0, B.size, per_call):
         at = slice(lo, lo + per_call)
         part, b = rows.take(member[at][:, None]), B[at][:, None]
-        ttft[at] = np.asarray(step_cost(part, prefill_label, b, S[None, :], 0.0).latency_s,
-                              dtype=np.float64)
+        ttft[at] = np.asarray(step_cost(part, prefill_label, b, S[None, :], H[None, :]
+                                        ).latency_s, dtype=np.float64)
         if cached.size == 0:
             continue
         decode = np.asarray(step_cost(part, "decode", b, 1.0, cached).latency_s,

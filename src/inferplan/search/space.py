@@ -152,11 +152,19 @@ class DtypesSpace(_Strict):
 
 
 class WorkloadSpace(_Strict):
+    """The space's request shapes (lists or ranges) and, for every point alike, how a
+    closed-loop benchmark draws them: `length_ratio` (lengths uniform in [ratio·L, L],
+    vLLM's --random-range-ratio; 1: fixed), `prefix_hit_rate` and `requests` (as in a
+    scenario's `workload`)."""
+
     input_len: list[int]
     output_len: list[int]
     batch: list[int | str] | None = None
     concurrency: list[int] | None = None
     prefill_chunk_tokens: int | None = Field(default=None, ge=1)
+    length_ratio: float = Field(default=1.0, gt=0, le=1)
+    prefix_hit_rate: float = Field(default=0.0, ge=0, lt=1)
+    requests: int | None = Field(default=None, ge=1)
 
     @field_validator("input_len", "output_len", "concurrency", mode="before")
     @classmethod

@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from inferplan.deployment import Deployment, Workload
 from inferplan.engines import EngineProfile
+from inferplan.lengths import prompt_work
 from inferplan.search.decode_mean import (
     DIRECT_CELLS,
     DecodeCells,
@@ -46,7 +47,8 @@ def static_prefill_s(deployment: Deployment, workload: Workload,
     0.39 s FLOPs at peak (A31's 0.98 s at 40% MFU) and 0.09 s exposed ICI time.
     """
     B = np.asarray(batches, dtype=np.float64)
-    return np.asarray(step_cost(deployment, "prefill", B, workload.input_len, 0).latency_s,
+    computed, cached = prompt_work(workload.input_len, workload.prefix_hit_rate)
+    return np.asarray(step_cost(deployment, "prefill", B, computed, cached).latency_s,
                       dtype=np.float64)
 
 
@@ -73,7 +75,8 @@ def phase_label_is_inert(deployment: Deployment) -> bool:
 
 def static_batch_latencies(deployment: Deployment, workload: Workload,
                            batches: npt.ArrayLike) -> Latencies:
-    """Static batching over a batch array: TTFT = prefill(B, S, 0); TPOT = mean decode
+    """Static batching over a batch array: TTFT = prefill(B, S·(1 − h), S·h) (h the prefix
+    hit rate, `lengths.prompt_work`); TPOT = mean decode
     step over contexts S..S+n−2; e2e = TTFT + (n − 1)·TPOT (`serving.static_batch`).
     The prefill and the decode cells go through one `step_cost` call when the phase label
     does not change the cost (`phase_label_is_inert`).
@@ -85,10 +88,12 @@ def static_batch_latencies(deployment: Deployment, workload: Workload,
     cells = decode_cells(S, n, B)
     if cells.batch.size and phase_label_is_inert(deployment):
         k = B.size
+        computed, cached = prompt_work(S, workload.prefix_hit_rate)
         latency = np.asarray(step_cost(
             deployment, "decode", np.concatenate([B, cells.batch]),
-            np.concatenate([np.full(k, float(S)), np.ones(cells.batch.size)]),
-            np.concatenate([np.zeros(k), cells.cached_tokens])).latency_s, dtype=np.float64)
+            np.concatenate([np.full(k, float(computed)), np.ones(cells.batch.size)]),
+            np.concatenate([np.full(k, float(cached)), cells.cached_tokens])).latency_s,
+            dtype=np.float64)
         ttft, tpot = latency[:k], cells.mean_s(deployment, latency[k:])
     else:
         ttft = static_prefill_s(deployment, workload, B)
@@ -137,26 +142,28 @@ def _latencies_together(deployment: Deployment,
     call: shapes of 3 and 5 batches, 2 decode steps each → one call of 3·3 + 5·3 = 24
     cells."""
     inert = phase_label_is_inert(deployment)
-    prefill: list[tuple[int, FloatArray, float]] = []     # (shape, B, S) priced 'prefill'
+    # (shape, B, computed and cached prompt tokens) priced 'prefill'
+    prefill: list[tuple[int, FloatArray, float, float]] = []
     decode: list[tuple[int, FloatArray, FloatArray, FloatArray]] = []   # (shape, B, q, kv)
     for j, (workload, _) in enumerate(shapes):
         cells = cells_of[j]
-        B, S = cells.batches, workload.input_len
+        B = cells.batches
+        S, H = prompt_work(workload.input_len, workload.prefix_hit_rate)
         if cells.batch.size and inert:
             k = B.size
             decode.append((j, np.concatenate([B, cells.batch]),
                            np.concatenate([np.full(k, float(S)), np.ones(cells.batch.size)]),
-                           np.concatenate([np.zeros(k), cells.cached_tokens])))
+                           np.concatenate([np.full(k, float(H)), cells.cached_tokens])))
         else:
-            prefill.append((j, B, float(S)))
+            prefill.append((j, B, float(S), float(H)))
             if cells.batch.size:
                 decode.append((j, cells.batch, np.ones(cells.batch.size), cells.cached_tokens))
     ttft: dict[int, FloatArray] = {}
     decode_s: dict[int, FloatArray] = {}
     if prefill:
         latency = _joint_latency(deployment, "prefill", [
-            (B, np.full(B.size, S), np.zeros(B.size)) for _, B, S in prefill])
-        for (j, _, _), lat in zip(prefill, latency, strict=True):
+            (B, np.full(B.size, S), np.full(B.size, H)) for _, B, S, H in prefill])
+        for (j, _, _, _), lat in zip(prefill, latency, strict=True):
             ttft[j] = lat
     if decode:
         latency = _joint_latency(deployment, "decode", [(B, q, kv) for _, B, q, kv in decode])
