@@ -153,6 +153,38 @@ def test_capacity_bisection_brackets_the_limits() -> None:
     assert loose.rate >= tight.rate
 
 
+def test_capacity_replays_a_lengths_file(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """With a `trace`, each capacity run sends the file's rows (in order, wrapping) at
+    Poisson arrivals of the rate under test, and the starting closed loop reads their
+    means; long prompts in the file lower the capacity of the same scenario."""
+    import json
+
+    from inferplan.sim.capacity import capacity, file_arrivals
+    from inferplan.sim.requests import Requests
+    rows = Requests(np.asarray([100, 4000, 300]), np.asarray([10, 20, 30]))
+    sent = file_arrivals(rows, 2.0, 5, seed=0)
+    assert sent.input_tokens.tolist() == [100, 4000, 300, 100, 4000]
+    assert sent.arrival_s is not None and np.all(np.diff(sent.arrival_s) > 0)
+    dep, wl = open_loop(1.0)
+    short = capacity(dep, wl, 2.0, 0.05, lengths=Requests(np.full(4, 256), np.full(4, 64)))
+    long = capacity(dep, wl, 2.0, 0.05, lengths=Requests(np.full(4, 4096), np.full(4, 64)))
+    assert long.rate < short.rate
+    lengths = tmp_path / "lengths.csv"
+    lengths.write_text("timestamp,input_tokens,output_tokens\n0,4096,64\n1,4096,64\n")
+    path = tmp_path / "cap.yaml"
+    path.write_text("model: qwen3-32b\nhardware: h100-sxm\nchips: 1\nengine: vllm\n"
+                    "workload: {input_len: 256, output_len: 64, trace: lengths.csv}\n")
+    code, out, _ = cli(capsys, "capacity", str(path), "--ttft-p90", "2", "--tpot-p90",
+                       "0.05", "--json")
+    assert code == 0
+    one, workload = make(model="qwen3-32b", hardware="h100-sxm", chips=1, engine="vllm",
+                         workload={"input_len": 256, "output_len": 64, "rate": 1.0})
+    same = capacity(one, workload, 2.0, 0.05,
+                    lengths=Requests(np.asarray([4096, 4096]), np.asarray([64, 64])))
+    assert json.loads(out)["requests_per_s"] == pytest.approx(same.rate, rel=1e-12)
+
+
 def test_estimate_refuses_a_rate_and_capacity_refuses_bad_limits(
         tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from inferplan.deployment import Deployment, Workload
 from inferplan.serving import admitted_sequences, closed_loop
 from inferplan.sim.loop import simulate_replica
 from inferplan.sim.metrics import SimSummary, summarise_run
+from inferplan.sim.requests import OPEN_LOOP_REQUESTS, Requests, arrival_times
 from inferplan.units import InferplanError
 
 
@@ -36,25 +39,43 @@ def passes(summary: SimSummary, ttft_limit_s: float, tpot_limit_s: float) -> boo
     return summary.ttft_s.p90 <= ttft_limit_s and summary.tpot_s.p90 <= tpot_limit_s
 
 
+def file_arrivals(rows: Requests, rate: float, count: int, seed: int) -> Requests:
+    """`count` requests with a lengths file's rows (in the file's order, wrapping around)
+    sent at `rate` per second, Poisson (`requests.arrival_times`, seeded): how a capacity
+    search replays a lengths file. A file of 3 rows, 5 requests: rows 0, 1, 2, 0, 1."""
+    index = np.arange(count) % rows.count
+    return Requests(rows.input_tokens[index], rows.output_tokens[index],
+                    arrival_times(rate, count, "poisson", 1.0, np.random.default_rng(seed)))
+
+
 def capacity(deployment: Deployment, workload: Workload, ttft_limit_s: float,
-             tpot_limit_s: float, seed: int = 0, tolerance: float = 0.02) -> CapacityResult:
+             tpot_limit_s: float, seed: int = 0, tolerance: float = 0.02,
+             lengths: Requests | None = None) -> CapacityResult:
     """Bisection on Poisson rates: start from the saturated closed loop's request rate
     (the most the replica can complete; doubled while it still passes), halve the
     bracket until it is within `tolerance` (relative). Each rate runs the workload's
-    `requests` (default 1000) with the same seed."""
+    `requests` (default 1000) with the same seed; their lengths as the workload draws
+    them, or a lengths file's rows (`lengths`: the workload's `trace`, `file_arrivals`),
+    whose means then price the starting closed loop."""
     for name, value in (("--ttft-p90", ttft_limit_s), ("--tpot-p90", tpot_limit_s)):
         if not value > 0:
             raise InferplanError(name, value, "a positive number of seconds")
     base = replace(workload, batch=None, concurrency=None, arrival="poisson")
+    if lengths is not None:
+        base = replace(base, file_mean_lengths=(float(lengths.input_tokens.mean()),
+                                                float(lengths.output_tokens.mean())))
     full = admitted_sequences(deployment, base)
     loop = closed_loop(deployment, replace(base, concurrency=full), full)
     high = full / float(loop.e2e_latency_s)
+    count = int(workload.requests or OPEN_LOOP_REQUESTS)
     runs = 0
 
     def run(rate: float) -> SimSummary:
         nonlocal runs
         runs += 1
-        return summarise_run(simulate_replica(deployment, replace(base, rate=rate), None, seed))
+        sent = None if lengths is None else file_arrivals(lengths, rate, count, seed)
+        return summarise_run(simulate_replica(deployment, replace(base, rate=rate), None, seed,
+                                              requests=sent))
 
     good_rate, good = 0.0, None
     at_high = run(high)

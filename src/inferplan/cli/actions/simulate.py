@@ -74,7 +74,9 @@ def run_capacity(scenario: str, ttft_p90: float, tpot_p90: float, seed: int,
                  json_out: bool, calibration: str | None = None) -> None:
     check_seed(seed)
     deployment, workload = load_scenario(scenario, calibration=calibration)
-    result = capacity(deployment, workload, ttft_p90, tpot_p90, seed)
+    lengths = (load_trace(workload.trace, scenario_folder(scenario), timed=False)
+               if workload.trace is not None else None)
+    result = capacity(deployment, workload, ttft_p90, tpot_p90, seed, lengths=lengths)
     chips = deployment.layout.tp * deployment.layout.pp
     if json_out:
         print(to_json(result.to_dict(chips)))
