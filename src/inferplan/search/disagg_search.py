@@ -462,14 +462,11 @@ def run_disagg_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
         raise InferplanError("speculative", space.speculative.draft,
                              "disaggregated pools are searched with plain decoding; "
                              "search speculative decoding with `inferplan search`")
-    w = space.workload
-    for field, default in (("length_ratio", 1.0), ("prefix_hit_rate", 0.0),
-                           ("requests", None)):
-        if getattr(w, field) != default:
-            raise InferplanError(f"workload.{field}", getattr(w, field),
-                                 "the pools are priced at fixed lengths, without a prefix "
-                                 "cache or a closed loop's request count; leave it out or "
-                                 "search the co-located side with `inferplan search`")
+    for field, value in space.workload.drawn().items():
+        raise InferplanError(f"workload.{field}", value,
+                             "the pools are priced at fixed lengths, without a prefix "
+                             "cache or a closed loop's request count; leave it out or "
+                             "search the co-located side with `inferplan search`")
     start = time.perf_counter()
     groups = expand(space, resolve_model, resolve_chip, step_time)
     prefill = _distinct(prefill_candidates(space, groups), groups)

@@ -177,11 +177,7 @@ def _workloads(space: SpaceIn) -> Iterator[tuple[dict[str, Any], Workload, Mode,
         wl_dict: dict[str, Any] = {"input_len": input_len, "output_len": output_len}
         if w.prefill_chunk_tokens is not None:
             wl_dict["prefill_chunk_tokens"] = w.prefill_chunk_tokens
-        # how the benchmark draws the lengths: in the point's scenario only where given
-        for field, default in (("length_ratio", 1.0), ("prefix_hit_rate", 0.0),
-                               ("requests", None)):
-            if getattr(w, field) != default:
-                wl_dict[field] = getattr(w, field)
+        wl_dict.update(w.drawn())    # how the benchmark draws them, where the space says
         for mode, values in _workload_modes(space):
             workload = Workload(input_len=input_len, output_len=output_len,
                                 batch=None if mode == "concurrency" else 1,

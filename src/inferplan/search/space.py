@@ -166,6 +166,15 @@ class WorkloadSpace(_Strict):
     prefix_hit_rate: float = Field(default=0.0, ge=0, lt=1)
     requests: int | None = Field(default=None, ge=1)
 
+    def drawn(self) -> dict[str, Any]:
+        """How the benchmark draws the requests, where the space sets it (the fields of
+        `length_ratio`, `prefix_hit_rate` and `requests` that differ from their defaults):
+        what a point's scenario carries. `length_ratio: 0.8` alone: {"length_ratio": 0.8}."""
+        fields = type(self).model_fields
+        return {name: getattr(self, name) for name in ("length_ratio", "prefix_hit_rate",
+                                                      "requests")
+                if getattr(self, name) != fields[name].default}
+
     @field_validator("input_len", "output_len", "concurrency", mode="before")
     @classmethod
     def _ints(cls, v: object) -> list[Any] | None:

@@ -12,7 +12,12 @@ from inferplan.deployment import Deployment, Workload
 from inferplan.serving import admitted_sequences, closed_loop
 from inferplan.sim.loop import simulate_replica
 from inferplan.sim.metrics import SimSummary, summarise_run
-from inferplan.sim.requests import OPEN_LOOP_REQUESTS, Requests, arrival_times
+from inferplan.sim.requests import (
+    OPEN_LOOP_REQUESTS,
+    Requests,
+    arrival_times,
+    file_rows,
+)
 from inferplan.units import InferplanError
 
 
@@ -43,9 +48,8 @@ def file_arrivals(rows: Requests, rate: float, count: int, seed: int) -> Request
     """`count` requests with a lengths file's rows (in the file's order, wrapping around)
     sent at `rate` per second, Poisson (`requests.arrival_times`, seeded): how a capacity
     search replays a lengths file. A file of 3 rows, 5 requests: rows 0, 1, 2, 0, 1."""
-    index = np.arange(count) % rows.count
-    return Requests(rows.input_tokens[index], rows.output_tokens[index],
-                    arrival_times(rate, count, "poisson", 1.0, np.random.default_rng(seed)))
+    return replace(file_rows(rows, count), arrival_s=arrival_times(
+        rate, count, "poisson", 1.0, np.random.default_rng(seed)))
 
 
 def capacity(deployment: Deployment, workload: Workload, ttft_limit_s: float,

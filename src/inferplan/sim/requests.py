@@ -13,7 +13,7 @@ from inferplan.deployment import Workload
 from inferplan.lengths import IntArray, draw_requests, uniform_lengths
 
 __all__ = ["OPEN_LOOP_REQUESTS", "IntArray", "Requests", "arrival_times",
-           "closed_loop_requests", "file_requests", "open_loop_requests",
+           "closed_loop_requests", "file_requests", "file_rows", "open_loop_requests",
            "uniform_lengths", "with_file_lengths", "workload_lengths"]
 
 
@@ -60,7 +60,13 @@ def file_requests(rows: Requests, workload: Workload, concurrency: int,
     replica 1 rows 40–79, replica 2 rows 80–99 then 0–19). No send times: each
     completion sends the next."""
     count = max(int(workload.requests or rows.count), concurrency)
-    index = (replica * count + np.arange(count)) % rows.count
+    return file_rows(rows, count, replica * count)
+
+
+def file_rows(rows: Requests, count: int, start: int = 0) -> Requests:
+    """`count` of a lengths file's rows in the file's order from row `start`, wrapping
+    around, without send times. 3 rows, 5 from row 1: rows 1, 2, 0, 1, 2."""
+    index = (start + np.arange(count)) % rows.count
     return Requests(input_tokens=rows.input_tokens[index],
                     output_tokens=rows.output_tokens[index])
 
