@@ -35,7 +35,7 @@ from inferplan.parallel import Layout
 from inferplan.partitioning.linear import LinearPlan
 from inferplan.partitioning.volumes import as_tokens
 from inferplan.rows import DeploymentRows
-from inferplan.units import InferplanError, dtype_bytes
+from inferplan.units import InferplanError, activation_bytes, dtype_bytes
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -495,7 +495,7 @@ _NO_LAYOUTS: dict[str, Any] = dict(
 def _communication_plan(key: _PlanKey) -> CommunicationPlan:
     dep, eff = key.deployment, key.link_efficiency
     model, layout = dep.model, dep.layout
-    act = dtype_bytes(dep.dtypes.compute, "dtypes.compute")
+    act = activation_bytes(dep.dtypes.compute)
     cores = dep.chip.cores_per_chip
     tp_chips = max(1, layout.tp // cores)
     one = np.ones(())
@@ -505,7 +505,10 @@ def _communication_plan(key: _PlanKey) -> CommunicationPlan:
     share = expert_all_to_all_share(model, layout, dep.engine.scheduler.moe_exchange)
     if share > 0 and layout.ep // cores > 1:
         ep_group = place_group(dep.topology, max(1, layout.ep // cores))
-        a2a = all_to_all_time(ep_group, ep_all_to_all_bytes(model, one * share, act), eff)
+        # dispatch in the GEMM dtype, combine in 16 bits (DeepEP: "dispatch FP8, combine
+        # BF16"): the two calls' mean element size
+        element = (dtype_bytes(dep.dtypes.compute, "dtypes.compute") + act) / 2.0
+        a2a = all_to_all_time(ep_group, ep_all_to_all_bytes(model, one * share, element), eff)
         parts.update(ep_calls=model.num_moe_layers * 2, ep_per_token_s=float(a2a.bandwidth_s),
                      ep_latency_s=float(a2a.latency_s))
     if layout.pp > 1:

@@ -117,6 +117,19 @@ def dtype_bytes(dtype: str, field: str = "dtype") -> float:
         raise InferplanError(field, dtype, f"allowed: {', '.join(DTYPES)}") from None
 
 
+def activation_bytes(compute_dtype: str, field: str = "dtypes.compute") -> float:
+    """Bytes per element of the activations a layer hands on (its residual stream, GEMM
+    outputs, the tensor-parallel all-reduces and pipeline sends): 16-bit for a GEMM dtype
+    below 16 bits, else the compute dtype's own. An fp8, int8 or fp4 GEMM quantises its
+    input and writes bf16 (cuBLASLt/CUTLASS scaled matmuls with a bf16 D; vLLM's
+    `apply_fp8_linear` and TensorRT-LLM's fp8/nvfp4 linears return the layer's dtype),
+    and the engines all-reduce that bf16 output (vLLM custom all-reduce, TensorRT-LLM
+    AllReduce on bf16 before any fused re-quantisation); How To Scale Your Model's int8
+    serving likewise sends [B, D] bf16 (seed_cases.md, "2 all-reduces of [B,D] bf16").
+    fp8: 2.0; fp32: 4.0."""
+    return max(dtype_bytes(compute_dtype, field), 2.0)
+
+
 def format_bytes(n_bytes: float) -> str:
     """Decimal units with three significant digits: 163840 -> '164 kB'."""
     for unit, scale in (("TB", TB), ("GB", GB), ("MB", MB), ("kB", KB)):

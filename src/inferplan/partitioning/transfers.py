@@ -14,7 +14,7 @@ from inferplan.collectives import place_group
 from inferplan.deployment import Deployment
 from inferplan.partitioning.plan import Split, Transfer, model_parallel_chips
 from inferplan.partitioning.volumes import FloatArray, attention_all_to_all_bytes
-from inferplan.units import dtype_bytes
+from inferplan.units import activation_bytes, dtype_bytes
 
 
 def ws1d_transfers(dep: Deployment, name: str, T: FloatArray) -> tuple[Transfer, ...]:
@@ -22,7 +22,7 @@ def ws1d_transfers(dep: Deployment, name: str, T: FloatArray) -> tuple[Transfer,
     T·E input and reduce-scatter(xyz) of the T·E output (the same time). Plus the
     batch-sharded attention all-to-alls exactly as `cost.communication_time_s` has them."""
     model, layout = dep.model, dep.layout
-    act = dtype_bytes(dep.dtypes.compute, "dtypes.compute")
+    act = activation_bytes(dep.dtypes.compute)
     group = place_group(dep.topology, model_parallel_chips(dep))
     blocks = 1 if model.parallel_block else 2
     hidden = np.asarray(T * model.hidden_size * act, dtype=np.float64)
@@ -56,7 +56,7 @@ def dp_attention_transfers(dep: Deployment, T: FloatArray) -> tuple[Transfer, ..
     the dense MLP and shared experts on their own tokens and the experts' all-to-alls
     (`communication.expert_all_to_all_share`) carry the routed ones."""
     model, layout = dep.model, dep.layout
-    act = dtype_bytes(dep.dtypes.compute, "dtypes.compute")
+    act = activation_bytes(dep.dtypes.compute)
     group = place_group(dep.topology, model_parallel_chips(dep))
     hidden = np.asarray(T * model.hidden_size * act, dtype=np.float64)
     out = []
@@ -87,7 +87,7 @@ def ws2d_transfers(dep: Deployment, split: Split, T: FloatArray) -> tuple[Transf
     einsum (AG x with RS yz).
     """
     model, layout = dep.model, dep.layout
-    act = dtype_bytes(dep.dtypes.compute, "dtypes.compute")
+    act = activation_bytes(dep.dtypes.compute)
     n, X = split.n, split.x
     YZ = n // X
     E, F, N, K, H = (model.hidden_size, model.intermediate_size, model.num_heads,
@@ -142,7 +142,7 @@ def wg_transfers(dep: Deployment, split: Split, gathered: str,
     weights only. Stages per block: the weight gather with the input gather, then the
     output reduce-scatter (the attention all-to-alls between, in the attention block)."""
     model, layout = dep.model, dep.layout
-    act = dtype_bytes(dep.dtypes.compute, "dtypes.compute")
+    act = activation_bytes(dep.dtypes.compute)
     wb = dtype_bytes(dep.dtypes.weights, "dtypes.weights")
     n = split.n
     N = split.size(gathered)
