@@ -241,11 +241,13 @@ def test_a_deployment_validates_on_construction() -> None:
 
 def test_routed_experts_compute_at_the_fused_moe_rate() -> None:
     """MiniMax-M2.5 fp8 on 4 B200s under vLLM: a 8192-token prefill's matmul compute is
-    the dense GEMMs at the GEMM rate plus the routed experts at F·n/(n + n_half), n =
-    1536/4 (the per-op tables' fit), slower than the GEMM rate would price them."""
+    the dense GEMMs at the GEMM rate times their shape factor plus the routed experts at
+    F·n/(n + n_half), n = 1536/4 (the per-op tables' fits), slower than the GEMM rate
+    would price them."""
     from inferplan.cost import (
         attention_flops,
         expert_flops_rate,
+        layer_gemm_share,
         matmul_params_per_token,
         routed_params_per_token,
     )
@@ -264,7 +266,8 @@ def test_routed_experts_compute_at_the_fused_moe_rate() -> None:
     total = 2 * T * matmul_params_per_token(dep.model, dep.layout)
     cost = step_cost(dep, "prefill", 1, T, 0)
     head = 2 * 1 * dep.model.vocab_size * dep.model.hidden_size / 4   # one logit row
-    expected = (total + head - routed) / eff.matmul_flops_per_s + routed / rate
+    expected = (total + head - routed) / (eff.matmul_flops_per_s * layer_gemm_share(dep)) \
+        + routed / rate
     attention = float(attention_flops(dep.model, dep.layout, 1.0, T, 0.0)) \
         / eff.attention_flops_per_s
     # compute-bound at 8192 tokens: the compute term is the matmuls' plus attention's

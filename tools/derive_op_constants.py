@@ -408,6 +408,45 @@ def gemm_mid_m(df: pd.DataFrame, dtype: str, peak: float, hbm: float) -> dict[st
     return {"roofline_frac": float(eff.median()), "compute_frac": float((t_c / d.t).median()), "n": len(d)}
 
 
+SHAPE_MIN_M = 2048          # compute-bound rows for the shape fit
+SHAPE_NK = (1024, 16384)    # N and K of tensor-parallel shards of 7B-400B models
+SHAPE_GRID = np.geomspace(8.0, 32768.0, 97)
+
+
+def gemm_shape(df: pd.DataFrame, dtype: str, peak: float) -> dict[str, Any] | None:
+    """Compute fraction by the GEMM's width and depth: eff = F * N/(N + n_half) * K/(K + k_half).
+
+    n_half is a cost per element of the M x K input (activation quantisation and loading,
+    whatever N), in columns of output; k_half a cost per element of the M x N output (the
+    epilogue: scales, bf16 write, whatever K), in steps of the K loop. Rows: M >= 2048,
+    N and K in [1024, 16384]. Fit in log: (n_half, k_half) on a log grid, F the geometric
+    mean of eff / shape; rms of the log residual beside that of one constant (the median).
+    None where the fit is not physical: F above 1 (the asymptote beyond the dense peak) or
+    a half width at the grid's edge.
+    """
+    d = df[(df.gemm_dtype == dtype) & (df.m >= SHAPE_MIN_M) & df.n.between(*SHAPE_NK) & df.k.between(*SHAPE_NK)]
+    if len(d) < 20:
+        return None
+    N = d.n.to_numpy(dtype=float)
+    K = d.k.to_numpy(dtype=float)
+    log_eff = np.log(2.0 * d.m.to_numpy(dtype=float) * N * K / d.t.to_numpy() / peak)
+    best = None
+    for nh in SHAPE_GRID:
+        fn = np.log(N / (N + nh))
+        for kh in SHAPE_GRID:
+            shape = fn + np.log(K / (K + kh))
+            log_f = float(np.mean(log_eff - shape))
+            rms = float(np.sqrt(np.mean((log_eff - shape - log_f) ** 2)))
+            if best is None or rms < best[0]:
+                best = (rms, float(nh), float(kh), float(np.exp(log_f)))
+    assert best is not None
+    rms, nh, kh, f = best
+    if f > 1.0 or max(nh, kh) >= SHAPE_GRID[-1]:
+        return None         # the asymptote above peak, or a width at the grid's edge: no fit
+    const = float(np.sqrt(np.mean((log_eff - np.median(log_eff)) ** 2)))
+    return {"compute_frac": f, "n_half": nh, "k_half": kh, "rms_log": rms, "rms_log_const": const, "n": len(d)}
+
+
 # --------------------------------------------------------------------------------------
 # Attention
 # --------------------------------------------------------------------------------------
@@ -702,18 +741,22 @@ def derive_chip(wheel_dir: Path, engine: str, chip: Chip) -> tuple[dict[str, Any
     if gemm_path is not None:
         det["versions"]["gemm"] = table_version(gemm_path)
         g = load_gemm(gemm_path)
-        fixed, mem, comp, gdet = {}, {}, {}, {}
+        fixed, mem, comp, gdet, widths = {}, {}, {}, {}, {}
         for dt, (key, _, peak_key) in GEMM_DTYPES.items():
             if dt not in set(g.gemm_dtype) or peak_key not in chip.peak_flops:
                 continue
             sm = gemm_small_m(g, dt, chip.hbm_bytes_per_s)
             lm = gemm_large_m(g, dt, chip.peak_flops[peak_key])
             mm = gemm_mid_m(g, dt, chip.peak_flops[peak_key], chip.hbm_bytes_per_s)
-            gdet[key] = {"small_m": sm, "large_m": lm, "mid_m": mm}
+            sh = gemm_shape(g, dt, chip.peak_flops[peak_key])
+            gdet[key] = {"small_m": sm, "large_m": lm, "mid_m": mm, "shape": sh}
             if sm and not sm["flat"]:
                 fixed[key] = sig(sm["fixed_s"])
                 mem[key] = sig(sm["mem_frac"], 2)
-            if lm:
+            if sh:
+                comp[key] = sig(sh["compute_frac"], 2)
+                widths[key] = {"n": sig(sh["n_half"]), "k": sig(sh["k_half"])}
+            elif lm:
                 comp[key] = sig(lm["compute_frac"], 2)
         det["gemm"] = gdet
         ks = pd.read_parquet(gemm_path).groupby("gemm_dtype").kernel_source.unique()
@@ -752,6 +795,26 @@ def derive_chip(wheel_dir: Path, engine: str, chip: Chip) -> tuple[dict[str, Any
                 f"{rel(gemm_path, wheel_dir)}; median of 2MNK/t / dense peak ({chip.hw_source}: "
                 f"{', '.join(f'{k} {v:.4g}' for k, v in chip.peak_flops.items())} FLOP/s) over M in 4096/8192/16384, "
                 f"N and K in [7168, 16384]; range {rng}"
+            )
+        if widths:
+            shapes = {k: v["shape"] for k, v in gdet.items() if v["shape"]}
+            fitq = "; ".join(
+                f"{k}: F {v['compute_frac']:.2f}, n_half {v['n_half']:.0f}, k_half {v['k_half']:.0f}, rms log "
+                f"{v['rms_log']:.3f} (one constant: {v['rms_log_const']:.3f}), n={v['n']}"
+                for k, v in shapes.items()
+            )
+            ymap["gemm_half_width"] = widths
+            src["gemm_compute_fraction"] = (
+                f"{rel(gemm_path, wheel_dir)}; the asymptote F of eff = 2MNK/t / dense peak = F N/(N+n_half) "
+                f"K/(K+k_half) ({chip.hw_source}: "
+                f"{', '.join(f'{k} {v:.4g}' for k, v in chip.peak_flops.items())} FLOP/s), fitted in log over M >= "
+                f"{SHAPE_MIN_M}, N and K in [{SHAPE_NK[0]}, {SHAPE_NK[1]}] (dtypes without the fit: the median over "
+                f"M in 4096/8192/16384, N and K in [7168, 16384]); {fitq}"
+            )
+            src["gemm_half_width"] = (
+                "same fit as gemm_compute_fraction: n_half, a cost per element of the M x K input (activation "
+                "quantisation and loading, whatever N) in columns of output; k_half, a cost per element of the "
+                "M x N output (the epilogue: scales and the bf16 write, whatever K) in steps of the K loop"
             )
 
     # ---- attention

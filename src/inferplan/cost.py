@@ -209,6 +209,99 @@ def gemms_per_layer(model: ModelSpec, moe_layer: bool, fused_moe: bool = False) 
     return attention + 2
 
 
+def gemm_shapes(model: ModelSpec, layout: Layout) -> tuple[tuple[float, float, float], ...]:
+    """(N, K, count) of the GEMMs one device runs for a token over all layers, routed
+    experts and the LM head aside: each layer's attention projections (GQA: QKV of width
+    H·hd/tp + 2·KV·hd/shards and O; MLA: the q and kv down- and up-projections and O; a
+    linear or sparse layer's other weights as one D-deep GEMM), weighted by 1/A under A
+    data-parallel attention ranks (a device multiplies its rank's tokens), then the FFN's
+    gate-up and down (an MoE layer: its shared experts and the router).
+
+    Qwen3-32B at tp 8: QKV (1280, 5120), O (5120, 1024), gate-up (6400, 5120), down
+    (5120, 3200), each 64 times.
+    """
+    return _gemm_shapes(model, layout)
+
+
+@lru_cache(maxsize=1024)
+def _gemm_shapes(model: ModelSpec, layout: Layout) -> tuple[tuple[float, float, float], ...]:
+    D, atp, A = float(model.hidden_size), layout.attention_tp, layout.attention_dp
+    out: list[tuple[float, float, float]] = []
+    for kind, moe_layer, count in model.block_groups:
+        c = count / A
+        if model.mla is not None and kind in ("full", "sliding", "sparse"):
+            m, H = model.mla, model.num_heads
+            q_in = float(m.q_lora_rank or model.hidden_size)
+            if m.q_lora_rank:
+                out.append((float(m.q_lora_rank), D, c))
+            out += [(float(m.kv_lora_rank + m.qk_rope_head_dim), D, c),
+                    (H * (m.qk_nope_head_dim + m.qk_rope_head_dim) / atp, q_in, c),
+                    (H * (m.qk_nope_head_dim + m.v_head_dim) / atp, float(m.kv_lora_rank), c),
+                    (D, H * m.v_head_dim / atp, c)]
+            if kind == "sparse":
+                extra = model.layer_attention_params("sparse") - model.attention_params_per_layer
+                out.append((max(extra / D, 1.0), D, c))
+        elif kind in ("full", "sliding"):
+            q = model.num_heads * model.head_dim / atp
+            kv = 2 * model.num_kv_heads * model.head_dim / layout.head_shards(model)
+            out += [(q + kv, D, c), (D, q, c)]
+        else:
+            params = attention_params_per_device(model, layout, kind)
+            out.append((max(params / D, 1.0), D, c))
+        gate = 2.0 if model.gated_mlp else 1.0
+        if moe_layer and model.moe is not None:
+            shared = model.moe.num_shared_experts * model.moe.shared_ffn / layout.tp
+            if shared:
+                out += [(2.0 * shared, D, float(count)), (D, shared, float(count))]
+            out.append((float(model.moe.num_experts), D, float(count)))
+        else:
+            width = model.intermediate_size / layout.tp
+            out += [(gate * width, D, float(count)), (D, width, float(count))]
+    return tuple(out)
+
+
+def gemm_shape_factor(model: ModelSpec, layout: Layout, n_half: float, k_half: float
+                      ) -> float:
+    """Share of the engine's GEMM compute fraction the layer GEMMs reach at their shapes:
+    Σ w / Σ (w / s), s = N/(N + n_half) · K/(K + k_half) per GEMM of `gemm_shapes`, w its
+    FLOPs a token (count · N · K); the time adds, so the rates combine harmonically. 1
+    without half widths.
+
+    Qwen3-32B at tp 8, TensorRT-LLM fp8 on H100 (n_half 2,230, k_half 609): 0.556, so
+    0.82 · 0.556 = 0.456 of the fp8 peak; at tp 1: 0.77.
+    """
+    if n_half <= 0 and k_half <= 0:
+        return 1.0
+    return _gemm_shape_factor(model, layout, n_half, k_half)
+
+
+@lru_cache(maxsize=4096)
+def _gemm_shape_factor(model: ModelSpec, layout: Layout, n_half: float, k_half: float
+                       ) -> float:
+    total = slow = 0.0
+    for N, K, count in gemm_shapes(model, layout):
+        w = count * N * K
+        total += w
+        slow += w / (N / (N + n_half) * K / (K + k_half))
+    return total / slow if slow > 0 else 1.0
+
+
+def layer_gemm_share(deployment: Deployment | DeploymentRows) -> float | FloatArray:
+    """`gemm_shape_factor` of the deployment's model and layout at its engine's half
+    widths (`Efficiency.gemm_n_half`, `gemm_k_half`); rows of deployments: each member's,
+    one per row. Qwen3-32B, TensorRT-LLM fp8 on 8 H100s: 0.556."""
+    if isinstance(deployment, DeploymentRows):
+        values = np.asarray(deployment.each(_member_gemm_share), dtype=np.float64)
+        return np.asarray(values[deployment.index], dtype=np.float64)
+    return _member_gemm_share(deployment)
+
+
+def _member_gemm_share(deployment: Deployment) -> float:
+    eff = efficiency_for(deployment)
+    return gemm_shape_factor(deployment.model, deployment.layout, float(eff.gemm_n_half),
+                             float(eff.gemm_k_half))
+
+
 def fixed_kernel_time_s(model: ModelSpec, eff: Efficiency, tokens: npt.ArrayLike,
                         tp: npt.ArrayLike = 1) -> FloatArray:
     """Per-kernel costs beyond the rooflines of one step, over all layers: each GEMM's
@@ -666,13 +759,13 @@ def mixed_step_cost(deployment: Deployment | DeploymentRows, segments: list[Segm
     at_memory = kv_bytes / (eff.memory_bytes_per_s if eff.kv_bytes_per_s is None
                             else eff.kv_bytes_per_s)
     expert_rate = expert_flops_rate(model, layout, eff)
+    layer_rate = eff.matmul_flops_per_s * layer_gemm_share(dep)
     if expert_rate is None:
-        mm_compute = mm_flops / eff.matmul_flops_per_s
+        mm_compute = mm_flops / layer_rate
     else:
         # routed experts at the fused MoE op's rate, the rest at the GEMMs'
         expert_flops = 2.0 * tokens * routed_params_per_token(model, layout)
-        mm_compute = (mm_flops - expert_flops) / eff.matmul_flops_per_s \
-            + expert_flops / expert_rate
+        mm_compute = (mm_flops - expert_flops) / layer_rate + expert_flops / expert_rate
     weight_rate = (eff.memory_bytes_per_s if eff.weight_bytes_per_s is None
                    else eff.weight_bytes_per_s)
     if eff.expert_bytes_per_s is not None and model.moe is not None:

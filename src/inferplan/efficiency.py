@@ -49,6 +49,10 @@ class Efficiency:
     #: bytes/s of the attention kernels' KV reads (memory-bound kernels' rate when None)
     kv_bytes_per_s: float | None = None
     gemm_fixed_s: float = 0.0                 # per GEMM launch (small-M floor)
+    #: the layer GEMMs' widths at which the compute rate halves (`cost.gemm_shape_factor`;
+    #: 0: the matmul rate whatever the shape)
+    gemm_n_half: float = 0.0
+    gemm_k_half: float = 0.0
     #: a fused MoE layer's fixed cost (None: its two grouped GEMMs pay gemm_fixed_s each)
     moe_fixed_s: float | None = None
     #: bytes/s of the routed experts' weight streaming (None: the GEMMs' weight rate)
@@ -335,6 +339,7 @@ def _realistic_efficiency(key: _RatesKey) -> Efficiency:
                       if ops.attention_compute_fraction is not None
                       else matmul_rate_for(chip, att_dtype, ops, table) * share)
     graphs = engine.scheduler.cuda_graphs
+    widths = ops.gemm_half_width.get(compute, ops.gemm_half_width.get("default", {}))
     latency = ops.allreduce_latency_s.get(engine.scheduler.allreduce if graphs else "nccl", {})
     return Efficiency(
         matmul_flops_per_s=matmul_rate_for(chip, compute, ops, table) * share,
@@ -350,6 +355,8 @@ def _realistic_efficiency(key: _RatesKey) -> Efficiency:
         kv_bytes_per_s=(None if ops.attention_memory_fraction is None
                         else hbm * ops.attention_memory_fraction),
         gemm_fixed_s=_by_dtype(ops.gemm_fixed_s, deployment.dtypes.weights) or 0.0,
+        gemm_n_half=widths.get("n", 0.0),
+        gemm_k_half=widths.get("k", 0.0),
         moe_fixed_s=_by_dtype(ops.moe_fixed_s, deployment.dtypes.expert_weights),
         expert_bytes_per_s=(None if (frac := _by_dtype(ops.moe_memory_fraction,
                                                        deployment.dtypes.expert_weights)) is None

@@ -23,7 +23,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, ValidationError
 
 from inferplan.units import InferplanError, parse_bundled_yaml, unknown_name_error
 from inferplan.validation import first_error
@@ -126,6 +126,11 @@ class OpCosts(_Frozen):
     #: large-message efficiency per group size (above 1 where the switch reduces in place)
     link_efficiency_by_p: dict[int, float] = Field(default_factory=dict)
     gemm_compute_fraction: dict[str, float] = Field(default_factory=dict)
+    #: by GEMM dtype, {n: ..., k: ...}: the compute fraction at an N x K weight is
+    #: gemm_compute_fraction · N/(N + n) · K/(K + k) (`cost.gemm_shape_factor`); none
+    #: stated: the fraction whatever the shape
+    gemm_half_width: dict[str, dict[Literal["n", "k"], NonNegativeFloat]] = Field(
+        default_factory=dict)
     gemm_fraction_of_ceiling: dict[str, float] = Field(default_factory=dict)
     gemm_memory_fraction: dict[str, float] = Field(default_factory=dict)
     gemm_fixed_s: dict[str, float] = Field(default_factory=dict)

@@ -1,0 +1,108 @@
+"""The layer GEMMs' shapes and what they cost the compute rate; collectives' activation bytes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tests.conftest import make
+
+from inferplan.cost import gemm_shape_factor, gemm_shapes, layer_gemm_share, step_cost
+from inferplan.efficiency import efficiency_for
+from inferplan.models import catalog_model
+from inferplan.parallel import Layout
+from inferplan.rows import DeploymentRows
+from inferplan.units import InferplanError, activation_bytes
+
+
+def test_activation_bytes_are_16_bit_below_16_bits() -> None:
+    assert activation_bytes("fp8") == 2.0
+    assert activation_bytes("fp4") == 2.0
+    assert activation_bytes("int8") == 2.0
+    assert activation_bytes("bf16") == 2.0
+    assert activation_bytes("fp32") == 4.0
+    with pytest.raises(InferplanError):
+        activation_bytes("fp9")
+
+
+def test_fp8_gemms_all_reduce_bf16_activations() -> None:
+    """The tensor-parallel all-reduces of an fp8 deployment move what a bf16 one's do: the
+    GEMMs write bf16 whatever their input dtype."""
+    steps = []
+    for dtype in ("bf16", "fp8"):
+        dep, _ = make(model="qwen3-32b", hardware="h100-sxm", chips=8, engine="trtllm",
+                      parallelism={"tp": 8, "layout": "megatron"},
+                      dtypes={"weights": dtype, "kv": dtype, "compute": dtype})
+        steps.append(float(step_cost(dep, "prefill", 1, 2048, 0).communication_s))
+    assert steps[1] == pytest.approx(steps[0], rel=1e-12)
+
+
+def test_qwen3_32b_shapes_at_tp8() -> None:
+    model = catalog_model("qwen3-32b")
+    shapes = gemm_shapes(model, Layout(tp=8, layout="megatron"))
+    assert shapes == ((1280.0, 5120.0, 64.0), (5120.0, 1024.0, 64.0),
+                      (6400.0, 5120.0, 64.0), (5120.0, 3200.0, 64.0))
+
+
+def test_shape_factor_worked_number_and_limits() -> None:
+    model = catalog_model("qwen3-32b")
+    factors = [gemm_shape_factor(model, Layout(tp=tp, layout="megatron"), 2230.0, 609.0)
+               for tp in (1, 2, 4, 8)]
+    assert factors[-1] == pytest.approx(0.556, abs=5e-4)
+    assert factors == sorted(factors, reverse=True)       # narrower shards, lower rate
+    assert gemm_shape_factor(model, Layout(tp=8, layout="megatron"), 0.0, 0.0) == 1.0
+
+
+def test_every_kind_of_layer_has_shapes() -> None:
+    """MLA, sparse (DSA), linear attention and MoE layers give positive shapes."""
+    for name, tp in (("deepseek-r1", 8), ("glm-5", 8), ("qwen3.5-397b-a17b", 8),
+                     ("gpt-oss-120b", 4), ("minimax-m2.5", 4)):
+        model = catalog_model(name)
+        shapes = gemm_shapes(model, Layout(tp=tp, ep=tp, layout="megatron"))
+        assert shapes and all(n > 0 and k > 0 and c > 0 for n, k, c in shapes), name
+        assert 0.0 < gemm_shape_factor(model, Layout(tp=tp, ep=tp, layout="megatron"),
+                                       2000.0, 600.0) < 1.0
+
+
+def test_tensorrt_llm_fp8_prompt_compute_follows_the_shape(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """TensorRT-LLM on H100 states fp8 half widths (its per-op table): a prompt step's
+    matmul time at tp 8 is the full-rate one over the shape factor (attention, priced on
+    its own, keeps the ratio a little under 1/share)."""
+    import inferplan.cost as cost
+
+    dep, _ = make(model="qwen3-32b", hardware="h100-sxm", chips=8, engine="trtllm",
+                  parallelism={"tp": 8, "layout": "megatron"},
+                  dtypes={"weights": "fp8", "kv": "fp8", "compute": "fp8"})
+    eff = efficiency_for(dep)
+    assert eff.gemm_n_half > 1000 and eff.gemm_k_half > 100
+    share = layer_gemm_share(dep)
+    assert share == pytest.approx(
+        gemm_shape_factor(dep.model, dep.layout, eff.gemm_n_half, eff.gemm_k_half))
+    shaped = float(step_cost(dep, "prefill", 1, 2048, 0).compute_s)
+    monkeypatch.setattr(cost, "layer_gemm_share", lambda deployment: 1.0)
+    full = float(step_cost(dep, "prefill", 1, 2048, 0).compute_s)
+    assert 0.9 / share < shaped / full <= 1.0 / share + 1e-9
+
+
+def test_rows_take_each_members_share() -> None:
+    members = []
+    for tp in (2, 8):
+        dep, _ = make(model="qwen3-32b", hardware="h100-sxm", chips=tp, engine="trtllm",
+                      parallelism={"tp": tp, "layout": "megatron"},
+                      dtypes={"weights": "fp8", "kv": "fp8", "compute": "fp8"})
+        members.append(dep)
+    rows = DeploymentRows(tuple(members), np.array([[0], [1], [1]]))
+    got = np.asarray(layer_gemm_share(rows))
+    assert got.shape == (3, 1)
+    assert got[0, 0] == pytest.approx(layer_gemm_share(members[0]))
+    assert got[2, 0] == pytest.approx(layer_gemm_share(members[1]))
+    assert got[0, 0] > got[1, 0]
+
+
+def test_negative_half_width_is_refused() -> None:
+    from inferplan.engines import OpCosts
+
+    with pytest.raises(ValueError):
+        OpCosts(gemm_half_width={"fp8": {"n": -1.0, "k": 600.0}})
+    assert OpCosts(gemm_half_width={"fp8": {"n": 2230.0, "k": 609.0}}
+                   ).gemm_half_width["fp8"]["n"] == 2230.0
