@@ -106,3 +106,42 @@ def test_negative_half_width_is_refused() -> None:
         OpCosts(gemm_half_width={"fp8": {"n": -1.0, "k": 600.0}})
     assert OpCosts(gemm_half_width={"fp8": {"n": 2230.0, "k": 609.0}}
                    ).gemm_half_width["fp8"]["n"] == 2230.0
+
+
+def test_a_synchronous_vllm_step_waits_for_its_host_work() -> None:
+    """vLLM without async scheduling (0.13 and earlier) pays the step's host work, 1.0 ms
+    + 27 µs a running sequence; with it the work hides behind the previous step."""
+    from inferplan.cost import synchronous_host_s
+
+    common: dict[str, object] = dict(model="qwen3-32b", hardware="h100-sxm", chips=8,
+                                     parallelism={"tp": 8, "layout": "megatron"})
+    on, _ = make(engine="vllm", **common)
+    off, _ = make(engine={"name": "vllm", "overlap_scheduling": False}, **common)
+    assert float(synchronous_host_s(on, 8)) == 0.0
+    assert float(synchronous_host_s(off, 8)) == pytest.approx(1.0e-3 + 8 * 2.7e-5)
+    gap = float(step_cost(off, "decode", 8, 1, 1000).latency_s) \
+        - float(step_cost(on, "decode", 8, 1, 1000).latency_s)
+    assert gap == pytest.approx(1.216e-3, rel=1e-9)
+
+
+def test_a_draft_pass_pays_no_host_step() -> None:
+    from inferplan.cost import synchronous_host_s
+    from inferplan.speculative import draft_deployment
+
+    target, _ = make(model="llama-3.1-70b", hardware="h100-sxm", chips=8,
+                     parallelism={"tp": 8, "layout": "megatron"},
+                     engine={"name": "vllm", "overlap_scheduling": False})
+    draft = draft_deployment(target, catalog_model("llama-3.2-1b"))
+    assert float(synchronous_host_s(target, 4)) > 0.0
+    assert float(synchronous_host_s(draft, 4)) == 0.0
+
+
+def test_step_host_overrides_are_validated() -> None:
+    dep, _ = make(model="qwen3-32b", hardware="h100-sxm", chips=1,
+                  engine={"name": "sglang", "overlap_scheduling": False,
+                          "step_host_s": 2e-3})
+    assert dep.engine.scheduler.step_host_s == 2e-3
+    with pytest.raises(InferplanError) as err:
+        make(model="qwen3-32b", hardware="h100-sxm", chips=1,
+             engine={"name": "vllm", "step_host_s": -1.0})
+    assert "step_host_s" in str(err.value.field) + str(err.value)

@@ -32,7 +32,7 @@ from inferplan.communication import communication as communication
 from inferplan.communication import communication_time_s as communication_time_s
 from inferplan.communication import ep_all_to_all_bytes as ep_all_to_all_bytes
 from inferplan.communication import tensor_parallel_time_s as tensor_parallel_time_s
-from inferplan.deployment import Deployment
+from inferplan.deployment import Deployment, overlap_scheduling
 from inferplan.efficiency import Efficiency, efficiency_for
 from inferplan.memory import (
     activation_bytes_per_token,
@@ -687,6 +687,23 @@ def eager_host_s(model: ModelSpec, layout: Layout | LayoutRows, eff: Efficiency,
                       dtype=np.float64)
 
 
+def synchronous_host_s(deployment: Deployment | DeploymentRows, sequences: npt.ArrayLike
+                       ) -> FloatArray:
+    """Host time a step waits for outside its forward pass: (step_host_s +
+    step_host_per_sequence_s · sequences) where the engine does not compose the next step
+    while this one runs (`deployment.overlap_scheduling` false), else 0 (hidden).
+
+    vLLM 0.12 (no async scheduling), 8 running sequences: 1.0 ms + 8 · 27 µs = 1.216 ms;
+    vLLM 0.14 and later: 0.
+    """
+    first = deployment.members[0] if isinstance(deployment, DeploymentRows) else deployment
+    sched = first.engine.scheduler
+    if overlap_scheduling(first) or not (sched.step_host_s or sched.step_host_per_sequence_s):
+        return np.zeros(())
+    return np.asarray(sched.step_host_s + sched.step_host_per_sequence_s
+                      * np.asarray(sequences, dtype=np.float64), dtype=np.float64)
+
+
 def step_cost(deployment: Deployment | DeploymentRows, phase: str, batch: npt.ArrayLike,
               new_tokens: npt.ArrayLike, cached_tokens: npt.ArrayLike) -> StepCost:
     """Cost of one step of `batch` sequences adding `new_tokens` onto `cached_tokens`.
@@ -789,7 +806,8 @@ def mixed_step_cost(deployment: Deployment | DeploymentRows, segments: list[Segm
     comm_exposed = np.maximum(comm - per_pass, 0.0) if dep.efficiency == "ideal" else comm
     # on the tokens' shape (rows, not rows × contexts), broadcast where it is added
     overhead = (model.num_layers * eff.per_layer_overhead_s
-                + eff.per_step_overhead_s + fixed_kernel_time_s(model, eff, tokens, layout.tp)
+                + eff.per_step_overhead_s + synchronous_host_s(dep, sequences)
+                + fixed_kernel_time_s(model, eff, tokens, layout.tp)
                 + eager_host_s(model, layout, eff, eager_share(
                     eff, graph_batch_per_rank(graph_size, layout.attention_dp_ranks(model)),
                     prompt_chunks)))

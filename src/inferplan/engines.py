@@ -35,7 +35,7 @@ OVERRIDABLE = ("cuda_graphs", "allreduce", "max_num_batched_tokens", "max_num_se
                "chunked_prefill", "kv_admission", "cuda_graph_max_batch",
                "recv_interval_steps", "frontend_s", "adp_balance_timeout_steps",
                "adp_balance_batching_steps", "moe_exchange", "overlap_scheduling",
-               "overlap_speculative")
+               "overlap_speculative", "step_host_s", "step_host_per_sequence_s")
 
 
 class _Frozen(BaseModel):
@@ -105,6 +105,13 @@ class Scheduler(_Frozen):
     #: never (`none`: SGLang turns its overlap schedule off for speculative decoding);
     #: `deployment.overlap_scheduling` reads both
     overlap_speculative: Literal["any", "mtp", "none"] = "any"
+    #: host seconds of one engine step outside the forward pass (scheduling, input
+    #: preparation, sampling and output processing): step_host_s + step_host_per_sequence_s
+    #: · running sequences; a step waits for it where the engine does not overlap it
+    #: (`overlap_scheduling` false, `cost.synchronous_host_s`), else it hides behind the
+    #: previous step
+    step_host_s: float = Field(default=0.0, ge=0)
+    step_host_per_sequence_s: float = Field(default=0.0, ge=0)
     allreduce: Literal["custom", "nccl", "xla"]
     sources: dict[str, str]
 
