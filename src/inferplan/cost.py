@@ -291,9 +291,23 @@ def layer_gemm_share(deployment: Deployment | DeploymentRows) -> float | FloatAr
     widths (`Efficiency.gemm_n_half`, `gemm_k_half`); rows of deployments: each member's,
     one per row. Qwen3-32B, TensorRT-LLM fp8 on 8 H100s: 0.556."""
     if isinstance(deployment, DeploymentRows):
-        values = np.asarray(deployment.each(_member_gemm_share), dtype=np.float64)
-        return np.asarray(values[deployment.index], dtype=np.float64)
+        rows = deployment
+        values = rows.once("layer_gemm_share", lambda: _members_gemm_share(rows))
+        return np.asarray(values[rows.index], dtype=np.float64)
     return _member_gemm_share(deployment)
+
+
+def _members_gemm_share(rows: DeploymentRows) -> FloatArray:
+    """Each member's share, computed once per (tp, DP-attention ranks, compute dtype): all
+    that sets it among members of one model, chip and engine."""
+    seen: dict[tuple[int, int, str], float] = {}
+    out = np.empty(len(rows.members))
+    for i, m in enumerate(rows.members):
+        key = (m.layout.tp, m.layout.attention_dp, m.dtypes.compute)
+        if key not in seen:
+            seen[key] = _member_gemm_share(m)
+        out[i] = seen[key]
+    return out
 
 
 def _member_gemm_share(deployment: Deployment) -> float:
