@@ -122,6 +122,9 @@ def test_a_synchronous_vllm_step_waits_for_its_host_work() -> None:
     gap = float(step_cost(off, "decode", 8, 1, 1000).latency_s) \
         - float(step_cost(on, "decode", 8, 1, 1000).latency_s)
     assert gap == pytest.approx(1.216e-3, rel=1e-9)
+    ideal, _ = make(engine={"name": "vllm", "overlap_scheduling": False},
+                    efficiency="ideal", **common)
+    assert float(synchronous_host_s(ideal, 8)) == 0.0
 
 
 def test_a_draft_pass_pays_no_host_step() -> None:

@@ -705,14 +705,16 @@ def synchronous_host_s(deployment: Deployment | DeploymentRows, sequences: npt.A
                        ) -> FloatArray:
     """Host time a step waits for outside its forward pass: (step_host_s +
     step_host_per_sequence_s · sequences) where the engine does not compose the next step
-    while this one runs (`deployment.overlap_scheduling` false), else 0 (hidden).
+    while this one runs (`deployment.overlap_scheduling` false), else 0 (hidden); 0 under
+    `ideal` (no overheads).
 
     vLLM 0.12 (no async scheduling), 8 running sequences: 1.0 ms + 8 · 27 µs = 1.216 ms;
     vLLM 0.14 and later: 0.
     """
     first = deployment.members[0] if isinstance(deployment, DeploymentRows) else deployment
     sched = first.engine.scheduler
-    if overlap_scheduling(first) or not (sched.step_host_s or sched.step_host_per_sequence_s):
+    if (first.efficiency == "ideal" or overlap_scheduling(first)
+            or not (sched.step_host_s or sched.step_host_per_sequence_s)):
         return np.zeros(())
     return np.asarray(sched.step_host_s + sched.step_host_per_sequence_s
                       * np.asarray(sequences, dtype=np.float64), dtype=np.float64)
