@@ -275,3 +275,100 @@ def test_disagg_refuses_what_its_pools_do_not_price(capsys: pytest.CaptureFixtur
     path.write_text(json.dumps(raw))
     line = one_line_error(capsys, "disagg", str(path))
     assert f"workload.{field}" in line and "inferplan search" in line
+
+
+SPECULATIVE: dict[str, Any] = {
+    **SMALL, "chips": [1, 2], "parallelism": {"tp": [1, 2], "dp": 1},
+    "dtypes": {"weights": "bf16", "kv": "bf16", "compute": "auto"},
+    "workload": {"input_len": 1024, "output_len": 128, "batch": [1, 8, 64]},
+    "speculative": {"draft": "llama-3.2-1b", "alpha": 0.8, "gamma": "auto", "gamma_max": 4},
+}
+
+
+def test_speculative_decode_pools_run_draft_and_verify_cycles() -> None:
+    """A space with a draft gives decode candidates that draft (γ > 0, TPOT = cycle/E at
+    the mean context with the best γ, as the co-located search prices them) beside the
+    plain ones; their prefill partners prefill with the same draft."""
+    from inferplan.disagg import prefill_steps_s, speculative_decode_server_memory
+    from inferplan.search.disagg_search import _with_speculation
+    from inferplan.speculative import best_gamma, draft_deployment, mean_decode_context
+
+    result = run_disagg_search(parse_space(SPECULATIVE), catalog_model, catalog_chip)
+    dec, pre = result.decode, result.prefill
+    drafting = np.nonzero((dec.gamma > 0) & (dec.status == -1))[0]
+    plain = np.nonzero((dec.gamma == 0) & (dec.status == -1))[0]
+    assert drafting.size and plain.size
+    for i in drafting[:4]:
+        g = result.groups[int(dec.group[i])]
+        assert g.speculative is not None and g.deployment is not None
+        dep, B = g.deployment, int(dec.batch[i])
+        chosen = best_gamma(dep, draft_deployment(dep, g.speculative.draft), float(B),
+                            mean_decode_context(g.workload), 0.8, 4)
+        assert float(dec.step_s[i]) == pytest.approx(float(chosen.cost.tpot_s), rel=1e-12)
+        assert int(dec.gamma[i]) == int(chosen.gamma)
+        assert speculative_decode_server_memory(dep, g.speculative.draft, 1024, 128, B,
+                                                4).fits
+    for pair in result.pairs:
+        dg = result.groups[int(dec.group[pair.decode])]
+        pg = result.groups[int(pre.group[pair.prefill])]
+        assert (dg.speculative is None) == (pg.speculative is None)
+        if pg.speculative is not None:
+            dep = pg.deployment
+            assert dep is not None
+            B = int(pre.batch[pair.prefill])
+            both = prefill_steps_s(_with_speculation(dep, pg.speculative), 1024, B)
+            assert float(pre.step_s[pair.prefill]) == pytest.approx(float(both))
+            assert float(both) > float(prefill_steps_s(dep, 1024, B))
+
+
+def test_a_drafting_decode_server_holds_fewer_sequences() -> None:
+    from inferplan.disagg import max_decode_batch, speculative_decode_server_memory
+    from inferplan.memory import largest_true
+
+    raw = {**SPECULATIVE, "chips": 1, "parallelism": {"tp": 1, "dp": 1},
+           "workload": {"input_len": 4096, "output_len": 1024, "batch": "max"}}
+    result = run_disagg_search(parse_space(raw), catalog_model, catalog_chip)
+    dec = result.decode
+    by_gamma = {int(dec.gamma[i] > 0): int(dec.batch[i]) for i in range(dec.batch.size)
+                if dec.status[i] == -1}
+    dep = result.groups[0].deployment
+    assert dep is not None
+    draft = catalog_model("llama-3.2-1b")
+    assert by_gamma[0] == max_decode_batch(dep, 4096, 1024)
+    assert by_gamma[1] == largest_true(lambda b: speculative_decode_server_memory(
+        dep, draft, 4096, 1024, b, 4).fits)
+    assert by_gamma[1] < by_gamma[0]
+
+
+def test_cli_disagg_with_a_draft(tmp_path: Path) -> None:
+    path = tmp_path / "space.json"
+    path.write_text(json.dumps(SPECULATIVE))
+    runner = CliRunner()
+    out = runner.invoke(app, ["disagg", str(path), "--json", "--top", "3"])
+    assert out.exit_code == 0, out.output
+    best = json.loads(out.output)["best"]
+    assert best
+    for record in best:
+        drafting = "speculative" in record["decode"]["scenario"]
+        assert drafting == ("gamma" in record["decode"])
+        assert drafting == ("speculative" in record["prefill"]["scenario"])
+    text = runner.invoke(app, ["disagg", str(path)])
+    assert text.exit_code == 0, text.output
+
+
+def test_the_drafting_example_of_the_doc() -> None:
+    """docs/disaggregated-serving.md: Llama-3.1-8B bf16 on H100s, 1k/128, α 0.8 with a
+    Llama-3.2-1B draft under TTFT ≤ 1 s and TPOT ≤ 20 ms: the best decode replica is one
+    GPU drafting γ 2 at 64 slots, 8.0 ms TPOT, 3,120 tok/s per chip; the best plain pair
+    2,862 at 11.5 ms."""
+    raw = {**SPECULATIVE, "slo": {"ttft_s": 1.0, "tpot_s": 0.02}}
+    result = run_disagg_search(parse_space(raw), catalog_model, catalog_chip)
+    best = result.pairs[0]
+    dec = result.decode
+    assert (int(dec.gamma[best.decode]), int(dec.batch[best.decode])) == (2, 64)
+    assert result.deployment(dec, best.decode).chips == 1
+    assert best.tpot_s == pytest.approx(8.0e-3, abs=5e-5)
+    assert best.output_tokens_per_s_per_chip == pytest.approx(3119.8, abs=0.5)
+    plain = next(p for p in result.pairs if int(dec.gamma[p.decode]) == 0)
+    assert plain.tpot_s == pytest.approx(11.5e-3, abs=5e-5)
+    assert plain.output_tokens_per_s_per_chip == pytest.approx(2862.3, abs=0.5)

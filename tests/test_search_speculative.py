@@ -180,12 +180,6 @@ def test_speculative_concurrency_points_are_closed_loops() -> None:
     assert float(useless.tpot_s) > float(plain.tpot_s)
 
 
-def test_disagg_refuses_a_speculative_space() -> None:
-    from inferplan.search.disagg_search import run_disagg_search
-    with pytest.raises(InferplanError, match="plain decoding"):
-        run_disagg_search(parse_space(RNGD), catalog_model, catalog_chip)
-
-
 def test_cli_search_reports_the_speculative_winner(tmp_path: Path) -> None:
     path = tmp_path / "space.json"
     path.write_text(json.dumps({**RNGD, "objective": "min_tpot"}))

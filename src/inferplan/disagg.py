@@ -16,7 +16,7 @@ TTFT; it overlaps other requests' work, so it does not reduce throughput.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +34,7 @@ from inferplan.memory import (
     sequences_per_device,
     weight_bytes_per_device,
 )
+from inferplan.models import ModelSpec
 from inferplan.speculative import draft_deployment, speculative_cost
 from inferplan.steptime import step_cost
 from inferplan.units import InferplanError
@@ -281,6 +282,43 @@ def decode_server_memory(deployment: Deployment, input_len: int, output_len: int
     kv = (sequences_per_device(model, layout, B)
           * kv_bytes_per_sequence_per_device(model, layout, dt.kv, context))
     return _pool_memory(deployment, kv, decode_working_bytes(model, layout, dt.compute, B))
+
+
+def with_draft_memory(memory: MemoryBreakdown, target: Deployment, draft: ModelSpec,
+                      context_len: int, batch: npt.ArrayLike) -> MemoryBreakdown:
+    """`memory` of a pool server plus a draft model beside the target: its weights and its
+    B caches at `context_len` tokens, split like the target's (the draft runs with the
+    target's layout and KV dtype, `speculative.draft_deployment`).
+
+    Llama-3.1-8B bf16 on one H100 with a Llama-3.2-1B draft, B = 8 at 1,152 tokens:
+    + 2.47 GB of weights and 8 · 37.7 MB = 0.30 GB of draft cache.
+    """
+    layout, dt, per_chip = target.layout, target.dtypes, devices_per_chip(target.chip)
+    B = np.asarray(batch, dtype=np.float64)
+    kv = (sequences_per_device(draft, layout, B)
+          * kv_bytes_per_sequence_per_device(draft, layout, dt.kv, context_len) * per_chip)
+    return replace(memory,
+                   weights_bytes_per_chip=memory.weights_bytes_per_chip
+                   + weight_bytes_per_device(draft, layout, dt.weights) * per_chip,
+                   kv_bytes_per_chip=np.asarray(memory.kv_bytes_per_chip + kv,
+                                                dtype=np.float64))
+
+
+def speculative_decode_server_memory(target: Deployment, draft: ModelSpec, input_len: int,
+                                     output_len: int, batch: npt.ArrayLike,
+                                     gamma: int) -> MemoryBreakdown:
+    """Per chip on a decode server that drafts γ tokens a cycle: `decode_server_memory`
+    at S + n + γ tokens with the verify step's working memory (B·(γ+1) tokens), plus the
+    draft's weights and caches (`with_draft_memory`)."""
+    model, layout, dt = target.model, target.layout, target.dtypes
+    B = np.asarray(batch, dtype=np.float64)
+    context = (_positive("input_len", input_len) + _positive("output_len", output_len)
+               + int(gamma))
+    kv = (sequences_per_device(model, layout, B)
+          * kv_bytes_per_sequence_per_device(model, layout, dt.kv, context))
+    plain = _pool_memory(target, kv, decode_working_bytes(model, layout, dt.compute,
+                                                          B * (int(gamma) + 1)))
+    return with_draft_memory(plain, target, draft, context, B)
 
 
 def max_decode_batch(deployment: Deployment, input_len: int, output_len: int) -> int:

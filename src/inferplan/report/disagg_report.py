@@ -19,7 +19,8 @@ def _ms(x: float) -> str:
 
 def pool_label(result: DisaggResult, pool: PoolCandidates, i: int) -> str:
     """One replica of a pool: chips × chip, tp/pp, the engine where the space names one,
-    the dtypes and lengths where the space varies them, batch."""
+    the dtypes and lengths where the space varies them, the draft (with the decode
+    cycle's γ), batch."""
     s, space = result.scenario(pool, i), result.space
     p, d = s["parallelism"], s["dtypes"]
     dep = result.deployment(pool, i)
@@ -39,6 +40,11 @@ def pool_label(result: DisaggResult, pool: PoolCandidates, i: int) -> str:
     w = s["workload"]
     if len(space.workload.input_len) > 1 or len(space.workload.output_len) > 1:
         parts.append(f"{w['input_len']}/{w['output_len']} tok")
+    spec = s.get("speculative")
+    if spec is not None:
+        gamma = int(pool.gamma[i])
+        parts.append(f"draft {spec['draft']} α{spec['alpha']:g}"
+                     + (f" γ{gamma}" if gamma else ""))
     parts.append(f"B={int(pool.batch[i])}")
     return ", ".join(parts)
 
@@ -139,10 +145,13 @@ def render_disagg(result: DisaggResult, console: Console, top: int) -> None:
 
 # ------------------------------------------------------------------ JSON
 def _candidate(result: DisaggResult, pool: PoolCandidates, i: int) -> dict[str, Any]:
-    return {"scenario": result.scenario(pool, i), "batch": int(pool.batch[i]),
-            "step_s": float(pool.step_s[i]), "kv_transfer_s": float(pool.transfer_s[i]),
-            "requests_per_s_per_replica": float(pool.requests_per_s[i]),
-            "chips_per_replica": float(pool.chips[i])}
+    record = {"scenario": result.scenario(pool, i), "batch": int(pool.batch[i]),
+              "step_s": float(pool.step_s[i]), "kv_transfer_s": float(pool.transfer_s[i]),
+              "requests_per_s_per_replica": float(pool.requests_per_s[i]),
+              "chips_per_replica": float(pool.chips[i])}
+    if int(pool.gamma[i]):
+        record["gamma"] = int(pool.gamma[i])      # a drafting decode server's cycle
+    return record
 
 
 def pair_record(result: DisaggResult, pair: Pair) -> dict[str, Any]:

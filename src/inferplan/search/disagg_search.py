@@ -36,20 +36,29 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inferplan.deployment import Deployment
+from inferplan.deployment import Deployment, SpeculativeDecoding, Workload
 from inferplan.disagg import (
     decode_server_memory,
     kv_transfer_s,
     max_decode_batch,
     prefill_server_memory,
     prefill_steps_s,
+    speculative_decode_server_memory,
+    with_draft_memory,
 )
 from inferplan.hardware import ChipSpec
+from inferplan.memory import largest_true
 from inferplan.models import ModelSpec
 from inferplan.search.decode_mean import mean_decode_step_s
-from inferplan.search.expand import Group, expand
+from inferplan.search.expand import Group, Speculation, expand
 from inferplan.search.result import SearchResult, run_search
 from inferplan.search.space import SpaceIn
+from inferplan.speculative import (
+    best_gamma,
+    draft_deployment,
+    mean_decode_context,
+    speculative_cost,
+)
 from inferplan.units import S_PER_HOUR, InferplanError
 
 FloatArray = npt.NDArray[np.float64]
@@ -60,8 +69,8 @@ BoolArray = npt.NDArray[np.bool_]
 #: or in USD-seconds.
 DISAGG_OBJECTIVES: tuple[str, ...] = ("throughput_per_chip", "throughput_per_usd")
 #: Pool drop reasons, in the order they are checked.
-POOL_REASONS: tuple[str, ...] = ("topology", "layout", "compute_dtype", "memory", "slo_ttft",
-                                 "slo_tpot", "no_price", "no_prefill", "slo_e2e")
+POOL_REASONS: tuple[str, ...] = ("topology", "layout", "compute_dtype", "draft", "memory",
+                                 "slo_ttft", "slo_tpot", "no_price", "no_prefill", "slo_e2e")
 #: Whole-replica fleets are tried up to this many decode replicas.
 MAX_DECODE_REPLICAS = 16
 #: The smallest whole-replica fleet within this fraction of the continuous optimum wins.
@@ -83,6 +92,8 @@ class PoolCandidates:
     #: the prefill server's per-request time outside its steps (`scheduler.frontend_s`;
     #: 0 for decode)
     frontend_s: FloatArray
+    #: draft tokens a decode cycle proposes (0: plain decoding, and every prefill candidate)
+    gamma: IntArray
 
     @property
     def latency_s(self) -> FloatArray:
@@ -169,8 +180,12 @@ class DisaggResult:
         return dep
 
     def scenario(self, pool: PoolCandidates, i: int) -> dict[str, Any]:
-        """A candidate's scenario: its group's, with the candidate's batch."""
-        return self.groups[int(pool.group[i])].point_scenario(int(pool.batch[i]))
+        """A candidate's scenario: its group's, with the candidate's batch (and a drafting
+        decode server's γ where the space said `auto`)."""
+        scenario = self.groups[int(pool.group[i])].point_scenario(int(pool.batch[i]))
+        if int(pool.gamma[i]) and "speculative" in scenario:
+            scenario["speculative"] = {**scenario["speculative"], "gamma": int(pool.gamma[i])}
+        return scenario
 
     def best_per_design(self, top: int) -> list[Pair]:
         """The best pair of each (decode replica, prefill replica) design, whatever the
@@ -261,7 +276,7 @@ def _concat(parts: list[PoolCandidates]) -> PoolCandidates:
     if not parts:
         z = np.zeros(0)
         zi = np.zeros(0, dtype=np.int64)
-        return PoolCandidates(zi, zi, z, z, z, z, z, zi, z)
+        return PoolCandidates(zi, zi, z, z, z, z, z, zi, z, zi)
     return PoolCandidates(*(np.concatenate([getattr(p, f) for p in parts])
                             for f in PoolCandidates.__dataclass_fields__))
 
@@ -274,9 +289,10 @@ def replica_key(g: Group) -> tuple[Any, ...] | None:
     if g.deployment is None:
         return None
     s, lay = g.scenario, g.deployment.layout
+    spec = g.speculative
     return (s["model"], s["hardware"], repr(s.get("engine")), lay.tp, lay.pp, lay.ep,
             lay.layout, lay.attention, lay.attention_dp, tuple(sorted(s["dtypes"].items())),
-            s["efficiency"],
+            s["efficiency"], None if spec is None else repr(spec.scenario()),
             g.workload.input_len, g.workload.output_len, g.mode)
 
 
@@ -301,28 +317,46 @@ def _dropped_group(gi: int, g: Group, values: IntArray) -> PoolCandidates:
     n = values.size
     nan = np.full(n, np.nan)
     return PoolCandidates(np.full(n, gi, dtype=np.int64), values, nan, nan, nan, nan, nan,
-                          _status(n, g.drop_reason or "layout"), nan)
+                          _status(n, g.drop_reason or "layout"), nan,
+                          np.zeros(n, dtype=np.int64))
+
+
+def _with_speculation(dep: Deployment, spec: Speculation | None) -> Deployment:
+    """The deployment with its group's draft (`Deployment.speculative`), which the pool
+    formulas of `disagg.py` read; γ `auto` is held at gamma_max there (the prefill reads
+    only the draft)."""
+    if spec is None:
+        return dep
+    return replace(dep, speculative=SpeculativeDecoding(spec.draft, spec.gamma or spec.gamma_max,
+                                                        spec.alpha))
 
 
 def prefill_candidates(space: SpaceIn, groups: list[Group]) -> PoolCandidates:
-    """Every (deployment, input_len, prefill batch) once, timed where it fits."""
+    """Every (deployment, input_len, draft, prefill batch) once, timed where it fits. A
+    speculative group's prefill server prefills the prompts with the draft too and holds
+    the draft beside the target (`disagg.prefill_steps_s`, `disagg.with_draft_memory`);
+    α and γ do not change it."""
     opts, slo = space.disaggregated, space.slo
     batches = np.asarray(opts.prefill_batch, dtype=np.int64)
-    seen: set[tuple[int, int, int]] = set()
+    seen: set[tuple[int, int, int, str | None]] = set()
     parts: list[PoolCandidates] = []
     for gi, g in enumerate(groups):
+        spec = g.speculative
         key = (id(g.deployment) if g.deployment is not None else -gi,
-               g.workload.input_len, g.workload.output_len)
+               g.workload.input_len, g.workload.output_len,
+               None if spec is None else spec.draft_name)
         if key in seen:
             continue
         seen.add(key)
-        dep = g.deployment
-        if dep is None:
+        if g.deployment is None:
             parts.append(_dropped_group(gi, g, batches))
             continue
+        dep = _with_speculation(g.deployment, spec)
         S, n = g.workload.input_len, batches.size
-        status = _mark(_status(n, None), ~prefill_server_memory(dep, S, batches).fits,
-                       "memory")
+        memory = prefill_server_memory(dep, S, batches)
+        if spec is not None:
+            memory = with_draft_memory(memory, dep, spec.draft, S, batches)
+        status = _mark(_status(n, None), ~memory.fits, "memory")
         step = np.full(n, np.nan)
         transfer = np.full(n, np.nan)
         fit = status == -1
@@ -334,19 +368,47 @@ def prefill_candidates(space: SpaceIn, groups: list[Group]) -> PoolCandidates:
         if slo.ttft_s is not None:
             status = _mark(status, ~(step + transfer + front <= slo.ttft_s), "slo_ttft")
         parts.append(PoolCandidates(np.full(n, gi, dtype=np.int64), batches, step, transfer,
-                                    batches / step, chips, usd, status, front))
+                                    batches / step, chips, usd, status, front,
+                                    np.zeros(n, dtype=np.int64)))
     return _concat(parts)
 
 
 def _decode_batches(g: Group) -> IntArray:
-    if g.mode == "max" and g.deployment is not None:
-        largest = max_decode_batch(g.deployment, g.workload.input_len, g.workload.output_len)
+    dep = g.deployment
+    if g.mode == "max" and dep is not None:
+        spec, wl = g.speculative, g.workload
+        if spec is not None:
+            draft, gamma = spec.draft, spec.gamma or spec.gamma_max
+            largest = largest_true(lambda b: speculative_decode_server_memory(
+                dep, draft, wl.input_len, wl.output_len, b, gamma).fits)
+        else:
+            largest = max_decode_batch(dep, wl.input_len, wl.output_len)
         return np.asarray([max(largest, 1)], dtype=np.int64)
     return np.asarray(g.values, dtype=np.int64)
 
 
+def _speculative_tpot(dep: Deployment, spec: Speculation, wl: Workload,
+                      batches: IntArray) -> tuple[FloatArray, IntArray]:
+    """A drafting decode server's TPOT per batch and its γ: the cycle over E at the mean
+    decode context S + n/2, γ the space's or the best of 1..gamma_max
+    (`speculative.best_gamma`), as the co-located search prices a speculative point."""
+    draft = draft_deployment(dep, spec.draft)
+    B = batches.astype(np.float64)
+    T = mean_decode_context(wl)
+    if spec.gamma is None:
+        chosen = best_gamma(dep, draft, B, T, spec.alpha, spec.gamma_max)
+        return np.asarray(chosen.cost.tpot_s, dtype=np.float64), chosen.gamma
+    cost = speculative_cost(dep, draft, B, T, spec.alpha, spec.gamma)
+    return (np.asarray(cost.tpot_s, dtype=np.float64),
+            np.full(B.size, spec.gamma, dtype=np.int64))
+
+
 def decode_candidates(space: SpaceIn, groups: list[Group]) -> PoolCandidates:
-    """Every (deployment, workload shape, decode batch), timed where it fits."""
+    """Every (deployment, workload shape, speculation, decode batch), timed where it fits.
+    A speculative group's decode server runs draft-and-verify cycles
+    (`_speculative_tpot`) and holds the draft, its caches at S + n + γ tokens and the
+    verify step's working memory (`disagg.speculative_decode_server_memory`, at the
+    space's γ or gamma_max)."""
     parts: list[PoolCandidates] = []
     for gi, g in enumerate(groups):
         batches = _decode_batches(g)
@@ -359,26 +421,36 @@ def decode_candidates(space: SpaceIn, groups: list[Group]) -> PoolCandidates:
             raise InferplanError("workload.output_len", out,
                                  "must be ≥ 2 for disaggregated pools: the prefill step emits "
                                  "the first token, a decode server the rest")
-        status = _mark(_status(n, None),
-                       ~decode_server_memory(dep, S, out, batches).fits, "memory")
+        spec = g.speculative
+        memory = (decode_server_memory(dep, S, out, batches) if spec is None
+                  else speculative_decode_server_memory(dep, spec.draft, S, out, batches,
+                                                        spec.gamma or spec.gamma_max))
+        status = _mark(_status(n, None), ~memory.fits, "memory")
         tpot = np.full(n, np.nan)
+        gamma = np.zeros(n, dtype=np.int64)
         fit = status == -1
         if fit.any():
-            tpot[fit] = mean_decode_step_s(dep, S, out, batches[fit])
+            if spec is None:
+                tpot[fit] = mean_decode_step_s(dep, S, out, batches[fit])
+            else:
+                tpot[fit], gamma[fit] = _speculative_tpot(dep, spec, g.workload, batches[fit])
         if space.slo.tpot_s is not None:
             status = _mark(status, ~(tpot <= space.slo.tpot_s), "slo_tpot")
         chips, usd = _replica(dep, n)
         parts.append(PoolCandidates(np.full(n, gi, dtype=np.int64), batches, tpot,
                                     np.zeros(n), batches / ((out - 1) * tpot), chips, usd,
-                                    status, np.zeros(n)))
+                                    status, np.zeros(n), gamma))
     return _concat(parts)
 
 
 # ------------------------------------------------------------------ pairing
 def _pool_key(g: Group) -> tuple[Any, ...]:
+    """What both pools of a pair share: model, weights and KV dtypes, efficiency, engine,
+    the draft (its cache is prefilled for the decode side) and the lengths, last."""
     s = g.scenario
     return (s["model"], s["dtypes"]["weights"], s["dtypes"]["kv"], s["efficiency"],
-            repr(s.get("engine")), g.workload.input_len, g.workload.output_len)
+            repr(s.get("engine")), None if g.speculative is None else g.speculative.draft_name,
+            g.workload.input_len, g.workload.output_len)
 
 
 def _by_key(groups: list[Group], group_of: IntArray,
@@ -458,10 +530,6 @@ def run_disagg_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
         raise InferplanError("objective", space.objective,
                              "disaggregated pools are ranked by "
                              f"{' or '.join(DISAGG_OBJECTIVES)}")
-    if space.speculative is not None:
-        raise InferplanError("speculative", space.speculative.draft,
-                             "disaggregated pools are searched with plain decoding; "
-                             "search speculative decoding with `inferplan search`")
     for field, value in space.workload.drawn().items():
         raise InferplanError(f"workload.{field}", value,
                              "the pools are priced at fixed lengths, without a prefix "
