@@ -17,7 +17,7 @@ test: $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	$(BIN)/ruff check src tests benchmarks tools
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 bench: $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[dev]"
