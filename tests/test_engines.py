@@ -411,3 +411,24 @@ def test_attention_dp_ranks_are_explicit_batch_shards() -> None:
     model = catalog_model("deepseek-r1")
     assert Layout(tp=8, attention="batch").attention_dp_ranks(model) == 8
     assert Layout(tp=8).attention_dp_ranks(model) == 1
+
+
+def test_sglang_budget_follows_the_chips_memory() -> None:
+    """SGLang picks chunked_prefill_size by GPU memory (server_args): 2048 below 35 GiB,
+    8192 below 160 GiB, else 16384; a stated budget holds on every chip; with DP attention
+    the budget is split over the ranks."""
+    def budget(hardware: str, engine: object = "sglang") -> int:
+        dep, _ = make(model="llama-3.1-8b", hardware=hardware, chips=1, engine=engine)
+        return dep.token_budget
+
+    assert budget("l4") == 2048
+    assert budget("h100-sxm") == 8192
+    assert budget("h200-sxm") == 8192
+    assert budget("b200") == 16384
+    assert budget("b200", {"name": "sglang", "max_num_batched_tokens": 4096}) == 4096
+    assert budget("h100-sxm", {"name": "sglang", "max_num_batched_tokens": 4096}) == 4096
+    assert budget("b200", "vllm") == 8192                 # vLLM states one budget
+    dep, _ = make(model="deepseek-r1", hardware="b200", chips=8, engine="sglang",
+                  parallelism={"tp": 8, "ep": 8, "attention_dp": 8},
+                  dtypes={"weights": "fp4", "kv": "fp8", "compute": "fp4"})
+    assert dep.rank_token_budget() == 2048.0

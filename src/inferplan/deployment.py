@@ -249,6 +249,20 @@ class Deployment:
             return 1.0
         return float(engine_defaults()["memory_utilization"])
 
+    @property
+    def token_budget(self) -> int:
+        """The engine's per-step token budget on this chip: its
+        `max_num_batched_tokens_by_memory_gib` entry for the chip's memory where one
+        applies, else `max_num_batched_tokens`. SGLang (chunked_prefill_size by GPU
+        memory): 8,192 on an H100 (74.5 GiB) or H200 (131 GiB), 16,384 on a B200 (168 GiB).
+        """
+        sched = self.engine.scheduler
+        gib = self.chip.memory_bytes / 2**30
+        for below, tokens in sorted(sched.max_num_batched_tokens_by_memory_gib.items()):
+            if gib < below:
+                return tokens
+        return sched.max_num_batched_tokens
+
     def rank_token_budget(self, chunk_tokens: int | None = None) -> float:
         """Tokens one attention-DP rank's step may take: `chunk_tokens` (a workload's
         prefill_chunk_tokens) or the engine's max_num_batched_tokens, per rank where the
@@ -256,7 +270,7 @@ class Deployment:
         attention_dp_limits: replica`, SGLang), at least 1. SGLang's 8192 over 8 ranks:
         1024; TensorRT-LLM's 8192 with 8 ranks: 8192 (the replica takes 8·8192)."""
         sched = self.engine.scheduler
-        budget = float(chunk_tokens or sched.max_num_batched_tokens)
+        budget = float(chunk_tokens or self.token_budget)
         if sched.attention_dp_limits == "replica":
             budget = max(budget / self.layout.attention_dp_ranks(self.model), 1.0)
         return budget

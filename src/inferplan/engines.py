@@ -58,6 +58,10 @@ class Scheduler(_Frozen):
     prompt_steps: Literal["mixed", "prefill_first", "buckets", "static"]
     chunked_prefill: bool
     max_num_batched_tokens: int = Field(ge=1)      # per-step token budget
+    #: the budget by chip memory where the engine picks it so: {K: V} gives V tokens on
+    #: chips of less than K GiB (the smallest K that applies), else max_num_batched_tokens
+    #: (`Deployment.token_budget`); an explicit max_num_batched_tokens clears it
+    max_num_batched_tokens_by_memory_gib: dict[int, int] = Field(default_factory=dict)
     max_num_seqs: int = Field(ge=1)                # running sequences per replica
     kv_admission: Literal["on_demand", "reserve_full"]
     cuda_graphs: bool
@@ -198,6 +202,8 @@ class EngineProfile(_Frozen):
         if not overrides:
             return self
         fields = {**self.scheduler.model_dump(), **overrides}
+        if "max_num_batched_tokens" in overrides:      # the stated budget, on every chip
+            fields["max_num_batched_tokens_by_memory_gib"] = {}
         try:
             scheduler = Scheduler.model_validate(fields)
         except ValidationError as exc:

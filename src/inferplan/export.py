@@ -354,7 +354,7 @@ def plan_export(deployment: Deployment, workload: Workload, engine: str) -> Expo
     settings = [Setting("tp", tp, f["tp"]), Setting("pp", lay.pp, f["pp"]),
                 Setting("dp", lay.dp, replicas), Setting("ep", lay.ep, f["ep"]),
                 Setting("max_num_seqs", seqs, f["max_num_seqs"]),
-                Setting("token_budget", sched.max_num_batched_tokens, f["token_budget"])]
+                Setting("token_budget", deployment.token_budget, f["token_budget"])]
     if "chunked_prefill" in f:
         settings.append(Setting("chunked_prefill", sched.chunked_prefill, f["chunked_prefill"]))
     settings.append(Setting("kv_dtype", dtype_value(flags, engine, "kv_dtype", dt.kv),
@@ -365,7 +365,7 @@ def plan_export(deployment: Deployment, workload: Workload, engine: str) -> Expo
                             f["compute"]))
     settings.append(Setting("max_model_len", max_model_len_tokens(workload), f["max_model_len"]))
     graph = cuda_graph_capture_size(sched.cuda_graph_max_batch, seqs,
-                                    sched.max_num_batched_tokens, sched.prompt_graphs)
+                                    deployment.token_budget, sched.prompt_graphs)
     settings.append(Setting("cuda_graph_max", graph if sched.cuda_graphs else None,
                             f["cuda_graph_max"]))
     notes = _notes(engine, deployment, dt.weights, flags)

@@ -299,8 +299,7 @@ def activation_bytes_per_device(deployment: Deployment | DeploymentRows, workloa
     """
     model, layout = deployment.model, deployment.layout
     B = np.asarray(batch, dtype=np.float64)
-    chunk = prefill_chunk_tokens(workload, B,
-                                 deployment.engine.scheduler.max_num_batched_tokens)
+    chunk = prefill_chunk_tokens(workload, B, deployment.token_budget)
     seqs = np.maximum(1.0, np.ceil(chunk / workload.input_len))
     return np.asarray(per_dtypes(deployment, lambda dt: np.maximum(
         prefill_working_bytes(model, layout, dt.compute, chunk, seqs),

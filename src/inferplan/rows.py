@@ -286,6 +286,11 @@ class DeploymentRows:
     def chip(self) -> ChipSpec:
         return self.members[0].chip
 
+    @property
+    def token_budget(self) -> int:
+        """`Deployment.token_budget`: members share chip and engine."""
+        return self.members[0].token_budget
+
     def _member_dtypes(self) -> tuple[tuple[Dtypes, ...], npt.NDArray[np.intp]]:
         """The members' distinct `Dtypes` objects (`expand` shares one per combination)
         and each member's place among them."""

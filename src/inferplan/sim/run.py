@@ -113,7 +113,7 @@ def pool_engine(pool: Deployment) -> dict[str, object]:
     CUDA-graph limit)."""
     sched = pool.engine.scheduler
     return {"name": pool.engine.name, "version": pool.engine.version,
-            "max_num_batched_tokens": sched.max_num_batched_tokens,
+            "max_num_batched_tokens": pool.token_budget,
             "max_num_seqs": sched.max_num_seqs,
             "cuda_graph_max_batch": sched.cuda_graph_max_batch}
 

@@ -85,7 +85,7 @@ def bucket_plan(deployment: Deployment, workload: Workload, batch: int) -> Bucke
                  f"two that holds the scenario's {prompt_top:,}-token prompts and a BOS "
                  "token).")
     else:
-        budget = deployment.engine.scheduler.max_num_batched_tokens
+        budget = deployment.token_budget
         given = powers_of_two(TPU_MIN_TOKENS, budget)
         xla = plan_jetstream(given, None, lengths, flops_cost(model))
         basis = (f"token-count paddings, powers of two from {TPU_MIN_TOKENS} to the "
