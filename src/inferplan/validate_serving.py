@@ -94,6 +94,13 @@ def recipe_value(value: Any, env: Mapping[str, int]) -> Any:
     return ev(ast.parse(value, mode="eval").body)
 
 
+def recipe_env(row: Mapping[str, str], concurrency: int, tp: int) -> dict[str, int]:
+    """The names a recipe's arithmetic reads (`recipe_value`) for one run: its client
+    concurrency, ISL, OSL and tp. A 1024/128 run of 8 clients at tp 2: {"conc": 8,
+    "isl": 1024, "osl": 128, "tp": 2}."""
+    return {"conc": concurrency, "isl": int(row["isl"]), "osl": int(row["osl"]), "tp": tp}
+
+
 def generated_engine(row: Mapping[str, str], engine: str, concurrency: int) -> dict[str, Any]:
     """The scheduler limits aiconfigurator's config generator set for a run of its gap
     analysis: an agg `aiperf-fixed?` row whose source file lies under
@@ -105,8 +112,7 @@ def generated_engine(row: Mapping[str, str], engine: str, concurrency: int) -> d
     if (row["client_protocol"] != "aiperf-fixed?" or row["mode"] != "agg"
             or "aic-auto-gap-analysis/" not in source or "image=" in source):
         return {}
-    env = {"conc": concurrency, "isl": int(row["isl"]), "osl": int(row["osl"]),
-           "tp": _int(row["tp_size"])}
+    env = recipe_env(row, concurrency, _int(row["tp_size"]))
     for entry in serving_mapping().get("generated_engines", []):
         if entry["engine"] == engine:
             return {k: recipe_value(v, env) for k, v in entry["set"].items()}
@@ -155,8 +161,8 @@ def inferencex_recipe(row: Mapping[str, str], scenario: Mapping[str, Any]) -> di
     stated = stated_concurrency(row)
     measured = re.search(r"measured=(\d{4}-\d\d-\d\d)", row.get("silicon_data_source", ""))
     day = measured.group(1) if measured else ""
-    env = {"conc": stated if stated is not None else scenario["workload"]["concurrency"],
-           "isl": int(row["isl"]), "osl": int(row["osl"]), "tp": scenario["parallelism"]["tp"]}
+    env = recipe_env(row, stated if stated is not None else scenario["workload"]["concurrency"],
+                     scenario["parallelism"]["tp"])
     dtypes = scenario["dtypes"]
     facts = {"model": scenario["model"], "hardware": scenario["hardware"],
              "precision": dtypes.get("experts") or dtypes["weights"],   # the script's name
