@@ -185,6 +185,28 @@ def test_capacity_replays_a_lengths_file(tmp_path: Path,
     assert json.loads(out)["requests_per_s"] == pytest.approx(same.rate, rel=1e-12)
 
 
+def test_capacity_starts_from_the_rows_it_sends(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The starting closed loop reads the means of the rows each run sends (the file's
+    first `requests`, wrapping), not of the whole file: 2 requests of a file whose first
+    two rows are short and the rest long start at the short rows' 100 tokens."""
+    from dataclasses import replace as dc_replace
+
+    import inferplan.sim.capacity as cap
+    from inferplan.sim.requests import Requests
+    seen: list[tuple[float, float] | None] = []
+    real = cap.closed_loop
+
+    def spy(deployment: object, workload: object, *args: object) -> object:
+        seen.append(getattr(workload, "file_mean_lengths", None))
+        return real(deployment, workload, *args)    # type: ignore[arg-type]
+
+    monkeypatch.setattr(cap, "closed_loop", spy)
+    dep, wl = open_loop(1.0)
+    rows = Requests(np.asarray([100, 100, 4000, 4000]), np.asarray([10, 10, 50, 50]))
+    cap.capacity(dep, dc_replace(wl, requests=2), 2.0, 0.05, lengths=rows)
+    assert seen[0] == (100.0, 10.0)
+
+
 def test_estimate_refuses_a_rate_and_capacity_refuses_bad_limits(
         tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:

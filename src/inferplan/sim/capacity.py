@@ -60,18 +60,19 @@ def capacity(deployment: Deployment, workload: Workload, ttft_limit_s: float,
     bracket until it is within `tolerance` (relative). Each rate runs the workload's
     `requests` (default 1000) with the same seed; their lengths as the workload draws
     them, or a lengths file's rows (`lengths`: the workload's `trace`, `file_arrivals`),
-    whose means then price the starting closed loop."""
+    the means of the rows a run sends then pricing the starting closed loop."""
     for name, value in (("--ttft-p90", ttft_limit_s), ("--tpot-p90", tpot_limit_s)):
         if not value > 0:
             raise InferplanError(name, value, "a positive number of seconds")
     base = replace(workload, batch=None, concurrency=None, arrival="poisson")
-    if lengths is not None:
-        base = replace(base, file_mean_lengths=(float(lengths.input_tokens.mean()),
-                                                float(lengths.output_tokens.mean())))
+    count = int(workload.requests or OPEN_LOOP_REQUESTS)
+    if lengths is not None:      # the rows each run sends: the file's first `count`, wrapping
+        sent_rows = file_rows(lengths, count)
+        base = replace(base, file_mean_lengths=(float(sent_rows.input_tokens.mean()),
+                                                float(sent_rows.output_tokens.mean())))
     full = admitted_sequences(deployment, base)
     loop = closed_loop(deployment, replace(base, concurrency=full), full)
     high = full / float(loop.e2e_latency_s)
-    count = int(workload.requests or OPEN_LOOP_REQUESTS)
     runs = 0
 
     def run(rate: float) -> SimSummary:
