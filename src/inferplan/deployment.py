@@ -265,10 +265,11 @@ class Deployment:
 
     def rank_token_budget(self, chunk_tokens: int | None = None) -> float:
         """Tokens one attention-DP rank's step may take: `chunk_tokens` (a workload's
-        prefill_chunk_tokens) or the engine's max_num_batched_tokens, per rank where the
-        engine's limit is per rank, else split over the ranks (`scheduler.
-        attention_dp_limits: replica`, SGLang), at least 1. SGLang's 8192 over 8 ranks:
-        1024; TensorRT-LLM's 8192 with 8 ranks: 8192 (the replica takes 8·8192)."""
+        prefill_chunk_tokens) or the engine's budget on this chip (`token_budget`), per
+        rank where the engine's limit is per rank, else split over the ranks (`scheduler.
+        attention_dp_limits: replica`, SGLang), at least 1. SGLang's 8192 on H100s over 8
+        ranks: 1024 (16,384 on B200s: 2048); TensorRT-LLM's 8192 with 8 ranks: 8192 (the
+        replica takes 8·8192)."""
         sched = self.engine.scheduler
         budget = float(chunk_tokens or self.token_budget)
         if sched.attention_dp_limits == "replica":
