@@ -111,6 +111,22 @@ def test_rngd_docstring_numbers() -> None:
     assert float(c.speedup) == pytest.approx(1.76, abs=0.005)
 
 
+def test_chosen_cost_is_the_stated_or_the_best_gamma() -> None:
+    """`chosen_cost`: the stated γ's cost (8.26 ms TPOT at γ 4 on the RNGD example), or
+    `best_gamma`'s per batch for `auto`."""
+    from inferplan.speculative import best_gamma, chosen_cost, draft_deployment
+
+    dep, _ = rngd(8)
+    draft = draft_deployment(dep, DRAFT)
+    stated = chosen_cost(dep, draft, 1, 1152, 0.8, 4)
+    assert float(stated.tpot_s) == pytest.approx(8.26e-3, abs=0.01e-3)
+    B = np.asarray([1.0, 16.0, 64.0])
+    auto = chosen_cost(dep, draft, B, 1152, 0.8, None, 6)
+    best = best_gamma(dep, draft, B, 1152, 0.8, 6)
+    assert auto.gamma.tolist() == best.gamma.tolist()
+    assert np.allclose(auto.tpot_s, best.cost.tpot_s, rtol=1e-12)
+
+
 # ----------------------------------------------------------------- properties
 def test_gamma_zero_is_plain_decoding() -> None:
     dep, _ = rngd(4)

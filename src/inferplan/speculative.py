@@ -263,6 +263,17 @@ def best_gamma(target: Deployment, draft: Deployment | ModelSpec, batch: npt.Arr
     return BestGamma(gamma=cost.gamma, cost=cost, grid=grid)
 
 
+def chosen_cost(target: Deployment, draft: Deployment, batch: npt.ArrayLike,
+                cached_tokens: npt.ArrayLike, alpha: float, gamma: int | None,
+                gamma_max: int = DEFAULT_GAMMA_MAX) -> SpeculativeCost:
+    """`speculative_cost` at the stated γ, or at the best γ of 1..γ_max for each batch
+    (`best_gamma`, γ `auto`). Llama-3.1-8B on one RNGD (tp=8) with a Llama-3.2-1B draft,
+    B = 1, T = 1152, α = 0.8, γ = 4: TPOT 8.26 ms."""
+    if gamma is not None:
+        return speculative_cost(target, draft, batch, cached_tokens, alpha, gamma)
+    return best_gamma(target, draft, batch, cached_tokens, alpha, gamma_max).cost
+
+
 def cycle_for(target: Deployment, draft: Deployment, alpha: float, gamma: int | None,
               gamma_max: int = DEFAULT_GAMMA_MAX,
               ) -> Callable[[FloatArray, float],
@@ -274,8 +285,7 @@ def cycle_for(target: Deployment, draft: Deployment, alpha: float, gamma: int | 
     def cycle(running: FloatArray, context: float
               ) -> tuple[FloatArray, FloatArray, dict[str, FloatArray]]:
         R = np.maximum(np.asarray(running, dtype=np.float64), 1.0)
-        cost = (speculative_cost(target, draft, R, context, alpha, gamma) if gamma is not None
-                else best_gamma(target, draft, R, context, alpha, gamma_max).cost)
+        cost = chosen_cost(target, draft, R, context, alpha, gamma, gamma_max)
         per_token = speculative_decode_split_s(target, draft, R, context, alpha, cost.gamma)
         terms = {k: np.asarray(v * cost.expected_tokens, dtype=np.float64)
                  for k, v in per_token.items()}

@@ -54,10 +54,9 @@ from inferplan.search.expand import Group, Speculation, expand
 from inferplan.search.result import SearchResult, run_search
 from inferplan.search.space import SpaceIn
 from inferplan.speculative import (
-    best_gamma,
+    chosen_cost,
     draft_deployment,
     mean_decode_context,
-    speculative_cost,
 )
 from inferplan.units import S_PER_HOUR, InferplanError
 
@@ -391,16 +390,11 @@ def _speculative_tpot(dep: Deployment, spec: Speculation, wl: Workload,
                       batches: IntArray) -> tuple[FloatArray, IntArray]:
     """A drafting decode server's TPOT per batch and its γ: the cycle over E at the mean
     decode context S + n/2, γ the space's or the best of 1..gamma_max
-    (`speculative.best_gamma`), as the co-located search prices a speculative point."""
-    draft = draft_deployment(dep, spec.draft)
-    B = batches.astype(np.float64)
-    T = mean_decode_context(wl)
-    if spec.gamma is None:
-        chosen = best_gamma(dep, draft, B, T, spec.alpha, spec.gamma_max)
-        return np.asarray(chosen.cost.tpot_s, dtype=np.float64), chosen.gamma
-    cost = speculative_cost(dep, draft, B, T, spec.alpha, spec.gamma)
+    (`speculative.chosen_cost`), as the co-located search prices a speculative point."""
+    cost = chosen_cost(dep, draft_deployment(dep, spec.draft), batches.astype(np.float64),
+                       mean_decode_context(wl), spec.alpha, spec.gamma, spec.gamma_max)
     return (np.asarray(cost.tpot_s, dtype=np.float64),
-            np.full(B.size, spec.gamma, dtype=np.int64))
+            np.asarray(cost.gamma, dtype=np.int64))
 
 
 def decode_candidates(space: SpaceIn, groups: list[Group]) -> PoolCandidates:

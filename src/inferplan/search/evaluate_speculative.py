@@ -22,12 +22,11 @@ from inferplan.search.space import SLO
 from inferplan.search.vectorised import static_prefill_s
 from inferplan.serving import closed_loop
 from inferplan.speculative import (
-    best_gamma,
+    chosen_cost,
     cycle_for,
     draft_deployment,
     max_batch_with_draft,
     mean_decode_context,
-    speculative_cost,
     speculative_memory,
 )
 
@@ -49,12 +48,8 @@ def evaluate_speculative(group: Group, slo: SLO) -> GroupMetrics:
         batches = np.asarray(group.values, dtype=np.int64)
     B = batches.astype(np.float64)
     T = mean_decode_context(wl)
-    if spec.gamma is None:
-        chosen = best_gamma(target, draft, B, T, spec.alpha, spec.gamma_max)
-        gamma, tpot = chosen.gamma, chosen.cost.tpot_s
-    else:
-        gamma = np.full(B.size, spec.gamma, dtype=np.int64)
-        tpot = speculative_cost(target, draft, B, T, spec.alpha, spec.gamma).tpot_s
+    cost = chosen_cost(target, draft, B, T, spec.alpha, spec.gamma, spec.gamma_max)
+    gamma, tpot = np.asarray(cost.gamma, dtype=np.int64), cost.tpot_s
     fits = np.zeros(B.size, dtype=bool)
     for g in np.unique(gamma):
         rows = gamma == g
