@@ -321,8 +321,13 @@ def speculative_decode_server_memory(target: Deployment, draft: ModelSpec, input
     return with_draft_memory(plain, target, draft, context, B)
 
 
-def max_decode_batch(deployment: Deployment, input_len: int, output_len: int) -> int:
-    """The largest batch a decode server holds (`decode_server_memory`); 0 if none."""
+def max_decode_batch(deployment: Deployment, input_len: int, output_len: int,
+                     draft: ModelSpec | None = None, gamma: int = 0) -> int:
+    """The largest batch a decode server holds (`decode_server_memory`; one that drafts γ
+    tokens a cycle with `draft`: `speculative_decode_server_memory`); 0 if none."""
+    if draft is not None:
+        return largest_true(lambda b: speculative_decode_server_memory(
+            deployment, draft, input_len, output_len, b, gamma).fits)
     return largest_true(lambda b: decode_server_memory(deployment, input_len, output_len,
                                                        b).fits)
 

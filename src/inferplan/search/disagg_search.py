@@ -47,7 +47,6 @@ from inferplan.disagg import (
     with_draft_memory,
 )
 from inferplan.hardware import ChipSpec
-from inferplan.memory import largest_true
 from inferplan.models import ModelSpec
 from inferplan.search.decode_mean import mean_decode_step_s
 from inferplan.search.expand import Group, Speculation, expand
@@ -376,12 +375,9 @@ def _decode_batches(g: Group) -> IntArray:
     dep = g.deployment
     if g.mode == "max" and dep is not None:
         spec, wl = g.speculative, g.workload
-        if spec is not None:
-            draft, gamma = spec.draft, spec.gamma or spec.gamma_max
-            largest = largest_true(lambda b: speculative_decode_server_memory(
-                dep, draft, wl.input_len, wl.output_len, b, gamma).fits)
-        else:
-            largest = max_decode_batch(dep, wl.input_len, wl.output_len)
+        largest = (max_decode_batch(dep, wl.input_len, wl.output_len) if spec is None else
+                   max_decode_batch(dep, wl.input_len, wl.output_len, spec.draft,
+                                    spec.gamma or spec.gamma_max))
         return np.asarray([max(largest, 1)], dtype=np.int64)
     return np.asarray(g.values, dtype=np.int64)
 
