@@ -190,7 +190,7 @@ def test_recipes_are_sourced_and_use_only_scheduler_overrides() -> None:
                                            "mtp_draft_tokens", "skip"}, entry
         if "mtp_draft_tokens" in entry:                  # an MTP script, and said so
             assert entry["mtp_draft_tokens"] in (1, 2, 3) and "MTP ON" in entry["notes"]
-        assert re.fullmatch(r"benchmarks/\S+\.sh@[0-9a-f]{7,12}", entry["source"]), entry
+        assert re.fullmatch(r"(benchmarks|runners)/\S+\.sh@[0-9a-f]{7,12}", entry["source"]), entry
         assert entry["engine"]["name"] in ENGINE_NAMES
         assert set(entry["engine"]) - {"name"} <= overrides, entry
         assert entry.get("kv", "fp8") in ("fp8", "bf16")
