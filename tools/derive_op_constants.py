@@ -614,19 +614,28 @@ MOE_PEAK_DTYPE: dict[str, str] = {
     "w4a16_mxfp4": "bf16", "int4_wo": "bf16",
 }
 MOE_LARGE_MIN_TOKENS = 4096
+#: The routing the many-token MoE fit reads. A prefill step's grouped GEMM finishes with its
+#: most loaded expert, and a trained router does not spread tokens evenly: the tables'
+#: power-law rows (alpha 1.01) take 1.05-1.3x the balanced rows' time at >= 4096 tokens.
+#: aiconfigurator prices real models the same way (sdk/config.py workload_distribution
+#: "power_law", sdk/models/deepseek.py alpha 1.01). The few-token (decode) fit keeps the
+#: balanced rows: there inferplan counts the experts a step touches under uniform routing
+#: (`cost.expected_distinct_experts`), which the balanced rows measure.
+MOE_LARGE_DISTRIBUTION = "power_law_1.01"
 
 
 def moe_large_tokens(path: Path, peak_flops: dict[str, float]) -> dict[str, dict[str, Any]]:
     """MoE layer at many tokens: FLOP/s = F_max * n / (n + n_half), n = inter/moe_tp.
 
-    Rows: 'balanced' routing, gated kernels, num_tokens >= 4096, moe_ep_size 1, primary
-    kernel per dtype. FLOPs per device = 2 * T * topk * 3 * hidden * inter / tp (gate,
+    Rows: `MOE_LARGE_DISTRIBUTION` routing (power law, alpha 1.01), gated kernels,
+    num_tokens >= 4096, moe_ep_size 1, primary kernel per dtype. FLOPs per device = 2 * T * topk * 3 * hidden * inter / tp (gate,
     up, down). A grouped GEMM whose experts are split tp ways runs narrow tiles; the
     fraction of the dtype's peak saturates with the local width n. Fit: n_half on a
     log grid, F_max the geometric mean of achieved / (n / (n + n_half)); rms in log.
     """
     df = pd.read_parquet(path)
-    df = df[(df.distribution == "balanced") & ~df.kernel_source.str.contains("nongated")
+    df = df[(df.distribution == MOE_LARGE_DISTRIBUTION)
+            & ~df.kernel_source.str.contains("nongated")
             & (df.num_tokens >= MOE_LARGE_MIN_TOKENS) & (df.moe_ep_size == 1)]
     out: dict[str, dict[str, Any]] = {}
     for dtype, d in df.groupby("moe_dtype"):
@@ -917,7 +926,8 @@ def derive_chip(wheel_dir: Path, engine: str, chip: Chip) -> tuple[dict[str, Any
             ymap["moe_flops_per_s"] = moe_flops
             ymap["moe_half_width"] = moe_half
             src["moe_flops_per_s"] = (
-                f"{rel(moe_path, wheel_dir)}: balanced routing, gated kernels, >= "
+                f"{rel(moe_path, wheel_dir)}: {MOE_LARGE_DISTRIBUTION} routing (a prefill's "
+                "grouped GEMM waits for its most loaded expert), gated kernels, >= "
                 f"{MOE_LARGE_MIN_TOKENS} tokens, moe_ep_size 1; fit FLOP/s = F_max * n / (n + n_half) "
                 "with n = inter/moe_tp (the grouped GEMM's local width), FLOPs = 2 T topk 3 hidden "
                 "inter/tp; " + "; ".join(f"{k}: {v}" for k, v in picked.items())
