@@ -432,3 +432,29 @@ def test_sglang_budget_follows_the_chips_memory() -> None:
                   parallelism={"tp": 8, "ep": 8, "attention_dp": 8},
                   dtypes={"weights": "fp4", "kv": "fp8", "compute": "fp4"})
     assert dep.rank_token_budget() == 2048.0
+
+
+def test_expert_parallel_moe_waits_for_the_fullest_rank() -> None:
+    """The same MiniMax-M2.5 prefill with its experts over ep = 4 ranks: the fused MoE
+    rate at the full expert width (n = 1536) divided by the table's imbalance factor at
+    ep 4; the factor interpolates in log2 ep between listed sizes and is 1 at ep 1."""
+    from inferplan.cost import expert_ep_imbalance, expert_flops_rate
+    from inferplan.efficiency import Efficiency
+
+    ops = engine_profile("vllm").ops_for("b200")
+    assert ops.moe_ep_imbalance and min(ops.moe_ep_imbalance.values()) >= 1.0
+    dep, _ = make(model="minimax-m2.5", hardware="b200", chips=4,
+                  parallelism={"tp": 4, "ep": 4, "layout": "megatron"}, engine="vllm",
+                  dtypes={"weights": "fp8", "kv": "fp8", "compute": "fp8"})
+    eff = efficiency_for(dep)
+    F, half = ops.moe_flops_per_s["fp8"], ops.moe_half_width["fp8"]
+    rate = expert_flops_rate(dep.model, dep.layout, eff)
+    assert rate == pytest.approx(F * 1536 / (1536 + half) / ops.moe_ep_imbalance[4], rel=1e-12)
+    table = Efficiency(matmul_flops_per_s=1.0, attention_flops_per_s=1.0,
+                       memory_bytes_per_s=1.0,
+                       expert_ep_imbalance=((2, 1.05), (4, 1.10), (8, 1.12)))
+    assert expert_ep_imbalance(table, 1) == 1.0
+    assert expert_ep_imbalance(table, 8) == pytest.approx(1.12)
+    assert expert_ep_imbalance(table, 6) == pytest.approx(1.10 + (2.5849625 - 2) * 0.02)
+    assert expert_ep_imbalance(table, 64) == pytest.approx(1.12)
+    assert np.allclose(expert_ep_imbalance(table, np.array([[1.0], [4.0]])), [[1.0], [1.10]])

@@ -663,6 +663,37 @@ def moe_large_tokens(path: Path, peak_flops: dict[str, float]) -> dict[str, dict
     return out
 
 
+MOE_EP_MIN_ROWS = 10
+
+
+def moe_ep_imbalance(path: Path) -> dict[int, float]:
+    """MoE layer at many tokens split over ep expert-parallel ranks: the extra time uneven
+    routing costs there, over what it costs at ep = 1 (which `moe_large_tokens` reads).
+
+    With ep > 1 each rank computes its own experts' tokens and the step waits for the
+    rank that drew the most; a power-law router (alpha 1.01, `MOE_LARGE_DISTRIBUTION`)
+    loads some ranks well above the mean, and the more ranks the larger the fullest one's
+    excess. Rows: gated kernels, num_tokens >= 4096, every dtype, kernel and shape holding
+    both routings; per row r = t(power law) / t(balanced); factor(ep) = median r at ep /
+    median r at ep = 1 (at least `MOE_EP_MIN_ROWS` rows each), floored at 1.
+    """
+    df = pd.read_parquet(path)
+    df = df[~df.kernel_source.str.contains("nongated") & (df.num_tokens >= MOE_LARGE_MIN_TOKENS)
+            & df.distribution.isin(["balanced", MOE_LARGE_DISTRIBUTION])]
+    key = ["moe_dtype", "kernel_source", "num_tokens", "hidden_size", "inter_size", "topk",
+           "num_experts", "moe_tp_size", "moe_ep_size"]
+    both = df.pivot_table(index=key, columns="distribution", values="latency").dropna()
+    if both.empty or MOE_LARGE_DISTRIBUTION not in both:
+        return {}
+    ratio = (both[MOE_LARGE_DISTRIBUTION] / both["balanced"]).groupby(level="moe_ep_size")
+    counts, medians = ratio.size(), ratio.median()
+    if counts.get(1, 0) < MOE_EP_MIN_ROWS:
+        return {}
+    base = float(medians[1])
+    return {int(ep): max(1.0, float(medians[ep]) / base) for ep in medians.index
+            if ep > 1 and counts[ep] >= MOE_EP_MIN_ROWS}
+
+
 def pick_moe_dtypes(fits: dict[str, dict[str, Any]]) -> dict[str, tuple[str, dict[str, Any]]]:
     """Our dtype -> (table dtype, its fit): the first table dtype of MOE_DTYPE_KEYS that
     has a fit (fp8_block before fp8; nvfp4 before w4a16_mxfp4)."""
@@ -933,6 +964,15 @@ def derive_chip(wheel_dir: Path, engine: str, chip: Chip) -> tuple[dict[str, Any
                 "inter/tp; " + "; ".join(f"{k}: {v}" for k, v in picked.items())
             )
             src["moe_half_width"] = "same fit as moe_flops_per_s (columns of an expert's local width)"
+        det["moe_ep_imbalance"] = imbalance = moe_ep_imbalance(moe_path)
+        if moe_flops and imbalance:
+            ymap["moe_ep_imbalance"] = {ep: sig(f) for ep, f in sorted(imbalance.items())}
+            src["moe_ep_imbalance"] = (
+                f"{rel(moe_path, wheel_dir)}: >= {MOE_LARGE_MIN_TOKENS} tokens, gated kernels, "
+                f"every dtype and shape with both routings; per ep the median of t({MOE_LARGE_DISTRIBUTION})"
+                " / t(balanced) over that median at ep 1: the fullest expert-parallel rank's excess "
+                "under uneven routing, beyond the ep-1 rate moe_flops_per_s already holds"
+            )
 
     if ymap:
         ymap["sources"] = src

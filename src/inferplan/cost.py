@@ -170,12 +170,33 @@ def expert_flops_rate(model: ModelSpec, layout: Layout | LayoutRows, eff: Effici
     None when the engine states no rate (the GEMMs' rate then applies).
 
     MiniMax-M2.5 fp8 on B200 under vLLM, tp=4: n = 1536/4 = 384; 8.74e14·384/(384 + 181)
-    = 5.94e14 FLOP/s (0.13 of the fp8 peak).
+    = 5.94e14 FLOP/s (0.13 of the fp8 peak). Over ep > 1 expert-parallel ranks the rate is
+    divided by `expert_ep_imbalance`.
     """
     if eff.expert_flops_per_s is None or model.moe is None:
         return None
     width: float | FloatArray = model.moe.expert_ffn / per_layout(expert_slices, layout=layout)
-    return eff.expert_flops_per_s * width / (width + eff.expert_half_width)
+    return (eff.expert_flops_per_s * width / (width + eff.expert_half_width)
+            / expert_ep_imbalance(eff, per_layout(expert_groups, layout=layout)))
+
+
+def expert_ep_imbalance(eff: Efficiency, ep: float | FloatArray) -> float | FloatArray:
+    """How much longer the fused MoE op takes at many tokens when its experts are split over
+    ep expert-parallel ranks: each rank computes the tokens routed to its experts, routing
+    is uneven (a trained router's load follows a power law), and the step waits for the
+    fullest rank. The engine's table (`moe_ep_imbalance`, from the per-op tables' power-law
+    against balanced rows) gives the factor at listed ep, 1 at ep = 1; between them linear
+    in log2 ep, beyond the last the last.
+
+    SGLang on B200 (2: 1.05, 4: 1.10, 8: 1.12): ep 8 → 1.12; ep 6 → 1.10 + 0.585·0.02 =
+    1.112; ep 1 → 1.
+    """
+    if not eff.expert_ep_imbalance:
+        return 1.0
+    eps, factors = zip(*eff.expert_ep_imbalance, strict=True)
+    x = np.log2(np.maximum(np.asarray(ep, dtype=np.float64), 1.0))
+    out = np.interp(x, np.log2(np.asarray((1, *eps), dtype=np.float64)), (1.0, *factors))
+    return float(out) if np.ndim(out) == 0 else np.asarray(out, dtype=np.float64)
 
 
 def expert_slices(layout: Layout) -> int:

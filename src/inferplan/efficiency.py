@@ -61,6 +61,9 @@ class Efficiency:
     #: reaches half of that (None: the routed experts compute at the GEMMs' rate)
     expert_flops_per_s: float | None = None
     expert_half_width: float = 0.0
+    #: (ep, factor) pairs: the fused MoE op's time at many tokens over ep expert-parallel
+    #: ranks under uneven routing, relative to ep = 1 (`cost.expert_ep_imbalance`)
+    expert_ep_imbalance: tuple[tuple[int, float], ...] = ()
     attention_fixed_s: float = 0.0            # per attention kernel (one per layer)
     #: host seconds per dispatched operation of a step run eagerly (outside CUDA graphs)
     eager_op_host_s: float = 0.0
@@ -364,6 +367,7 @@ def _realistic_efficiency(key: _RatesKey) -> Efficiency:
         expert_flops_per_s=(None if (moe_rate := _by_dtype(
             ops.moe_flops_per_s, deployment.dtypes.expert_weights)) is None else moe_rate * share),
         expert_half_width=_by_dtype(ops.moe_half_width, deployment.dtypes.expert_weights) or 0.0,
+        expert_ep_imbalance=tuple(sorted(ops.moe_ep_imbalance.items())),
         attention_fixed_s=ops.attention_fixed_s,
         eager_op_host_s=ops.eager_op_host_s,
         graph_max_tokens=float(engine.scheduler.cuda_graph_max_batch) if graphs else 0.0,

@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveInt, ValidationError
 
 from inferplan.units import InferplanError, parse_bundled_yaml, unknown_name_error
 from inferplan.validation import first_error
@@ -155,6 +155,11 @@ class OpCosts(_Frozen):
     #: the routed experts' FLOPs run at the GEMMs' rate
     moe_flops_per_s: dict[str, float] = Field(default_factory=dict)
     moe_half_width: dict[str, float] = Field(default_factory=dict)
+    #: by expert-parallel size ep > 1: how much slower that fused MoE op runs when its
+    #: experts are split over ep ranks and routing is uneven (the fullest rank sets the
+    #: step; `cost.expert_ep_imbalance`); none stated: 1
+    moe_ep_imbalance: dict[PositiveInt, Annotated[float, Field(ge=1)]] = Field(
+        default_factory=dict)
     attention_dtype_bits: int = 16
     attention_fixed_s: float = Field(default=0.0, ge=0)
     attention_memory_fraction: float | None = Field(default=None, gt=0, le=1)
