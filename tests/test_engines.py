@@ -458,3 +458,35 @@ def test_expert_parallel_moe_waits_for_the_fullest_rank() -> None:
     assert expert_ep_imbalance(table, 6) == pytest.approx(1.10 + (2.5849625 - 2) * 0.02)
     assert expert_ep_imbalance(table, 64) == pytest.approx(1.12)
     assert np.allclose(expert_ep_imbalance(table, np.array([[1.0], [4.0]])), [[1.0], [1.10]])
+
+
+def test_linear_attention_prefill_is_priced_by_its_measured_kernels(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Qwen3.5-397B at tp 4 under SGLang on B200: a 8192-token prompt's 45 Gated DeltaNet
+    layers cost L·(fixed + P·N_v/tp·s_head) from the engine's table, which the step's
+    compute term carries in place of their FLOPs at the attention rate; a decode-only step
+    carries none of it."""
+    import inferplan.cost as cost
+    dep, _ = make(model="qwen3.5-397b-a17b", hardware="b200", chips=4,
+                  parallelism={"tp": 4, "layout": "megatron"}, engine="sglang",
+                  dtypes={"weights": "fp8", "kv": "fp8", "compute": "fp8"})
+    eff = efficiency_for(dep)
+    ops = engine_profile("sglang").ops_for("b200")
+    fixed, per = ops.linear_attention_fixed_s, ops.linear_attention_s_per_token_head
+    assert fixed > 0 and per > 0 and cost.linear_attention_layers(dep.model) == 45
+    T = 8192.0
+    expected = 45 * (fixed + T * 64 / 4 * per)
+    assert float(cost.linear_attention_prefill_s(dep.model, dep.layout, eff, T)) == \
+        pytest.approx(expected, rel=1e-12)
+    assert float(cost.linear_attention_prefill_s(dep.model, dep.layout, eff, 0.0)) == 0.0
+    assert dep.model.linear_attention is not None
+    linear_flops = T * dep.model.linear_attention.flops_per_token * 45 / 4
+    with_table = float(step_cost(dep, "prefill", 1, T, 0).compute_s)
+    decode = float(step_cost(dep, "decode", 64, 1, T).compute_s)
+    monkeypatch.setattr(cost, "linear_attention_prefill_s",
+                        lambda model, layout, eff, tokens: np.zeros_like(
+                            np.asarray(tokens, dtype=np.float64)))
+    by_flops = float(step_cost(dep, "prefill", 1, T, 0).compute_s)
+    assert with_table - by_flops == pytest.approx(
+        expected - linear_flops / eff.attention_flops_per_s, rel=1e-9)
+    assert float(step_cost(dep, "decode", 64, 1, T).compute_s) == decode

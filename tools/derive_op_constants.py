@@ -663,6 +663,41 @@ def moe_large_tokens(path: Path, peak_flops: dict[str, float]) -> dict[str, dict
     return out
 
 
+#: A Gated DeltaNet prefill step's work, in tokens x value heads, above which the chunked
+#: kernel runs at its throughput (the fit's rows): 2^22, a 8192-token prompt at 512 heads.
+GDN_LARGE_UNITS = 2 ** 22
+
+
+def linear_attention_context(path: Path) -> dict[str, Any]:
+    """Gated DeltaNet prefill per layer: t = fixed + B*S*Nv * s_per_token_head.
+
+    Rows: the 'context' phase; per (model, heads, batch, length) the layer's two kernels
+    summed (the short causal convolution and the chunked gated delta rule). fixed = the
+    median time of a one-token prompt (launch and chunk-loop floor); s_per_token_head =
+    the median of (t - fixed) / (B*S*Nv) over rows of at least `GDN_LARGE_UNITS`, Nv the
+    value heads the kernel ran (a rank's share under tp). The chunked kernel is latency and
+    occupancy bound: a few % of the 16-bit peak, so its FLOPs would price it far too low.
+    """
+    df = pd.read_parquet(path)
+    df = df[df.phase == "context"]
+    if df.empty:
+        return {}
+    per = df.pivot_table(index=["model_name", "num_v_heads", "num_k_heads", "batch_size",
+                                "seq_len"], columns="kernel_source", values="latency").dropna()
+    kernels = sorted(str(k) for k in per.columns)
+    per = per.assign(total=per.sum(axis=1)).reset_index()
+    units = per.batch_size * per.seq_len * per.num_v_heads
+    one = per[(per.batch_size == 1) & (per.seq_len == 1)].total
+    big = per[units >= GDN_LARGE_UNITS]
+    if one.empty or len(big) < 10:
+        return {}
+    fixed = float(one.median()) * MS
+    slope = ((big.total * MS - fixed) / units[big.index]).to_numpy()
+    rate = float(np.median(slope))
+    return {"fixed_s": fixed, "s_per_token_head": rate, "n": len(big), "kernels": kernels,
+            "spread": [float(x) for x in np.percentile(slope / rate, [10, 90])]}
+
+
 MOE_EP_MIN_ROWS = 10
 
 
@@ -894,6 +929,23 @@ def derive_chip(wheel_dir: Path, engine: str, chip: Chip) -> tuple[dict[str, Any
                 f"window 0, H/KV 4/8), isl 8192-16384, all batches; FLOPs = 4*128*H*b*s(s+1)/2 (causal pairs, QK and "
                 f"PV); median {c['tflops_median']:.0f} TFLOP/s / {chip.peak_flops['bf16']:.4g} = {c['frac']:.2f} "
                 f"(range {c['min']:.2f}-{c['max']:.2f}, n={c['n']})"
+            )
+
+    gdn_path = newest_table(root, s, "linear_attention", engine, "gdn_perf.parquet")
+    if gdn_path is not None:
+        g = linear_attention_context(gdn_path)
+        det["linear_attention"] = g
+        if g:
+            ymap["linear_attention_fixed_s"] = sig(g["fixed_s"])
+            ymap["linear_attention_s_per_token_head"] = sig(g["s_per_token_head"])
+            src["linear_attention_fixed_s"] = (
+                f"{rel(gdn_path, wheel_dir)}, context phase, kernels {' + '.join(g['kernels'])} summed "
+                f"per layer (Qwen3.5 shapes); the median time of a one-token prompt"
+            )
+            src["linear_attention_s_per_token_head"] = (
+                f"same table: median (t - fixed)/(batch*length*value heads) over the {g['n']} rows of at "
+                f">= {GDN_LARGE_UNITS} token-heads (10-90% of the rows within "
+                f"{g['spread'][0]:.2f}-{g['spread'][1]:.2f}x)"
             )
 
     # ---- elementwise

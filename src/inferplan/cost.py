@@ -98,6 +98,34 @@ def attention_flops(model: ModelSpec, layout: Layout | LayoutRows, batch: npt.Ar
     return np.asarray(np.asarray(batch, dtype=np.float64) * total, dtype=np.float64)
 
 
+def linear_attention_layers(model: ModelSpec) -> int:
+    """Layers of linear (Gated DeltaNet) attention: Qwen3.5-397B 45 of 60; 0 without."""
+    return sum(count for _, kind, count in model.attention_groups if kind == "linear")
+
+
+def linear_attention_prefill_s(model: ModelSpec, layout: Layout | LayoutRows, eff: Efficiency,
+                               prompt_tokens: npt.ArrayLike) -> FloatArray:
+    """Seconds a step's linear-attention layers spend on its prompt tokens, where the engine
+    states the chunked kernels' measured cost: L_lin · (fixed + P · N_v/tp · s_head) when P >
+    0 (P: the step's prompt tokens on the fullest rank). The chunked gated-delta-rule kernel
+    is latency and occupancy bound (a few % of the 16-bit peak), so its FLOPs price it far
+    below what it takes. 0 where the engine states none (the FLOPs then run at the
+    attention rate, `attention_flops`).
+
+    Qwen3.5-397B at tp 4 under SGLang on B200 (23.6 µs, 1.99 ns): a 8192-token prompt,
+    45 · (23.6 µs + 8192 · 16 · 1.99 ns) = 45 · 284.4 µs = 12.8 ms.
+    """
+    P = np.asarray(prompt_tokens, dtype=np.float64)
+    layers = linear_attention_layers(model)
+    if not layers or model.linear_attention is None or not (
+            eff.linear_attention_s_per_token_head or eff.linear_attention_fixed_s):
+        return np.zeros_like(P)
+    heads = model.linear_attention.num_value_heads / np.asarray(layout.tp, dtype=np.float64)
+    return np.asarray(np.where(P > 0, layers * (eff.linear_attention_fixed_s + P * heads
+                                                * eff.linear_attention_s_per_token_head),
+                               0.0), dtype=np.float64)
+
+
 def matmul_params_per_token(model: ModelSpec, layout: Layout) -> float:
     """Weight parameters one token multiplies on one device over all layers (top-k experts,
     shared experts, router), without the LM head.
@@ -773,6 +801,7 @@ def mixed_step_cost(deployment: Deployment | DeploymentRows, segments: list[Segm
     at_flops: FloatArray = np.zeros(())
     kv_bytes: FloatArray = np.zeros(())
     prompt_chunks: FloatArray = np.zeros(())
+    prompt_tokens: FloatArray = np.zeros(())     # prompt tokens on the fullest rank
     sequences: FloatArray = np.zeros(())
     graph_size: FloatArray = np.zeros(())        # what the engine's graph capture counts
     for seg in segments:
@@ -793,6 +822,7 @@ def mixed_step_cost(deployment: Deployment | DeploymentRows, segments: list[Segm
                                              q, kv)
         if seg.phase in PROMPT_PHASES:
             prompt_chunks = prompt_chunks + np.where(q > 0, B, 0.0)
+            prompt_tokens = prompt_tokens + ranked * q
         graph_size = graph_size + (micro if eff.graph_counts_sequences
                                    and seg.phase not in PROMPT_PHASES else micro * q)
 
@@ -810,6 +840,13 @@ def mixed_step_cost(deployment: Deployment | DeploymentRows, segments: list[Segm
     # max(FLOPs, weight bytes). Realistic runs each at its achieved rate and exposes
     # `gemm_overlap_loss` of the shorter matmul term (mid-intensity GEMMs hide little).
     at_compute = at_flops / eff.attention_flops_per_s
+    linear_prefill = linear_attention_prefill_s(model, layout, eff, prompt_tokens)
+    if np.any(linear_prefill):
+        # the prompt tokens' linear layers at their kernels' measured cost, not their FLOPs
+        assert model.linear_attention is not None
+        linear_flops = (prompt_tokens * model.linear_attention.flops_per_token
+                        * linear_attention_layers(model) / np.asarray(layout.tp, dtype=np.float64))
+        at_compute = at_compute - linear_flops / eff.attention_flops_per_s + linear_prefill
     at_memory = kv_bytes / (eff.memory_bytes_per_s if eff.kv_bytes_per_s is None
                             else eff.kv_bytes_per_s)
     expert_rate = expert_flops_rate(model, layout, eff)

@@ -65,6 +65,10 @@ class Efficiency:
     #: ranks under uneven routing, relative to ep = 1 (`cost.expert_ep_imbalance`)
     expert_ep_imbalance: tuple[tuple[int, float], ...] = ()
     attention_fixed_s: float = 0.0            # per attention kernel (one per layer)
+    #: a linear-attention layer's prefill kernels: fixed s per prompt step, s per prompt
+    #: token and value head (0: by FLOPs at the attention rate)
+    linear_attention_fixed_s: float = 0.0
+    linear_attention_s_per_token_head: float = 0.0
     #: host seconds per dispatched operation of a step run eagerly (outside CUDA graphs)
     eager_op_host_s: float = 0.0
     #: the largest step (tokens) replayed from CUDA graphs; 0: every step runs eagerly
@@ -369,6 +373,8 @@ def _realistic_efficiency(key: _RatesKey) -> Efficiency:
         expert_half_width=_by_dtype(ops.moe_half_width, deployment.dtypes.expert_weights) or 0.0,
         expert_ep_imbalance=tuple(sorted(ops.moe_ep_imbalance.items())),
         attention_fixed_s=ops.attention_fixed_s,
+        linear_attention_fixed_s=ops.linear_attention_fixed_s,
+        linear_attention_s_per_token_head=ops.linear_attention_s_per_token_head,
         eager_op_host_s=ops.eager_op_host_s,
         graph_max_tokens=float(engine.scheduler.cuda_graph_max_batch) if graphs else 0.0,
         prompt_graphs=engine.scheduler.prompt_graphs,

@@ -162,6 +162,11 @@ class OpCosts(_Frozen):
         default_factory=dict)
     attention_dtype_bits: int = 16
     attention_fixed_s: float = Field(default=0.0, ge=0)
+    #: a linear-attention (Gated DeltaNet) layer's prefill kernels: a fixed time per step
+    #: that carries prompt tokens, plus seconds per prompt token and value head on the
+    #: rank (`cost.linear_attention_prefill_s`); 0: priced by their FLOPs
+    linear_attention_fixed_s: float = Field(default=0.0, ge=0)
+    linear_attention_s_per_token_head: float = Field(default=0.0, ge=0)
     attention_memory_fraction: float | None = Field(default=None, gt=0, le=1)
     attention_compute_fraction: float | None = Field(default=None, gt=0, le=1)
     elementwise_ops_per_layer: int = Field(default=0, ge=0)
