@@ -203,6 +203,30 @@ def test_memory_with_draft_adds_to_the_target() -> None:
     assert m.draft_weights_bytes_per_chip == pytest.approx(2.47e9, rel=0.01)
 
 
+def test_a_decode_pool_adds_the_same_draft_memory() -> None:
+    """One draft-memory formula (`speculative.draft_bytes_per_chip`): the speculative
+    deployment and a disaggregated decode server that drafts add the same draft weights
+    and caches (Llama-3.2-1B beside Llama-3.1-8B bf16 on one H100, B = 8 at 1,152 tokens:
+    2.47 GB and 8 · 37.7 MB)."""
+    from inferplan.disagg import decode_server_memory, with_draft_memory
+    from inferplan.speculative import draft_bytes_per_chip
+
+    dep, wl = make(model="llama-3.1-8b", hardware="h100-sxm", chips=1,
+                   parallelism={"tp": 1}, dtypes={"weights": "bf16", "kv": "bf16",
+                                                  "compute": "bf16"},
+                   workload={"input_len": 1024, "output_len": 128, "batch": 8})
+    weights, kv = draft_bytes_per_chip(dep, DRAFT, 1152, 8)
+    assert weights == pytest.approx(2.47e9, rel=0.01)
+    assert float(kv) == pytest.approx(8 * 37.7e6, rel=0.01)
+    spec = speculative_memory(dep, draft_deployment(dep, DRAFT), wl, 8, 0)
+    assert spec.draft_weights_bytes_per_chip == weights
+    assert float(spec.draft_kv_bytes_per_chip) == pytest.approx(float(kv), rel=1e-12)
+    plain = decode_server_memory(dep, 1024, 128, 8)
+    pool = with_draft_memory(plain, dep, DRAFT, 1152, 8)
+    assert pool.weights_bytes_per_chip - plain.weights_bytes_per_chip == pytest.approx(weights)
+    assert float(pool.kv_bytes_per_chip - plain.kv_bytes_per_chip) == pytest.approx(float(kv))
+
+
 @pytest.mark.parametrize("tp", [8, 4])
 def test_max_batch_with_draft(tp: int) -> None:
     dep, wl = rngd(tp)

@@ -35,7 +35,7 @@ from inferplan.memory import (
     weight_bytes_per_device,
 )
 from inferplan.models import ModelSpec
-from inferplan.speculative import draft_deployment, speculative_cost
+from inferplan.speculative import draft_bytes_per_chip, draft_deployment, speculative_cost
 from inferplan.steptime import step_cost
 from inferplan.units import InferplanError
 
@@ -287,19 +287,15 @@ def decode_server_memory(deployment: Deployment, input_len: int, output_len: int
 def with_draft_memory(memory: MemoryBreakdown, target: Deployment, draft: ModelSpec,
                       context_len: int, batch: npt.ArrayLike) -> MemoryBreakdown:
     """`memory` of a pool server plus a draft model beside the target: its weights and its
-    B caches at `context_len` tokens, split like the target's (the draft runs with the
-    target's layout and KV dtype, `speculative.draft_deployment`).
+    B caches at `context_len` tokens (`speculative.draft_bytes_per_chip`, as
+    `speculative.speculative_memory` adds them).
 
     Llama-3.1-8B bf16 on one H100 with a Llama-3.2-1B draft, B = 8 at 1,152 tokens:
     + 2.47 GB of weights and 8 · 37.7 MB = 0.30 GB of draft cache.
     """
-    layout, dt, per_chip = target.layout, target.dtypes, devices_per_chip(target.chip)
-    B = np.asarray(batch, dtype=np.float64)
-    kv = (sequences_per_device(draft, layout, B)
-          * kv_bytes_per_sequence_per_device(draft, layout, dt.kv, context_len) * per_chip)
+    weights, kv = draft_bytes_per_chip(target, draft, context_len, batch)
     return replace(memory,
-                   weights_bytes_per_chip=memory.weights_bytes_per_chip
-                   + weight_bytes_per_device(draft, layout, dt.weights) * per_chip,
+                   weights_bytes_per_chip=memory.weights_bytes_per_chip + weights,
                    kv_bytes_per_chip=np.asarray(memory.kv_bytes_per_chip + kv,
                                                 dtype=np.float64))
 
