@@ -20,7 +20,7 @@ from inferplan.hardware import ChipSpec, Topology, default_topology, legal_chip_
 from inferplan.models import ModelSpec
 from inferplan.parallel import Layout, check_layout
 from inferplan.rows import DeploymentRows, LayoutRows, per_dtypes, per_layout
-from inferplan.units import InferplanError, dtype_bytes
+from inferplan.units import InferplanError, activation_bytes, dtype_bytes
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -230,9 +230,10 @@ def sequences_per_device(model: ModelSpec, layout: Layout | LayoutRows,
 def activation_bytes_per_token(model: ModelSpec, layout: Layout, compute_dtype: str) -> float:
     """Live activations per token in one layer on one shard: the residual stream and
     normed input (2·D), the QKV projection ((N+2K)·H/tp) and the FFN's gate and up
-    outputs (2·F/tp; MoE: top-k experts plus shared experts) at the compute dtype.
+    outputs (2·F/tp; MoE: top-k experts plus shared experts), each element
+    `units.activation_bytes` (16-bit under an fp8, int8 or fp4 GEMM, which writes bf16).
 
-    LLaMA 3-70B, tp=8, bf16: (16384 + 1280 + 7168)·2 = 49,664 B.
+    LLaMA 3-70B, tp=8, bf16 (and fp8): (16384 + 1280 + 7168)·2 = 49,664 B.
     """
     D, N, K, H, tp = (model.hidden_size, model.num_heads, model.num_kv_heads, model.head_dim,
                       layout.tp)
@@ -241,7 +242,7 @@ def activation_bytes_per_token(model: ModelSpec, layout: Layout, compute_dtype: 
         m = model.moe
         ffn = max(ffn, m.experts_per_token * m.expert_ffn + m.num_shared_experts * m.shared_ffn)
     width = 2 * D + (N + 2 * K) * H / tp + 2 * ffn / tp
-    return width * dtype_bytes(compute_dtype, "dtypes.compute")
+    return width * activation_bytes(compute_dtype, "dtypes.compute")
 
 
 def logits_bytes(model: ModelSpec, layout: Layout | LayoutRows,
