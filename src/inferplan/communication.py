@@ -60,8 +60,10 @@ def tensor_parallel_time_s(deployment: Deployment, tokens: npt.ArrayLike,
     (0.996 MiB of bf16 activations): 64 layers · 2 all-reduces · 25.9 µs = 3.32 ms.
     """
     T = as_tokens(tokens)
-    return communication_plan(deployment, link_efficiency).tensor_parallel(
+    time_s, names = communication_plan(deployment, link_efficiency).tensor_parallel(
         T, per_collective_s, alpha_s, eff)
+    assert names is not None
+    return time_s, names
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,25 +156,28 @@ class CommunicationPlan:
     pp_latency_s: float | FloatArray = 0.0
 
     def tensor_parallel(self, T: FloatArray, per_collective_s: float, alpha_s: Any,
-                        eff: Efficiency | None) -> tuple[FloatArray, StrArray]:
+                        eff: Efficiency | None, names: bool = True
+                        ) -> tuple[FloatArray, StrArray | None]:
         """`tensor_parallel_time_s` at tokens T (validated): every layout's time, the least
-        and its name per token count (the first of `CANDIDATES` on a tie). Rows that run
-        the same member plan at the same tokens (a family's KV dtypes and replica counts
-        at one batch) are priced once, on a plan of the distinct rows."""
+        and its name per token count (the first of `CANDIDATES` on a tie; None when
+        `names` is false: the time alone). Rows that run the same member plan at the
+        same tokens (a family's KV dtypes and replica counts at one batch) are priced
+        once, on a plan of the distinct rows."""
         distinct = self._distinct_rows(T, alpha_s)
         if distinct is not None:
             first, inverse = distinct
             assert self.stacked is not None and self.rows_index is not None
             once = _gathered(self.stacked, self.rows_index[first])
             T2 = np.broadcast_to(T, (inverse.size, T.shape[1]))
-            best, names = once._all_layouts(
+            best, chosen = once._all_layouts(
                 T2[first], per_collective_s,
-                alpha_s[first] if np.ndim(alpha_s) else alpha_s, eff)
-            return best[inverse], names[inverse]
-        return self._all_layouts(T, per_collective_s, alpha_s, eff)
+                alpha_s[first] if np.ndim(alpha_s) else alpha_s, eff, names)
+            return best[inverse], None if chosen is None else chosen[inverse]
+        return self._all_layouts(T, per_collective_s, alpha_s, eff, names)
 
     def _all_layouts(self, T: FloatArray, per_collective_s: float, alpha_s: Any,
-                     eff: Efficiency | None) -> tuple[FloatArray, StrArray]:
+                     eff: Efficiency | None, names: bool
+                     ) -> tuple[FloatArray, StrArray | None]:
         """`tensor_parallel` of every row as it is."""
         layers, launches = _lead(self.layers, 1, T.ndim), _lead(self.launches, 1, T.ndim)
         bandwidth = self._layer_bandwidth_s(T)
@@ -187,7 +192,7 @@ class CommunicationPlan:
             times = layers * bandwidth + (alpha_s + per_collective_s) * launches
         if self.valid is not None:
             times = np.where(_lead(self.valid, 1, T.ndim), times, np.inf)
-        return self._least(np.asarray(times, dtype=np.float64), T)
+        return self._least(np.asarray(times, dtype=np.float64), T, names)
 
     def _distinct_rows(self, T: FloatArray, alpha_s: Any
                        ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None:
@@ -269,26 +274,33 @@ class CommunicationPlan:
             layer[js[at_k]] = layer[js[at_k]] + each[at_k]
         return np.asarray(_lead(self.layers, 1, n) * layer, dtype=np.float64)
 
-    def _least(self, times: FloatArray, T: FloatArray) -> tuple[FloatArray, StrArray]:
-        """The least time over the layouts and its layout's name (the first on a tie)."""
+    def _least(self, times: FloatArray, T: FloatArray, names: bool = True
+               ) -> tuple[FloatArray, StrArray | None]:
+        """The least time over the layouts and its layout's name (the first on a tie;
+        None when `names` is false)."""
         if times.shape[0] == 1:
             return (np.asarray(times[0], dtype=np.float64),
                     np.asarray(np.broadcast_to(_lead(self.names, 1, T.ndim)[0],
-                                               times.shape[1:])))
+                                               times.shape[1:])) if names else None)
         if times[0].size <= 64:
-            best, index = np.min(times, axis=0), np.argmin(times, axis=0)
+            best = np.min(times, axis=0)
+            index = np.argmin(times, axis=0) if names else None
         else:
             # long arrays: a running minimum, row by row (the first layout wins a tie)
-            best, index = times[0], np.zeros(times.shape[1:], dtype=np.intp)
+            best = times[0]
+            index = np.zeros(times.shape[1:], dtype=np.intp) if names else None
             for j in range(1, times.shape[0]):
                 better = times[j] < best
                 best = np.where(better, times[j], best)
-                index[better] = j
+                if index is not None:
+                    index[better] = j
+        if index is None:
+            return np.asarray(best, dtype=np.float64), None
         if self.names.ndim == 1:
             return np.asarray(best, dtype=np.float64), np.asarray(self.names[index])
-        names = np.broadcast_to(_lead(self.names, 1, T.ndim), times.shape)
+        layouts = np.broadcast_to(_lead(self.names, 1, T.ndim), times.shape)
         return (np.asarray(best, dtype=np.float64),
-                np.asarray(np.take_along_axis(names, index[None], axis=0)[0]))
+                np.asarray(np.take_along_axis(layouts, index[None], axis=0)[0]))
 
 
 def communication_plan(deployment: Deployment | DeploymentRows,
@@ -588,14 +600,37 @@ def communication(deployment: Deployment | DeploymentRows, tokens: npt.ArrayLike
     own collectives (`link_efficiency` per row).
     Returns the seconds and the tensor-parallel layout that runs ('none' without one).
     """
+    total, chosen = _communication(deployment, tokens, logit_tokens, link_efficiency,
+                                   per_collective_s, eff, names=True)
+    assert chosen is not None
+    return total, chosen
+
+
+def communication_s(deployment: Deployment | DeploymentRows, tokens: npt.ArrayLike,
+                    logit_tokens: npt.ArrayLike, link_efficiency: Any,
+                    per_collective_s: float = 0.0, eff: Efficiency | None = None
+                    ) -> FloatArray:
+    """`communication`'s seconds alone, the same numbers, without naming the layout that
+    runs (a step's latency reads no name; rows of deployments: no string array per
+    row)."""
+    return _communication(deployment, tokens, logit_tokens, link_efficiency,
+                          per_collective_s, eff, names=False)[0]
+
+
+def _communication(deployment: Deployment | DeploymentRows, tokens: npt.ArrayLike,
+                   logit_tokens: npt.ArrayLike, link_efficiency: Any,
+                   per_collective_s: float, eff: Efficiency | None, names: bool
+                   ) -> tuple[FloatArray, StrArray | None]:
+    """`communication`; the layout's name only where `names`."""
     plan = communication_plan(deployment, link_efficiency)
     T = np.asarray(tokens, dtype=np.float64)
     total = np.zeros_like(T)
-    chosen = np.asarray(np.full(np.shape(T), "none"))
+    chosen = np.asarray(np.full(np.shape(T), "none")) if names else None
     grouped = np.asarray(plan.tp_chips) > 1
     if grouped.any():
         alpha = None if eff is None else eff.collective_alpha_s(plan.tp_chips)
-        tp_time, tp_chosen = plan.tensor_parallel(as_tokens(T), per_collective_s, alpha, eff)
+        tp_time, tp_chosen = plan.tensor_parallel(as_tokens(T), per_collective_s, alpha, eff,
+                                                  names)
         gather = np.asarray(logit_tokens, dtype=np.float64) * plan.logits_per_token_s
         tp_total = total + tp_time
         tp_total = tp_total + per_collective_s + (gather + plan.logits_latency_s
@@ -604,7 +639,8 @@ def communication(deployment: Deployment | DeploymentRows, tokens: npt.ArrayLike
             total, chosen = tp_total, tp_chosen
         else:
             total = np.where(grouped, tp_total, total)
-            chosen = np.asarray(np.where(grouped, tp_chosen, "none"))
+            chosen = None if tp_chosen is None else np.asarray(
+                np.where(grouped, tp_chosen, "none"))
     if np.any(plan.ep_calls):
         total = total + plan.ep_calls * (T * plan.ep_per_token_s + plan.ep_latency_s
                                          + per_collective_s)
