@@ -1,9 +1,10 @@
 """Deployments evaluated as rows of one array computation (`DeploymentRows`,
 `search.rows`) give the numbers each deployment gives alone: the step cost of every row
-equals its member's, term by term; memory and fit likewise; a search whose static groups go
-by family equals the per-deployment path (`evaluate.evaluate_static_groups`) on a diverse
-space; and sharing a collectives plan between slices that differ only in what no
-collective reads (dp, the slice beyond its torus shape or domain count) changes nothing."""
+equals its member's, term by term (and its latency alone, `steptime.step_latency_s`);
+memory and fit likewise; a search whose static groups go by family equals the
+per-deployment path (`evaluate.evaluate_static_groups`) on a diverse space; and sharing
+a collectives plan between slices that differ only in what no collective reads (dp, the
+slice beyond its torus shape or domain count) changes nothing."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from inferplan.models import catalog_model
 from inferplan.partitioning import ws2d
 from inferplan.rows import PER_ROW, DeploymentRows, element_bytes
 from inferplan.search import parse_space, result, run_search
-from inferplan.steptime import step_cost
+from inferplan.steptime import step_cost, step_latency_s
 from inferplan.units import InferplanError, dtype_bytes
 
 #: Families of deployments that differ only in degrees and slice: dense, sliding windows,
@@ -109,6 +110,8 @@ def test_rows_step_cost_equals_each_member(shared: dict[str, Any],
     for phase, q, kv in (("prefill", S, 0.0), ("decode", 1.0, contexts),
                          ("verify", 4.0, contexts)):
         together = step_cost(rows, phase, B, q, kv)
+        # the latency alone (what a search reads): the same numbers
+        assert _same(step_latency_s(rows, phase, B, q, kv), together.latency_s), phase
         for r, i in enumerate(index):
             alone = step_cost(members[i], phase, B[r], q, kv)
             for field in ("flops", "weight_bytes", "kv_bytes", "activation_bytes",

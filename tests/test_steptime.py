@@ -43,6 +43,21 @@ def test_calibration_scales_the_named_terms() -> None:
     assert slow.tpot_s > estimate(dep, wl).tpot_s
 
 
+def test_step_latency_is_the_step_costs() -> None:
+    """`step_latency_s` (the latency alone) is `step_cost(...).latency_s`, bit for bit,
+    under the analytic model (its own path) and under a calibration (the model's step):
+    prefill columns and decode contexts at three batches, tp 2 under vLLM."""
+    dep, _ = make(model="qwen3-32b", hardware="h100-sxm", chips=2, parallelism={"tp": 2},
+                  engine="vllm")
+    cal = steptime.calibration_from_mapping({"scale": {"kv": 1.2}}, "cal.yaml")
+    B = np.array([[1.0], [8.0], [96.0]])
+    for d in (dep, replace(dep, step_time=cal)):
+        for phase, q, kv in (("prefill", np.array([[300.0, 4000.0]]), 0.0),
+                             ("decode", 1.0, np.array([[300.0, 301.0, 302.0]]))):
+            np.testing.assert_array_equal(steptime.step_latency_s(d, phase, B, q, kv),
+                                          steptime.step_cost(d, phase, B, q, kv).latency_s)
+
+
 @pytest.mark.parametrize(("data", "field"), [
     ({}, "cal.yaml.scale"),
     ({"scale": {"weight": 1.1}}, "cal.yaml.scale.weight"),
@@ -83,7 +98,8 @@ def test_scenario_calibration_file_through_the_cli(tmp_path: Path,
 
 
 def test_only_steptime_imports_the_analytic_step() -> None:
-    """No module but `steptime` reaches `cost.step_cost`/`mixed_step_cost` directly."""
+    """No module but `steptime` reaches `cost.step_cost`/`mixed_step_cost` (or its
+    latency alone, `mixed_step_latency_s`) directly."""
     offenders = []
     for path in SRC.rglob("*.py"):
         if path.name in ("steptime.py", "cost.py"):
@@ -91,6 +107,6 @@ def test_only_steptime_imports_the_analytic_step() -> None:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module == "inferplan.cost":
                 names = {a.name for a in node.names}
-                if names & {"step_cost", "mixed_step_cost"}:
+                if names & {"step_cost", "mixed_step_cost", "mixed_step_latency_s"}:
                     offenders.append(str(path.relative_to(SRC)))
     assert not offenders, offenders

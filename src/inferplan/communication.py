@@ -60,8 +60,10 @@ def tensor_parallel_time_s(deployment: Deployment, tokens: npt.ArrayLike,
     (0.996 MiB of bf16 activations): 64 layers · 2 all-reduces · 25.9 µs = 3.32 ms.
     """
     T = as_tokens(tokens)
-    return communication_plan(deployment, link_efficiency).tensor_parallel(
+    time_s, names = communication_plan(deployment, link_efficiency).tensor_parallel(
         T, per_collective_s, alpha_s, eff)
+    assert names is not None
+    return time_s, names
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,8 +120,9 @@ class CommunicationPlan:
     sends, each a bandwidth time per token plus a latency.
 
     The per-layout numbers are arrays over the candidates (J,); a plan of rows of
-    deployments (`rows_plan`) adds the rows' axes (J, *rows), pads members with fewer
-    candidates (`valid` false), and holds its scalars as per-row arrays.
+    deployments (`communication_plan` of rows) adds the rows' axes (J, *rows), pads
+    members with fewer candidates (`valid` false), and holds its scalars as per-row
+    arrays.
 
     LLaMA 3-70B bf16, tp=8 on H100 (ring, 450 GB/s, 1 µs a step): the fp32 logits gather
     costs 7/8 · 128,256 · 4 B / 4.5e11 B/s = 9.98e-7 s per logit token plus 7 µs.
@@ -141,9 +144,6 @@ class CommunicationPlan:
     #: that run at once and do not all scale with T (`LinearPlan.maxed`)
     maxed: tuple[tuple[int, LinearPlan, BoolArray | None], ...] = ()
     valid: BoolArray | None = None    # rows: which (layout, row) slots hold a layout
-    #: rows: the members' plans side by side (`_stacked`), rows that run one plan at the
-    #: same tokens priced once (`tensor_parallel`)
-    stacked: dict[str, Any] | None = None
     logits_per_token_s: float | FloatArray = 0.0
     logits_latency_s: float | FloatArray = 0.0
     ep_calls: int | FloatArray = 0                 # expert all-to-alls per step (2 per MoE layer)
@@ -154,26 +154,12 @@ class CommunicationPlan:
     pp_latency_s: float | FloatArray = 0.0
 
     def tensor_parallel(self, T: FloatArray, per_collective_s: float, alpha_s: Any,
-                        eff: Efficiency | None) -> tuple[FloatArray, StrArray]:
+                        eff: Efficiency | None, names: bool = True
+                        ) -> tuple[FloatArray, StrArray | None]:
         """`tensor_parallel_time_s` at tokens T (validated): every layout's time, the least
-        and its name per token count (the first of `CANDIDATES` on a tie). Rows that run
-        the same member plan at the same tokens (a family's KV dtypes and replica counts
-        at one batch) are priced once, on a plan of the distinct rows."""
-        distinct = self._distinct_rows(T, alpha_s)
-        if distinct is not None:
-            first, inverse = distinct
-            assert self.stacked is not None and self.rows_index is not None
-            once = _gathered(self.stacked, self.rows_index[first])
-            T2 = np.broadcast_to(T, (inverse.size, T.shape[1]))
-            best, names = once._all_layouts(
-                T2[first], per_collective_s,
-                alpha_s[first] if np.ndim(alpha_s) else alpha_s, eff)
-            return best[inverse], names[inverse]
-        return self._all_layouts(T, per_collective_s, alpha_s, eff)
-
-    def _all_layouts(self, T: FloatArray, per_collective_s: float, alpha_s: Any,
-                     eff: Efficiency | None) -> tuple[FloatArray, StrArray]:
-        """`tensor_parallel` of every row as it is."""
+        and its name per token count (the first of `CANDIDATES` on a tie; None when
+        `names` is false: the time alone). Rows of deployments that repeat one another
+        are priced once by `communication` (`_distinct_rows`), before they get here."""
         layers, launches = _lead(self.layers, 1, T.ndim), _lead(self.launches, 1, T.ndim)
         bandwidth = self._layer_bandwidth_s(T)
         if alpha_s is not None and eff is not None and eff.allreduce_curve_s:
@@ -187,35 +173,7 @@ class CommunicationPlan:
             times = layers * bandwidth + (alpha_s + per_collective_s) * launches
         if self.valid is not None:
             times = np.where(_lead(self.valid, 1, T.ndim), times, np.inf)
-        return self._least(np.asarray(times, dtype=np.float64), T)
-
-    def _distinct_rows(self, T: FloatArray, alpha_s: Any
-                       ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None:
-        """For a plan of rows (R, 1) at tokens (R or 1, C): the first row of each distinct
-        (member plan, tokens) pair and each row's pair, or None when the rows are not laid
-        out so or fewer than half of them repeat another (nothing to gain)."""
-        index = self.rows_index
-        if (self.stacked is None or index is None or index.ndim != 2 or index.shape[1] != 1
-                or T.ndim != 2 or T.shape[0] not in (1, index.shape[0])
-                or np.ndim(alpha_s) not in (0, 2)):
-            return None
-        R = index.shape[0]
-        code = self.stacked["code"][index[:, 0]]
-        columns = [np.broadcast_to(T[:, c], (R,)) for c in range(T.shape[1])]
-        order = np.lexsort([*columns[::-1], code])
-        new = np.empty(R, dtype=bool)
-        new[:1] = True
-        ranked = code[order]
-        new[1:] = ranked[1:] != ranked[:-1]
-        for column in columns:
-            ranked = column[order]
-            new[1:] |= ranked[1:] != ranked[:-1]
-        groups = np.cumsum(new) - 1
-        if R == 0 or 2 * (int(groups[-1]) + 1) > R:
-            return None
-        inverse = np.empty(R, dtype=np.intp)
-        inverse[order] = groups
-        return order[new], inverse
+        return self._least(np.asarray(times, dtype=np.float64), T, names)
 
     def _layer_bandwidth_s(self, T: FloatArray) -> FloatArray:
         """Each layout's one-layer bandwidth time at T: s·T + c, and for a layout with
@@ -269,26 +227,33 @@ class CommunicationPlan:
             layer[js[at_k]] = layer[js[at_k]] + each[at_k]
         return np.asarray(_lead(self.layers, 1, n) * layer, dtype=np.float64)
 
-    def _least(self, times: FloatArray, T: FloatArray) -> tuple[FloatArray, StrArray]:
-        """The least time over the layouts and its layout's name (the first on a tie)."""
+    def _least(self, times: FloatArray, T: FloatArray, names: bool = True
+               ) -> tuple[FloatArray, StrArray | None]:
+        """The least time over the layouts and its layout's name (the first on a tie;
+        None when `names` is false)."""
         if times.shape[0] == 1:
             return (np.asarray(times[0], dtype=np.float64),
                     np.asarray(np.broadcast_to(_lead(self.names, 1, T.ndim)[0],
-                                               times.shape[1:])))
+                                               times.shape[1:])) if names else None)
         if times[0].size <= 64:
-            best, index = np.min(times, axis=0), np.argmin(times, axis=0)
+            best = np.min(times, axis=0)
+            index = np.argmin(times, axis=0) if names else None
         else:
             # long arrays: a running minimum, row by row (the first layout wins a tie)
-            best, index = times[0], np.zeros(times.shape[1:], dtype=np.intp)
+            best = times[0]
+            index = np.zeros(times.shape[1:], dtype=np.intp) if names else None
             for j in range(1, times.shape[0]):
                 better = times[j] < best
                 best = np.where(better, times[j], best)
-                index[better] = j
+                if index is not None:
+                    index[better] = j
+        if index is None:
+            return np.asarray(best, dtype=np.float64), None
         if self.names.ndim == 1:
             return np.asarray(best, dtype=np.float64), np.asarray(self.names[index])
-        names = np.broadcast_to(_lead(self.names, 1, T.ndim), times.shape)
+        layouts = np.broadcast_to(_lead(self.names, 1, T.ndim), times.shape)
         return (np.asarray(best, dtype=np.float64),
-                np.asarray(np.take_along_axis(names, index[None], axis=0)[0]))
+                np.asarray(np.take_along_axis(layouts, index[None], axis=0)[0]))
 
 
 def communication_plan(deployment: Deployment | DeploymentRows,
@@ -297,20 +262,29 @@ def communication_plan(deployment: Deployment | DeploymentRows,
     layout, compute and weight dtypes, chip links and slice shape (what its collectives
     depend on; a bounded cache) and shared by every deployment that has them. For rows
     of deployments, each member's plan at its link efficiency (`link_efficiency` per
-    row, constant over a member's rows), gathered per row (`rows_plan`).
+    row, constant over a member's rows), gathered per row (`_gathered`).
 
     LLaMA 3-70B int8 on a TPU v5e 4x2, tp=8: six feasible layouts (ws1d, ws2d, wg_x,
     wg_xy, wg_xyz, megatron).
     """
     if isinstance(deployment, DeploymentRows):
         rows = deployment
-        links = rows.member_values(link_efficiency)
-        # the links' bytes, not a tuple of floats: NaN (a member without rows) is not
-        # equal to itself, so a tuple holding one would never be found again
-        key = ("communication_plan", links.tobytes())
-        return rows.per_rows(key, lambda: rows_plan(
-            rows.once(key, lambda: _member_plans(rows, links)), rows.index))
+        key = ("communication_plan", rows.member_values(link_efficiency).tobytes())
+        return rows.per_rows(key, lambda: _gathered(_rows_stacked(rows, link_efficiency),
+                                                    rows.index))
     return _communication_plan(_PlanKey(deployment, link_efficiency, full=True))
+
+
+def _rows_stacked(rows: DeploymentRows, link_efficiency: Any) -> dict[str, Any]:
+    """The members' plans at their link efficiencies (`link_efficiency` per row,
+    `_member_plans`), side by side (`_stacked`): built once per members and links,
+    shared by every slice of the rows (`DeploymentRows.once`)."""
+    links = rows.member_values(link_efficiency)
+    # the links' bytes, not a tuple of floats: NaN (a member without rows) is not
+    # equal to itself, so a tuple holding one would never be found again
+    key = ("communication_plan", links.tobytes())
+    return rows.once(("stacked", key), lambda: _stacked(_Members(rows.once(
+        key, lambda: _member_plans(rows, links)))))
 
 
 def _member_plans(rows: DeploymentRows, links: FloatArray) -> tuple[CommunicationPlan, ...]:
@@ -397,17 +371,12 @@ def _stacked(members: _Members) -> dict[str, Any]:
     return out
 
 
-def rows_plan(plans: Sequence[CommunicationPlan], index: npt.NDArray[np.intp]
-              ) -> CommunicationPlan:
-    """One plan for rows of deployments: member m's plan (`plans[m]`) at every row whose
-    `index` is m. The per-layout arrays become (J, *index.shape), padded (`valid`) to the
-    most candidates of any member; the scalars per row. Plans of 2 and 6 candidates over
-    rows [[0], [1]]: slopes of shape (6, 2, 1), the first member's last four invalid."""
-    return _gathered(_stacked(_Members(tuple(plans))), index)
-
-
 def _gathered(s: dict[str, Any], index: npt.NDArray[np.intp]) -> CommunicationPlan:
-    """The plan of rows `index` of stacked plans (`_stacked`; see `rows_plan`)."""
+    """One plan for rows of deployments: of stacked plans (`_stacked`), member m's at
+    every row whose `index` is m. The per-layout arrays become (J, *index.shape), padded
+    (`valid`) to the most candidates of any member; the scalars per row. Plans of 2 and
+    6 candidates over rows [[0], [1]]: slopes of shape (6, 2, 1), the first member's last
+    four invalid."""
     return CommunicationPlan(
         tp_chips=s["tp_chips"][index], names=s["names"][:, index],
         slope_s=s["slope_s"][:, index], fixed_s=s["fixed_s"][:, index],
@@ -415,7 +384,7 @@ def _gathered(s: dict[str, Any], index: npt.NDArray[np.intp]) -> CommunicationPl
         launches=s["launches"][:, index], concurrent=s["concurrent"][:, index],
         transfer_table=s["transfers"], rows_index=index,
         maxed=tuple((slot, plan, np.asarray(index == i)) for slot, plan, i in s["maxed"]),
-        valid=s["valid"][:, index], stacked=s,
+        valid=s["valid"][:, index],
         **{k: s[k][index] for k in ("logits_per_token_s", "logits_latency_s", "ep_calls",
                                     "ep_per_token_s", "ep_latency_s", "pp_sends",
                                     "pp_per_token_s", "pp_latency_s")})
@@ -588,15 +557,89 @@ def communication(deployment: Deployment | DeploymentRows, tokens: npt.ArrayLike
     own collectives (`link_efficiency` per row).
     Returns the seconds and the tensor-parallel layout that runs ('none' without one).
     """
-    plan = communication_plan(deployment, link_efficiency)
+    total, chosen = _communication(deployment, tokens, logit_tokens, link_efficiency,
+                                   per_collective_s, eff, names=True)
+    assert chosen is not None
+    return total, chosen
+
+
+def communication_s(deployment: Deployment | DeploymentRows, tokens: npt.ArrayLike,
+                    logit_tokens: npt.ArrayLike, link_efficiency: Any,
+                    per_collective_s: float = 0.0, eff: Efficiency | None = None
+                    ) -> FloatArray:
+    """`communication`'s seconds alone, the same numbers, without naming the layout that
+    runs (a step's latency reads no name; rows of deployments: no string array per
+    row)."""
+    return _communication(deployment, tokens, logit_tokens, link_efficiency,
+                          per_collective_s, eff, names=False)[0]
+
+
+def _communication(deployment: Deployment | DeploymentRows, tokens: npt.ArrayLike,
+                   logit_tokens: npt.ArrayLike, link_efficiency: Any,
+                   per_collective_s: float, eff: Efficiency | None, names: bool
+                   ) -> tuple[FloatArray, StrArray | None]:
+    """`communication`; the layout's name only where `names`. Rows of deployments that
+    run one member plan at the same tokens and logit tokens (a family's KV dtypes and
+    replica counts at one batch) are priced once, on a plan of the distinct rows
+    (`_distinct_rows`), and spread back."""
     T = np.asarray(tokens, dtype=np.float64)
+    logits = np.asarray(logit_tokens, dtype=np.float64)
+    if isinstance(deployment, DeploymentRows) and np.ndim(per_collective_s) == 0:
+        stacked = _rows_stacked(deployment, link_efficiency)
+        distinct = _distinct_rows(stacked["code"], deployment.index, T, logits)
+        if distinct is not None:
+            first, inverse = distinct
+            total, chosen = _plan_communication(
+                _gathered(stacked, deployment.index[first]), T[first], logits[first],
+                per_collective_s, eff, names)
+            return total[inverse], None if chosen is None else chosen[inverse]
+    return _plan_communication(communication_plan(deployment, link_efficiency), T, logits,
+                               per_collective_s, eff, names)
+
+
+def _distinct_rows(code: npt.NDArray[np.intp], index: npt.NDArray[np.intp], T: FloatArray,
+                   logits: FloatArray
+                   ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None:
+    """For rows (R, 1) of members whose plans are `code` (each member's place among the
+    distinct plans, `_stacked`), at tokens and logit tokens of R rows each (R, C): the
+    first row of each run of rows equal in plan and every column, in the order of plan
+    and first token column, and each row's run; None when the rows are not laid out so
+    or fewer than half of them repeat another (nothing to gain). Rows of members
+    (plans) [0, 1, 0] at tokens [8, 8, 8]: first rows [0, 1], runs [0, 1, 0]."""
+    R = index.shape[0] if index.ndim == 2 and index.shape[1] == 1 else 0
+    if (R == 0 or T.ndim != 2 or logits.ndim != 2 or T.shape[0] != R
+            or logits.shape[0] != R):
+        return None
+    plan = code[index[:, 0]]
+    order = np.lexsort((T[:, 0], plan))
+    new = np.empty(R, dtype=bool)
+    new[:1] = True
+    plans = plan[order]
+    new[1:] = plans[1:] != plans[:-1]
+    for values in (T, logits):
+        ranked = values[order]
+        new[1:] |= np.any(ranked[1:] != ranked[:-1], axis=1)
+    runs = np.cumsum(new) - 1
+    if 2 * (int(runs[-1]) + 1) > R:
+        return None
+    inverse = np.empty(R, dtype=np.intp)
+    inverse[order] = runs
+    return order[new], inverse
+
+
+def _plan_communication(plan: CommunicationPlan, T: FloatArray, logits: FloatArray,
+                        per_collective_s: float, eff: Efficiency | None, names: bool
+                        ) -> tuple[FloatArray, StrArray | None]:
+    """`_communication` on a plan (one deployment's, or rows' gathered per row) at
+    tokens T and logit tokens."""
     total = np.zeros_like(T)
-    chosen = np.asarray(np.full(np.shape(T), "none"))
+    chosen = np.asarray(np.full(np.shape(T), "none")) if names else None
     grouped = np.asarray(plan.tp_chips) > 1
     if grouped.any():
         alpha = None if eff is None else eff.collective_alpha_s(plan.tp_chips)
-        tp_time, tp_chosen = plan.tensor_parallel(as_tokens(T), per_collective_s, alpha, eff)
-        gather = np.asarray(logit_tokens, dtype=np.float64) * plan.logits_per_token_s
+        tp_time, tp_chosen = plan.tensor_parallel(as_tokens(T), per_collective_s, alpha, eff,
+                                                  names)
+        gather = logits * plan.logits_per_token_s
         tp_total = total + tp_time
         tp_total = tp_total + per_collective_s + (gather + plan.logits_latency_s
                                                   if alpha is None else gather + alpha)
@@ -604,7 +647,8 @@ def communication(deployment: Deployment | DeploymentRows, tokens: npt.ArrayLike
             total, chosen = tp_total, tp_chosen
         else:
             total = np.where(grouped, tp_total, total)
-            chosen = np.asarray(np.where(grouped, tp_chosen, "none"))
+            chosen = None if tp_chosen is None else np.asarray(
+                np.where(grouped, tp_chosen, "none"))
     if np.any(plan.ep_calls):
         total = total + plan.ep_calls * (T * plan.ep_per_token_s + plan.ep_latency_s
                                          + per_collective_s)

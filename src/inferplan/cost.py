@@ -23,12 +23,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from inferplan.communication import communication as communication
+from inferplan.communication import communication_s as communication_s
 from inferplan.communication import communication_time_s as communication_time_s
 from inferplan.communication import ep_all_to_all_bytes as ep_all_to_all_bytes
 from inferplan.communication import tensor_parallel_time_s as tensor_parallel_time_s
@@ -790,9 +791,86 @@ def mixed_step_cost(deployment: Deployment | DeploymentRows, segments: list[Segm
     (R, C)): the same numbers as each member alone, in one pass.
     """
     dep, model, layout = deployment, deployment.model, deployment.layout
-    eff = efficiency_for(dep)
+    t = _step_terms(dep, segments, layouts=True)
     peak = per_dtypes(dep, lambda dt: dep.chip.flops_per_s(dt.compute),   # per device
                       "compute") / dep.chip.cores_per_chip
+    act_bytes = 2.0 * model.num_layers * t.tokens * per_dtypes(dep, lambda dt: per_layout(
+        activation_bytes_per_token, model, layout=layout, compute_dtype=dt.compute),
+        "compute")
+    latency, comm, per_pass = t.latency_s, t.communication_s, t.per_pass_s
+    mfu = (t.matmul_flops + t.attention_flops) / np.maximum(latency * peak, 1e-30)
+    shape = np.broadcast_shapes(*(np.shape(x) for x in (t.tokens, t.attention_flops,
+                                                         t.kv_bytes, latency)))
+
+    def b(x: FloatArray) -> FloatArray:
+        a = np.asarray(x, dtype=np.float64)
+        return a if a.shape == shape else np.broadcast_to(a, shape)
+
+    chosen = t.layout
+    assert chosen is not None
+    return StepCost(
+        phase="+".join(seg.phase for seg in segments),
+        flops=b(t.matmul_flops + t.attention_flops), weight_bytes=b(t.weight_bytes),
+        kv_bytes=b(t.kv_bytes), activation_bytes=b(act_bytes), compute_s=b(t.compute_s),
+        weights_s=b(t.weights_s), kv_s=b(t.kv_s), communication_s=b(t.exposed_s),
+        overhead_s=b(t.overhead_s), latency_s=b(latency), mfu=b(mfu),
+        communication_bound=np.asarray(b(comm) >= b(per_pass + t.overhead_s))
+        & (b(comm) > 0), layout=chosen if chosen.shape == shape
+        else np.asarray(np.broadcast_to(chosen, shape)),
+        parts=RooflineParts(b(t.matmul_compute_s), b(t.attention_compute_s),
+                            b(t.matmul_memory_s), b(t.attention_memory_s),
+                            b(np.where(t.attention_bound, t.attention_compute_s, 0.0)),
+                            b(t.sequences)))
+
+
+def mixed_step_latency_s(deployment: Deployment | DeploymentRows, segments: list[Segment]
+                         ) -> FloatArray:
+    """`mixed_step_cost(...).latency_s` alone: the same terms added the same way, without
+    what only the other fields read (MFU, activation bytes, the communication-bound flag,
+    the roofline parts, the partitioning's name). A search's decode step of 2,000 rows ×
+    30 contexts: ten fewer passes over its 60,000 cells."""
+    t = _step_terms(deployment, segments, layouts=False)
+    shape = np.broadcast_shapes(*(np.shape(x) for x in (t.tokens, t.attention_flops,
+                                                         t.kv_bytes, t.latency_s)))
+    latency = np.asarray(t.latency_s, dtype=np.float64)
+    return latency if latency.shape == shape else np.broadcast_to(latency, shape)
+
+
+class _StepTerms(NamedTuple):
+    """A step's terms before `StepCost` names them (`_step_terms`): the matmul and
+    attention FLOPs, weight and KV bytes, the step's tokens, the exposed compute,
+    weights and KV times and their sum per pass, the collectives in full and as exposed,
+    the overhead, the latency, the rooflines' parts and the sequences a device runs; the
+    partitioning that runs (None when not asked for)."""
+
+    matmul_flops: FloatArray
+    attention_flops: FloatArray
+    weight_bytes: FloatArray
+    kv_bytes: FloatArray
+    tokens: FloatArray
+    compute_s: FloatArray
+    weights_s: FloatArray
+    kv_s: FloatArray
+    per_pass_s: FloatArray
+    communication_s: FloatArray
+    exposed_s: FloatArray
+    overhead_s: FloatArray
+    latency_s: FloatArray
+    matmul_compute_s: FloatArray
+    attention_compute_s: FloatArray
+    matmul_memory_s: FloatArray
+    attention_memory_s: FloatArray
+    attention_bound: npt.NDArray[np.bool_]
+    sequences: FloatArray
+    layout: npt.NDArray[np.str_] | None
+
+
+def _step_terms(deployment: Deployment | DeploymentRows, segments: list[Segment],
+                layouts: bool) -> _StepTerms:
+    """The terms of one step of `segments` (`mixed_step_cost`); `layouts`: whether to
+    name the tensor-parallel partitioning that runs (`communication`)."""
+    dep, model, layout = deployment, deployment.model, deployment.layout
+    eff = efficiency_for(dep)
     per_token_params = per_layout(matmul_params_per_token, model, layout=layout)
     attention_params = per_layout(attention_matmul_params_per_token, model, layout=layout)
     tokens: FloatArray = np.zeros(())
@@ -832,9 +910,6 @@ def mixed_step_cost(deployment: Deployment | DeploymentRows, segments: list[Segm
     weight_bytes, expert_bytes = element_bytes(dep, "weights"), element_bytes(
         dep, "expert_weights")
     w_bytes = weight_bytes_read(model, layout, weight_bytes, tokens, expert_bytes)
-    act_bytes = 2.0 * model.num_layers * tokens * per_dtypes(dep, lambda dt: per_layout(
-        activation_bytes_per_token, model, layout=layout, compute_dtype=dt.compute),
-        "compute")
 
     # Two rooflines, as seed 001 draws them: attention max(FLOPs, KV bytes) and matmuls
     # max(FLOPs, weight bytes). Realistic runs each at its achieved rate and exposes
@@ -874,8 +949,12 @@ def mixed_step_cost(deployment: Deployment | DeploymentRows, segments: list[Segm
     kv_s = np.where(at_bound, 0.0, at_memory)
     weights_s = np.where(mm_bound, hidden * mm_memory, mm_memory)
     per_pass = compute_s + kv_s + weights_s
-    comm, chosen = communication(dep, tokens, logit_tokens, eff.interconnect,
-                                 eff.per_collective_overhead_s, eff)
+    if layouts:
+        comm, chosen = communication(dep, tokens, logit_tokens, eff.interconnect,
+                                     eff.per_collective_overhead_s, eff)
+    else:
+        comm, chosen = communication_s(dep, tokens, logit_tokens, eff.interconnect,
+                                       eff.per_collective_overhead_s, eff), None
     # ideal: communication overlaps with compute; realistic: it does not
     comm_exposed = np.maximum(comm - per_pass, 0.0) if dep.efficiency == "ideal" else comm
     # on the tokens' shape (rows, not rows × contexts), broadcast where it is added
@@ -888,20 +967,6 @@ def mixed_step_cost(deployment: Deployment | DeploymentRows, segments: list[Segm
     # A device runs pp micro-batches through its L/pp layers per step: the same work as
     # one micro-batch through all L layers, which is what the terms above count.
     latency = per_pass + overhead + comm_exposed
-    mfu = (mm_flops + at_flops) / np.maximum(latency * peak, 1e-30)
-    shape = np.broadcast_shapes(*(np.shape(x) for x in (tokens, at_flops, kv_bytes, latency)))
-
-    def b(x: FloatArray) -> FloatArray:
-        a = np.asarray(x, dtype=np.float64)
-        return a if a.shape == shape else np.broadcast_to(a, shape)
-
-    return StepCost(
-        phase="+".join(seg.phase for seg in segments), flops=b(mm_flops + at_flops),
-        weight_bytes=b(w_bytes), kv_bytes=b(kv_bytes), activation_bytes=b(act_bytes),
-        compute_s=b(compute_s), weights_s=b(weights_s), kv_s=b(kv_s),
-        communication_s=b(comm_exposed), overhead_s=b(overhead), latency_s=b(latency),
-        mfu=b(mfu), communication_bound=np.asarray(b(comm) >= b(per_pass + overhead))
-        & (b(comm) > 0), layout=chosen if chosen.shape == shape
-        else np.asarray(np.broadcast_to(chosen, shape)),
-        parts=RooflineParts(b(mm_compute), b(at_compute), b(mm_memory), b(at_memory),
-                            b(np.where(at_bound, at_compute, 0.0)), b(sequences)))
+    return _StepTerms(mm_flops, at_flops, w_bytes, kv_bytes, tokens, compute_s, weights_s,
+                      kv_s, per_pass, comm, comm_exposed, overhead, latency, mm_compute,
+                      at_compute, mm_memory, at_memory, at_bound, sequences, chosen)

@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from inferplan.cost import TERMS, FloatArray, Segment, StepCost
 from inferplan.cost import mixed_step_cost as analytic_step_cost
+from inferplan.cost import mixed_step_latency_s as analytic_step_latency_s
 from inferplan.deployment import Deployment, Efficiency
 from inferplan.rows import DeploymentRows
 from inferplan.units import InferplanError
@@ -246,7 +247,20 @@ def step_cost(deployment: Deployment | DeploymentRows, phase: str, batch: npt.Ar
     return mixed_step_cost(deployment, [Segment(phase, batch, new_tokens, cached_tokens)])
 
 
+def step_latency_s(deployment: Deployment | DeploymentRows, phase: str,
+                   batch: npt.ArrayLike, new_tokens: npt.ArrayLike,
+                   cached_tokens: npt.ArrayLike) -> FloatArray:
+    """`step_cost(...).latency_s`, the same numbers: under the analytic model its latency
+    alone (`cost.mixed_step_latency_s`, none of the other fields), under any other model
+    its `StepCost`'s. What a search that reads only latencies asks."""
+    segments = [Segment(phase, batch, new_tokens, cached_tokens)]
+    model = step_time_model(deployment)
+    if type(model) is AnalyticStepTime:
+        return analytic_step_latency_s(deployment, segments)
+    return np.asarray(model.step(deployment, segments).latency_s, dtype=np.float64)
+
+
 __all__ = ["ANALYTIC", "CALIBRATION_KEYS", "FIXED_COSTS", "OVERLAPS", "RECORDED_KEYS",
            "SCALED_PARTS", "AnalyticStepTime", "CalibratedStepTime", "Overlap", "Segment",
            "StepCost", "StepTimeModel", "calibration_from_mapping", "fixed_cost_s",
-           "mixed_step_cost", "step_cost", "step_time_model"]
+           "mixed_step_cost", "step_cost", "step_latency_s", "step_time_model"]

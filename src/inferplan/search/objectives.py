@@ -122,25 +122,37 @@ def lexsort_by_last(keys: tuple[npt.NDArray[np.generic], ...]) -> IntArray:
     """`np.lexsort(keys)` (the last key primary), sorting by one key at a time and each
     key after the primary only over the points still tied: an argsort of the primary
     key, then per key a sort of the tied runs (`_sort_ties`); a key constant over every
-    run is skipped. np.lexsort sorts the whole array once per key; a million points of
-    few distinct scores: one full sort and a few small ones. NaN anywhere (NaN never
-    ties under ==): np.lexsort itself."""
+    run, or equal to the next more significant key (throughput per chip is both the
+    score and its first tie-break), is skipped. np.lexsort sorts the whole array once per
+    key; a million points of few distinct scores: one full sort and a few small ones.
+    NaN anywhere (NaN never ties under ==): np.lexsort itself."""
     if any(np.isnan(k).any() for k in keys if np.issubdtype(k.dtype, np.floating)):
         return np.asarray(np.lexsort(keys), dtype=np.int64)
     primary = keys[-1]
     order = np.argsort(primary)
     ranked = primary[order]
     tie = ranked[1:] == ranked[:-1]          # position i ties with i + 1
-    for key in reversed(keys[:-1]):
+    for i in range(len(keys) - 2, -1, -1):
         if not tie.any():
             break
-        tie = _sort_ties(order, tie, key)
+        if keys[i] is keys[i + 1] or np.array_equal(keys[i], keys[i + 1]):
+            continue                         # breaks no tie the next key left
+        tie = _sort_ties(order, tie, keys[i])
     return np.asarray(order, dtype=np.int64)
 
 
+#: Compare-and-swap passes that sort a run of 2 or 3 positions stably (a bubble sort:
+#: a pair swaps only when its second value is strictly less).
+_SMALL_RUNS: tuple[tuple[int, tuple[tuple[int, int], ...]], ...] = (
+    (2, ((0, 1),)), (3, ((0, 1), (1, 2), (0, 1))))
+
+
 def _sort_ties(order: IntArray, tie: BoolArray, key: npt.NDArray[np.generic]) -> BoolArray:
-    """Sort each run of tied positions of `order` (in place) by `key`; the ties left (a
-    run's neighbours with equal `key`)."""
+    """Sort each run of tied positions of `order` (in place) by `key`, stably; the ties
+    left (a run's neighbours with equal `key`). Runs of two and three positions (most of
+    a search's: the replica counts of one design tie) by compare-and-swap passes over
+    all such runs at once, longer ones by one np.lexsort. Runs [3, 1] and [2, 2, 1] by
+    key: [1, 3] and [1, 2, 2]."""
     tied = np.zeros(order.size, dtype=bool)
     tied[1:] |= tie
     tied[:-1] |= tie
@@ -150,10 +162,23 @@ def _sort_ties(order: IntArray, tie: BoolArray, key: npt.NDArray[np.generic]) ->
     same_run = tie[at[:-1]]                  # at[j] and at[j + 1] in one run
     if np.array_equal(values[1:][same_run], values[:-1][same_run]):
         return tie
-    run = np.cumsum(np.concatenate(([True], ~same_run)))
-    inner = np.lexsort((values, run))
-    order[at] = members[inner]
-    values = values[inner]
+    starts = np.flatnonzero(np.concatenate(([True], ~same_run)))
+    lengths = np.diff(np.append(starts, at.size))
+    for size, passes in _SMALL_RUNS:
+        first = starts[lengths == size]
+        for a, b in passes:
+            i, j = first + a, first + b
+            swap = values[j] < values[i]
+            i, j = i[swap], j[swap]
+            members[i], members[j] = members[j], members[i]
+            values[i], values[j] = values[j], values[i]
+    longer = np.repeat(lengths > _SMALL_RUNS[-1][0], lengths)
+    if longer.any():
+        run = np.repeat(np.arange(starts.size), lengths)
+        where = np.flatnonzero(longer)
+        inner = where[np.lexsort((values[where], run[where]))]
+        members[where], values[where] = members[inner], values[inner]
+    order[at] = members
     left = np.zeros_like(tie)
     left[at[:-1]] = same_run & (values[1:] == values[:-1])
     return left

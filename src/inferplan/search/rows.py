@@ -32,7 +32,7 @@ from inferplan.memory import memory_breakdown
 from inferplan.rows import DeploymentRows
 from inferplan.search.decode_mean import decode_contexts, full_grid
 from inferplan.search.vectorised import phase_label_is_inert
-from inferplan.steptime import step_cost
+from inferplan.steptime import step_latency_s
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -164,12 +164,10 @@ def _static_latencies(rows: DeploymentRows, member: npt.NDArray[np.intp], B: Flo
     for lo in range(0, B.size, per_call):
         at = slice(lo, lo + per_call)
         part, b = rows.take(member[at][:, None]), B[at][:, None]
-        ttft[at] = np.asarray(step_cost(part, prefill_label, b, S[None, :], H[None, :]
-                                        ).latency_s, dtype=np.float64)
+        ttft[at] = step_latency_s(part, prefill_label, b, S[None, :], H[None, :])
         if cached.size == 0:
             continue
-        decode = np.asarray(step_cost(part, "decode", b, 1.0, cached).latency_s,
-                            dtype=np.float64)
+        decode = step_latency_s(part, "decode", b, 1.0, cached)
         for j, end in enumerate(ends):
             block = np.ascontiguousarray(decode[:, end - contexts[j].size:end])
             tpot[at, j] = np.mean(block, axis=1) if block.shape[1] else 0.0
