@@ -67,6 +67,24 @@ def attended_positions(new_tokens: npt.ArrayLike, cached_tokens: npt.ArrayLike,
                       dtype=np.float64)
 
 
+def _plus(total: FloatArray | None, term: float | FloatArray) -> FloatArray:
+    """total + term, or the term itself when there is no total yet (None): a sum of
+    per-layer or per-segment terms without a first pass adding zeros (0 + x is x, bit
+    for bit, for the non-negative terms summed here)."""
+    if total is None:
+        return np.asarray(term, dtype=np.float64)
+    return np.asarray(total + term, dtype=np.float64)
+
+
+def _at_least(total: FloatArray | None, shape: tuple[int, ...]) -> FloatArray:
+    """A `_plus` sum broadcast against zeros of `shape` (what a sum started from
+    np.zeros(shape) has): the sum itself when it has that shape already."""
+    if total is None:
+        return np.zeros(shape)
+    return total if np.shape(total) == np.broadcast_shapes(np.shape(total), shape) \
+        else np.asarray(total + np.zeros(shape), dtype=np.float64)
+
+
 def attention_flops(model: ModelSpec, layout: Layout | LayoutRows, batch: npt.ArrayLike,
                     new_tokens: npt.ArrayLike, cached_tokens: npt.ArrayLike) -> FloatArray:
     """Score and value FLOPs per device over all layers: B·per_pos/tp·Σ_l attended_l.
@@ -84,7 +102,7 @@ def attention_flops(model: ModelSpec, layout: Layout | LayoutRows, batch: npt.Ar
     per_pos = model.attention_flops_per_position
     q = np.asarray(new_tokens, dtype=np.float64)
     kv = np.asarray(cached_tokens, dtype=np.float64)
-    total: FloatArray = np.zeros(np.broadcast_shapes(np.shape(q), np.shape(kv)))
+    total: FloatArray | None = None
     for w, kind, count in model.attention_groups:
         if kind == "linear" and model.linear_attention is not None:
             layer = q * model.linear_attention.flops_per_token / layout.tp
@@ -95,7 +113,8 @@ def attention_flops(model: ModelSpec, layout: Layout | LayoutRows, batch: npt.Ar
                 attended_positions(q, kv, None)) / layout.attention_dp
         else:
             layer = per_pos / layout.tp * attended_positions(q, kv, w)
-        total = total + (layer if count == 1 else count * layer)
+        total = _plus(total, layer if count == 1 else count * layer)
+    total = _at_least(total, np.broadcast_shapes(np.shape(q), np.shape(kv)))
     return np.asarray(np.asarray(batch, dtype=np.float64) * total, dtype=np.float64)
 
 
@@ -507,7 +526,7 @@ def kv_bytes_moved(model: ModelSpec, layout: Layout | LayoutRows,
     per_position = model.kv_elements_per_token_per_layer * (
         dtype_bytes(kv_dtype, "dtypes.kv") if isinstance(kv_dtype, str) else kv_dtype)
     heads = layout.head_shards(model)
-    total = np.zeros_like(span)
+    total: FloatArray | None = None
     for w, kind, count in model.attention_groups:
         layer: FloatArray | float
         if kind == "linear" and model.linear_attention is not None:
@@ -520,7 +539,8 @@ def kv_bytes_moved(model: ModelSpec, layout: Layout | LayoutRows,
         else:
             layer = (span if w is None else np.minimum(span, float(w))) * (
                 per_position / heads)
-        total = total + (layer if count == 1 else count * layer)
+        total = _plus(total, layer if count == 1 else count * layer)
+    total = _at_least(total, np.shape(span))
     return np.asarray(B * total / layout.kv_batch_shards(model), dtype=np.float64)
 
 
@@ -827,8 +847,8 @@ def _step_terms(deployment: Deployment | DeploymentRows, segments: list[Segment]
     tokens: FloatArray = np.zeros(())
     attention_tokens: FloatArray = np.zeros(())    # tokens the attention terms see (ranks)
     logit_tokens: FloatArray = np.zeros(())
-    at_flops: FloatArray = np.zeros(())
-    kv_bytes: FloatArray = np.zeros(())
+    at_flops: FloatArray | None = None             # summed without a pass over zeros
+    kv_bytes: FloatArray | None = None
     prompt_chunks: FloatArray = np.zeros(())
     sequences: FloatArray = np.zeros(())
     graph_size: FloatArray = np.zeros(())        # what the engine's graph capture counts
@@ -845,13 +865,14 @@ def _step_terms(deployment: Deployment | DeploymentRows, segments: list[Segment]
         tokens = tokens + micro * q
         attention_tokens = attention_tokens + ranked * q
         logit_tokens = logit_tokens + lm_head_tokens(micro, q, seg.phase)
-        at_flops = at_flops + attention_flops(model, layout, ranked, q, kv)
-        kv_bytes = kv_bytes + kv_bytes_moved(model, layout, element_bytes(dep, "kv"), ranked,
-                                             q, kv)
+        at_flops = _plus(at_flops, attention_flops(model, layout, ranked, q, kv))
+        kv_bytes = _plus(kv_bytes, kv_bytes_moved(model, layout, element_bytes(dep, "kv"),
+                                                  ranked, q, kv))
         if seg.phase in PROMPT_PHASES:
             prompt_chunks = prompt_chunks + np.where(q > 0, B, 0.0)
         graph_size = graph_size + (micro if eff.graph_counts_sequences
                                    and seg.phase not in PROMPT_PHASES else micro * q)
+    at_flops, kv_bytes = _at_least(at_flops, ()), _at_least(kv_bytes, ())
 
     head = 2.0 * logit_tokens * model.vocab_size * model.hidden_size / layout.tp
     mm_flops = (2.0 * tokens * (per_token_params - attention_params)
