@@ -24,7 +24,7 @@ from inferplan.models import catalog_model
 from inferplan.partitioning import ws2d
 from inferplan.rows import PER_ROW, DeploymentRows, element_bytes
 from inferplan.search import parse_space, result, run_search
-from inferplan.search.rows import evaluate_family, replica_key
+from inferplan.search.rows import design_key, evaluate_family
 from inferplan.steptime import step_cost, step_latency_s
 from inferplan.units import InferplanError, dtype_bytes
 
@@ -254,7 +254,7 @@ def test_shared_plans_equal_fresh_ones(hardware: str) -> None:
 
 def test_replicas_of_one_design_are_evaluated_once() -> None:
     """Deployments that differ only in their replica count on slices no collective tells
-    apart share a `replica_key` and are evaluated as one (`evaluate_family`); each
+    apart share a `design_key` and are evaluated as one (`evaluate_family`); each
     point equals its deployment's family evaluated alone, bit for bit. H100s: one
     NVSwitch domain up to 8 chips, two at 16 (pipeline sends cross them)."""
     layouts = [(2, 2, 1), (4, 2, 1), (8, 2, 1), (16, 2, 1), (4, 2, 2), (8, 2, 2),
@@ -262,7 +262,7 @@ def test_replicas_of_one_design_are_evaluated_once() -> None:
     deps = [make(model="llama-3.1-8b", hardware="h100-sxm", chips=chips, engine="vllm",
                  parallelism={"tp": tp, "pp": pp, "dp": chips // (tp * pp)})[0]
             for chips, tp, pp in layouts]
-    keys = [replica_key(d) for d in deps]
+    keys = [design_key(d) for d in deps]
     assert keys[0] == keys[1] == keys[2] != keys[3]        # 16 chips: two domains
     assert keys[4] == keys[5] != keys[6] and len(set(keys)) == 5
     values = np.asarray([1, 8, 64, 512, 1 << 16], dtype=np.int64)

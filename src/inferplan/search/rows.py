@@ -81,7 +81,7 @@ def joined_key(key: tuple[object, ...], deployment: Deployment) -> tuple[object,
     return (*key[:-3], missing_rates(deployment))
 
 
-def replica_key(deployment: Deployment) -> tuple[object, ...]:
+def design_key(deployment: Deployment) -> tuple[object, ...]:
     """What the memory and the steps of one replica read of a deployment beyond what its
     family shares (`family_key`), under the analytic roofline: its layout but the replica
     count (nothing per replica reads dp), its dtypes and its slice as far as its
@@ -112,7 +112,7 @@ def evaluate_family(items: Sequence[tuple[Deployment, Workload, IntArray]]
     TPOT = the mean decode step over contexts S..S+n−2 and e2e = TTFT + (n−1)·TPOT,
     `serving.static_batch`'s numbers.
 
-    Deployments of one replica design (`replica_key`: replicas of one layout on
+    Deployments of one replica design (`design_key`: replicas of one layout on
     slices no collective tells apart) are evaluated as the first of them, under the
     analytic roofline (a family with a step-time model of its own: each deployment).
     A row is one (design, batch) with a point that fits; the workload shapes are
@@ -127,7 +127,7 @@ def evaluate_family(items: Sequence[tuple[Deployment, Workload, IntArray]]
     analytic = items[0][0].step_time is None if items else False
     for dep, _, _ in items:
         if id(dep) not in members:
-            design = replica_key(dep) if analytic else id(dep)
+            design = design_key(dep) if analytic else id(dep)
             members[id(dep)] = designs.setdefault(design, len(deployments))
             if members[id(dep)] == len(deployments):
                 deployments.append(dep)
