@@ -779,11 +779,15 @@ def mixed_step_cost(deployment: Deployment | DeploymentRows, segments: list[Segm
 
     chosen = t.layout
     assert chosen is not None
+    # the exposed terms `_step_terms` adds up per pass: attention's bound term in compute
+    # (compute-bound) or in kv (memory-bound), the matmuls' in compute and weights
+    compute_s = np.where(t.attention_bound, t.attention_compute_s, 0.0) + t.matmul_s
+    kv_s = np.where(t.attention_bound, 0.0, t.attention_memory_s)
     return StepCost(
         phase="+".join(seg.phase for seg in segments),
         flops=b(t.matmul_flops + t.attention_flops), weight_bytes=b(t.weight_bytes),
-        kv_bytes=b(t.kv_bytes), activation_bytes=b(act_bytes), compute_s=b(t.compute_s),
-        weights_s=b(t.weights_s), kv_s=b(t.kv_s), communication_s=b(t.exposed_s),
+        kv_bytes=b(t.kv_bytes), activation_bytes=b(act_bytes), compute_s=b(compute_s),
+        weights_s=b(t.weights_s), kv_s=b(kv_s), communication_s=b(t.exposed_s),
         overhead_s=b(t.overhead_s), latency_s=b(latency), mfu=b(mfu),
         communication_bound=np.asarray(b(comm) >= b(per_pass + t.overhead_s))
         & (b(comm) > 0), layout=chosen if chosen.shape == shape
@@ -798,8 +802,9 @@ def mixed_step_latency_s(deployment: Deployment | DeploymentRows, segments: list
                          ) -> FloatArray:
     """`mixed_step_cost(...).latency_s` alone: the same terms added the same way, without
     what only the other fields read (MFU, activation bytes, the communication-bound flag,
-    the roofline parts, the partitioning's name). A search's decode step of 2,000 rows ×
-    30 contexts: ten fewer passes over its 60,000 cells."""
+    the roofline parts, the partitioning's name, the compute and KV terms apart). A
+    search's decode step of 2,000 rows × 30 contexts: a dozen fewer passes over its
+    60,000 cells."""
     t = _step_terms(deployment, segments, layouts=False)
     shape = np.broadcast_shapes(*(np.shape(x) for x in (t.tokens, t.attention_flops,
                                                          t.kv_bytes, t.latency_s)))
@@ -809,19 +814,18 @@ def mixed_step_latency_s(deployment: Deployment | DeploymentRows, segments: list
 
 class _StepTerms(NamedTuple):
     """A step's terms before `StepCost` names them (`_step_terms`): the matmul and
-    attention FLOPs, weight and KV bytes, the step's tokens, the exposed compute,
-    weights and KV times and their sum per pass, the collectives in full and as exposed,
-    the overhead, the latency, the rooflines' parts and the sequences a device runs; the
-    partitioning that runs (None when not asked for)."""
+    attention FLOPs, weight and KV bytes, the step's tokens, the matmuls' exposed compute
+    and weights times, the compute, weights and KV times' sum per pass, the collectives
+    in full and as exposed, the overhead, the latency, the rooflines' parts and the
+    sequences a device runs; the partitioning that runs (None when not asked for)."""
 
     matmul_flops: FloatArray
     attention_flops: FloatArray
     weight_bytes: FloatArray
     kv_bytes: FloatArray
     tokens: FloatArray
-    compute_s: FloatArray
+    matmul_s: FloatArray
     weights_s: FloatArray
-    kv_s: FloatArray
     per_pass_s: FloatArray
     communication_s: FloatArray
     exposed_s: FloatArray
@@ -907,11 +911,13 @@ def _step_terms(deployment: Deployment | DeploymentRows, segments: list[Segment]
     mm_bound = mm_compute > mm_memory
     at_bound = at_compute > at_memory
     hidden = eff.gemm_overlap_loss
-    compute_s = np.where(at_bound, at_compute, 0.0) + np.where(
-        mm_bound, mm_compute, hidden * mm_compute)
-    kv_s = np.where(at_bound, 0.0, at_memory)
+    matmul_s = np.where(mm_bound, mm_compute, hidden * mm_compute)
     weights_s = np.where(mm_bound, hidden * mm_memory, mm_memory)
-    per_pass = compute_s + kv_s + weights_s
+    # compute + kv + weights, compute = the attention's bound term where compute-bound
+    # (else 0) + matmul_s and kv = the attention's where memory-bound (else 0): the
+    # attention's bound term added to matmul_s once (x + 0 is x for these non-negative
+    # terms, so the sum is the one `mixed_step_cost`'s three terms add up to, bit for bit)
+    per_pass = (matmul_s + np.where(at_bound, at_compute, at_memory)) + weights_s
     if layouts:
         comm, chosen = communication(dep, tokens, logit_tokens, eff.interconnect,
                                      eff.per_collective_overhead_s, eff)
@@ -930,6 +936,6 @@ def _step_terms(deployment: Deployment | DeploymentRows, segments: list[Segment]
     # A device runs pp micro-batches through its L/pp layers per step: the same work as
     # one micro-batch through all L layers, which is what the terms above count.
     latency = per_pass + overhead + comm_exposed
-    return _StepTerms(mm_flops, at_flops, w_bytes, kv_bytes, tokens, compute_s, weights_s,
-                      kv_s, per_pass, comm, comm_exposed, overhead, latency, mm_compute,
+    return _StepTerms(mm_flops, at_flops, w_bytes, kv_bytes, tokens, matmul_s, weights_s,
+                      per_pass, comm, comm_exposed, overhead, latency, mm_compute,
                       at_compute, mm_memory, at_memory, at_bound, sequences, chosen)
