@@ -24,6 +24,7 @@ from inferplan.models import catalog_model
 from inferplan.partitioning import ws2d
 from inferplan.rows import PER_ROW, DeploymentRows, element_bytes
 from inferplan.search import parse_space, result, run_search
+from inferplan.search.rows import design_key, evaluate_family
 from inferplan.steptime import step_cost, step_latency_s
 from inferplan.units import InferplanError, dtype_bytes
 
@@ -249,3 +250,28 @@ def test_shared_plans_equal_fresh_ones(hardware: str) -> None:
         ws2d._SPLITS.clear()
         fresh = comm_time(dep, T, T, 0.9, 1e-6, efficiency_for(dep))
         assert _same(seconds, fresh[0]) and _same(layout, fresh[1])
+
+
+def test_replicas_of_one_design_are_evaluated_once() -> None:
+    """Deployments that differ only in their replica count on slices no collective tells
+    apart share a `design_key` and are evaluated as one (`evaluate_family`); each
+    point equals its deployment's family evaluated alone, bit for bit. H100s: one
+    NVSwitch domain up to 8 chips, two at 16 (pipeline sends cross them)."""
+    layouts = [(2, 2, 1), (4, 2, 1), (8, 2, 1), (16, 2, 1), (4, 2, 2), (8, 2, 2),
+               (16, 2, 2), (16, 8, 2)]          # (chips, tp, pp)
+    deps = [make(model="llama-3.1-8b", hardware="h100-sxm", chips=chips, engine="vllm",
+                 parallelism={"tp": tp, "pp": pp, "dp": chips // (tp * pp)})[0]
+            for chips, tp, pp in layouts]
+    keys = [design_key(d) for d in deps]
+    assert keys[0] == keys[1] == keys[2] != keys[3]        # 16 chips: two domains
+    assert keys[4] == keys[5] != keys[6] and len(set(keys)) == 5
+    values = np.asarray([1, 8, 64, 512, 1 << 16], dtype=np.int64)
+    items = [(d, Workload(input_len=S, output_len=16, batch=1), values)
+             for d in deps for S in (1024, 4096)]
+    together = evaluate_family(items)
+    for k, item in enumerate(items):
+        alone = evaluate_family([item])
+        at = slice(k * values.size, (k + 1) * values.size)
+        for f in ("fits", "ttft_s", "tpot_s", "e2e_latency_s"):
+            assert _same(getattr(together, f)[at], getattr(alone, f)), (k, f)
+    assert together.fits.any() and not together.fits.all()

@@ -67,6 +67,24 @@ def attended_positions(new_tokens: npt.ArrayLike, cached_tokens: npt.ArrayLike,
                       dtype=np.float64)
 
 
+def _plus(total: FloatArray | None, term: float | FloatArray) -> FloatArray:
+    """total + term, or the term itself when there is no total yet (None): a sum of
+    per-layer or per-segment terms without a first pass adding zeros (0 + x is x, bit
+    for bit, for the non-negative terms summed here)."""
+    if total is None:
+        return np.asarray(term, dtype=np.float64)
+    return np.asarray(total + term, dtype=np.float64)
+
+
+def _at_least(total: FloatArray | None, shape: tuple[int, ...]) -> FloatArray:
+    """A `_plus` sum broadcast against zeros of `shape` (what a sum started from
+    np.zeros(shape) has): the sum itself when it has that shape already."""
+    if total is None:
+        return np.zeros(shape)
+    return total if np.shape(total) == np.broadcast_shapes(np.shape(total), shape) \
+        else np.asarray(total + np.zeros(shape), dtype=np.float64)
+
+
 def attention_flops(model: ModelSpec, layout: Layout | LayoutRows, batch: npt.ArrayLike,
                     new_tokens: npt.ArrayLike, cached_tokens: npt.ArrayLike) -> FloatArray:
     """Score and value FLOPs per device over all layers: B·per_pos/tp·Σ_l attended_l.
@@ -84,7 +102,7 @@ def attention_flops(model: ModelSpec, layout: Layout | LayoutRows, batch: npt.Ar
     per_pos = model.attention_flops_per_position
     q = np.asarray(new_tokens, dtype=np.float64)
     kv = np.asarray(cached_tokens, dtype=np.float64)
-    total: FloatArray = np.zeros(np.broadcast_shapes(np.shape(q), np.shape(kv)))
+    total: FloatArray | None = None
     for w, kind, count in model.attention_groups:
         if kind == "linear" and model.linear_attention is not None:
             layer = q * model.linear_attention.flops_per_token / layout.tp
@@ -95,7 +113,8 @@ def attention_flops(model: ModelSpec, layout: Layout | LayoutRows, batch: npt.Ar
                 attended_positions(q, kv, None)) / layout.attention_dp
         else:
             layer = per_pos / layout.tp * attended_positions(q, kv, w)
-        total = total + (layer if count == 1 else count * layer)
+        total = _plus(total, layer if count == 1 else count * layer)
+    total = _at_least(total, np.broadcast_shapes(np.shape(q), np.shape(kv)))
     return np.asarray(np.asarray(batch, dtype=np.float64) * total, dtype=np.float64)
 
 
@@ -556,7 +575,7 @@ def kv_bytes_moved(model: ModelSpec, layout: Layout | LayoutRows,
     per_position = model.kv_elements_per_token_per_layer * (
         dtype_bytes(kv_dtype, "dtypes.kv") if isinstance(kv_dtype, str) else kv_dtype)
     heads = layout.head_shards(model)
-    total = np.zeros_like(span)
+    total: FloatArray | None = None
     for w, kind, count in model.attention_groups:
         layer: FloatArray | float
         if kind == "linear" and model.linear_attention is not None:
@@ -569,7 +588,8 @@ def kv_bytes_moved(model: ModelSpec, layout: Layout | LayoutRows,
         else:
             layer = (span if w is None else np.minimum(span, float(w))) * (
                 per_position / heads)
-        total = total + (layer if count == 1 else count * layer)
+        total = _plus(total, layer if count == 1 else count * layer)
+    total = _at_least(total, np.shape(span))
     return np.asarray(B * total / layout.kv_batch_shards(model), dtype=np.float64)
 
 
@@ -808,11 +828,15 @@ def mixed_step_cost(deployment: Deployment | DeploymentRows, segments: list[Segm
 
     chosen = t.layout
     assert chosen is not None
+    # the exposed terms `_step_terms` adds up per pass: attention's bound term in compute
+    # (compute-bound) or in kv (memory-bound), the matmuls' in compute and weights
+    compute_s = np.where(t.attention_bound, t.attention_compute_s, 0.0) + t.matmul_s
+    kv_s = np.where(t.attention_bound, 0.0, t.attention_memory_s)
     return StepCost(
         phase="+".join(seg.phase for seg in segments),
         flops=b(t.matmul_flops + t.attention_flops), weight_bytes=b(t.weight_bytes),
-        kv_bytes=b(t.kv_bytes), activation_bytes=b(act_bytes), compute_s=b(t.compute_s),
-        weights_s=b(t.weights_s), kv_s=b(t.kv_s), communication_s=b(t.exposed_s),
+        kv_bytes=b(t.kv_bytes), activation_bytes=b(act_bytes), compute_s=b(compute_s),
+        weights_s=b(t.weights_s), kv_s=b(kv_s), communication_s=b(t.exposed_s),
         overhead_s=b(t.overhead_s), latency_s=b(latency), mfu=b(mfu),
         communication_bound=np.asarray(b(comm) >= b(per_pass + t.overhead_s))
         & (b(comm) > 0), layout=chosen if chosen.shape == shape
@@ -827,8 +851,9 @@ def mixed_step_latency_s(deployment: Deployment | DeploymentRows, segments: list
                          ) -> FloatArray:
     """`mixed_step_cost(...).latency_s` alone: the same terms added the same way, without
     what only the other fields read (MFU, activation bytes, the communication-bound flag,
-    the roofline parts, the partitioning's name). A search's decode step of 2,000 rows ×
-    30 contexts: ten fewer passes over its 60,000 cells."""
+    the roofline parts, the partitioning's name, the compute and KV terms apart). A
+    search's decode step of 2,000 rows × 30 contexts: a dozen fewer passes over its
+    60,000 cells."""
     t = _step_terms(deployment, segments, layouts=False)
     shape = np.broadcast_shapes(*(np.shape(x) for x in (t.tokens, t.attention_flops,
                                                          t.kv_bytes, t.latency_s)))
@@ -838,19 +863,18 @@ def mixed_step_latency_s(deployment: Deployment | DeploymentRows, segments: list
 
 class _StepTerms(NamedTuple):
     """A step's terms before `StepCost` names them (`_step_terms`): the matmul and
-    attention FLOPs, weight and KV bytes, the step's tokens, the exposed compute,
-    weights and KV times and their sum per pass, the collectives in full and as exposed,
-    the overhead, the latency, the rooflines' parts and the sequences a device runs; the
-    partitioning that runs (None when not asked for)."""
+    attention FLOPs, weight and KV bytes, the step's tokens, the matmuls' exposed compute
+    and weights times, the compute, weights and KV times' sum per pass, the collectives
+    in full and as exposed, the overhead, the latency, the rooflines' parts and the
+    sequences a device runs; the partitioning that runs (None when not asked for)."""
 
     matmul_flops: FloatArray
     attention_flops: FloatArray
     weight_bytes: FloatArray
     kv_bytes: FloatArray
     tokens: FloatArray
-    compute_s: FloatArray
+    matmul_s: FloatArray
     weights_s: FloatArray
-    kv_s: FloatArray
     per_pass_s: FloatArray
     communication_s: FloatArray
     exposed_s: FloatArray
@@ -876,8 +900,8 @@ def _step_terms(deployment: Deployment | DeploymentRows, segments: list[Segment]
     tokens: FloatArray = np.zeros(())
     attention_tokens: FloatArray = np.zeros(())    # tokens the attention terms see (ranks)
     logit_tokens: FloatArray = np.zeros(())
-    at_flops: FloatArray = np.zeros(())
-    kv_bytes: FloatArray = np.zeros(())
+    at_flops: FloatArray | None = None             # summed without a pass over zeros
+    kv_bytes: FloatArray | None = None
     prompt_chunks: FloatArray = np.zeros(())
     prompt_tokens: FloatArray = np.zeros(())     # prompt tokens on the fullest rank
     sequences: FloatArray = np.zeros(())
@@ -895,14 +919,15 @@ def _step_terms(deployment: Deployment | DeploymentRows, segments: list[Segment]
         tokens = tokens + micro * q
         attention_tokens = attention_tokens + ranked * q
         logit_tokens = logit_tokens + lm_head_tokens(micro, q, seg.phase)
-        at_flops = at_flops + attention_flops(model, layout, ranked, q, kv)
-        kv_bytes = kv_bytes + kv_bytes_moved(model, layout, element_bytes(dep, "kv"), ranked,
-                                             q, kv)
+        at_flops = _plus(at_flops, attention_flops(model, layout, ranked, q, kv))
+        kv_bytes = _plus(kv_bytes, kv_bytes_moved(model, layout, element_bytes(dep, "kv"),
+                                                  ranked, q, kv))
         if seg.phase in PROMPT_PHASES:
             prompt_chunks = prompt_chunks + np.where(q > 0, B, 0.0)
             prompt_tokens = prompt_tokens + ranked * q
         graph_size = graph_size + (micro if eff.graph_counts_sequences
                                    and seg.phase not in PROMPT_PHASES else micro * q)
+    at_flops, kv_bytes = _at_least(at_flops, ()), _at_least(kv_bytes, ())
 
     head = 2.0 * logit_tokens * model.vocab_size * model.hidden_size / layout.tp
     mm_flops = (2.0 * tokens * (per_token_params - attention_params)
@@ -944,11 +969,13 @@ def _step_terms(deployment: Deployment | DeploymentRows, segments: list[Segment]
     mm_bound = mm_compute > mm_memory
     at_bound = at_compute > at_memory
     hidden = eff.gemm_overlap_loss
-    compute_s = np.where(at_bound, at_compute, 0.0) + np.where(
-        mm_bound, mm_compute, hidden * mm_compute)
-    kv_s = np.where(at_bound, 0.0, at_memory)
+    matmul_s = np.where(mm_bound, mm_compute, hidden * mm_compute)
     weights_s = np.where(mm_bound, hidden * mm_memory, mm_memory)
-    per_pass = compute_s + kv_s + weights_s
+    # compute + kv + weights, compute = the attention's bound term where compute-bound
+    # (else 0) + matmul_s and kv = the attention's where memory-bound (else 0): the
+    # attention's bound term added to matmul_s once (x + 0 is x for these non-negative
+    # terms, so the sum is the one `mixed_step_cost`'s three terms add up to, bit for bit)
+    per_pass = (matmul_s + np.where(at_bound, at_compute, at_memory)) + weights_s
     if layouts:
         comm, chosen = communication(dep, tokens, logit_tokens, eff.interconnect,
                                      eff.per_collective_overhead_s, eff)
@@ -967,6 +994,6 @@ def _step_terms(deployment: Deployment | DeploymentRows, segments: list[Segment]
     # A device runs pp micro-batches through its L/pp layers per step: the same work as
     # one micro-batch through all L layers, which is what the terms above count.
     latency = per_pass + overhead + comm_exposed
-    return _StepTerms(mm_flops, at_flops, w_bytes, kv_bytes, tokens, compute_s, weights_s,
-                      kv_s, per_pass, comm, comm_exposed, overhead, latency, mm_compute,
+    return _StepTerms(mm_flops, at_flops, w_bytes, kv_bytes, tokens, matmul_s, weights_s,
+                      per_pass, comm, comm_exposed, overhead, latency, mm_compute,
                       at_compute, mm_memory, at_memory, at_bound, sequences, chosen)

@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import Annotated, Any, Literal
 
@@ -200,12 +200,15 @@ class Topology:
     chip: ChipSpec
     shape: tuple[int, ...]
 
-    @property
+    @cached_property
     def chips(self) -> int:
+        """Chips in the slice: the product of its shape (once per topology: a search reads
+        it for every group)."""
         return math.prod(self.shape)
 
-    @property
+    @cached_property
     def domains(self) -> int:
+        """Scale-up domains the slice spans (once per topology)."""
         return max(1, math.ceil(self.chips / self.chip.scale_up.max_chips))
 
     def axis_has_wraparound(self, axis_len: int) -> bool:

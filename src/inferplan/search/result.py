@@ -245,12 +245,13 @@ def _per_point(groups: list[Group], points: _Points) -> Columns:
     nan = float("nan")
     dp, out_len = np.zeros(len(groups), dtype=np.int64), np.zeros(len(groups), dtype=np.int64)
     chips, usd = np.full(len(groups), nan), np.full(len(groups), nan)
-    for gi in points.start:
-        dep = groups[gi].deployment
-        assert dep is not None
-        dp[gi], out_len[gi], chips[gi] = dep.layout.dp, groups[gi].workload.output_len, dep.chips
-        price = dep.price
-        usd[gi] = nan if price is None else price * dep.chips
+    built = list(points.start)              # each column filled from a list at once
+    deps = [dep for gi in built if (dep := groups[gi].deployment) is not None]
+    assert len(deps) == len(built)
+    dp[built] = [dep.layout.dp for dep in deps]
+    out_len[built] = [groups[gi].workload.output_len for gi in built]
+    chips[built] = [dep.chips for dep in deps]
+    usd[built] = [nan if (price := dep.price) is None else price * dep.chips for dep in deps]
     tps = np.empty(points.group.size, dtype=np.float64)
     for lo in range(0, points.group.size, SLICE_POINTS):
         at = slice(lo, lo + SLICE_POINTS)
@@ -307,6 +308,8 @@ def _run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
     points = _Points.allocate(groups)
     families: dict[tuple[object, ...], list[int]] = {}
     held = 0
+    # `rows_ready` once per (workload, values) pair of objects (`expand` shares them)
+    ready: dict[tuple[int, int], bool] = {}
 
     def flush() -> None:
         joined: dict[tuple[object, ...], list[int]] = {}
@@ -332,7 +335,10 @@ def _run_search(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
             examples.setdefault(reason, g.drop_message or reason)
             continue
         dep = g.deployment
-        if _plain_static(g) and rows_ready(g.workload, g.values):
+        pair = (id(g.workload), id(g.values))
+        if pair not in ready:
+            ready[pair] = rows_ready(g.workload, g.values)
+        if ready[pair] and _plain_static(g):
             families.setdefault(family_key(dep, g.workload), []).append(gi)
             held += group_points[gi]
             if held >= FAMILY_POINTS:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from inferplan.communication import slice_key
 from inferplan.deployment import Deployment, Workload
 from inferplan.efficiency import missing_rates
 from inferplan.lengths import prompt_work
@@ -80,6 +81,19 @@ def joined_key(key: tuple[object, ...], deployment: Deployment) -> tuple[object,
     return (*key[:-3], missing_rates(deployment))
 
 
+def design_key(deployment: Deployment) -> tuple[object, ...]:
+    """What the memory and the steps of one replica read of a deployment beyond what its
+    family shares (`family_key`), under the analytic roofline: its layout but the replica
+    count (nothing per replica reads dp), its dtypes and its slice as far as its
+    collectives read it (`communication.slice_key`: the shape on a torus, and whether it
+    spans several scale-up domains). Deployments of a family with one key fit and price
+    every step alike: LLaMA 3.1-8B at tp 2 on 4 and on 8 H100s (dp 2 and 4, one NVSwitch
+    domain) share one; on 16 (two domains) another."""
+    lay = deployment.layout
+    return (lay.tp, lay.pp, lay.ep, lay.layout, lay.attention, lay.attention_dp,
+            deployment.dtypes, slice_key(deployment.topology, full=True))
+
+
 @dataclass(frozen=True)
 class FamilyMetrics:
     """Per point of a family's groups (their values, in order): fit and latencies (NaN
@@ -98,18 +112,25 @@ def evaluate_family(items: Sequence[tuple[Deployment, Workload, IntArray]]
     TPOT = the mean decode step over contexts S..S+n−2 and e2e = TTFT + (n−1)·TPOT,
     `serving.static_batch`'s numbers.
 
-    A row is one (deployment, batch) with a point that fits; the workload shapes are
+    Deployments of one replica design (`design_key`: replicas of one layout on
+    slices no collective tells apart) are evaluated as the first of them, under the
+    analytic roofline (a family with a step-time model of its own: each deployment).
+    A row is one (design, batch) with a point that fits; the workload shapes are
     columns: the prefill step of each prompt length, then each shape's decode contexts
     side by side. Two prompt lengths × 26 layouts of Qwen3-8B bf16 under vLLM on H100s,
     16 batches each, 16 output tokens: 832 points, one memory call per prompt length,
     then ≤ 416 rows in one prefill call (× 2) and one decode call (× 30).
     """
-    members: dict[int, int] = {}
-    deployments: list[Deployment] = []
+    members: dict[int, int] = {}         # id(deployment) -> its design's place
+    designs: dict[object, int] = {}
+    deployments: list[Deployment] = []   # the first deployment of each design
+    analytic = items[0][0].step_time is None if items else False
     for dep, _, _ in items:
         if id(dep) not in members:
-            members[id(dep)] = len(deployments)
-            deployments.append(dep)
+            design = design_key(dep) if analytic else id(dep)
+            members[id(dep)] = designs.setdefault(design, len(deployments))
+            if members[id(dep)] == len(deployments):
+                deployments.append(dep)
     shapes: dict[Workload, int] = {}
     shape_of: dict[int, int] = {}        # id(workload) -> its shape (`expand` shares them)
     for _, w, _ in items:
