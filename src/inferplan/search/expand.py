@@ -85,7 +85,7 @@ class ScenarioParts(NamedTuple):
         return s
 
 
-@dataclass(frozen=True, init=False)
+@dataclass(frozen=True)
 class Group:
     """One deployment × workload shape and its batch (or concurrency) values.
 
@@ -103,17 +103,6 @@ class Group:
     drop_reason: str | None = None
     drop_message: str | None = None
     speculative: Speculation | None = None
-
-    def __init__(self, parts: ScenarioParts, mode: Mode, values: IntArray,
-                 workload: Workload, deployment: Deployment | None = None,
-                 drop_reason: str | None = None, drop_message: str | None = None,
-                 speculative: Speculation | None = None) -> None:
-        """The fields, written once into the instance's dict: the generated frozen
-        `__init__` sets each through `object.__setattr__`, twice the time, and `expand`
-        builds 140,000 groups in a fleet search."""
-        self.__dict__.update(parts=parts, mode=mode, values=values, workload=workload,
-                             deployment=deployment, drop_reason=drop_reason,
-                             drop_message=drop_message, speculative=speculative)
 
     @property
     def points(self) -> int:
