@@ -165,8 +165,8 @@ def _sort_ties(order: IntArray, tie: BoolArray, key: npt.NDArray[np.generic]) ->
     members = order[at]
     values = key[members]
     same_run = tie[at[:-1]]                  # at[j] and at[j + 1] in one run
-    if np.array_equal(values[1:][same_run], values[:-1][same_run]):
-        return tie
+    if not np.any((values[1:] != values[:-1]) & same_run):
+        return tie                           # equal within every run: nothing to sort
     starts = np.flatnonzero(np.concatenate(([True], ~same_run)))
     lengths = np.diff(np.append(starts, at.size))
     for size, passes in _SMALL_RUNS:
