@@ -315,17 +315,19 @@ class _RatesKey(CacheKey):
     """What a realistic `Efficiency` depends on: the chip (by identity: a `ChipSpec` has
     dict fields and no hash; the key holds its deployment, so the chip outlives the
     cached entry and its id is not reused), the efficiency table (by identity, held
-    likewise: `efficiency_table()`, read once), the engine profile, the dtypes and tp.
-    Every deployment of one chip, engine, dtypes and tp shares one key, whatever its
-    model, pp, dp or topology: a fleet search of 100,000 deployments on 9 chips, 3
-    engines, 3 weight dtypes and 4 tp degrees has at most a few hundred."""
+    likewise: `efficiency_table()`, read once), the engine profile (by identity, held
+    likewise: a search resolves each engine once, and a profile's hash walks its
+    scheduler's fields), the dtypes and tp. Every deployment of one chip, engine, dtypes
+    and tp shares one key, whatever its model, pp, dp or topology: a fleet search of
+    100,000 deployments on 9 chips, 3 engines, 3 weight dtypes and 4 tp degrees has at
+    most a few hundred."""
 
     __slots__ = ("_hash", "deployment", "key", "table")
 
     def __init__(self, deployment: Deployment) -> None:
         self.deployment, self.table = deployment, efficiency_table()
-        self.key = (id(deployment.chip), id(self.table), deployment.engine, deployment.dtypes,
-                    deployment.layout.tp)
+        self.key = (id(deployment.chip), id(self.table), id(deployment.engine),
+                    deployment.dtypes, deployment.layout.tp)
         self._hash = hash(self.key)
 
 

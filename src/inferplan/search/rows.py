@@ -126,16 +126,16 @@ def evaluate_family(items: Sequence[tuple[Deployment, Workload, IntArray]]
     deployments: list[Deployment] = []   # the first deployment of each design
     analytic = items[0][0].step_time is None if items else False
     for dep, _, _ in items:
-        if id(dep) not in members:
-            design = design_key(dep) if analytic else id(dep)
-            members[id(dep)] = designs.setdefault(design, len(deployments))
-            if members[id(dep)] == len(deployments):
+        if (key := id(dep)) not in members:
+            place = members[key] = designs.setdefault(design_key(dep) if analytic else key,
+                                                      len(deployments))
+            if place == len(deployments):
                 deployments.append(dep)
     shapes: dict[Workload, int] = {}
     shape_of: dict[int, int] = {}        # id(workload) -> its shape (`expand` shares them)
     for _, w, _ in items:
-        if id(w) not in shape_of:
-            shape_of[id(w)] = shapes.setdefault(w, len(shapes))
+        if (key := id(w)) not in shape_of:
+            shape_of[key] = shapes.setdefault(w, len(shapes))
     sizes = np.asarray([v.size for _, _, v in items], dtype=np.int64)
     member = np.repeat(np.asarray([members[id(d)] for d, _, _ in items], dtype=np.intp), sizes)
     shape = np.repeat(np.asarray([shape_of[id(w)] for _, w, _ in items], dtype=np.intp), sizes)
