@@ -37,6 +37,7 @@ from inferplan.deployment import Deployment, overlap_scheduling
 from inferplan.efficiency import Efficiency, efficiency_for
 from inferplan.memory import (
     activation_bytes_per_token,
+    attention_output_params_per_device,
     attention_params_per_device,
     expert_params_per_device,
     ffn_params_per_device,
@@ -182,6 +183,38 @@ def attention_matmul_params_per_token(model: ModelSpec, layout: Layout) -> float
     but multiplies only its rank's tokens)."""
     return sum(count * attention_params_per_device(model, layout, kind)
                for kind, _, count in model.block_groups) / layout.attention_dp
+
+
+@lru_cache(maxsize=1024)
+def attention_output_matmul_params_per_token(model: ModelSpec, layout: Layout) -> float:
+    """The output projections' share of `attention_matmul_params_per_token`: Σ_layers O
+    weights on one device / A (`memory.attention_output_params_per_device`). DeepSeek-R1
+    at tp 8, A = 1: 61·14,680,064 = 895,483,904."""
+    return sum(count * attention_output_params_per_device(model, layout, kind)
+               for kind, _, count in model.block_groups) / layout.attention_dp
+
+
+def attention_gemm_s(eff: Efficiency, attention_flops: float | FloatArray,
+                     output_flops: float | FloatArray, layer_rate: float | FloatArray
+                     ) -> FloatArray | None:
+    """What the attention projections' GEMMs add to the matmul time where they run at
+    their own dtype (`Efficiency.attention_gemm_flops_per_s`, output projection
+    `attention_output_gemm_flops_per_s`): their FLOPs at that rate less the same FLOPs at
+    the layer GEMMs' `layer_rate` (the rates scaled alike by the GEMMs' shape share);
+    None where they run as the layer GEMMs.
+
+    DeepSeek-R1 fp4 on B200 under TensorRT-LLM, tp 8, bf16 attention with an fp4 O, an
+    8192-token prompt: 2·8192·1,339,353,088 = 2.194e13 FLOPs at 1.5525e15 instead of
+    5.49e15 FLOP/s, both times the shape share 0.2253: +45.0 ms (the O projection's term
+    is 0).
+    """
+    if eff.attention_gemm_flops_per_s is None or eff.attention_output_gemm_flops_per_s is None:
+        return None
+    share = layer_rate / eff.matmul_flops_per_s
+    return np.asarray(attention_flops * (1.0 / (eff.attention_gemm_flops_per_s * share)
+                                         - 1.0 / layer_rate)
+                      + output_flops * (1.0 / (eff.attention_output_gemm_flops_per_s * share)
+                                        - 1.0 / layer_rate), dtype=np.float64)
 
 
 def attention_rank_batch(batch: npt.ArrayLike, ranks: int) -> FloatArray:
@@ -393,7 +426,8 @@ def fixed_kernel_time_s(model: ModelSpec, eff: Efficiency, tokens: npt.ArrayLike
     kernels (norms, residual adds, activation), each `elementwise_fixed_s` plus reading
     and writing the step's tokens·D 16-bit activations at the elementwise rate; in a
     dense layer the activation instead moves its FFN-wide tensors
-    (`ffn_activation_bytes_per_token`, F/tp per device).
+    (`ffn_activation_bytes_per_token`, F/tp per device). Attention GEMMs stored at their
+    own dtype launch at that dtype's cost (`Efficiency.attention_gemm_fixed_s`).
 
     vLLM on H200, Qwen3-32B (L = 64, D = 5120, F = 25600), bf16, 64 tokens, tp 1: per
     layer 4·3.5 µs of GEMM floors + 14 µs attention + 2·(3 µs + 2·64·5120·2 B /
@@ -403,6 +437,13 @@ def fixed_kernel_time_s(model: ModelSpec, eff: Efficiency, tokens: npt.ArrayLike
     fused = eff.moe_fixed_s is not None
     gemms = sum(count * gemms_per_layer(model, moe, fused)
                 for _, moe, count in model.block_groups)
+    own = 0.0
+    if eff.attention_gemm_fixed_s is not None and eff.attention_output_gemm_fixed_s is not None:
+        # the attention's GEMMs stored at their own dtype launch at that dtype's cost
+        projections = gemms_per_layer(model, False) - 2      # the attention's launches
+        own = model.num_layers * ((projections - 1) * (eff.attention_gemm_fixed_s
+                                                       - eff.gemm_fixed_s)
+                                  + eff.attention_output_gemm_fixed_s - eff.gemm_fixed_s)
     moe_ops = model.num_moe_layers * (0.0 if eff.moe_fixed_s is None else eff.moe_fixed_s)
     moved_bytes = 2.0 * T * model.hidden_size * 2.0      # read and write, 16-bit
     per_op = eff.elementwise_fixed_s + moved_bytes / eff.elementwise_bytes_per_s
@@ -412,7 +453,7 @@ def fixed_kernel_time_s(model: ModelSpec, eff: Efficiency, tokens: npt.ArrayLike
         wide = T * ffn_activation_bytes_per_token(model) / np.asarray(tp, dtype=np.float64)
         elementwise = elementwise + model.num_dense_layers * (
             wide - moved_bytes) / eff.elementwise_bytes_per_s
-    return np.asarray(gemms * eff.gemm_fixed_s + moe_ops
+    return np.asarray(gemms * eff.gemm_fixed_s + own + moe_ops
                       + model.num_layers * eff.attention_fixed_s + elementwise,
                       dtype=np.float64)
 
@@ -494,10 +535,15 @@ def busiest_expert_share(num_experts: int, experts_per_token: int, tokens: npt.A
 
 def weight_bytes_read(model: ModelSpec, layout: Layout | LayoutRows,
                       weights_dtype: str | float | FloatArray, tokens: npt.ArrayLike,
-                      experts_dtype: str | float | FloatArray | None = None) -> FloatArray:
+                      experts_dtype: str | float | FloatArray | None = None,
+                      attention_dtypes: tuple[str | float | FloatArray,
+                                              str | float | FloatArray] | None = None
+                      ) -> FloatArray:
     """Weight bytes one device reads per step: attention, dense FFN and router always;
     routed experts only as many as the step's tokens touch on the busiest expert group
     (`busiest_expert_share`), at `experts_dtype` (default the weights dtype); the LM head.
+    `attention_dtypes`: the attention projections' and their output projection's own
+    dtypes (`Dtypes.attention_weights`, `attention_output_weights`; None: the weights').
     Each dtype may be given as its bytes per element (per row for rows:
     `rows.element_bytes`).
 
@@ -519,8 +565,32 @@ def weight_bytes_read(model: ModelSpec, layout: Layout | LayoutRows,
                                        per_layout(expert_groups, layout=layout))
         experts = moe_layers * (touched * per_layout(expert_params_per_device, model,
                                                      layout=layout))
-        return np.asarray(params * w + experts * e, dtype=np.float64)
-    return np.asarray(params * w, dtype=np.float64)
+        out = params * w + experts * e
+    else:
+        out = params * w
+    if attention_dtypes is not None:
+        a, o = (dtype_bytes(x, "dtypes.attention") if isinstance(x, str) else x
+                for x in attention_dtypes)
+        held = per_layout(resident_attention_params, model, layout=layout)
+        output = per_layout(resident_attention_output_params, model, layout=layout)
+        out = out + (held - output) * (a - w) + output * (o - w)
+    return np.asarray(out, dtype=np.float64)
+
+
+@lru_cache(maxsize=1024)
+def resident_attention_params(model: ModelSpec, layout: Layout) -> float:
+    """The attention projections' part of `resident_params_read`: Σ_layers attention
+    weights on one device. LLaMA 3-70B, tp=8: 80·18,874,368 = 1,509,949,440."""
+    return sum(count * attention_params_per_device(model, layout, kind)
+               for _, kind, count in model.attention_groups)
+
+
+@lru_cache(maxsize=1024)
+def resident_attention_output_params(model: ModelSpec, layout: Layout) -> float:
+    """The output projections' part of `resident_attention_params`. LLaMA 3-70B, tp=8:
+    80·8,388,608 = 671,088,640."""
+    return sum(count * attention_output_params_per_device(model, layout, kind)
+               for _, kind, count in model.attention_groups)
 
 
 def resident_params_read(model: ModelSpec, layout: Layout) -> float:
@@ -934,7 +1004,11 @@ def _step_terms(deployment: Deployment | DeploymentRows, segments: list[Segment]
                 + 2.0 * attention_tokens * attention_params + head)
     weight_bytes, expert_bytes = element_bytes(dep, "weights"), element_bytes(
         dep, "expert_weights")
-    w_bytes = weight_bytes_read(model, layout, weight_bytes, tokens, expert_bytes)
+    own = eff.attention_gemm_flops_per_s is not None    # attention at its own dtypes
+    attention_bytes = None if not own else (element_bytes(dep, "attention_weights"),
+                                            element_bytes(dep, "attention_output_weights"))
+    w_bytes = weight_bytes_read(model, layout, weight_bytes, tokens, expert_bytes,
+                                attention_bytes)
 
     # Two rooflines, as seed 001 draws them: attention max(FLOPs, KV bytes) and matmuls
     # max(FLOPs, weight bytes). Realistic runs each at its achieved rate and exposes
@@ -957,12 +1031,19 @@ def _step_terms(deployment: Deployment | DeploymentRows, segments: list[Segment]
         # routed experts at the fused MoE op's rate, the rest at the GEMMs'
         expert_flops = 2.0 * tokens * routed_params_per_token(model, layout)
         mm_compute = (mm_flops - expert_flops) / layer_rate + expert_flops / expert_rate
+    if own:
+        output_params = per_layout(attention_output_matmul_params_per_token, model,
+                                   layout=layout)
+        extra = attention_gemm_s(eff, 2.0 * attention_tokens * (attention_params - output_params),
+                                 2.0 * attention_tokens * output_params, layer_rate)
+        if extra is not None:
+            mm_compute = mm_compute + extra
     weight_rate = (eff.memory_bytes_per_s if eff.weight_bytes_per_s is None
                    else eff.weight_bytes_per_s)
     if eff.expert_bytes_per_s is not None and model.moe is not None:
         # routed experts stream at the fused MoE kernel's rate, the rest at the GEMMs'
         dense = weight_bytes_read(model, layout, weight_bytes, np.zeros_like(tokens),
-                                  expert_bytes)
+                                  expert_bytes, attention_bytes)
         mm_memory = dense / weight_rate + (w_bytes - dense) / eff.expert_bytes_per_s
     else:
         mm_memory = w_bytes / weight_rate

@@ -20,17 +20,40 @@ Efficiency = Literal["ideal", "realistic"]
 @dataclass(frozen=True)
 class Dtypes:
     """Storage dtype of weights, routed-expert weights (None: as the weights) and KV
-    cache; arithmetic dtype of the matmuls."""
+    cache; arithmetic dtype of the matmuls; storage dtype of the attention projections
+    (None: as the weights) and of the attention's output projection (None: as the other
+    attention projections). A quantised checkpoint that leaves its attention unquantised
+    (NVIDIA's NVFP4 MoE checkpoints: `exclude_modules` self_attn) is weights fp4,
+    attention bf16."""
 
     weights: str = "bf16"
     kv: str = "bf16"
     compute: str = "bf16"
     experts: str | None = None
+    attention: str | None = None
+    attention_output: str | None = None
 
     @property
     def expert_weights(self) -> str:
         """The routed experts' storage dtype: `experts`, else `weights`."""
         return self.experts if self.experts is not None else self.weights
+
+    @property
+    def attention_weights(self) -> str:
+        """The attention projections' storage dtype: `attention`, else `weights`."""
+        return self.attention if self.attention is not None else self.weights
+
+    @property
+    def attention_output_weights(self) -> str:
+        """The attention output projection's storage dtype: `attention_output`, else
+        `attention_weights`."""
+        return (self.attention_output if self.attention_output is not None
+                else self.attention_weights)
+
+    @property
+    def own_attention(self) -> bool:
+        """Whether the attention projections are stored apart from the weights."""
+        return self.attention is not None or self.attention_output is not None
 
 
 @dataclass(frozen=True)

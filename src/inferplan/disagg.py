@@ -32,7 +32,7 @@ from inferplan.memory import (
     largest_true,
     prefill_working_bytes,
     sequences_per_device,
-    weight_bytes_per_device,
+    weight_bytes_at,
 )
 from inferplan.models import ModelSpec
 from inferplan.speculative import draft_bytes_per_chip, draft_deployment, speculative_cost
@@ -239,8 +239,7 @@ def _pool_memory(deployment: Deployment, kv_bytes_per_device: npt.ArrayLike,
     per_chip = devices_per_chip(deployment.chip)
     capacity = deployment.chip.memory_bytes
     return MemoryBreakdown(
-        weights_bytes_per_chip=float(weight_bytes_per_device(model, layout, dt.weights, dt.experts)
-                                     * per_chip),
+        weights_bytes_per_chip=float(weight_bytes_at(model, layout, dt) * per_chip),
         kv_bytes_per_chip=np.asarray(kv_bytes_per_device, dtype=np.float64) * per_chip,
         activation_bytes_per_chip=np.asarray(working_bytes_per_device,
                                              dtype=np.float64) * per_chip,

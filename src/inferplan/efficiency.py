@@ -49,6 +49,13 @@ class Efficiency:
     #: bytes/s of the attention kernels' KV reads (memory-bound kernels' rate when None)
     kv_bytes_per_s: float | None = None
     gemm_fixed_s: float = 0.0                 # per GEMM launch (small-M floor)
+    #: the attention projections' GEMM FLOP/s and per-launch cost where they are stored
+    #: at their own dtype (`Dtypes.attention`), and the output projection's
+    #: (`Dtypes.attention_output`); None: the layer GEMMs' (`cost.attention_gemm_s`)
+    attention_gemm_flops_per_s: float | None = None
+    attention_gemm_fixed_s: float | None = None
+    attention_output_gemm_flops_per_s: float | None = None
+    attention_output_gemm_fixed_s: float | None = None
     #: the layer GEMMs' widths at which the compute rate halves (`cost.gemm_shape_factor`;
     #: 0: the matmul rate whatever the shape)
     gemm_n_half: float = 0.0
@@ -228,9 +235,25 @@ def efficiency_for(deployment: Deployment | DeploymentRows) -> Efficiency:
     share = 1.0 / chip.cores_per_chip      # a device is one core on chips built of cores
     if deployment.efficiency == "ideal":
         peak = chip.flops_per_s(compute) * share
-        return Efficiency(matmul_flops_per_s=peak, attention_flops_per_s=peak,
-                          memory_bytes_per_s=chip.memory_bandwidth_bytes_per_s * share)
+        dt = deployment.dtypes
+        own: dict[str, Any] = {} if not dt.own_attention else {
+            "attention_gemm_flops_per_s": chip.flops_per_s(
+                projection_compute(dt.attention_weights, compute)) * share,
+            "attention_output_gemm_flops_per_s": chip.flops_per_s(
+                projection_compute(dt.attention_output_weights, compute)) * share}
+        return replace(Efficiency(matmul_flops_per_s=peak, attention_flops_per_s=peak,
+                                  memory_bytes_per_s=chip.memory_bandwidth_bytes_per_s * share),
+                       **own)
     return _realistic_efficiency(_RatesKey(deployment))
+
+
+def projection_compute(storage: str, compute: str) -> str:
+    """The arithmetic dtype of GEMMs whose weights are stored at `storage` in a deployment
+    computing at `compute`: the wider of the two (a bf16-stored projection in an fp4
+    deployment runs a bf16 GEMM, as the engines load an excluded module unquantised; a
+    narrower one is dequantised to `compute`). (bf16, fp4): bf16; (int4, bf16): bf16."""
+    wider = dtype_bytes(storage, "dtypes.attention") > dtype_bytes(compute, "dtypes.compute")
+    return storage if wider else compute
 
 
 def rows_efficiency(rows: DeploymentRows) -> Efficiency:
@@ -262,7 +285,8 @@ def _member_rates(rows: DeploymentRows) -> tuple[Efficiency, dict[str, FloatArra
     code = []                               # each member's place in `effs`
     for m in rows.members:
         dt = m.dtypes
-        rates = (m.layout.tp, dt.weights, dt.compute, dt.experts)
+        rates = (m.layout.tp, dt.weights, dt.compute, dt.experts, dt.attention,
+                 dt.attention_output)
         if rates not in by_rates:
             by_rates[rates] = len(effs)
             effs.append(efficiency_for(m))
@@ -281,16 +305,39 @@ def _member_rates(rows: DeploymentRows) -> tuple[Efficiency, dict[str, FloatArra
     return first, varying
 
 
+def _own_attention_rates(deployment: Deployment, ops: OpCosts, table: dict[str, Any],
+                         share: float) -> dict[str, Any]:
+    """The attention projections' GEMM rate and per-launch cost at their own storage
+    dtypes (`Efficiency.attention_gemm_*`), as the layer GEMMs' are at the weights': the
+    rate at `projection_compute`, the fixed cost by storage dtype. Empty where the
+    deployment stores them as the weights. TensorRT-LLM on B200, fp4 weights with bf16
+    attention: bf16 GEMMs at 0.69 of 2.25e15 = 1.5525e15 FLOP/s and 3.34 µs a launch
+    (fp4: 5.49e15 FLOP/s, 12.4 µs)."""
+    dt, chip = deployment.dtypes, deployment.chip
+    if not dt.own_attention:
+        return {}
+    out: dict[str, Any] = {}
+    for name, storage in (("attention", dt.attention_weights),
+                          ("attention_output", dt.attention_output_weights)):
+        out[f"{name}_gemm_flops_per_s"] = matmul_rate_for(
+            chip, projection_compute(storage, dt.compute), ops, table) * share
+        out[f"{name}_gemm_fixed_s"] = _by_dtype(ops.gemm_fixed_s, storage) or 0.0
+    return out
+
+
 #: The rates an `Efficiency` may lack (None), each with its formula's fallback.
 OPTIONAL_RATES = ("weight_bytes_per_s", "kv_bytes_per_s", "moe_fixed_s",
-                  "expert_bytes_per_s", "expert_flops_per_s")
+                  "expert_bytes_per_s", "expert_flops_per_s", "attention_gemm_flops_per_s",
+                  "attention_gemm_fixed_s", "attention_output_gemm_flops_per_s",
+                  "attention_output_gemm_fixed_s")
 
 
 def missing_rates(deployment: Deployment) -> tuple[str, ...]:
     """The `OPTIONAL_RATES` the deployment's `Efficiency` lacks: deployments that lack
     the same ones may be rows of one family whatever their dtypes (`rows_efficiency`
     spreads the rates they state per row). TensorRT-LLM on H100: bf16 and fp8 weights
-    lack none, int4 the three MoE rates (its MoE table states no int4); ideal: all five."""
+    lack the four attention-GEMM rates only (set where the attention has its own dtype),
+    int4 also the three MoE rates (its MoE table states no int4)."""
     eff = efficiency_for(deployment)
     return tuple(name for name in OPTIONAL_RATES if getattr(eff, name) is None)
 
@@ -350,7 +397,8 @@ def _realistic_efficiency(key: _RatesKey) -> Efficiency:
     graphs = engine.scheduler.cuda_graphs
     widths = ops.gemm_half_width.get(compute, ops.gemm_half_width.get("default", {}))
     latency = ops.allreduce_latency_s.get(engine.scheduler.allreduce if graphs else "nccl", {})
-    return Efficiency(
+    own = _own_attention_rates(deployment, ops, table, share)
+    return replace(Efficiency(
         matmul_flops_per_s=matmul_rate_for(chip, compute, ops, table) * share,
         attention_flops_per_s=attention_rate,
         memory_bytes_per_s=memory,
@@ -388,4 +436,4 @@ def _realistic_efficiency(key: _RatesKey) -> Efficiency:
         allreduce_curve_s=tuple(
             (p, tuple(sorted((float(b), t) for b, t in row.items())))
             for p, row in sorted(ops.allreduce_curve_s.get(
-                engine.scheduler.allreduce if graphs else "nccl", {}).items())))
+                engine.scheduler.allreduce if graphs else "nccl", {}).items()))), **own)

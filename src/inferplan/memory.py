@@ -67,6 +67,22 @@ def attention_params_per_device(model: ModelSpec, layout: Layout, kind: str = "f
     return (model.attention_params_per_layer - kv) / tp + kv / layout.head_shards(model)
 
 
+def attention_output_params_per_device(model: ModelSpec, layout: Layout,
+                                       kind: str = "full") -> float:
+    """The output projection's share of `attention_params_per_device`: the O weights of
+    one layer of `kind` on one tensor shard, split like the heads they read. GQA/MHA:
+    H·hd·D/tp; MLA (sparse layers too): H·d_v·D/tp; a linear (Gated DeltaNet) layer's
+    out_proj N_v·d_v·D/tp. LLaMA 3-70B, tp=8: 8192·8192/8 = 8,388,608; DeepSeek-V3, tp=8:
+    128·128·7168/8 = 14,680,064."""
+    tp, D = layout.attention_tp, model.hidden_size
+    if kind == "linear" and model.linear_attention is not None:
+        la = model.linear_attention
+        return la.num_value_heads * la.value_head_dim * D / tp
+    if model.mla is not None:
+        return model.num_heads * model.mla.v_head_dim * D / tp
+    return model.num_heads * model.head_dim * D / tp
+
+
 def expert_params_per_device(model: ModelSpec, layout: Layout) -> float:
     """Routed-expert weights of one MoE layer on one device: E·expert/max(tp, ep).
 
@@ -163,19 +179,62 @@ def weight_params_per_device(model: ModelSpec, layout: Layout) -> float:
     return max(p + e for p, e in stage_params_per_device(model, layout))
 
 
+def stage_attention_params_per_device(model: ModelSpec, layout: Layout
+                                      ) -> tuple[tuple[float, float], ...]:
+    """(attention projections, output projections) parameters one device holds in each
+    pipeline stage: the part of `stage_params_per_device`'s other parameters a
+    checkpoint may store at the attention's own dtypes (`Dtypes.attention`). Cached per
+    model and layout. LLaMA 3-70B, tp=8, pp=1: 80·18,874,368 = 1,509,949,440, of which
+    output 80·8,388,608 = 671,088,640."""
+    return _stage_attention_params(model, layout)
+
+
+@lru_cache(maxsize=1024)
+def _stage_attention_params(model: ModelSpec, layout: Layout
+                            ) -> tuple[tuple[float, float], ...]:
+    return tuple(
+        (sum(count * attention_params_per_device(model, layout, kind)
+             for _, kind, _, count in groups),
+         sum(count * attention_output_params_per_device(model, layout, kind)
+             for _, kind, _, count in groups))
+        for groups in _stage_layer_groups(model, layout.pp))
+
+
 def weight_bytes_per_device(model: ModelSpec, layout: Layout, weights_dtype: str,
-                            experts_dtype: str | None = None) -> float:
+                            experts_dtype: str | None = None,
+                            attention_dtype: str | None = None,
+                            attention_output_dtype: str | None = None) -> float:
     """Weight bytes on the fullest device: other params · bytes(weights dtype) + routed
-    expert params · bytes(experts dtype, default the weights dtype).
+    expert params · bytes(experts dtype, default the weights dtype), the attention
+    projections at their own dtypes where given (`Dtypes.attention`, output projection
+    `Dtypes.attention_output`; default the weights', the attention's).
 
     All other parameters, embeddings included, are stored at the weights dtype (as the
     seeds assume). Llama-3.1-70B int8 on 8 chips: ≈ 8.82e9 B. Mixtral-8x7B, tp=8, bf16
     with int4 experts: 201,854,976·2 + 5,637,144,576·0.5 = 3,222,282,240 B (all bf16:
-    11,677,999,104 B).
+    11,677,999,104 B). DeepSeek-R1 NVFP4 v2 at tp 8 (fp4; attention bf16, its output
+    projection fp4): 2,234,836,992 attention params a device, 895,483,904 of them output,
+    so (2,234,836,992 − 895,483,904)·(2 − 0.5) B = +2.01 GB over all fp4 (42.39 → 44.40
+    GB).
     """
     w = dtype_bytes(weights_dtype, "dtypes.weights")
     e = dtype_bytes(experts_dtype, "dtypes.experts") if experts_dtype is not None else w
-    return max(p * w + x * e for p, x in stage_params_per_device(model, layout))
+    stages = stage_params_per_device(model, layout)
+    if attention_dtype is None and attention_output_dtype is None:
+        return max(p * w + x * e for p, x in stages)
+    a = dtype_bytes(attention_dtype, "dtypes.attention") if attention_dtype is not None else w
+    o = (dtype_bytes(attention_output_dtype, "dtypes.attention_output")
+         if attention_output_dtype is not None else a)
+    return max(p * w + x * e + (att - out) * (a - w) + out * (o - w)
+               for (p, x), (att, out) in zip(stages, stage_attention_params_per_device(
+                   model, layout), strict=True))
+
+
+def weight_bytes_at(model: ModelSpec, layout: Layout, dtypes: Dtypes) -> float:
+    """`weight_bytes_per_device` at a deployment's dtypes (weights, experts and the
+    attention's own). Llama-3.1-70B int8 on 8 chips: ≈ 8.82e9 B."""
+    return weight_bytes_per_device(model, layout, dtypes.weights, dtypes.experts,
+                                   dtypes.attention, dtypes.attention_output)
 
 
 # ---------------------------------------------------------------- KV cache
@@ -350,7 +409,9 @@ def memory_breakdown(deployment: Deployment | DeploymentRows, workload: Workload
     per_chip = devices_per_chip(deployment.chip)
     weights = per_dtypes(deployment, lambda dt: per_layout(
         weight_bytes_per_device, model, layout=layout, weights_dtype=dt.weights,
-        experts_dtype=dt.experts), "weights", "experts") * per_chip
+        experts_dtype=dt.experts, attention_dtype=dt.attention,
+        attention_output_dtype=dt.attention_output),
+        "weights", "experts", "attention", "attention_output") * per_chip
     kv_seq = per_dtypes(deployment, lambda dt: per_layout(
         kv_bytes_per_sequence_per_device, model, layout=layout, kv_dtype=dt.kv,
         context_tokens=workload.context_len), "kv")
@@ -464,7 +525,7 @@ def kv_capacity_sequences(deployment: Deployment, context_tokens: int) -> int:
     model, layout, dt = deployment.model, deployment.layout, deployment.dtypes
     per_chip = devices_per_chip(deployment.chip)
     free = (deployment.chip.memory_bytes * deployment.usable_fraction
-            - weight_bytes_per_device(model, layout, dt.weights, dt.experts) * per_chip)
+            - weight_bytes_at(model, layout, dt) * per_chip)
     per_seq = float(kv_bytes_per_sequence_per_device(model, layout, dt.kv, context_tokens))
     per_seq *= per_chip / layout.kv_batch_shards(model)
     return max(0, math.floor(free / per_seq))
@@ -509,7 +570,9 @@ class MemoryResult:
                             "attention_dp": lay.attention_dp},
             "dtypes": {"weights": d.dtypes.weights, "kv": d.dtypes.kv,
                        "compute": d.dtypes.compute,
-                       **({"experts": d.dtypes.experts} if d.dtypes.experts else {})},
+                       **{name: getattr(d.dtypes, name) for name in
+                          ("experts", "attention", "attention_output")
+                          if getattr(d.dtypes, name)}},
             "efficiency": d.efficiency,
             "context_tokens": self.workload.context_len,
             "batch": self.batch,

@@ -193,8 +193,11 @@ PER_ROW = "per-row"
 
 #: The `Dtypes` fields that name a dtype, and those a derived dtype reads
 #: (`Dtypes.expert_weights`: the experts' dtype, else the weights').
-DTYPE_FIELDS = ("weights", "kv", "compute", "experts")
-_READS: dict[str, tuple[str, ...]] = {"expert_weights": ("weights", "experts")}
+DTYPE_FIELDS = ("weights", "kv", "compute", "experts", "attention", "attention_output")
+_READS: dict[str, tuple[str, ...]] = {
+    "expert_weights": ("weights", "experts"),
+    "attention_weights": ("weights", "attention"),
+    "attention_output_weights": ("weights", "attention", "attention_output")}
 
 
 @dataclass(frozen=True, eq=False)
@@ -378,9 +381,11 @@ def per_dtypes(deployment: Deployment | DeploymentRows, fn: Callable[[Dtypes], A
 
 def element_bytes(deployment: Deployment | DeploymentRows, name: str) -> float | FloatArray:
     """Bytes of one element of the deployment's dtype `name` (a `DTYPE_FIELDS` field but
-    `experts`, or `expert_weights`), per row for rows (KV caches of bf16 and fp8 members
+    `experts` and the attention's, or a derived one: `expert_weights`, `attention_weights`,
+    `attention_output_weights`), per row for rows (KV caches of bf16 and fp8 members
     [[0], [1]]: [[2.], [1.]]). LLaMA 3-70B with an fp8 cache, "kv": 1.0."""
-    label = f"dtypes.{'experts' if name == 'expert_weights' else name}"
+    label = "dtypes." + {"expert_weights": "experts", "attention_weights": "attention",
+                         "attention_output_weights": "attention_output"}.get(name, name)
     if isinstance(deployment, DeploymentRows):
         rows = deployment
         return np.asarray(rows.per_rows(("element_bytes", name), lambda: rows.per_dtypes(

@@ -66,8 +66,10 @@ class DtypesIn(_Strict):
     kv: str = "bf16"
     compute: str = "bf16"
     experts: str | None = None     # routed-expert weights; default: as `weights`
+    attention: str | None = None   # attention projections; default: as `weights`
+    attention_output: str | None = None   # attention output projection; default: `attention`
 
-    @field_validator("weights", "kv", "compute", "experts")
+    @field_validator("weights", "kv", "compute", "experts", "attention", "attention_output")
     @classmethod
     def _known(cls, v: str | None) -> str | None:
         if v is not None and v not in DTYPES:
@@ -239,7 +241,8 @@ def build_deployment(
     d = scenario.dtypes
     deployment = Deployment(
         model=model, chip=chip, topology=topology, layout=layout,
-        dtypes=Dtypes(weights=d.weights, kv=d.kv, compute=d.compute, experts=d.experts),
+        dtypes=Dtypes(weights=d.weights, kv=d.kv, compute=d.compute, experts=d.experts,
+                      attention=d.attention, attention_output=d.attention_output),
         efficiency=scenario.efficiency, memory_utilization=scenario.memory_utilization,
         price_usd_per_chip_hour=scenario.price_per_chip_hour,
         engine=resolve_engine(scenario.engine), step_time=step_time,

@@ -39,7 +39,7 @@ from inferplan.memory import (
     largest_true,
     max_batch,
     sequences_per_device,
-    weight_bytes_per_device,
+    weight_bytes_at,
 )
 from inferplan.models import ModelSpec
 from inferplan.steptime import step_cost
@@ -331,7 +331,7 @@ def draft_bytes_per_chip(target: Deployment, draft: ModelSpec, context_len: int,
     B = np.asarray(batch, dtype=np.float64)
     kv = (sequences_per_device(draft, layout, B)
           * kv_bytes_per_sequence_per_device(draft, layout, dt.kv, context_len) * per_chip)
-    return (weight_bytes_per_device(draft, layout, dt.weights) * per_chip,
+    return (weight_bytes_at(draft, layout, replace(dt, experts=None)) * per_chip,
             np.asarray(kv, dtype=np.float64))
 
 
@@ -357,8 +357,7 @@ def speculative_memory(target: Deployment, draft: Deployment, workload: Workload
     working = np.maximum(activation_bytes_per_device(target, longer, B),
                          decode_working_bytes(target.model, layout, dt.compute, B * (g + 1)))
     return SpeculativeMemory(
-        target_weights_bytes_per_chip=weight_bytes_per_device(
-            target.model, layout, dt.weights, dt.experts) * per_chip,
+        target_weights_bytes_per_chip=weight_bytes_at(target.model, layout, dt) * per_chip,
         target_kv_bytes_per_chip=target_kv,
         draft_weights_bytes_per_chip=draft_weights,
         draft_kv_bytes_per_chip=draft_kv,

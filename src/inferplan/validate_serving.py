@@ -400,11 +400,13 @@ def map_serving_row(row: Mapping[str, str]) -> ServingCase | ServingSkip:
         # (the fp4 -> fp8 KV rule is ModelOpt's kv_cache_quant_algo); a script's KV flag
         # still applies (inferencex_recipe)
         dense, kv = {"weights": "bf16", "compute": "bf16"}, kv_rules["default"]
+    own = table["nvfp4_attention"].get(model) if row["gemm_quant_mode"] == "nvfp4" else None
     scenario = {
         "name": rid, "model": model, "hardware": chip, "chips": chips,
         "parallelism": layout,
         "dtypes": {"weights": dense["weights"], "kv": kv, "compute": dense["compute"],
-                   **({"experts": experts} if experts is not None else {})},
+                   **({"experts": experts} if experts is not None else {}),
+                   **(own["set"] if own is not None else {})},
         "engine": engine, "efficiency": "realistic",
         "workload": {"input_len": int(row["isl"]), "output_len": int(row["osl"]),
                      "concurrency": clients, **protocol}, **extra}
