@@ -473,7 +473,7 @@ def test_linear_attention_prefill_is_priced_by_its_measured_kernels(
     eff = efficiency_for(dep)
     ops = engine_profile("sglang").ops_for("b200")
     fixed, per = ops.linear_attention_fixed_s, ops.linear_attention_s_per_token_head
-    assert fixed > 0 and per > 0 and cost.linear_attention_layers(dep.model) == 45
+    assert fixed > 0 and per > 0 and dep.model.num_linear_attention_layers == 45
     T = 8192.0
     expected = 45 * (fixed + T * 64 / 4 * per)
     assert float(cost.linear_attention_prefill_s(dep.model, dep.layout, eff, T)) == \

@@ -14,7 +14,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "inferplan"
 #: Lower ranks are upstream. A module may import modules of strictly lower rank
 #: (or its own package's siblings of the same rank).
 RANKS: dict[str, float] = {
-    "units": 0, "validation": 1,
+    "units": 0, "interpolate": 0.5, "validation": 1,
     "models": 2, "hardware": 2,
     "collectives": 3, "parallel": 3, "engines": 3,
     "lengths": 3.5, "deployment": 4, "rows": 4.5, "scenario": 5,

@@ -35,6 +35,7 @@ from inferplan.communication import ep_all_to_all_bytes as ep_all_to_all_bytes
 from inferplan.communication import tensor_parallel_time_s as tensor_parallel_time_s
 from inferplan.deployment import Deployment, overlap_scheduling
 from inferplan.efficiency import Efficiency, efficiency_for
+from inferplan.interpolate import log2_interp
 from inferplan.memory import (
     activation_bytes_per_token,
     attention_output_params_per_device,
@@ -106,7 +107,7 @@ def attention_flops(model: ModelSpec, layout: Layout | LayoutRows, batch: npt.Ar
     total: FloatArray | None = None
     for w, kind, count in model.attention_groups:
         if kind == "linear" and model.linear_attention is not None:
-            layer = q * model.linear_attention.flops_per_token / layout.tp
+            layer = linear_attention_flops(model, layout, q)
         elif kind == "sparse" and model.sparse_attention is not None:
             sp = model.sparse_attention
             layer = per_pos / layout.tp * attended_positions(
@@ -119,9 +120,16 @@ def attention_flops(model: ModelSpec, layout: Layout | LayoutRows, batch: npt.Ar
     return np.asarray(np.asarray(batch, dtype=np.float64) * total, dtype=np.float64)
 
 
-def linear_attention_layers(model: ModelSpec) -> int:
-    """Layers of linear (Gated DeltaNet) attention: Qwen3.5-397B 45 of 60; 0 without."""
-    return sum(count for _, kind, count in model.attention_groups if kind == "linear")
+def linear_attention_flops(model: ModelSpec, layout: Layout | LayoutRows,
+                           tokens: npt.ArrayLike) -> FloatArray:
+    """FLOPs of one linear (Gated DeltaNet) layer on one device for `tokens` new tokens:
+    tokens · flops_per_token / tp (its projections apart; the state update and output,
+    `LinearAttentionSpec.flops_per_token`); 0 for a model without such layers. Rows of
+    layouts: tp per row. Qwen3.5-397B, tp=4, one token: flops_per_token/4."""
+    T = np.asarray(tokens, dtype=np.float64)
+    if model.linear_attention is None:
+        return np.zeros_like(T)
+    return np.asarray(T * model.linear_attention.flops_per_token / layout.tp, dtype=np.float64)
 
 
 def linear_attention_prefill_s(model: ModelSpec, layout: Layout | LayoutRows, eff: Efficiency,
@@ -137,7 +145,7 @@ def linear_attention_prefill_s(model: ModelSpec, layout: Layout | LayoutRows, ef
     45 · (23.6 µs + 8192 · 16 · 1.99 ns) = 45 · 284.4 µs = 12.8 ms.
     """
     P = np.asarray(prompt_tokens, dtype=np.float64)
-    layers = linear_attention_layers(model)
+    layers = model.num_linear_attention_layers
     if not layers or model.linear_attention is None or not (
             eff.linear_attention_s_per_token_head or eff.linear_attention_fixed_s):
         return np.zeros_like(P)
@@ -274,10 +282,7 @@ def expert_ep_imbalance(eff: Efficiency, ep: float | FloatArray) -> float | Floa
     """
     if not eff.expert_ep_imbalance:
         return 1.0
-    eps, factors = zip(*eff.expert_ep_imbalance, strict=True)
-    x = np.log2(np.maximum(np.asarray(ep, dtype=np.float64), 1.0))
-    out = np.interp(x, np.log2(np.asarray((1, *eps), dtype=np.float64)), (1.0, *factors))
-    return float(out) if np.ndim(out) == 0 else np.asarray(out, dtype=np.float64)
+    return log2_interp(ep, ((1, 1.0), *eff.expert_ep_imbalance))
 
 
 def expert_slices(layout: Layout) -> int:
@@ -1017,9 +1022,8 @@ def _step_terms(deployment: Deployment | DeploymentRows, segments: list[Segment]
     linear_prefill = linear_attention_prefill_s(model, layout, eff, prompt_tokens)
     if np.any(linear_prefill):
         # the prompt tokens' linear layers at their kernels' measured cost, not their FLOPs
-        assert model.linear_attention is not None
-        linear_flops = (prompt_tokens * model.linear_attention.flops_per_token
-                        * linear_attention_layers(model) / np.asarray(layout.tp, dtype=np.float64))
+        linear_flops = (model.num_linear_attention_layers
+                        * linear_attention_flops(model, layout, prompt_tokens))
         at_compute = at_compute - linear_flops / eff.attention_flops_per_s + linear_prefill
     at_memory = kv_bytes / (eff.memory_bytes_per_s if eff.kv_bytes_per_s is None
                             else eff.kv_bytes_per_s)

@@ -22,6 +22,7 @@ import numpy.typing as npt
 from inferplan.deployment import Deployment
 from inferplan.engines import OpCosts
 from inferplan.hardware import ChipSpec
+from inferplan.interpolate import log2_interp
 from inferplan.rows import DeploymentRows
 from inferplan.units import dtype_bytes, parse_bundled_yaml
 
@@ -120,12 +121,7 @@ class Efficiency:
         beyond them); None when the engine states none. vLLM on H200, p = 8: 5.2 µs."""
         if not self.collective_latency_s:
             return None
-        sizes = np.log2([p for p, _ in self.collective_latency_s])
-        values = [t for _, t in self.collective_latency_s]
-        if np.ndim(group_size):
-            return np.asarray(np.interp(np.log2(np.maximum(group_size, 2)), sizes, values),
-                              dtype=np.float64)
-        return float(np.interp(np.log2(max(float(group_size), 2)), sizes, values))
+        return log2_interp(group_size, self.collective_latency_s)
 
 
 @lru_cache(maxsize=256)
@@ -211,10 +207,8 @@ def link_efficiency_for(ops: OpCosts, group_size: int, fallback: float) -> float
     (the switch reduces in place, NVLS), which the ring model cannot express beyond full
     link rate. vLLM on H200: p = 2 0.75, p = 4 0.79, p = 8 1.1 → 1.0."""
     if ops.link_efficiency_by_p:
-        sizes = sorted(ops.link_efficiency_by_p)
-        value = float(np.interp(np.log2(max(group_size, 2)), np.log2(sizes),
-                                [ops.link_efficiency_by_p[p] for p in sizes]))
-        return min(value, 1.0)
+        value = log2_interp(group_size, sorted(ops.link_efficiency_by_p.items()))
+        return min(float(value), 1.0)
     return ops.link_efficiency if ops.link_efficiency is not None else fallback
 
 

@@ -368,6 +368,11 @@ class ModelSpec:
         return self.num_layers - self.num_moe_layers
 
     @property
+    def num_linear_attention_layers(self) -> int:
+        """Layers of linear (Gated DeltaNet) attention: Qwen3.5-397B 45 of 60; 0 without."""
+        return sum(kind == "linear" for kind in self.layer_attention)
+
+    @property
     def layer_params(self) -> int:
         """All transformer-layer parameters (every expert counted)."""
         total = sum(self.layer_attention_params(k) for k in self.layer_attention)
