@@ -44,6 +44,11 @@ def test_the_attention_follows_the_weights_unless_given() -> None:
     assert Dtypes(weights="fp4", attention="bf16",
                   attention_output="fp4").attention_output_weights == "fp4"
     assert not Dtypes(weights="fp4").own_attention
+    # what the estimate, memory and speculative reports state
+    assert Dtypes(weights="fp4", attention="bf16", attention_output="fp4").weights_label == (
+        "fp4 (attention bf16, O proj fp4)")
+    assert Dtypes(weights="bf16", experts="int4").weights_label == "bf16 (experts int4)"
+    assert Dtypes(weights="fp8", attention="fp8").weights_label == "fp8"
 
 
 def test_bf16_attention_in_an_fp4_checkpoint_costs_its_bytes() -> None:

@@ -51,6 +51,18 @@ class Dtypes:
                 else self.attention_weights)
 
     @property
+    def weights_label(self) -> str:
+        """The weights' dtype as a report states it, with the parts stored otherwise:
+        'fp4'; DeepSeek-R1 NVFP4 v2: 'fp4 (attention bf16, O proj fp4)'; Mixtral with int4
+        experts: 'bf16 (experts int4)'."""
+        parts = [f"{name} {value}" for name, value, base in (
+            ("experts", self.expert_weights, self.weights),
+            ("attention", self.attention_weights, self.weights),
+            ("O proj", self.attention_output_weights, self.attention_weights))
+            if value != base]
+        return self.weights + (f" ({', '.join(parts)})" if parts else "")
+
+    @property
     def own_attention(self) -> bool:
         """Whether the attention projections are stored apart from the weights."""
         return self.attention is not None or self.attention_output is not None

@@ -17,7 +17,7 @@ def describe(est: Estimate) -> str:
     lay = d.layout
     return (f"{d.model.name} on {d.chips}x {d.chip.display_name} "
             f"({d.topology.describe()}), {lay.degrees()}"
-            f"; weights {d.dtypes.weights}, KV {d.dtypes.kv}, compute {d.dtypes.compute};"
+            f"; weights {d.dtypes.weights_label}, KV {d.dtypes.kv}, compute {d.dtypes.compute};"
             f" {d.efficiency}; {est.mode} batch {est.batch} per replica"
             f" ({est.workload.input_len} in / {est.workload.output_len} out)"
             + ("" if d.speculative is None else

@@ -17,7 +17,7 @@ def render_memory(result: MemoryResult, console: Console) -> None:
     lay = d.layout
     title = (f"{d.model.name} on {d.chips}x {d.chip.display_name} ({d.topology.describe()}), "
              f"{lay.degrees()}"
-             f", weights {d.dtypes.weights}, KV {d.dtypes.kv}")
+             f", weights {d.dtypes.weights_label}, KV {d.dtypes.kv}")
     table = Table(title=title, title_justify="left")
     table.add_column("per chip")
     table.add_column("bytes", justify="right")

@@ -20,7 +20,7 @@ def render_speculative(result: SpeculativeResult, console: Console) -> None:
     console.print(
         f"[bold]{t.model.name}[/] + draft [bold]{result.draft.model.name}[/] on {t.chips}x "
         f"{t.chip.display_name}, {lay.degrees()}; {t.efficiency}; weights "
-        f"{t.dtypes.weights}, KV {t.dtypes.kv}, compute {t.dtypes.compute}")
+        f"{t.dtypes.weights_label}, KV {t.dtypes.kv}, compute {t.dtypes.compute}")
     console.print(
         f"decode-only steps: batch {result.batch} per replica, {result.cached_tokens:,.0f} "
         f"cached tokens (mean of {result.workload.input_len} in / "
