@@ -100,6 +100,10 @@ def test_attention_stated_at_the_weights_dtype_prices_the_same() -> None:
 def test_an_unknown_attention_dtype_is_refused_naming_the_field() -> None:
     with pytest.raises(InferplanError, match=r"dtypes\.attention.*fp9"):
         r1_on_b200({**FP4, "attention": "fp9"})
+    # a projection wider than the compute dtype runs its GEMMs in its own dtype: B200 has
+    # no fp32 GEMM rate in the catalog
+    with pytest.raises(InferplanError, match=r"dtypes\.attention: 'fp32'.*no rate"):
+        r1_on_b200({**FP4, "attention": "fp32"})
 
 
 ROWS = read_serving_rows(bundled_serving_text())

@@ -12,7 +12,7 @@ from inferplan.hardware import ChipSpec, Topology
 from inferplan.lengths import Distribution, length_caps, mean_length
 from inferplan.models import ModelSpec
 from inferplan.parallel import Layout, check_degrees, check_layout
-from inferplan.units import InferplanError, parse_bundled_yaml
+from inferplan.units import InferplanError, dtype_bytes, parse_bundled_yaml
 
 Efficiency = Literal["ideal", "realistic"]
 
@@ -66,6 +66,28 @@ class Dtypes:
     def own_attention(self) -> bool:
         """Whether the attention projections are stored apart from the weights."""
         return self.attention is not None or self.attention_output is not None
+
+    @property
+    def attention_gemms(self) -> tuple[tuple[str, str, str], ...]:
+        """(field, storage dtype, GEMM dtype) of the attention projections and their output
+        projection where stored apart from the weights (`projection_compute`); empty
+        otherwise. fp4 weights and compute, attention bf16: (('attention', 'bf16', 'bf16'),
+        ('attention_output', 'bf16', 'bf16'))."""
+        if not self.own_attention:
+            return ()
+        return (("attention", self.attention_weights,
+                 projection_compute(self.attention_weights, self.compute)),
+                ("attention_output", self.attention_output_weights,
+                 projection_compute(self.attention_output_weights, self.compute)))
+
+
+def projection_compute(storage: str, compute: str) -> str:
+    """The arithmetic dtype of GEMMs whose weights are stored at `storage` in a deployment
+    computing at `compute`: the wider of the two (a bf16-stored projection in an fp4
+    deployment runs a bf16 GEMM, as the engines load an excluded module unquantised; a
+    narrower one is dequantised to `compute`). (bf16, fp4): bf16; (int4, bf16): bf16."""
+    wider = dtype_bytes(storage, "dtypes.attention") > dtype_bytes(compute, "dtypes.compute")
+    return storage if wider else compute
 
 
 @dataclass(frozen=True)

@@ -230,24 +230,12 @@ def efficiency_for(deployment: Deployment | DeploymentRows) -> Efficiency:
     if deployment.efficiency == "ideal":
         peak = chip.flops_per_s(compute) * share
         dt = deployment.dtypes
-        own: dict[str, Any] = {} if not dt.own_attention else {
-            "attention_gemm_flops_per_s": chip.flops_per_s(
-                projection_compute(dt.attention_weights, compute)) * share,
-            "attention_output_gemm_flops_per_s": chip.flops_per_s(
-                projection_compute(dt.attention_output_weights, compute)) * share}
+        own: dict[str, Any] = {f"{name}_gemm_flops_per_s": chip.flops_per_s(gemm) * share
+                               for name, _, gemm in dt.attention_gemms}
         return replace(Efficiency(matmul_flops_per_s=peak, attention_flops_per_s=peak,
                                   memory_bytes_per_s=chip.memory_bandwidth_bytes_per_s * share),
                        **own)
     return _realistic_efficiency(_RatesKey(deployment))
-
-
-def projection_compute(storage: str, compute: str) -> str:
-    """The arithmetic dtype of GEMMs whose weights are stored at `storage` in a deployment
-    computing at `compute`: the wider of the two (a bf16-stored projection in an fp4
-    deployment runs a bf16 GEMM, as the engines load an excluded module unquantised; a
-    narrower one is dequantised to `compute`). (bf16, fp4): bf16; (int4, bf16): bf16."""
-    wider = dtype_bytes(storage, "dtypes.attention") > dtype_bytes(compute, "dtypes.compute")
-    return storage if wider else compute
 
 
 def rows_efficiency(rows: DeploymentRows) -> Efficiency:
@@ -307,14 +295,10 @@ def _own_attention_rates(deployment: Deployment, ops: OpCosts, table: dict[str, 
     deployment stores them as the weights. TensorRT-LLM on B200, fp4 weights with bf16
     attention: bf16 GEMMs at 0.69 of 2.25e15 = 1.5525e15 FLOP/s and 3.34 µs a launch
     (fp4: 5.49e15 FLOP/s, 12.4 µs)."""
-    dt, chip = deployment.dtypes, deployment.chip
-    if not dt.own_attention:
-        return {}
     out: dict[str, Any] = {}
-    for name, storage in (("attention", dt.attention_weights),
-                          ("attention_output", dt.attention_output_weights)):
-        out[f"{name}_gemm_flops_per_s"] = matmul_rate_for(
-            chip, projection_compute(storage, dt.compute), ops, table) * share
+    for name, storage, gemm in deployment.dtypes.attention_gemms:
+        out[f"{name}_gemm_flops_per_s"] = matmul_rate_for(deployment.chip, gemm, ops,
+                                                          table) * share
         out[f"{name}_gemm_fixed_s"] = _by_dtype(ops.gemm_fixed_s, storage) or 0.0
     return out
 

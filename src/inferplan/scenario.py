@@ -239,10 +239,15 @@ def build_deployment(
                     attention_dp=p.attention_dp)
     check_layout(model, chip, layout, scenario.chips)
     d = scenario.dtypes
+    dtypes = Dtypes(weights=d.weights, kv=d.kv, compute=d.compute, experts=d.experts,
+                    attention=d.attention, attention_output=d.attention_output)
+    for name, storage, gemm in dtypes.attention_gemms:
+        if gemm not in chip.peak_flops_per_s:
+            raise InferplanError(f"dtypes.{name}", storage,
+                                 f"its GEMMs would run in {gemm}, which {chip.name} has no "
+                                 f"rate for; it has {', '.join(chip.peak_flops_per_s)}")
     deployment = Deployment(
-        model=model, chip=chip, topology=topology, layout=layout,
-        dtypes=Dtypes(weights=d.weights, kv=d.kv, compute=d.compute, experts=d.experts,
-                      attention=d.attention, attention_output=d.attention_output),
+        model=model, chip=chip, topology=topology, layout=layout, dtypes=dtypes,
         efficiency=scenario.efficiency, memory_utilization=scenario.memory_utilization,
         price_usd_per_chip_hour=scenario.price_per_chip_hour,
         engine=resolve_engine(scenario.engine), step_time=step_time,
