@@ -17,6 +17,8 @@ from inferplan.memory import stage_attention_params_per_device, weight_bytes_per
 from inferplan.models import catalog_model
 from inferplan.parallel import Layout
 from inferplan.scenario import build_deployment, parse_scenario
+from inferplan.search import parse_space, run_search
+from inferplan.serving import closed_loop
 from inferplan.steptime import step_cost
 from inferplan.units import InferplanError
 from inferplan.validate_serving import (
@@ -127,3 +129,29 @@ def test_nvfp4_rows_keep_the_attention_their_checkpoints_keep() -> None:
     # fp8 checkpoints and NVIDIA's Qwen3-32B NVFP4 quantise the attention with the rest
     assert "attention" not in mapped_dtypes("deepseek-ai/DeepSeek-R1", "fp8")
     assert "attention" not in mapped_dtypes("nvidia/Qwen3-32B-NVFP4", "fp4")
+
+
+SPACE: dict[str, Any] = {
+    "model": "deepseek-r1", "hardware": ["b200"], "chips": [8], "parallelism": {"tp": [8]},
+    "dtypes": {"weights": ["fp4"], "kv": ["fp8"], "compute": ["fp4"], "attention": "bf16",
+               "attention_output": "fp4"},
+    "engine": "trtllm",
+    "workload": {"input_len": [8192], "output_len": [1024], "concurrency": [4, 64]}}
+
+
+def test_a_search_space_states_the_checkpoints_attention_for_every_point() -> None:
+    result = run_search(parse_space(SPACE), catalog_model, catalog_chip)
+    assert result.feasible == 2
+    for i in result.best(2):
+        dep = result.deployment(i)
+        assert dep.dtypes.attention == "bf16" and dep.dtypes.attention_output == "fp4"
+        assert result.scenario(i)["dtypes"] == V2
+        loop = closed_loop(dep, result.workload(i), int(result.batch[i]))
+        assert result.cols.tpot_s[i] == pytest.approx(float(loop.tpot_s), rel=1e-12)
+    # B200 has no fp32 GEMM rate: every point is dropped, the reason naming the field
+    bad = run_search(parse_space({**SPACE, "dtypes": {**SPACE["dtypes"], "attention": "fp32"}}),
+                     catalog_model, catalog_chip)
+    assert bad.feasible == 0 and "dtypes.attention: 'fp32'" in bad.drop_examples[
+        "compute_dtype"]
+    with pytest.raises(InferplanError, match=r"dtypes\.attention"):
+        parse_space({**SPACE, "dtypes": {**SPACE["dtypes"], "attention": ["bf16"]}})

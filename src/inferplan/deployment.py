@@ -81,6 +81,17 @@ class Dtypes:
                  projection_compute(self.attention_output_weights, self.compute)))
 
 
+def check_attention_gemms(dtypes: Dtypes, chip: ChipSpec) -> None:
+    """Raise `InferplanError` (field `dtypes.attention` or `dtypes.attention_output`) when
+    the attention's own GEMM dtype (`Dtypes.attention_gemms`) is one the chip has no rate
+    for: attention fp32 on a B200 (bf16, fp16, fp8, int8, fp4)."""
+    for name, storage, gemm in dtypes.attention_gemms:
+        if gemm not in chip.peak_flops_per_s:
+            raise InferplanError(f"dtypes.{name}", storage,
+                                 f"its GEMMs would run in {gemm}, which {chip.name} has no "
+                                 f"rate for; it has {', '.join(chip.peak_flops_per_s)}")
+
+
 def projection_compute(storage: str, compute: str) -> str:
     """The arithmetic dtype of GEMMs whose weights are stored at `storage` in a deployment
     computing at `compute`: the wider of the two (a bf16-stored projection in an fp4

@@ -20,7 +20,13 @@ from pydantic import (
     model_validator,
 )
 
-from inferplan.deployment import Deployment, Dtypes, SpeculativeDecoding, Workload
+from inferplan.deployment import (
+    Deployment,
+    Dtypes,
+    SpeculativeDecoding,
+    Workload,
+    check_attention_gemms,
+)
 from inferplan.engines import resolve_engine
 from inferplan.hardware import ChipSpec, parse_shape, topology_for
 from inferplan.lengths import MAX_INPUT_TOKENS, MAX_OUTPUT_TOKENS, WITH_CV
@@ -241,11 +247,7 @@ def build_deployment(
     d = scenario.dtypes
     dtypes = Dtypes(weights=d.weights, kv=d.kv, compute=d.compute, experts=d.experts,
                     attention=d.attention, attention_output=d.attention_output)
-    for name, storage, gemm in dtypes.attention_gemms:
-        if gemm not in chip.peak_flops_per_s:
-            raise InferplanError(f"dtypes.{name}", storage,
-                                 f"its GEMMs would run in {gemm}, which {chip.name} has no "
-                                 f"rate for; it has {', '.join(chip.peak_flops_per_s)}")
+    check_attention_gemms(dtypes, chip)
     deployment = Deployment(
         model=model, chip=chip, topology=topology, layout=layout, dtypes=dtypes,
         efficiency=scenario.efficiency, memory_utilization=scenario.memory_utilization,

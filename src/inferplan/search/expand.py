@@ -24,7 +24,13 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from inferplan.deployment import Deployment, Dtypes, Workload, scale_out_problem
+from inferplan.deployment import (
+    Deployment,
+    Dtypes,
+    Workload,
+    check_attention_gemms,
+    scale_out_problem,
+)
 from inferplan.hardware import ChipSpec, Topology, parse_shape, topology_for
 from inferplan.models import ModelSpec
 from inferplan.parallel import Layout, check_layout
@@ -62,7 +68,7 @@ class ScenarioParts(NamedTuple):
 
     base: dict[str, Any]
     parallelism: dict[str, Any]
-    dtypes: tuple[str, str, str]
+    dtypes: tuple[tuple[str, str], ...]     # (field, dtype): weights, kv, compute, then any apart
     efficiency: str
     engine: str | dict[str, Any] | None
     speculative: dict[str, Any] | None
@@ -72,9 +78,7 @@ class ScenarioParts(NamedTuple):
         """The scenario dict (fresh containers; the key order `inferplan estimate`
         reports in): base, parallelism, dtypes, efficiency, engine, speculative,
         workload."""
-        weights, kv, compute = self.dtypes
-        s = {**self.base, "parallelism": dict(self.parallelism),
-             "dtypes": {"weights": weights, "kv": kv, "compute": compute},
+        s = {**self.base, "parallelism": dict(self.parallelism), "dtypes": dict(self.dtypes),
              "efficiency": self.efficiency}
         if self.engine is not None:
             s["engine"] = (self.engine if isinstance(self.engine, str)
@@ -239,8 +243,9 @@ def expand(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
     specs = _speculations(space, resolve_model)
     groups: list[Group] = []
     dtypes_of: dict[tuple[str, str, str], Dtypes] = {}   # one object per combination
+    apart = d.stored_apart()                             # the checkpoint's, every point
 
-    def emit(parts: tuple[dict[str, Any], dict[str, Any], tuple[str, str, str], str,
+    def emit(parts: tuple[dict[str, Any], dict[str, Any], tuple[tuple[str, str], ...], str,
                           str | dict[str, Any] | None],
              deployment: Deployment | None, reason: str | None,
              message: str | None) -> None:
@@ -287,7 +292,8 @@ def expand(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
                         layout, error, reason = None, problem, "topology"
                 for weights, kv, compute, eff, (engine_spec, engine) in dtypes:
                     comp = resolve_compute(compute, weights, chip)
-                    scen = (base, par, (weights, kv, comp), eff, engine_spec)
+                    scen = (base, par, (("weights", weights), ("kv", kv), ("compute", comp),
+                                        *apart), eff, engine_spec)
                     if layout is None or topology is None:
                         emit(scen, None, reason, error)
                         continue
@@ -296,10 +302,18 @@ def expand(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
                             "dtypes.compute", comp,
                             f"{chip.name} computes in {', '.join(chip.peak_flops_per_s)}")))
                         continue
+                    kinds = dtypes_of.get((weights, kv, comp)) or dtypes_of.setdefault(
+                        (weights, kv, comp), Dtypes(weights=weights, kv=kv, compute=comp,
+                                                    **dict(apart)))
+                    if apart:
+                        try:
+                            check_attention_gemms(kinds, chip)
+                        except InferplanError as exc:
+                            emit(scen, None, "compute_dtype", str(exc))
+                            continue
                     dep = Deployment(
                         model=model, chip=chip, topology=topology, layout=layout,
-                        dtypes=dtypes_of.get((weights, kv, comp)) or dtypes_of.setdefault(
-                            (weights, kv, comp), Dtypes(weights=weights, kv=kv, compute=comp)),
+                        dtypes=kinds,
                         efficiency="ideal" if eff == "ideal" else "realistic",
                         memory_utilization=space.memory_utilization,
                         price_usd_per_chip_hour=space.price_per_chip_hour, engine=engine,

@@ -136,9 +136,29 @@ class ParallelismSpace(_Strict):
 
 
 class DtypesSpace(_Strict):
+    """The dtype axes (lists), and the checkpoint's own storage of its routed experts and
+    attention (one value each, for every point: `Dtypes.experts`, `attention`,
+    `attention_output`; None: as the weights)."""
+
     weights: list[str] = ["bf16"]
     kv: list[str] = ["bf16"]
     compute: list[str] = ["bf16"]
+    experts: str | None = None
+    attention: str | None = None
+    attention_output: str | None = None
+
+    @field_validator("experts", "attention", "attention_output")
+    @classmethod
+    def _one_known(cls, v: str | None) -> str | None:
+        if v is not None and v not in DTYPES:
+            raise ValueError(f"allowed: {', '.join(DTYPES)}")
+        return v
+
+    def stored_apart(self) -> tuple[tuple[str, str], ...]:
+        """(field, dtype) of the parts stored apart from the weights, in scenario order:
+        attention bf16 alone: (('attention', 'bf16'),)."""
+        return tuple((name, value) for name in ("experts", "attention", "attention_output")
+                     if (value := getattr(self, name)) is not None)
 
     @field_validator("weights", "kv", mode="before")
     @classmethod
