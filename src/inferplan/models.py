@@ -367,10 +367,10 @@ class ModelSpec:
     def num_dense_layers(self) -> int:
         return self.num_layers - self.num_moe_layers
 
-    @property
+    @cached_property
     def num_linear_attention_layers(self) -> int:
         """Layers of linear (Gated DeltaNet) attention: Qwen3.5-397B 45 of 60; 0 without."""
-        return sum(kind == "linear" for kind in self.layer_attention)
+        return sum(count for _, kind, count in self.attention_groups if kind == "linear")
 
     @property
     def layer_params(self) -> int:

@@ -244,6 +244,7 @@ def expand(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
     groups: list[Group] = []
     dtypes_of: dict[tuple[str, str, str], Dtypes] = {}   # one object per combination
     apart = d.stored_apart()                             # the checkpoint's, every point
+    named_dtypes: dict[tuple[str, str, str], tuple[tuple[str, str], ...]] = {}  # held, shared
 
     def emit(parts: tuple[dict[str, Any], dict[str, Any], tuple[tuple[str, str], ...], str,
                           str | dict[str, Any] | None],
@@ -292,8 +293,10 @@ def expand(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
                         layout, error, reason = None, problem, "topology"
                 for weights, kv, compute, eff, (engine_spec, engine) in dtypes:
                     comp = resolve_compute(compute, weights, chip)
-                    scen = (base, par, (("weights", weights), ("kv", kv), ("compute", comp),
-                                        *apart), eff, engine_spec)
+                    named = named_dtypes.get((weights, kv, comp)) or named_dtypes.setdefault(
+                        (weights, kv, comp),
+                        (("weights", weights), ("kv", kv), ("compute", comp), *apart))
+                    scen = (base, par, named, eff, engine_spec)
                     if layout is None or topology is None:
                         emit(scen, None, reason, error)
                         continue
