@@ -183,23 +183,19 @@ def _matmul_params_per_token(model: ModelSpec, layout: Layout) -> float:
     return total
 
 
-@lru_cache(maxsize=1024)
 def attention_matmul_params_per_token(model: ModelSpec, layout: Layout) -> float:
     """The attention projections' share of `matmul_params_per_token`: Σ_layers attention
-    weights on one device / A (A data-parallel attention ranks, 1 without). DeepSeek-R1 at
-    tp 8 with A = 8: 61·187,107,328/8 = 1.427e9 (each GPU holds every attention weight
-    but multiplies only its rank's tokens)."""
-    return sum(count * attention_params_per_device(model, layout, kind)
-               for kind, _, count in model.block_groups) / layout.attention_dp
+    weights on one device (`resident_attention_params`) / A (A data-parallel attention
+    ranks, 1 without). DeepSeek-R1 at tp 8 with A = 8: 61·187,107,328/8 = 1.427e9 (each
+    GPU holds every attention weight but multiplies only its rank's tokens)."""
+    return resident_attention_params(model, layout) / layout.attention_dp
 
 
-@lru_cache(maxsize=1024)
 def attention_output_matmul_params_per_token(model: ModelSpec, layout: Layout) -> float:
     """The output projections' share of `attention_matmul_params_per_token`: Σ_layers O
-    weights on one device / A (`memory.attention_output_params_per_device`). DeepSeek-R1
-    at tp 8, A = 1: 61·14,680,064 = 895,483,904."""
-    return sum(count * attention_output_params_per_device(model, layout, kind)
-               for kind, _, count in model.block_groups) / layout.attention_dp
+    weights on one device (`resident_attention_output_params`) / A. DeepSeek-R1 at tp 8,
+    A = 1: 61·14,680,064 = 895,483,904."""
+    return resident_attention_output_params(model, layout) / layout.attention_dp
 
 
 def attention_gemm_s(eff: Efficiency, attention_flops: float | FloatArray,
@@ -301,6 +297,12 @@ def expert_group_replicas(layout: Layout) -> int:
     return max(1, layout.ep // layout.tp)
 
 
+def attention_gemms_per_layer(model: ModelSpec) -> int:
+    """GEMM launches of one layer's attention projections: QKV and O (2); MLA the q down
+    and up, kv down and up, and O projections (5). The last is the output projection."""
+    return 5 if model.mla is not None else 2
+
+
 def gemms_per_layer(model: ModelSpec, moe_layer: bool, fused_moe: bool = False) -> int:
     """GEMM launches of one layer in a graph-mode engine: attention QKV and O (MLA: the
     q down/up, kv down/up and O projections: 5), then the FFN's fused gate-up and down (an
@@ -309,7 +311,7 @@ def gemms_per_layer(model: ModelSpec, moe_layer: bool, fused_moe: bool = False) 
 
     LLaMA-style dense layer: 2 + 2 = 4; DeepSeek-V3 MoE layer: 5 + 3 + 2 = 10 (8 fused).
     """
-    attention = 5 if model.mla is not None else 2
+    attention = attention_gemms_per_layer(model)
     if moe_layer and model.moe is not None:
         routed = 0 if fused_moe else 2
         return attention + 1 + routed + (2 if model.moe.num_shared_experts else 0)
@@ -445,9 +447,8 @@ def fixed_kernel_time_s(model: ModelSpec, eff: Efficiency, tokens: npt.ArrayLike
     own = 0.0
     if eff.attention_gemm_fixed_s is not None and eff.attention_output_gemm_fixed_s is not None:
         # the attention's GEMMs stored at their own dtype launch at that dtype's cost
-        projections = gemms_per_layer(model, False) - 2      # the attention's launches
-        own = model.num_layers * ((projections - 1) * (eff.attention_gemm_fixed_s
-                                                       - eff.gemm_fixed_s)
+        own = model.num_layers * ((attention_gemms_per_layer(model) - 1)
+                                  * (eff.attention_gemm_fixed_s - eff.gemm_fixed_s)
                                   + eff.attention_output_gemm_fixed_s - eff.gemm_fixed_s)
     moe_ops = model.num_moe_layers * (0.0 if eff.moe_fixed_s is None else eff.moe_fixed_s)
     moved_bytes = 2.0 * T * model.hidden_size * 2.0      # read and write, 16-bit
@@ -585,9 +586,12 @@ def weight_bytes_read(model: ModelSpec, layout: Layout | LayoutRows,
 @lru_cache(maxsize=1024)
 def resident_attention_params(model: ModelSpec, layout: Layout) -> float:
     """The attention projections' part of `resident_params_read`: Σ_layers attention
-    weights on one device. LLaMA 3-70B, tp=8: 80·18,874,368 = 1,509,949,440."""
-    return sum(count * attention_params_per_device(model, layout, kind)
-               for _, kind, count in model.attention_groups)
+    weights on one device, each distinct layer kind once times its count. LLaMA 3-70B,
+    tp=8: 80·18,874,368 = 1,509,949,440."""
+    params = 0.0
+    for _, kind, count in model.attention_groups:
+        params += count * attention_params_per_device(model, layout, kind)
+    return params
 
 
 @lru_cache(maxsize=1024)
@@ -612,9 +616,7 @@ def resident_params_read(model: ModelSpec, layout: Layout) -> float:
 
 @lru_cache(maxsize=1024)
 def _resident_params_read(model: ModelSpec, layout: Layout) -> float:
-    params = 0.0
-    for _, kind, count in model.attention_groups:
-        params += count * attention_params_per_device(model, layout, kind)
+    params = resident_attention_params(model, layout)
     params = params + model.num_layers * model.norm_params_per_layer
     params = params + model.vocab_size * model.hidden_size / layout.tp
     for _, moe_layer, count in model.block_groups:
