@@ -490,3 +490,18 @@ def test_linear_attention_prefill_is_priced_by_its_measured_kernels(
     assert with_table - by_flops == pytest.approx(
         expected - linear_flops / eff.attention_flops_per_s, rel=1e-9)
     assert float(step_cost(dep, "decode", 64, 1, T).compute_s) == decode
+
+
+def test_vllm_sizes_its_graphs_from_a_stated_sequence_cap() -> None:
+    """vLLM without --max-cudagraph-capture-size captures up to min(2·max_num_seqs, 512)
+    tokens (VllmConfig._set_cudagraph_sizes): --max-num-seqs 4 leaves every step of more
+    than 8 tokens outside the graphs; a stated capture size wins; SGLang has no such rule."""
+    assert resolve_engine({"name": "vllm", "max_num_seqs": 4}).scheduler.cuda_graph_max_batch == 8
+    assert resolve_engine({"name": "vllm", "max_num_seqs": 512}).scheduler \
+        .cuda_graph_max_batch == 512
+    assert resolve_engine({"name": "vllm", "max_num_seqs": 4, "cuda_graph_max_batch": 2048}) \
+        .scheduler.cuda_graph_max_batch == 2048
+    assert resolve_engine("vllm").scheduler.cuda_graph_max_batch == 512
+    sglang = resolve_engine("sglang").scheduler.cuda_graph_max_batch
+    assert resolve_engine({"name": "sglang", "max_num_seqs": 4}).scheduler \
+        .cuda_graph_max_batch == sglang

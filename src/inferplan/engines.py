@@ -66,6 +66,10 @@ class Scheduler(_Frozen):
     kv_admission: Literal["on_demand", "reserve_full"]
     cuda_graphs: bool
     cuda_graph_max_batch: int = Field(ge=0)        # largest step (tokens) captured in graphs
+    #: where the engine sizes its largest capture from max_num_seqs when not told: a
+    #: stated max_num_seqs caps cuda_graph_max_batch at this many tokens a sequence (vLLM:
+    #: 2, min(2·max_num_seqs, 512); 0: no such rule); a stated cuda_graph_max_batch wins
+    cuda_graph_tokens_per_sequence: int = Field(default=0, ge=0)
     #: steps carrying prompt tokens replay graphs too (vLLM's piecewise graphs, by token
     #: count up to cuda_graph_max_batch); False: any prompt-carrying step runs eagerly
     prompt_graphs: bool = False
@@ -214,6 +218,13 @@ class EngineProfile(_Frozen):
         fields = {**self.scheduler.model_dump(), **overrides}
         if "max_num_batched_tokens" in overrides:      # the stated budget, on every chip
             fields["max_num_batched_tokens_by_memory_gib"] = {}
+        per_sequence = self.scheduler.cuda_graph_tokens_per_sequence
+        seqs = overrides.get("max_num_seqs")
+        if per_sequence and isinstance(seqs, int) and not isinstance(seqs, bool) \
+                and "cuda_graph_max_batch" not in overrides:
+            # the engine's own capture size follows the stated cap on running sequences
+            fields["cuda_graph_max_batch"] = min(self.scheduler.cuda_graph_max_batch,
+                                                 per_sequence * seqs)
         try:
             scheduler = Scheduler.model_validate(fields)
         except ValidationError as exc:
