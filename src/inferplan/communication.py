@@ -605,7 +605,8 @@ def _distinct_rows(code: npt.NDArray[np.intp], index: npt.NDArray[np.intp], T: F
     first row of each run of rows equal in plan and every column, in the order of plan
     and first token column, and each row's run; None when the rows are not laid out so
     or fewer than half of them repeat another (nothing to gain). Rows of members
-    (plans) [0, 1, 0] at tokens [8, 8, 8]: first rows [0, 1], runs [0, 1, 0]."""
+    (plans) [0, 1, 0, 0] at tokens [8, 8, 8, 8]: first rows [0, 1], runs [0, 1, 0, 0];
+    [0, 1, 0] (two runs of three rows): None."""
     R = index.shape[0] if index.ndim == 2 and index.shape[1] == 1 else 0
     if (R == 0 or T.ndim != 2 or logits.ndim != 2 or T.shape[0] != R
             or logits.shape[0] != R):

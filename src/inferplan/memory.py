@@ -408,9 +408,7 @@ def memory_breakdown(deployment: Deployment | DeploymentRows, workload: Workload
     model, layout = deployment.model, deployment.layout
     per_chip = devices_per_chip(deployment.chip)
     weights = per_dtypes(deployment, lambda dt: per_layout(
-        weight_bytes_per_device, model, layout=layout, weights_dtype=dt.weights,
-        experts_dtype=dt.experts, attention_dtype=dt.attention,
-        attention_output_dtype=dt.attention_output),
+        weight_bytes_at, model, layout=layout, dtypes=dt),
         "weights", "experts", "attention", "attention_output") * per_chip
     kv_seq = per_dtypes(deployment, lambda dt: per_layout(
         kv_bytes_per_sequence_per_device, model, layout=layout, kv_dtype=dt.kv,

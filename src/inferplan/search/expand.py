@@ -242,9 +242,9 @@ def expand(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
     workloads = list(_workloads(space))
     specs = _speculations(space, resolve_model)
     groups: list[Group] = []
-    dtypes_of: dict[tuple[str, str, str], Dtypes] = {}   # one object per combination
     apart = d.stored_apart()                             # the checkpoint's, every point
-    named_dtypes: dict[tuple[str, str, str], tuple[tuple[str, str], ...]] = {}  # held, shared
+    # per (weights, kv, compute): one Dtypes and one scenario entry, shared by every point
+    combos: dict[tuple[str, str, str], tuple[Dtypes, tuple[tuple[str, str], ...]]] = {}
 
     def emit(parts: tuple[dict[str, Any], dict[str, Any], tuple[tuple[str, str], ...], str,
                           str | dict[str, Any] | None],
@@ -293,9 +293,10 @@ def expand(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
                         layout, error, reason = None, problem, "topology"
                 for weights, kv, compute, eff, (engine_spec, engine) in dtypes:
                     comp = resolve_compute(compute, weights, chip)
-                    named = named_dtypes.get((weights, kv, comp)) or named_dtypes.setdefault(
+                    kinds, named = combos.get((weights, kv, comp)) or combos.setdefault(
                         (weights, kv, comp),
-                        (("weights", weights), ("kv", kv), ("compute", comp), *apart))
+                        (Dtypes(weights=weights, kv=kv, compute=comp, **dict(apart)),
+                         (("weights", weights), ("kv", kv), ("compute", comp), *apart)))
                     scen = (base, par, named, eff, engine_spec)
                     if layout is None or topology is None:
                         emit(scen, None, reason, error)
@@ -305,9 +306,6 @@ def expand(space: SpaceIn, resolve_model: Callable[[str], ModelSpec],
                             "dtypes.compute", comp,
                             f"{chip.name} computes in {', '.join(chip.peak_flops_per_s)}")))
                         continue
-                    kinds = dtypes_of.get((weights, kv, comp)) or dtypes_of.setdefault(
-                        (weights, kv, comp), Dtypes(weights=weights, kv=kv, compute=comp,
-                                                    **dict(apart)))
                     if apart:
                         try:
                             check_attention_gemms(kinds, chip)
