@@ -4,6 +4,7 @@ costs they put into a step."""
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -320,6 +321,29 @@ def test_eager_host_time_counts_each_layers_operations() -> None:
                       ) / qwen.model.num_layers
     assert per_layer == pytest.approx(0.456e-3, rel=1e-9)
 
+
+
+def test_a_gated_deltanet_layer_dispatches_its_chunked_kernels_eagerly() -> None:
+    """SGLang 0.5.9's eager prefill of a Gated DeltaNet layer launches 12 kernels where a
+    flash-attention layer launches one (convolution, gating, two l2norms, the chunked
+    rule's 7, the gated norm): Qwen3.5-397B at tp 8, 15 full-attention expert layers of
+    14 operations and 45 linear ones of 25, 1,335 · 58 µs = 77.4 ms. A model without
+    linear layers, and an engine that states no count, dispatch as before."""
+    from inferplan.cost import eager_host_s, eager_ops_per_layer
+    dep, _ = make(model="qwen3.5-397b-a17b", hardware="b200", chips=8,
+                  parallelism={"tp": 8}, engine="sglang")
+    eff = efficiency_for(dep)
+    assert eff.linear_attention_eager_kernels == 12
+    assert dict(((k, m), n) for k, m, n in dep.model.block_groups) == {
+        ("linear", True): 45, ("full", True): 15}
+    assert eager_ops_per_layer(dep.model, dep.layout, True, True) == 14
+    assert eager_ops_per_layer(dep.model, dep.layout, True, True, attention_kernels=12) == 25
+    assert float(eager_host_s(dep.model, dep.layout, eff, 1.0)) == pytest.approx(
+        1335 * 58e-6, rel=1e-9)
+    assert engine_profile("trtllm").ops_for("b200").linear_attention_eager_kernels == 1
+    one = replace(eff, linear_attention_eager_kernels=1)
+    assert float(eager_host_s(dep.model, dep.layout, one, 1.0)) == pytest.approx(
+        60 * 14 * 58e-6, rel=1e-9)
 
 def test_the_front_end_adds_to_every_ttft_and_loads_no_step() -> None:
     """`scheduler.frontend_s` (vLLM 20 ms) is in the closed form's TTFT and e2e and in

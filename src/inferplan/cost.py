@@ -812,17 +812,20 @@ def graph_batch_per_rank(graph_size: npt.ArrayLike, attention_dp_ranks: npt.Arra
 
 
 def eager_ops_per_layer(model: ModelSpec, layout: Layout, moe_layer: bool,
-                        fused_moe: bool) -> int:
+                        fused_moe: bool, attention_kernels: int = 1) -> int:
     """Operations the host dispatches for one layer of an eager forward: the layer's GEMM
-    launches (`gemms_per_layer`), its attention kernel, 3 elementwise kernels (fused
-    add+RMSNorm twice, the gated activation), in an expert layer the fused MoE op (or its
-    grouped GEMMs, counted with the GEMMs) and the routing's top-k and token sort (2),
-    and the tensor-parallel group's 2 all-reduces when tp > 1.
+    launches (`gemms_per_layer`), its attention's kernels (one flash-attention kernel; a
+    linear-attention layer's chunked chain, `Efficiency.linear_attention_eager_kernels`),
+    3 elementwise kernels (fused add+RMSNorm twice, the gated activation), in an expert
+    layer the fused MoE op (or its grouped GEMMs, counted with the GEMMs) and the routing's
+    top-k and token sort (2), and the tensor-parallel group's 2 all-reduces when tp > 1.
 
     Qwen3-8B dense layer at tp 1: 4 + 1 + 3 = 8; DeepSeek-V3 expert layer at tp 8 with a
-    fused MoE op: 8 + 1 + 3 + 1 + 2 + 2 = 17 (a dense one: 7 + 1 + 3 + 2 = 13).
+    fused MoE op: 8 + 1 + 3 + 1 + 2 + 2 = 17 (a dense one: 7 + 1 + 3 + 2 = 13); a
+    Qwen3.5-397B Gated DeltaNet expert layer at tp 8 with a fused MoE op and its 12
+    chunked kernels: 5 + 12 + 3 + 1 + 2 + 2 = 25.
     """
-    ops = gemms_per_layer(model, moe_layer, fused_moe) + 1 + 3
+    ops = gemms_per_layer(model, moe_layer, fused_moe) + attention_kernels + 3
     if moe_layer and model.moe is not None:
         ops += (1 if fused_moe else 0) + 2
     if layout.tp > 1:
@@ -836,14 +839,17 @@ def eager_host_s(model: ModelSpec, layout: Layout | LayoutRows, eff: Efficiency,
     layer dispatches, `eager_ops_per_layer`) · (host s per operation).
 
     SGLang (58 µs an operation), DeepSeek-V3 at tp 8 (3 dense layers of 13 operations,
-    58 expert layers of 17), a prefill step: 1,025 · 58 µs = 59.5 ms.
+    58 expert layers of 17), a prefill step: 1,025 · 58 µs = 59.5 ms. Qwen3.5-397B at tp 8
+    (15 full-attention expert layers of 14 operations, 45 Gated DeltaNet ones of 25): 1,335
+    operations, 77.4 ms.
     """
     fused = eff.moe_fixed_s is not None
-    experts = model.num_moe_layers
-    ops = (experts * per_layout(eager_ops_per_layer, model, layout=layout, moe_layer=True,
-                                fused_moe=fused)
-           + (model.num_layers - experts) * per_layout(
-               eager_ops_per_layer, model, layout=layout, moe_layer=False, fused_moe=fused))
+    ops: Any = 0
+    for kind, moe_layer, count in model.block_groups:
+        kernels = eff.linear_attention_eager_kernels if kind == "linear" else 1
+        ops = ops + count * per_layout(eager_ops_per_layer, model, layout=layout,
+                                       moe_layer=moe_layer and model.moe is not None,
+                                       fused_moe=fused, attention_kernels=kernels)
     return np.asarray(np.asarray(share, dtype=np.float64) * ops * eff.eager_op_host_s,
                       dtype=np.float64)
 

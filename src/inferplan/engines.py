@@ -171,6 +171,10 @@ class OpCosts(_Frozen):
     #: rank (`cost.linear_attention_prefill_s`); 0: priced by their FLOPs
     linear_attention_fixed_s: float = Field(default=0.0, ge=0)
     linear_attention_s_per_token_head: float = Field(default=0.0, ge=0)
+    #: kernels a linear-attention layer's attention launches when a prefill runs eagerly
+    #: (the chunked gated-delta-rule chain with its convolution, gating and norms), each a
+    #: host dispatch (`cost.eager_ops_per_layer`); 1 where unstated (one attention kernel)
+    linear_attention_eager_kernels: int = Field(default=1, ge=1)
     attention_memory_fraction: float | None = Field(default=None, gt=0, le=1)
     attention_compute_fraction: float | None = Field(default=None, gt=0, le=1)
     elementwise_ops_per_layer: int = Field(default=0, ge=0)
