@@ -139,6 +139,25 @@ def test_a_draft_pass_pays_no_host_step() -> None:
     assert float(synchronous_host_s(draft, 4)) == 0.0
 
 
+def test_sglangs_eagle_cycle_without_overlap_waits_for_its_host_work() -> None:
+    """SGLang runs EAGLE/MTP without its overlap scheduler unless spec v2 is on, so the
+    verify step waits for the scheduler's 2.0 ms (PR #12128: DeepSeek-R1 tp 8, 16.34 ms
+    a cycle without overlap against 14.38 with it); plain decoding overlaps it (0)."""
+    from inferplan.cost import synchronous_host_s
+    from inferplan.models import mtp_draft
+    from inferplan.speculative import draft_deployment
+
+    common: dict[str, object] = dict(model="deepseek-r1", hardware="b200", chips=8,
+                                     parallelism={"tp": 8, "layout": "megatron"},
+                                     engine="sglang", dtypes={"weights": "fp8", "kv": "fp8"})
+    plain, _ = make(**common)
+    mtp, _ = make(speculative={"draft": "mtp", "gamma": 2, "alpha": 0.85}, **common)
+    assert float(synchronous_host_s(plain, 64)) == 0.0
+    assert float(synchronous_host_s(mtp, 64)) == pytest.approx(2.0e-3)
+    draft = draft_deployment(mtp, mtp_draft(mtp.model))
+    assert float(synchronous_host_s(draft, 64)) == 0.0
+
+
 def test_step_host_overrides_are_validated() -> None:
     dep, _ = make(model="qwen3-32b", hardware="h100-sxm", chips=1,
                   engine={"name": "sglang", "overlap_scheduling": False,

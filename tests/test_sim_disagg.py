@@ -192,7 +192,8 @@ def test_mtp_pools_decode_in_cycles_and_prefill_the_draft_too() -> None:
     """A `speculative:` block goes to both pools. DeepSeek-R1 fp8 on B200, MTP γ = 2,
     α = 0.85: the decode pool's TPOT is the mean cycle / E (E = 1 + α + α² = 2.5725) in
     the closed form (`disagg.decode_step_s`) and in the run; the prefill pool's step adds
-    the MTP module's prefill to the target's (`disagg.prefill_step_s`)."""
+    the MTP module's prefill to the target's (`disagg.prefill_step_s`), and waits for
+    its host work: SGLang runs its EAGLE path without the overlap scheduler (2.0 ms)."""
     from inferplan.disagg import decode_step_s, prefill_step_s
     from inferplan.speculative import draft_deployment, speculative_cost
     raw = {"model": "deepseek-r1", "hardware": "b200", "chips": 8, "parallelism": {"tp": 8},
@@ -213,7 +214,7 @@ def test_mtp_pools_decode_in_cycles_and_prefill_the_draft_too() -> None:
     assert decode_step_s(decode, 16, 1024, 128) < 0.7 * decode_step_s(p_decode, 16, 1024, 128)
     mtp_prefill = prefill_step_s(draft_deployment(prefill, prefill.speculative.draft), 1024)
     assert prefill_step_s(prefill, 1024) == pytest.approx(
-        prefill_step_s(p_prefill, 1024) + mtp_prefill)
+        prefill_step_s(p_prefill, 1024) + mtp_prefill + 2.0e-3)
     run = summarise_run(simulate_disaggregated(prefill, decode, wl, 16).run)
     assert run.tpot_s.mean == pytest.approx(decode_step_s(decode, 16, 1024, 128), rel=0.08)
     plain_run = summarise_run(simulate_disaggregated(p_prefill, p_decode, wl, 16).run)
