@@ -345,6 +345,29 @@ def test_a_gated_deltanet_layer_dispatches_its_chunked_kernels_eagerly() -> None
     assert float(eager_host_s(dep.model, dep.layout, one, 1.0)) == pytest.approx(
         60 * 14 * 58e-6, rel=1e-9)
 
+
+def test_a_sparse_attention_layer_dispatches_its_indexer_eagerly() -> None:
+    """SGLang 0.5.9's DeepSeek-sparse-attention prefill always runs its indexer's key path
+    (wk, k_norm, rotary, copy, Hadamard, fp8 quantisation, cache store, zero fill, top-k
+    transform) before the attention kernel: 10 operations where one was counted. GLM-5 at
+    tp 8: 3 dense layers of 22 operations and 75 expert layers of 26, 2,016 · 58 µs =
+    116.9 ms (1,314 operations before)."""
+    from inferplan.cost import eager_host_s, eager_ops_per_layer
+    dep, _ = make(model="glm-5", hardware="b200", chips=8, parallelism={"tp": 8},
+                  engine="sglang", dtypes={"weights": "fp8", "kv": "fp8"})
+    eff = efficiency_for(dep)
+    assert eff.sparse_attention_eager_kernels == 10 and eff.moe_fixed_s is not None
+    assert dict(((k, m), n) for k, m, n in dep.model.block_groups) == {
+        ("sparse", False): 3, ("sparse", True): 75}
+    assert eager_ops_per_layer(dep.model, dep.layout, False, True, attention_kernels=10) == 22
+    assert eager_ops_per_layer(dep.model, dep.layout, True, True, attention_kernels=10) == 26
+    assert float(eager_host_s(dep.model, dep.layout, eff, 1.0)) == pytest.approx(
+        2016 * 58e-6, rel=1e-9)
+    one = replace(eff, sparse_attention_eager_kernels=1)
+    assert float(eager_host_s(dep.model, dep.layout, one, 1.0)) == pytest.approx(
+        (3 * 13 + 75 * 17) * 58e-6, rel=1e-9)
+    assert engine_profile("vllm").ops_for("b200").sparse_attention_eager_kernels == 1
+
 def test_the_front_end_adds_to_every_ttft_and_loads_no_step() -> None:
     """`scheduler.frontend_s` (vLLM 20 ms) is in the closed form's TTFT and e2e and in
     every simulated request's, and changes no step: TPOT and the run's timeline stay."""

@@ -815,7 +815,8 @@ def eager_ops_per_layer(model: ModelSpec, layout: Layout, moe_layer: bool,
                         fused_moe: bool, attention_kernels: int = 1) -> int:
     """Operations the host dispatches for one layer of an eager forward: the layer's GEMM
     launches (`gemms_per_layer`), its attention's kernels (one flash-attention kernel; a
-    linear-attention layer's chunked chain, `Efficiency.linear_attention_eager_kernels`),
+    linear-attention layer's chunked chain, `Efficiency.linear_attention_eager_kernels`; a
+    sparse layer's indexer besides, `Efficiency.sparse_attention_eager_kernels`),
     3 elementwise kernels (fused add+RMSNorm twice, the gated activation), in an expert
     layer the fused MoE op (or its grouped GEMMs, counted with the GEMMs) and the routing's
     top-k and token sort (2), and the tensor-parallel group's 2 all-reduces when tp > 1.
@@ -846,7 +847,8 @@ def eager_host_s(model: ModelSpec, layout: Layout | LayoutRows, eff: Efficiency,
     fused = eff.moe_fixed_s is not None
     ops: Any = 0
     for kind, moe_layer, count in model.block_groups:
-        kernels = eff.linear_attention_eager_kernels if kind == "linear" else 1
+        kernels = (eff.linear_attention_eager_kernels if kind == "linear"
+                   else eff.sparse_attention_eager_kernels if kind == "sparse" else 1)
         ops = ops + count * per_layout(eager_ops_per_layer, model, layout=layout,
                                        moe_layer=moe_layer and model.moe is not None,
                                        fused_moe=fused, attention_kernels=kernels)

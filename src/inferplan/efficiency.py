@@ -80,6 +80,9 @@ class Efficiency:
     #: kernels a linear-attention layer's attention launches in an eager prefill
     #: (`cost.eager_ops_per_layer`; 1: counted as one attention kernel)
     linear_attention_eager_kernels: int = 1
+    #: operations a sparse (DSA) layer's attention dispatches in an eager prefill, its
+    #: indexer's included (`cost.eager_ops_per_layer`; 1: counted as one attention kernel)
+    sparse_attention_eager_kernels: int = 1
     #: host seconds per dispatched operation of a step run eagerly (outside CUDA graphs)
     eager_op_host_s: float = 0.0
     #: the largest step (tokens) replayed from CUDA graphs; 0: every step runs eagerly
@@ -407,6 +410,7 @@ def _realistic_efficiency(key: _RatesKey) -> Efficiency:
         linear_attention_fixed_s=ops.linear_attention_fixed_s,
         linear_attention_s_per_token_head=ops.linear_attention_s_per_token_head,
         linear_attention_eager_kernels=ops.linear_attention_eager_kernels,
+        sparse_attention_eager_kernels=ops.sparse_attention_eager_kernels,
         eager_op_host_s=ops.eager_op_host_s,
         graph_max_tokens=float(engine.scheduler.cuda_graph_max_batch) if graphs else 0.0,
         prompt_graphs=engine.scheduler.prompt_graphs,

@@ -175,6 +175,10 @@ class OpCosts(_Frozen):
     #: (the chunked gated-delta-rule chain with its convolution, gating and norms), each a
     #: host dispatch (`cost.eager_ops_per_layer`); 1 where unstated (one attention kernel)
     linear_attention_eager_kernels: int = Field(default=1, ge=1)
+    #: operations a sparse (DeepSeek sparse attention) layer's attention dispatches when a
+    #: prefill runs eagerly: its attention kernel and its indexer's (`cost.eager_ops_per_layer`);
+    #: 1 where unstated
+    sparse_attention_eager_kernels: int = Field(default=1, ge=1)
     attention_memory_fraction: float | None = Field(default=None, gt=0, le=1)
     attention_compute_fraction: float | None = Field(default=None, gt=0, le=1)
     elementwise_ops_per_layer: int = Field(default=0, ge=0)
