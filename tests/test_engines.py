@@ -322,13 +322,12 @@ def test_eager_host_time_counts_each_layers_operations() -> None:
     assert per_layer == pytest.approx(0.456e-3, rel=1e-9)
 
 
-
 def test_a_gated_deltanet_layer_dispatches_its_chunked_kernels_eagerly() -> None:
     """SGLang 0.5.9's eager prefill of a Gated DeltaNet layer launches 12 kernels where a
     flash-attention layer launches one (convolution, gating, two l2norms, the chunked
     rule's 7, the gated norm): Qwen3.5-397B at tp 8, 15 full-attention expert layers of
-    14 operations and 45 linear ones of 25, 1,335 · 58 µs = 77.4 ms. A model without
-    linear layers, and an engine that states no count, dispatch as before."""
+    14 operations and 45 linear ones of 25, 1,335 · 58 µs = 77.4 ms; counted as one kernel
+    (an engine that states no count, TensorRT-LLM's) they would be 840."""
     from inferplan.cost import eager_host_s, eager_ops_per_layer
     dep, _ = make(model="qwen3.5-397b-a17b", hardware="b200", chips=8,
                   parallelism={"tp": 8}, engine="sglang")
@@ -367,6 +366,7 @@ def test_a_sparse_attention_layer_dispatches_its_indexer_eagerly() -> None:
     assert float(eager_host_s(dep.model, dep.layout, one, 1.0)) == pytest.approx(
         (3 * 13 + 75 * 17) * 58e-6, rel=1e-9)
     assert engine_profile("vllm").ops_for("b200").sparse_attention_eager_kernels == 1
+
 
 def test_the_front_end_adds_to_every_ttft_and_loads_no_step() -> None:
     """`scheduler.frontend_s` (vLLM 20 ms) is in the closed form's TTFT and e2e and in
