@@ -325,9 +325,10 @@ def test_eager_host_time_counts_each_layers_operations() -> None:
 def test_a_gated_deltanet_layer_dispatches_its_chunked_kernels_eagerly() -> None:
     """SGLang 0.5.9's eager prefill of a Gated DeltaNet layer launches 12 kernels where a
     flash-attention layer launches one (convolution, gating, two l2norms, the chunked
-    rule's 7, the gated norm): Qwen3.5-397B at tp 8, 15 full-attention expert layers of
-    14 operations and 45 linear ones of 25, 1,335 · 58 µs = 77.4 ms; counted as one kernel
-    (an engine that states no count, TensorRT-LLM's) they would be 840."""
+    rule's 7, the gated norm), and SGLang 0.5.10 builds its projections as 3 GEMMs:
+    Qwen3.5-397B at tp 8, 15 full-attention expert layers of 14 operations and 45 linear
+    ones of 26, 1,380 · 58 µs = 80.0 ms; as one kernel and 2 GEMMs (an engine that states
+    neither, TensorRT-LLM's) they would be 840."""
     from inferplan.cost import eager_host_s, eager_ops_per_layer
     dep, _ = make(model="qwen3.5-397b-a17b", hardware="b200", chips=8,
                   parallelism={"tp": 8}, engine="sglang")
@@ -336,11 +337,13 @@ def test_a_gated_deltanet_layer_dispatches_its_chunked_kernels_eagerly() -> None
     assert dict(((k, m), n) for k, m, n in dep.model.block_groups) == {
         ("linear", True): 45, ("full", True): 15}
     assert eager_ops_per_layer(dep.model, dep.layout, True, True) == 14
-    assert eager_ops_per_layer(dep.model, dep.layout, True, True, attention_kernels=12) == 25
+    assert eager_ops_per_layer(dep.model, dep.layout, True, True, attention_kernels=12,
+                               attention_gemms=3) == 26
     assert float(eager_host_s(dep.model, dep.layout, eff, 1.0)) == pytest.approx(
-        1335 * 58e-6, rel=1e-9)
-    assert engine_profile("trtllm").ops_for("b200").linear_attention_eager_kernels == 1
-    one = replace(eff, linear_attention_eager_kernels=1)
+        1380 * 58e-6, rel=1e-9)
+    trtllm = engine_profile("trtllm").ops_for("b200")
+    assert (trtllm.linear_attention_eager_kernels, trtllm.linear_attention_gemms) == (1, 2)
+    one = replace(eff, linear_attention_eager_kernels=1, linear_attention_gemms=2)
     assert float(eager_host_s(dep.model, dep.layout, one, 1.0)) == pytest.approx(
         60 * 14 * 58e-6, rel=1e-9)
 
@@ -537,6 +540,39 @@ def test_linear_attention_prefill_is_priced_by_its_measured_kernels(
     assert with_table - by_flops == pytest.approx(
         expected - linear_flops / eff.attention_flops_per_s, rel=1e-9)
     assert float(step_cost(dep, "decode", 64, 1, T).compute_s) == decode
+
+
+def test_a_linear_layers_projection_gemms_follow_the_engine_build() -> None:
+    """SGLang 0.5.10 and vLLM launch a Gated DeltaNet layer's projections as 3 GEMMs (merged
+    in_proj_qkvz and in_proj_ba, out_proj); an `engine:` block states 0.5.9's 5 on every
+    chip, leaving the other op costs alone. Qwen3.5-397B (45 linear layers): 90 more GEMM
+    floors in every decode step, 90 more eager operations; a bad count is a one-line error."""
+    from inferplan.cost import attention_gemms_per_layer, eager_host_s, fixed_kernel_time_s
+    profile = resolve_engine({"name": "sglang", "linear_attention_gemms": 5})
+    base = engine_profile("sglang")
+    for chip in ("default", "b200", "h200-sxm"):
+        assert base.ops_for(chip).linear_attention_gemms == 3
+        old, new = base.ops_for(chip), profile.ops_for(chip)
+        assert new.linear_attention_gemms == 5
+        assert new.model_copy(update={"linear_attention_gemms": 3}) == old
+    model = catalog_model("qwen3.5-397b-a17b")
+    assert attention_gemms_per_layer(model, "linear", 5) == 5
+    assert attention_gemms_per_layer(model, "full", 5) == 2
+    common: dict[str, object] = dict(model="qwen3.5-397b-a17b", hardware="b200", chips=8,
+                                     parallelism={"tp": 8}, dtypes={"weights": "fp8"})
+    merged, _ = make(engine="sglang", **common)
+    apart, _ = make(engine={"name": "sglang", "linear_attention_gemms": 5}, **common)
+    e3, e5 = efficiency_for(merged), efficiency_for(apart)
+    assert (e3.linear_attention_gemms, e5.linear_attention_gemms) == (3, 5)
+    gap = float(fixed_kernel_time_s(model, e5, 8.0, 8)) \
+        - float(fixed_kernel_time_s(model, e3, 8.0, 8))
+    assert gap == pytest.approx(45 * 2 * e3.gemm_fixed_s, rel=1e-9)
+    eager = float(eager_host_s(model, apart.layout, e5, 1.0)) \
+        - float(eager_host_s(model, merged.layout, e3, 1.0))
+    assert eager == pytest.approx(90 * e3.eager_op_host_s, rel=1e-9)
+    with pytest.raises(InferplanError) as err:
+        resolve_engine({"name": "sglang", "linear_attention_gemms": 1})
+    assert "linear_attention_gemms" in str(err.value.field)
 
 
 def test_vllm_sizes_its_graphs_from_a_stated_sequence_cap() -> None:

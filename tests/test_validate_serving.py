@@ -304,6 +304,12 @@ def test_rows_of_older_engine_releases_run_with_their_defaults() -> None:
     assert engine_version_defaults("vllm", "0.15.1") == {}
     assert engine_version_defaults("vllm", "") == {}
     assert engine_version_defaults("trtllm", "1.0.0rc3") == {}
+    # SGLang 0.5.9 builds a Gated DeltaNet layer's projections as 5 GEMMs, 0.5.10 as 3
+    hybrid = "qwen3.5-397b-a17b"
+    assert engine_version_defaults("sglang", "0.5.9", hybrid) == {"linear_attention_gemms": 5}
+    assert engine_version_defaults("sglang", "0.5.9", "qwen3-32b") == {}
+    assert engine_version_defaults("sglang", "0.5.10.post1", hybrid) == {}
+    assert engine_version_defaults("sglang", "nightly-dev", hybrid) == {}
     # ... and a mapped row carries it: a vLLM 0.12.0 row's engine block, a 0.15.1 row's name
     old = next(r for r in ROWS if r["backend"] == "vllm" and r["backend_version"] == "0.12.0"
                and r["mode"] == "agg")

@@ -297,21 +297,30 @@ def expert_group_replicas(layout: Layout) -> int:
     return max(1, layout.ep // layout.tp)
 
 
-def attention_gemms_per_layer(model: ModelSpec) -> int:
+def attention_gemms_per_layer(model: ModelSpec, kind: str = "full",
+                              linear_gemms: int = 2) -> int:
     """GEMM launches of one layer's attention projections: QKV and O (2); MLA the q down
-    and up, kv down and up, and O projections (5). The last is the output projection."""
+    and up, kv down and up, and O projections (5); a linear-attention layer's input
+    projections and output as the engine builds them (`linear_gemms`,
+    `Efficiency.linear_attention_gemms`: SGLang 0.5.10 and vLLM in_proj_qkvz, in_proj_ba
+    and out_proj, 3). The last is the output projection."""
+    if kind == "linear":
+        return linear_gemms
     return 5 if model.mla is not None else 2
 
 
-def gemms_per_layer(model: ModelSpec, moe_layer: bool, fused_moe: bool = False) -> int:
+def gemms_per_layer(model: ModelSpec, moe_layer: bool, fused_moe: bool = False,
+                    attention_gemms: int | None = None) -> int:
     """GEMM launches of one layer in a graph-mode engine: attention QKV and O (MLA: the
-    q down/up, kv down/up and O projections: 5), then the FFN's fused gate-up and down (an
+    q down/up, kv down/up and O projections: 5; `attention_gemms` where the layer's kind
+    has its own, `attention_gemms_per_layer`), then the FFN's fused gate-up and down (an
     MoE layer: router, grouped gate-up and down, and the shared expert's two). With a
     `fused_moe` op the routed experts' two grouped GEMMs are that op, not counted here.
 
     LLaMA-style dense layer: 2 + 2 = 4; DeepSeek-V3 MoE layer: 5 + 3 + 2 = 10 (8 fused).
     """
-    attention = attention_gemms_per_layer(model)
+    attention = attention_gemms_per_layer(model) if attention_gemms is None \
+        else attention_gemms
     if moe_layer and model.moe is not None:
         routed = 0 if fused_moe else 2
         return attention + 1 + routed + (2 if model.moe.num_shared_experts else 0)
@@ -442,14 +451,15 @@ def fixed_kernel_time_s(model: ModelSpec, eff: Efficiency, tokens: npt.ArrayLike
     """
     T = np.asarray(tokens, dtype=np.float64)
     fused = eff.moe_fixed_s is not None
-    gemms = sum(count * gemms_per_layer(model, moe, fused)
-                for _, moe, count in model.block_groups)
+    gemms = sum(count * gemms_per_layer(model, moe, fused, attention_gemms_per_layer(
+        model, kind, eff.linear_attention_gemms)) for kind, moe, count in model.block_groups)
     own = 0.0
     if eff.attention_gemm_fixed_s is not None and eff.attention_output_gemm_fixed_s is not None:
         # the attention's GEMMs stored at their own dtype launch at that dtype's cost
-        own = model.num_layers * ((attention_gemms_per_layer(model) - 1)
-                                  * (eff.attention_gemm_fixed_s - eff.gemm_fixed_s)
-                                  + eff.attention_output_gemm_fixed_s - eff.gemm_fixed_s)
+        own = sum(count * ((attention_gemms_per_layer(model, kind, eff.linear_attention_gemms)
+                            - 1) * (eff.attention_gemm_fixed_s - eff.gemm_fixed_s)
+                           + eff.attention_output_gemm_fixed_s - eff.gemm_fixed_s)
+                  for kind, _, count in model.block_groups)
     moe_ops = model.num_moe_layers * (0.0 if eff.moe_fixed_s is None else eff.moe_fixed_s)
     moved_bytes = 2.0 * T * model.hidden_size * 2.0      # read and write, 16-bit
     per_op = eff.elementwise_fixed_s + moved_bytes / eff.elementwise_bytes_per_s
@@ -812,7 +822,8 @@ def graph_batch_per_rank(graph_size: npt.ArrayLike, attention_dp_ranks: npt.Arra
 
 
 def eager_ops_per_layer(model: ModelSpec, layout: Layout, moe_layer: bool,
-                        fused_moe: bool, attention_kernels: int = 1) -> int:
+                        fused_moe: bool, attention_kernels: int = 1,
+                        attention_gemms: int | None = None) -> int:
     """Operations the host dispatches for one layer of an eager forward: the layer's GEMM
     launches (`gemms_per_layer`), its attention's kernels (one flash-attention kernel; a
     linear-attention layer's chunked chain, `Efficiency.linear_attention_eager_kernels`; a
@@ -823,10 +834,10 @@ def eager_ops_per_layer(model: ModelSpec, layout: Layout, moe_layer: bool,
 
     Qwen3-8B dense layer at tp 1: 4 + 1 + 3 = 8; DeepSeek-V3 expert layer at tp 8 with a
     fused MoE op: 8 + 1 + 3 + 1 + 2 + 2 = 17 (a dense one: 7 + 1 + 3 + 2 = 13); a
-    Qwen3.5-397B Gated DeltaNet expert layer at tp 8 with a fused MoE op and its 12
-    chunked kernels: 5 + 12 + 3 + 1 + 2 + 2 = 25.
+    Qwen3.5-397B Gated DeltaNet expert layer at tp 8 with a fused MoE op, its projections'
+    3 GEMMs and its 12 chunked kernels: 6 + 12 + 3 + 1 + 2 + 2 = 26.
     """
-    ops = gemms_per_layer(model, moe_layer, fused_moe) + attention_kernels + 3
+    ops = gemms_per_layer(model, moe_layer, fused_moe, attention_gemms) + attention_kernels + 3
     if moe_layer and model.moe is not None:
         ops += (1 if fused_moe else 0) + 2
     if layout.tp > 1:
@@ -841,8 +852,8 @@ def eager_host_s(model: ModelSpec, layout: Layout | LayoutRows, eff: Efficiency,
 
     SGLang (58 µs an operation), DeepSeek-V3 at tp 8 (3 dense layers of 13 operations,
     58 expert layers of 17), a prefill step: 1,025 · 58 µs = 59.5 ms. Qwen3.5-397B at tp 8
-    (15 full-attention expert layers of 14 operations, 45 Gated DeltaNet ones of 25): 1,335
-    operations, 77.4 ms. GLM-5 at tp 8 (sparse layers with the indexer's key path, 3 dense
+    (15 full-attention expert layers of 14 operations, 45 Gated DeltaNet ones of 26): 1,380
+    operations, 80.0 ms. GLM-5 at tp 8 (sparse layers with the indexer's key path, 3 dense
     of 22 operations and 75 expert of 26): 2,016 operations, 116.9 ms.
     """
     fused = eff.moe_fixed_s is not None
@@ -850,9 +861,11 @@ def eager_host_s(model: ModelSpec, layout: Layout | LayoutRows, eff: Efficiency,
     for kind, moe_layer, count in model.block_groups:
         kernels = (eff.linear_attention_eager_kernels if kind == "linear"
                    else eff.sparse_attention_eager_kernels if kind == "sparse" else 1)
-        ops = ops + count * per_layout(eager_ops_per_layer, model, layout=layout,
-                                       moe_layer=moe_layer and model.moe is not None,
-                                       fused_moe=fused, attention_kernels=kernels)
+        ops = ops + count * per_layout(
+            eager_ops_per_layer, model, layout=layout,
+            moe_layer=moe_layer and model.moe is not None, fused_moe=fused,
+            attention_kernels=kernels,
+            attention_gemms=attention_gemms_per_layer(model, kind, eff.linear_attention_gemms))
     return np.asarray(np.asarray(share, dtype=np.float64) * ops * eff.eager_op_host_s,
                       dtype=np.float64)
 

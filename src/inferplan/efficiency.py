@@ -80,6 +80,8 @@ class Efficiency:
     #: kernels a linear-attention layer's attention launches in an eager prefill
     #: (`cost.eager_ops_per_layer`; 1: counted as one attention kernel)
     linear_attention_eager_kernels: int = 1
+    #: GEMM launches of a linear-attention layer's projections (`cost.attention_gemms_per_layer`)
+    linear_attention_gemms: int = 2
     #: operations a sparse (DSA) layer's attention dispatches in an eager prefill, its
     #: indexer's included (`cost.eager_ops_per_layer`; 1: counted as one attention kernel)
     sparse_attention_eager_kernels: int = 1
@@ -410,6 +412,7 @@ def _realistic_efficiency(key: _RatesKey) -> Efficiency:
         linear_attention_fixed_s=ops.linear_attention_fixed_s,
         linear_attention_s_per_token_head=ops.linear_attention_s_per_token_head,
         linear_attention_eager_kernels=ops.linear_attention_eager_kernels,
+        linear_attention_gemms=ops.linear_attention_gemms,
         sparse_attention_eager_kernels=ops.sparse_attention_eager_kernels,
         eager_op_host_s=ops.eager_op_host_s,
         graph_max_tokens=float(engine.scheduler.cuda_graph_max_batch) if graphs else 0.0,

@@ -36,6 +36,9 @@ OVERRIDABLE = ("cuda_graphs", "allreduce", "max_num_batched_tokens", "max_num_se
                "recv_interval_steps", "frontend_s", "adp_balance_timeout_steps",
                "adp_balance_batching_steps", "moe_exchange", "overlap_scheduling",
                "overlap_speculative", "step_host_s", "step_host_per_sequence_s")
+#: Op-cost fields a scenario's `engine:` block may override (on every chip): how the
+#: engine builds a model's layers, which differs between an engine's releases.
+OVERRIDABLE_OPS = ("linear_attention_gemms",)
 
 
 class _Frozen(BaseModel):
@@ -175,6 +178,10 @@ class OpCosts(_Frozen):
     #: (the chunked gated-delta-rule chain with its convolution, gating and norms), each a
     #: host dispatch (`cost.eager_ops_per_layer`); 1 where unstated (one attention kernel)
     linear_attention_eager_kernels: int = Field(default=1, ge=1)
+    #: GEMM launches of a linear-attention layer's projections, its output's included, as
+    #: the engine builds the layer (separate or merged input projections); 2 where unstated
+    #: (counted as QKV and O)
+    linear_attention_gemms: int = Field(default=2, ge=2)
     #: operations a sparse (DeepSeek sparse attention) layer's attention dispatches when a
     #: prefill runs eagerly: its attention kernel and its indexer's (`cost.eager_ops_per_layer`);
     #: 1 where unstated
@@ -220,9 +227,23 @@ class EngineProfile(_Frozen):
         return OpCosts.model_validate(merged)
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> EngineProfile:
-        """A copy with scheduler fields replaced (validated like the profile itself)."""
+        """A copy with scheduler fields replaced, and `OVERRIDABLE_OPS` fields set on every
+        chip's op costs (validated like the profile itself)."""
         if not overrides:
             return self
+        op_fields = {k: v for k, v in overrides.items() if k in OVERRIDABLE_OPS}
+        overrides = {k: v for k, v in overrides.items() if k not in OVERRIDABLE_OPS}
+        profile = self
+        if op_fields:
+            try:
+                ops = {chip: OpCosts.model_validate({**block.model_dump(
+                    exclude_unset=chip != "default"), **op_fields})
+                    for chip, block in self.ops.items()}
+            except ValidationError as exc:
+                raise first_error(exc, "engine") from None
+            profile = self.model_copy(update={"ops": ops})
+        if not overrides:
+            return profile
         fields = {**self.scheduler.model_dump(), **overrides}
         if "max_num_batched_tokens" in overrides:      # the stated budget, on every chip
             fields["max_num_batched_tokens_by_memory_gib"] = {}
@@ -237,7 +258,7 @@ class EngineProfile(_Frozen):
             scheduler = Scheduler.model_validate(fields)
         except ValidationError as exc:
             raise first_error(exc, "engine") from None
-        return self.model_copy(update={"scheduler": scheduler})
+        return profile.model_copy(update={"scheduler": scheduler})
 
 
 def _read_profile(name: str) -> EngineProfile:
@@ -300,8 +321,8 @@ def resolve_engine(spec: str | Mapping[str, Any] | None) -> EngineProfile:
     if version is not None and str(version) != profile.version:
         raise InferplanError("engine.version", version,
                              f"the bundled {name} profile is version {profile.version}")
-    unknown = [k for k in block if k not in OVERRIDABLE]
+    unknown = [k for k in block if k not in OVERRIDABLE + OVERRIDABLE_OPS]
     if unknown:
         raise InferplanError(f"engine.{unknown[0]}", block[unknown[0]],
-                             f"overridable fields: {', '.join(OVERRIDABLE)}")
+                             f"overridable fields: {', '.join(OVERRIDABLE + OVERRIDABLE_OPS)}")
     return profile.with_overrides(block)

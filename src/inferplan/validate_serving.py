@@ -133,19 +133,29 @@ def release_tuple(version: str) -> tuple[int, ...] | None:
     return tuple(int(x) for x in found.group(1).split(".")) if found else None
 
 
-def engine_version_defaults(engine: str, version: str) -> dict[str, Any]:
-    """The scheduler settings a row's engine release ran with where they differ from the
-    bundled profile's version (serving_mapping.yaml `engine_versions`: the first rule of
-    the engine whose `below` is newer than the release); {} where none applies or the
-    release is not a number. vllm 0.12.0: {"overlap_scheduling": False}."""
+def engine_version_defaults(engine: str, version: str, model: str = "") -> dict[str, Any]:
+    """The engine settings a row's engine release ran with where they differ from the
+    bundled profile's version (serving_mapping.yaml `engine_versions`: the rules of the
+    engine whose `below` is newer than the release and whose `models`, where a rule names
+    them, hold the row's catalog model); {} where none applies or the release is not a
+    number. vllm 0.12.0: {"overlap_scheduling": False}; sglang 0.5.9 serving
+    qwen3.5-397b-a17b: {"linear_attention_gemms": 5}."""
     release = release_tuple(version)
     if release is None:
         return {}
+    out: dict[str, Any] = {}
     for rule in serving_mapping().get("engine_versions", []):
         below = release_tuple(str(rule["below"]))
-        if rule["engine"] == engine and below is not None and release < below:
-            return dict(rule["set"])
-    return {}
+        if (rule["engine"] == engine and below is not None and release < below
+                and model in rule.get("models", [model])):
+            out = {**dict(rule["set"]), **out}
+    return out
+
+
+def engine_name(scenario: Mapping[str, Any]) -> str:
+    """A mapped scenario's engine profile name, its `engine:` a name or a block."""
+    engine = scenario["engine"]
+    return str(engine if isinstance(engine, str) else engine["name"])
 
 
 def inferencex_recipe(row: Mapping[str, str], scenario: Mapping[str, Any]) -> dict[str, Any]:
@@ -168,10 +178,11 @@ def inferencex_recipe(row: Mapping[str, str], scenario: Mapping[str, Any]) -> di
              "precision": dtypes.get("experts") or dtypes["weights"],   # the script's name
              "tp": env["tp"], "isl": env["isl"], "osl": env["osl"],
              "attention_dp": _int(row["attention_dp_size"]) > 1}
+    engine = engine_name(scenario)
     for entry in inferencex_recipes():
         conc_fits = entry.get("conc_min", 0) <= env["conc"] <= entry.get("conc_max", env["conc"])
         day_fits = entry.get("measured_from", "") <= day <= entry.get("measured_to", "9999-12-31")
-        if (entry["engine"]["name"] == scenario["engine"] and conc_fits and day_fits
+        if (entry["engine"]["name"] == engine and conc_fits and day_fits
                 and all(facts[k] in (v if isinstance(v, list) else [v])
                         for k, v in entry.items() if k in facts)):
             if "skip" in entry:           # the run's setting is not knowable from the row
@@ -215,7 +226,7 @@ def inferencex_pool_engines(row: Mapping[str, str],
     dtypes = scenario["dtypes"]
     facts = {"model": scenario["model"], "hardware": scenario["hardware"],
              "precision": dtypes.get("experts") or dtypes["weights"],
-             "engine": scenario["engine"], "versions": row.get("backend_version", ""),
+             "engine": engine_name(scenario), "versions": row.get("backend_version", ""),
              "isl": int(row["isl"]), "osl": int(row["osl"])}
     layouts = {name: {"workers": pools[name]["parallelism"]["dp"],
                       "tp": pools[name]["parallelism"]["tp"],
@@ -417,8 +428,8 @@ def map_serving_row(row: Mapping[str, str]) -> ServingCase | ServingSkip:
     generated = generated_engine(row, engine, clients)
     if generated:
         scenario["engine"] = {"name": engine, **generated}
-    version_rule = engine_version_defaults(scenario["engine"] if isinstance(
-        scenario["engine"], str) else scenario["engine"]["name"], row.get("backend_version", ""))
+    version_rule = engine_version_defaults(engine_name(scenario), row.get("backend_version", ""),
+                                           scenario["model"])
     if version_rule:
         base = scenario["engine"]
         block = {"name": base} if isinstance(base, str) else dict(base)
