@@ -338,7 +338,7 @@ def test_a_gated_deltanet_layer_dispatches_its_chunked_kernels_eagerly() -> None
         ("linear", True): 45, ("full", True): 15}
     assert eager_ops_per_layer(dep.model, dep.layout, True, True) == 14
     assert eager_ops_per_layer(dep.model, dep.layout, True, True, attention_kernels=12,
-                               attention_gemms=3) == 26
+                               attention_launches=3) == 26
     assert float(eager_host_s(dep.model, dep.layout, eff, 1.0)) == pytest.approx(
         1380 * 58e-6, rel=1e-9)
     trtllm = engine_profile("trtllm").ops_for("b200")

@@ -310,17 +310,17 @@ def attention_gemms_per_layer(model: ModelSpec, kind: str = "full",
 
 
 def gemms_per_layer(model: ModelSpec, moe_layer: bool, fused_moe: bool = False,
-                    attention_gemms: int | None = None) -> int:
+                    attention_launches: int | None = None) -> int:
     """GEMM launches of one layer in a graph-mode engine: attention QKV and O (MLA: the
-    q down/up, kv down/up and O projections: 5; `attention_gemms` where the layer's kind
+    q down/up, kv down/up and O projections: 5; `attention_launches` where the layer's kind
     has its own, `attention_gemms_per_layer`), then the FFN's fused gate-up and down (an
     MoE layer: router, grouped gate-up and down, and the shared expert's two). With a
     `fused_moe` op the routed experts' two grouped GEMMs are that op, not counted here.
 
     LLaMA-style dense layer: 2 + 2 = 4; DeepSeek-V3 MoE layer: 5 + 3 + 2 = 10 (8 fused).
     """
-    attention = attention_gemms_per_layer(model) if attention_gemms is None \
-        else attention_gemms
+    attention = attention_gemms_per_layer(model) if attention_launches is None \
+        else attention_launches
     if moe_layer and model.moe is not None:
         routed = 0 if fused_moe else 2
         return attention + 1 + routed + (2 if model.moe.num_shared_experts else 0)
@@ -823,7 +823,7 @@ def graph_batch_per_rank(graph_size: npt.ArrayLike, attention_dp_ranks: npt.Arra
 
 def eager_ops_per_layer(model: ModelSpec, layout: Layout, moe_layer: bool,
                         fused_moe: bool, attention_kernels: int = 1,
-                        attention_gemms: int | None = None) -> int:
+                        attention_launches: int | None = None) -> int:
     """Operations the host dispatches for one layer of an eager forward: the layer's GEMM
     launches (`gemms_per_layer`), its attention's kernels (one flash-attention kernel; a
     linear-attention layer's chunked chain, `Efficiency.linear_attention_eager_kernels`; a
@@ -837,7 +837,7 @@ def eager_ops_per_layer(model: ModelSpec, layout: Layout, moe_layer: bool,
     Qwen3.5-397B Gated DeltaNet expert layer at tp 8 with a fused MoE op, its projections'
     3 GEMMs and its 12 chunked kernels: 6 + 12 + 3 + 1 + 2 + 2 = 26.
     """
-    ops = gemms_per_layer(model, moe_layer, fused_moe, attention_gemms) + attention_kernels + 3
+    ops = gemms_per_layer(model, moe_layer, fused_moe, attention_launches) + attention_kernels + 3
     if moe_layer and model.moe is not None:
         ops += (1 if fused_moe else 0) + 2
     if layout.tp > 1:
@@ -865,7 +865,7 @@ def eager_host_s(model: ModelSpec, layout: Layout | LayoutRows, eff: Efficiency,
             eager_ops_per_layer, model, layout=layout,
             moe_layer=moe_layer and model.moe is not None, fused_moe=fused,
             attention_kernels=kernels,
-            attention_gemms=attention_gemms_per_layer(model, kind, eff.linear_attention_gemms))
+            attention_launches=attention_gemms_per_layer(model, kind, eff.linear_attention_gemms))
     return np.asarray(np.asarray(share, dtype=np.float64) * ops * eff.eager_op_host_s,
                       dtype=np.float64)
 
