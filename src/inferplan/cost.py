@@ -451,15 +451,15 @@ def fixed_kernel_time_s(model: ModelSpec, eff: Efficiency, tokens: npt.ArrayLike
     """
     T = np.asarray(tokens, dtype=np.float64)
     fused = eff.moe_fixed_s is not None
-    gemms = sum(count * gemms_per_layer(model, moe, fused, attention_gemms_per_layer(
-        model, kind, eff.linear_attention_gemms)) for kind, moe, count in model.block_groups)
-    own = 0.0
-    if eff.attention_gemm_fixed_s is not None and eff.attention_output_gemm_fixed_s is not None:
-        # the attention's GEMMs stored at their own dtype launch at that dtype's cost
-        own = sum(count * ((attention_gemms_per_layer(model, kind, eff.linear_attention_gemms)
-                            - 1) * (eff.attention_gemm_fixed_s - eff.gemm_fixed_s)
-                           + eff.attention_output_gemm_fixed_s - eff.gemm_fixed_s)
-                  for kind, _, count in model.block_groups)
+    held, output = eff.attention_gemm_fixed_s, eff.attention_output_gemm_fixed_s
+    gemms, own = 0, 0.0
+    for kind, moe, count in model.block_groups:
+        launches = attention_gemms_per_layer(model, kind, eff.linear_attention_gemms)
+        gemms += count * gemms_per_layer(model, moe, fused, launches)
+        if held is not None and output is not None:
+            # the attention's GEMMs stored at their own dtype launch at that dtype's cost
+            own += count * ((launches - 1) * (held - eff.gemm_fixed_s)
+                            + output - eff.gemm_fixed_s)
     moe_ops = model.num_moe_layers * (0.0 if eff.moe_fixed_s is None else eff.moe_fixed_s)
     moved_bytes = 2.0 * T * model.hidden_size * 2.0      # read and write, 16-bit
     per_op = eff.elementwise_fixed_s + moved_bytes / eff.elementwise_bytes_per_s
@@ -862,8 +862,7 @@ def eager_host_s(model: ModelSpec, layout: Layout | LayoutRows, eff: Efficiency,
         kernels = (eff.linear_attention_eager_kernels if kind == "linear"
                    else eff.sparse_attention_eager_kernels if kind == "sparse" else 1)
         ops = ops + count * per_layout(
-            eager_ops_per_layer, model, layout=layout,
-            moe_layer=moe_layer and model.moe is not None, fused_moe=fused,
+            eager_ops_per_layer, model, layout=layout, moe_layer=moe_layer, fused_moe=fused,
             attention_kernels=kernels,
             attention_launches=attention_gemms_per_layer(model, kind, eff.linear_attention_gemms))
     return np.asarray(np.asarray(share, dtype=np.float64) * ops * eff.eager_op_host_s,
