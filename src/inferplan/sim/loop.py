@@ -311,12 +311,12 @@ class Replica:
             raise AssertionError("a step with nothing to run")     # admission guarantees work
         prompt_tokens = float(sum(take for _, take in chunks))
         context = self.context
-        mean_ctx = (sum(context[r] for r in decode_now) / len(decode_now)
+        mean_ctx = (sum(map(context.__getitem__, decode_now)) / len(decode_now)
                     if decode_now else 1.0)
         first_dt = table.step_s(len(decode_now), mean_ctx, prompt_tokens)
         k = 1
         if not chunks and self.spec is None:       # a cycle's tokens vary: one at a time
-            k = min(decoding[r] for r in decode_now)
+            k = min(decoding.values())                # decode_now is all of them
             if next_arrival_s is not None and k > 1:
                 k = max(1, min(k, math.ceil((next_arrival_s - self.t) / first_dt)))
             if self.interval > 1:                     # up to the scheduler's next poll
@@ -359,8 +359,10 @@ class Replica:
         prompts, finished requests free their cache; under on-demand paging, caches that
         outgrow the room preempt the latest admitted decoding sequences (vLLM's recompute)."""
         k, dt = step.k, step.dt_s
-        emitted = self._emitted(step)
-        total = sum(emitted.values())                  # tokens the decodes emit
+        # tokens each decode emits: k apiece, or a speculative cycle's draw
+        emitted = self._emitted(step) if self.spec is not None else None
+        total = (sum(emitted.values()) if emitted is not None
+                 else k * len(step.decode_now))        # tokens the decodes emit
         if step.decode_now:
             self.gaps.append(dt * len(step.decode_now) / total)
             self.weights.append(float(total))
@@ -381,8 +383,9 @@ class Replica:
         if not self.reserve:
             self.held += total
         for r in step.decode_now:
-            left = decoding[r] - emitted[r]
-            context[r] += emitted[r]
+            e = k if emitted is None else emitted[r]
+            left = decoding[r] - e
+            context[r] += e
             if left:
                 decoding[r] = left
             else:
