@@ -115,7 +115,9 @@ def test_cli_json_and_bad_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         main()
     assert done.value.code in (0, None)
     data = json.loads(capsys.readouterr().out)
-    assert data["evaluated"] == 20 and data["groups"][-1]["group"] == "all agg rows"
+    names = [g["group"] for g in data["groups"]]
+    assert data["evaluated"] == 20 and "all agg rows" in names
+    assert names[names.index("all agg rows") - 1].startswith("dense rows")
     bad = tmp_path / "bad.csv"
     bad.write_text("id,silicon_tpot_ms\nx,1\n")
     monkeypatch.setattr(sys, "argv", ["inferplan", "validate", str(bad)])
@@ -384,3 +386,23 @@ def test_gap_analysis_runs_take_the_limits_of_aiconfigurators_generator() -> Non
     sglang = next(r for r in ROWS if r["client_protocol"] == "aiperf-fixed?"
                   and r["backend"] == "sglang" and r["mode"] == "agg")
     assert generated_engine(sglang, "sglang", 8) == {}
+
+
+def test_rows_without_a_stated_concurrency_get_their_own_summary() -> None:
+    """A run whose source does not state its client concurrency (aiconfigurator's Dynamo
+    benchmark runs: no silicon_concurrency=, a blank concurrency in the id) is scored in
+    every group, and each summary holding such rows is repeated over the rows that state it."""
+    unstated = [r for r in ROWS if r["model_path"] == "Qwen/Qwen3-32B" and r["mode"] == "agg"
+                and "silicon_concurrency=" not in r["silicon_data_source"]]
+    stated = [r for r in ROWS if r["model_path"] == "Qwen/Qwen3-32B" and r["mode"] == "agg"
+              and "silicon_concurrency=" in r["silicon_data_source"]][:6]
+    assert unstated and all("_c_" in r["id"] for r in unstated)
+    cases, _ = run_serving_validation(unstated[:2] + stated, catalog_model, catalog_chip)
+    assert [c.concurrency_stated for c in cases] == [False, False] + [True] * 6
+    assert cases[0].scenario["workload"]["concurrency"] == int(unstated[0]["batch_size"])
+    table = {s.group: s for s in serving_table(cases)}
+    assert table["dense rows"].rows == table["all agg rows"].rows == 8
+    assert table["dense rows" + validate_serving.STATED].rows == 6
+    assert table["all agg rows" + validate_serving.STATED].rows == 6
+    alone = {s.group for s in serving_table(cases[2:])}
+    assert not any(g.endswith(validate_serving.STATED) for g in alone)

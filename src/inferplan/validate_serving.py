@@ -271,6 +271,9 @@ class ServingCase:
     pred_ttft_s: float = float("nan")
     pred_tpot_s: float = float("nan")
     disaggregated: bool = False       # prefill and decode pools (`scenario.disaggregated`)
+    #: the source states the run's client concurrency (`stated_concurrency`); where it does
+    #: not, the scenario's is the row's batch_size, the engine's max_batch_size
+    concurrency_stated: bool = True
 
 
 @dataclass(frozen=True)
@@ -441,7 +444,8 @@ def map_serving_row(row: Mapping[str, str]) -> ServingCase | ServingSkip:
         dense=model in table["dense_models"], scenario=scenario,
         ttft_s=float(row["silicon_ttft_ms"]) / 1e3, tpot_s=float(row["silicon_tpot_ms"]) / 1e3,
         peer_ttft_s=_optional_s(row.get("aic_ttft_ms", "")),
-        peer_tpot_s=_optional_s(row.get("aic_tpot_ms", "")), disaggregated=disagg)
+        peer_tpot_s=_optional_s(row.get("aic_tpot_ms", "")), disaggregated=disagg,
+        concurrency_stated=stated is not None)
 
 
 #: (deployment, closed-loop workload) -> (mean TTFT, mean TPOT) in seconds
@@ -607,20 +611,32 @@ def serving_stats(group: str, cases: Sequence[ServingCase]) -> ServingStats:
         peer_ttft_mape=theirs("ttft") if peer else None)
 
 
+#: Suffix of a summary group restricted to the rows whose source states the client
+#: concurrency (`ServingCase.concurrency_stated`)
+STATED = ", concurrency stated"
+
+
 def serving_table(cases: Sequence[ServingCase]) -> list[ServingStats]:
     """One row per (model, chip, engine) group (disaggregated groups apart, "(disagg)"),
-    then dense agg rows, all agg rows and all disaggregated rows."""
+    then dense agg rows, all agg rows and all disaggregated rows; where some of a summary's
+    rows do not state their client concurrency, the summary again over those that do
+    (`STATED`): the others are priced at the row's batch_size, which for aiconfigurator's
+    Dynamo benchmark runs is the workers' max_batch_size, not the concurrency measured
+    (its bench_run.sh sweeps 1, 2, 8 ... 128 clients and workers x max_batch_size x
+    0.95/1/1.05, with no record of which point a row is)."""
     groups = sorted({c.group for c in cases})
     table = [serving_stats(g, [c for c in cases if c.group == g]) for g in groups]
     agg = [c for c in cases if not c.disaggregated]
     disagg = [c for c in cases if c.disaggregated]
     dense = [c for c in agg if c.dense]
-    if dense:
-        table.append(serving_stats("dense rows", dense))
-    if agg:
-        table.append(serving_stats("all agg rows", agg))
-    if disagg:
-        table.append(serving_stats("all disagg rows", disagg))
+    for name, members in (("dense rows", dense), ("all agg rows", agg),
+                          ("all disagg rows", disagg)):
+        if not members:
+            continue
+        table.append(serving_stats(name, members))
+        stated = [c for c in members if c.concurrency_stated]
+        if stated and len(stated) < len(members):
+            table.append(serving_stats(name + STATED, stated))
     return table
 
 
