@@ -440,6 +440,23 @@ def test_a_step_just_under_the_budget_is_priced_in_graphs() -> None:
     assert table.step_s(2, 1000.0, 2046.0) == pytest.approx(direct, rel=0.05)
 
 
+def test_a_short_prompt_pays_the_eager_dispatch_in_full() -> None:
+    """SGLang runs a prompt-carrying step outside CUDA graphs and pays its eager dispatch
+    whatever the prompt's size; the grid's point at one prompt token keeps a 100-token
+    prompt from being interpolated between the decode-only step and a 512-token one
+    (DeepSeek-R1 on 8 B200: 23 ms where the step costs 71)."""
+    from inferplan.sim.step_table import prompt_axis, step_table
+    axis = prompt_axis(16384)
+    assert axis[:2].tolist() == [0.0, 1.0] and axis[6:8].tolist() == [512.0, 1024.0]
+    assert len(axis) == 38
+    dep, _ = make(model="deepseek-r1", hardware="b200", chips=8, parallelism={"tp": 8},
+                  engine="sglang", dtypes={"weights": "fp8", "compute": "fp8", "kv": "bf16"})
+    table = step_table(dep, 1, 2000.0, 16384.0, 500.0)
+    for prompt in (1, 100, 300):
+        direct = float(step_cost(dep, "prefill", 1, prompt, 0).latency_s)
+        assert table.step_s(0, 1.0, prompt) == pytest.approx(direct, rel=0.05)
+
+
 def test_overlap_scheduler_starts_a_request_two_steps_after_it_comes() -> None:
     """TensorRT-LLM's overlap scheduler composes step j + 1 when step j starts: a request
     that arrives while step j runs has its prompt in step j + 2 (a step later than without

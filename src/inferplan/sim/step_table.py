@@ -3,8 +3,9 @@ rather than once per step.
 
 A step carries `decoding` sequences (one new token each, at a mean context) and
 `prompt` tokens of prompts (whole or in chunks). The grid: every decoding count from 0
-to the most the engine runs, 17 mean contexts (log-spaced), 33 prompt-token counts up to
-the budget; a step's time is interpolated linearly in context and prompt tokens.
+to the most the engine runs, 17 mean contexts (log-spaced), 38 prompt-token counts up to
+the budget (0, five log-spaced below the first even step, then 32 even steps:
+`prompt_axis`); a step's time is interpolated linearly in context and prompt tokens.
 """
 
 from __future__ import annotations
@@ -75,6 +76,20 @@ def speculative_extra_s(deployment: Deployment, decoding: FloatArray, context: F
     return np.asarray(swap + np.where(has_prompt, prefill, 0.0), dtype=np.float64)
 
 
+def prompt_axis(max_prompt_tokens: float) -> FloatArray:
+    """The grid's prompt-token counts: 0, then 1 up to the first of 32 even steps in 5
+    log-spaced points, then the even steps up to the budget. A prompt's presence alone
+    switches costs on (a step that carries one runs outside CUDA graphs where the engine
+    captures none with prompts, and pays the eager dispatch whatever its size), and a
+    few tokens already read most of an MoE layer's experts: interpolating from 0 to the
+    first even step would spread both over it. Budget 16384: 0, 1, 3.5, 12, 42, 147,
+    512, 1024 ... 16384."""
+    top = max(float(max_prompt_tokens), 2.0)
+    even = np.linspace(0.0, top, 33)[1:]
+    low = np.geomspace(1.0, even[0], 6)[:-1] if even[0] > 1.0 else np.array([1.0])
+    return np.asarray(np.unique(np.concatenate(([0.0], low, even))), dtype=np.float64)
+
+
 def step_table(deployment: Deployment, max_decoding: int, max_context: float,
                max_prompt_tokens: float, prompt_len: float | None = None,
                cached_len: float = 0.0) -> StepTable:
@@ -89,7 +104,7 @@ def step_table(deployment: Deployment, max_decoding: int, max_context: float,
     too (`speculative_extra_s`)."""
     B = np.arange(max_decoding + 1, dtype=np.float64)[:, None, None]
     contexts = np.geomspace(1.0, max(float(max_context), 2.0), 17)
-    prompts = np.linspace(0.0, max(float(max_prompt_tokens), 1.0), 33)
+    prompts = prompt_axis(max_prompt_tokens)
     P = prompts[None, None, :]
     if deployment.engine.scheduler.prompt_steps == "mixed":
         # the decodes take their tokens from the same budget: a step of B decodes carries
