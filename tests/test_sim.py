@@ -482,3 +482,18 @@ def test_overlap_scheduler_starts_a_request_two_steps_after_it_comes() -> None:
                 break
             rep.complete(step)
         assert steps_until_prompt == expected
+
+
+def test_sglang_cookbook_decode_at_one_client() -> None:
+    """An outside check of a decode step: SGLang's cookbook runs DeepSeek-R1 on 8 B200
+    (0.5.6.post1, --tp 8) one client at a time and measures TPOT 9.16, 9.21 and 9.26 ms at
+    1K/1K, 1K/8K and 8K/1K (docs/sglang-cookbook, measured figures in docs/engines.md)."""
+    import yaml
+
+    from inferplan.api import simulate
+    folder = Path(__file__).resolve().parents[1] / "docs" / "sglang-cookbook"
+    for name, measured_s in (("1000x1000", 9.16e-3), ("1000x8000", 9.21e-3),
+                             ("8000x1000", 9.26e-3)):
+        raw = yaml.safe_load((folder / f"dsr1-b200-tp8-{name}-c1.yaml").read_text())
+        report = simulate(raw).to_dict()
+        assert report["tpot_s"]["mean"] == pytest.approx(measured_s, rel=0.1)
