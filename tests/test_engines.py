@@ -240,6 +240,32 @@ def test_a_deployment_validates_on_construction() -> None:
     assert err.value.field == "dtypes.compute"
 
 
+def test_mxfp4_experts_run_their_own_kernels() -> None:
+    """gpt-oss ships MXFP4 experts (config quant_method "mxfp4"); TensorRT-LLM runs them on
+    Blackwell with MXFP8 activations (its GPT-OSS deployment guide), a kernel of its own in
+    the per-op tables: 21.5 µs a MoE layer at few tokens on B200, where the NVFP4 kernels
+    of DeepSeek-R1's checkpoint take 40.3. A profile without an "mxfp4" key (vLLM) prices
+    both with its "fp4" constants, and a cached rate of one never serves the other."""
+    from inferplan.efficiency import expert_kernel
+    from inferplan.models import expert_format
+    assert catalog_model("gpt-oss-120b").expert_format == "mxfp4"
+    assert catalog_model("deepseek-r1").expert_format is None
+    assert expert_format({"quantization_config": {"quant_method": "fp8"}}) is None
+    assert expert_kernel("fp4", "mxfp4") == ("mxfp4", "fp4")
+    assert expert_kernel("fp8", "mxfp4") == ("fp8",)
+    dtypes = {"weights": "bf16", "compute": "bf16", "experts": "fp4", "kv": "fp8"}
+    rates = {}
+    for engine in ("trtllm", "vllm"):
+        for model in ("gpt-oss-120b", "deepseek-r1"):
+            dep, _ = make(model=model, hardware="b200", chips=8, parallelism={"tp": 8},
+                          engine=engine, dtypes=dtypes)
+            rates[engine, model] = efficiency_for(dep).moe_fixed_s
+    trt = engine_profile("trtllm").ops_for("b200")
+    assert rates["trtllm", "gpt-oss-120b"] == trt.moe_fixed_s["mxfp4"] == pytest.approx(21.5e-6)
+    assert rates["trtllm", "deepseek-r1"] == trt.moe_fixed_s["fp4"] == pytest.approx(40.3e-6)
+    assert rates["vllm", "gpt-oss-120b"] == rates["vllm", "deepseek-r1"]
+
+
 def test_routed_experts_compute_at_the_fused_moe_rate() -> None:
     """MiniMax-M2.5 fp8 on 4 B200s under vLLM: a 8192-token prefill's matmul compute is
     the dense GEMMs at the GEMM rate times their shape factor plus the routed experts at

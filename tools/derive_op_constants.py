@@ -578,6 +578,19 @@ MOE_DTYPE_KEYS: tuple[tuple[str, str], ...] = (
 )
 
 
+#: The MoE kernels an MXFP4 checkpoint (openai/gpt-oss: config.json quant_method "mxfp4")
+#: runs, per engine, in order of preference (the first present wins); written as the
+#: expert dtype key "mxfp4" beside "fp4" (NVFP4 where the chip has it). TensorRT-LLM's
+#: GPT-OSS deployment guide (deployment-guide-for-gpt-oss-on-trtllm, "MoE Backend Support
+#: Matrix"): on B200/GB200/B300/GB300 MXFP8 activations with MXFP4 weights (the TRTLLM
+#: backend), on H200 BF16 activations (TRITON): w4a8_mxfp4_mxfp8, else w4a16_mxfp4. vLLM
+#: and SGLang pick their MXFP4 path by flags and version; not sourced, so no key (their
+#: "fp4" constants apply).
+MXFP4_MOE_KERNELS: dict[str, tuple[str, ...]] = {
+    "trtllm": ("w4a8_mxfp4_mxfp8", "w4a16_mxfp4"),
+}
+
+
 def moe_small_tokens(path: Path, hbm: float) -> dict[str, dict[str, Any]]:
     """MoE layer at few tokens: t = fixed_s + expert_weight_bytes / (frac * HBM_peak).
 
@@ -611,7 +624,7 @@ def moe_small_tokens(path: Path, hbm: float) -> dict[str, dict[str, Any]]:
 #: the peak a MoE kernel's math runs at, by table dtype (weight-only 4-bit multiplies in bf16)
 MOE_PEAK_DTYPE: dict[str, str] = {
     "bfloat16": "bf16", "fp8": "fp8", "fp8_block": "fp8", "nvfp4": "fp4",
-    "w4a16_mxfp4": "bf16", "int4_wo": "bf16",
+    "w4a16_mxfp4": "bf16", "w4a8_mxfp4_mxfp8": "fp8", "int4_wo": "bf16",
 }
 MOE_LARGE_MIN_TOKENS = 4096
 #: The routing the many-token MoE fit reads. A prefill step's grouped GEMM finishes with its
@@ -729,13 +742,19 @@ def moe_ep_imbalance(path: Path) -> dict[int, float]:
             if ep > 1 and counts[ep] >= MOE_EP_MIN_ROWS}
 
 
-def pick_moe_dtypes(fits: dict[str, dict[str, Any]]) -> dict[str, tuple[str, dict[str, Any]]]:
+def pick_moe_dtypes(fits: dict[str, dict[str, Any]], engine: str = ""
+                    ) -> dict[str, tuple[str, dict[str, Any]]]:
     """Our dtype -> (table dtype, its fit): the first table dtype of MOE_DTYPE_KEYS that
-    has a fit (fp8_block before fp8; nvfp4 before w4a16_mxfp4)."""
+    has a fit (fp8_block before fp8; nvfp4 before w4a16_mxfp4), and for an engine of
+    MXFP4_MOE_KERNELS the key "mxfp4": its first kernel with a fit."""
     out: dict[str, tuple[str, dict[str, Any]]] = {}
     for table_dtype, ours in MOE_DTYPE_KEYS:
         if ours not in out and table_dtype in fits:
             out[ours] = (table_dtype, fits[table_dtype])
+    for table_dtype in MXFP4_MOE_KERNELS.get(engine, ()):
+        if table_dtype in fits:
+            out["mxfp4"] = (table_dtype, fits[table_dtype])
+            break
     return out
 
 
@@ -980,7 +999,7 @@ def derive_chip(wheel_dir: Path, engine: str, chip: Chip) -> tuple[dict[str, Any
     if moe_path is not None:
         det["versions"]["moe"] = table_version(moe_path)
         det["moe"] = moe_small_tokens(moe_path, chip.hbm_bytes_per_s)
-        small = pick_moe_dtypes(det["moe"])
+        small = pick_moe_dtypes(det["moe"], engine)
         moe_fixed = {ours: sig(m["fixed_s"]) for ours, (_, m) in small.items()}
         moe_frac = {ours: sig(min(m["frac"], 1.0), 2) for ours, (_, m) in small.items()}
         picked = {ours: f"{td} ({m['kernel']}, rms {m['rms_rel']:.2f}, n={m['n']})"
@@ -999,7 +1018,7 @@ def derive_chip(wheel_dir: Path, engine: str, chip: Chip) -> tuple[dict[str, Any
                 "counts more bytes than the kernel reads)"
             )
         det["moe_large"] = moe_large_tokens(moe_path, chip.peak_flops)
-        large = pick_moe_dtypes(det["moe_large"])
+        large = pick_moe_dtypes(det["moe_large"], engine)
         moe_flops = {ours: sig(m["flops_per_s"]) for ours, (_, m) in large.items()}
         moe_half = {ours: sig(m["half_width"]) for ours, (_, m) in large.items()}
         picked = {ours: (f"{td} ({m['kernel']}, {m['frac_of_peak']:.2f} of the {m['peak_key']} "

@@ -193,6 +193,24 @@ def _by_dtype(table: dict[str, float], dtype: str) -> float | None:
     return table.get(dtype, table.get("default"))
 
 
+def expert_kernel(dtype: str, checkpoint_format: str | None) -> tuple[str, ...]:
+    """The keys of an engine's MoE constants that price the experts, most specific first:
+    4-bit experts of a checkpoint with a format of its own (`ModelSpec.expert_format`)
+    run that format's kernels where the profile measured them, else the dtype's.
+    gpt-oss (MXFP4) with fp4 experts: ("mxfp4", "fp4"); DeepSeek-R1 NVFP4: ("fp4",)."""
+    if dtype == "fp4" and checkpoint_format is not None:
+        return (checkpoint_format, dtype)
+    return (dtype,)
+
+
+def _by_kernel(table: dict[str, float], keys: tuple[str, ...]) -> float | None:
+    """The first of `keys` the table holds, else `table['default']`, else None."""
+    for key in keys:
+        if key in table:
+            return table[key]
+    return table.get("default")
+
+
 def matmul_rate_for(chip: ChipSpec, dtype: str, ops: OpCosts,
                     table: dict[str, Any]) -> float:
     """Layer-GEMM FLOP/s of one chip: the engine's `gemm_compute_fraction` of the dense
@@ -350,8 +368,10 @@ class _RatesKey(CacheKey):
     cached entry and its id is not reused), the efficiency table (by identity, held
     likewise: `efficiency_table()`, read once), the engine profile (by identity, held
     likewise: a search resolves each engine once, and a profile's hash walks its
-    scheduler's fields), the dtypes and tp. Every deployment of one chip, engine, dtypes
-    and tp shares one key, whatever its model, pp, dp or topology: a fleet search of
+    scheduler's fields), the dtypes, tp and the model's expert format (an MXFP4
+    checkpoint's experts may have constants of their own, `expert_kernel`). Every
+    deployment of one chip, engine, dtypes, tp and expert format shares one key, whatever
+    else its model is, and its pp, dp or topology: a fleet search of
     100,000 deployments on 9 chips, 3 engines, 3 weight dtypes and 4 tp degrees has at
     most a few hundred."""
 
@@ -360,7 +380,7 @@ class _RatesKey(CacheKey):
     def __init__(self, deployment: Deployment) -> None:
         self.deployment, self.table = deployment, efficiency_table()
         self.key = (id(deployment.chip), id(self.table), id(deployment.engine),
-                    deployment.dtypes, deployment.layout.tp)
+                    deployment.dtypes, deployment.layout.tp, deployment.model.expert_format)
         self._hash = hash(self.key)
 
 
@@ -384,6 +404,7 @@ def _realistic_efficiency(key: _RatesKey) -> Efficiency:
     widths = ops.gemm_half_width.get(compute, ops.gemm_half_width.get("default", {}))
     latency = ops.allreduce_latency_s.get(engine.scheduler.allreduce if graphs else "nccl", {})
     own = _own_attention_rates(deployment, ops, table, share)
+    moe_kernel = expert_kernel(deployment.dtypes.expert_weights, deployment.model.expert_format)
     return replace(Efficiency(
         matmul_flops_per_s=matmul_rate_for(chip, compute, ops, table) * share,
         attention_flops_per_s=attention_rate,
@@ -400,13 +421,13 @@ def _realistic_efficiency(key: _RatesKey) -> Efficiency:
         gemm_fixed_s=_by_dtype(ops.gemm_fixed_s, deployment.dtypes.weights) or 0.0,
         gemm_n_half=widths.get("n", 0.0),
         gemm_k_half=widths.get("k", 0.0),
-        moe_fixed_s=_by_dtype(ops.moe_fixed_s, deployment.dtypes.expert_weights),
-        expert_bytes_per_s=(None if (frac := _by_dtype(ops.moe_memory_fraction,
-                                                       deployment.dtypes.expert_weights)) is None
+        moe_fixed_s=_by_kernel(ops.moe_fixed_s, moe_kernel),
+        expert_bytes_per_s=(None if (frac := _by_kernel(ops.moe_memory_fraction,
+                                                        moe_kernel)) is None
                             else hbm * frac),
-        expert_flops_per_s=(None if (moe_rate := _by_dtype(
-            ops.moe_flops_per_s, deployment.dtypes.expert_weights)) is None else moe_rate * share),
-        expert_half_width=_by_dtype(ops.moe_half_width, deployment.dtypes.expert_weights) or 0.0,
+        expert_flops_per_s=(None if (moe_rate := _by_kernel(
+            ops.moe_flops_per_s, moe_kernel)) is None else moe_rate * share),
+        expert_half_width=_by_kernel(ops.moe_half_width, moe_kernel) or 0.0,
         expert_ep_imbalance=tuple(sorted(ops.moe_ep_imbalance.items())),
         attention_fixed_s=ops.attention_fixed_s,
         linear_attention_fixed_s=ops.linear_attention_fixed_s,

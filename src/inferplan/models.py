@@ -204,6 +204,9 @@ class ModelSpec:
     #: multi-token-prediction modules the checkpoint ships (DeepSeek-V3
     #: `num_nextn_predict_layers`, Qwen3.5 `mtp_num_hidden_layers`): a speculative draft
     mtp_layers: int = 0
+    #: the checkpoint's own format of its 4-bit experts where it names one the engines run
+    #: with kernels of their own (`expert_format`): "mxfp4" (openai/gpt-oss), else None
+    expert_format: str | None = None
 
     # ---------------------------------------------------------------- shape checks
     def __post_init__(self) -> None:
@@ -822,7 +825,23 @@ def model_from_hf_config(cfg: Mapping[str, Any], name: str | None = None) -> Mod
         layer_moe=_moe_layers(cfg, model_type, L), moe=moe, mla=mla,
         layer_attention=layer_attention, linear_attention=linear, sparse_attention=sparse,
         max_position_embeddings=_get(cfg, "max_position_embeddings", int),
-        mtp_layers=_mtp_layers(cfg), **kwargs)
+        mtp_layers=_mtp_layers(cfg), expert_format=expert_format(cfg), **kwargs)
+
+
+#: checkpoint quantisation formats (config.json quantization_config.quant_method) whose
+#: experts the engines run with kernels of their own: MXFP4 (OCP microscaling: 4-bit
+#: values, one 8-bit power-of-two scale per 32) against NVFP4 (an fp8 scale per 16)
+EXPERT_FORMATS = ("mxfp4",)
+
+
+def expert_format(cfg: Mapping[str, Any]) -> str | None:
+    """The experts' 4-bit format a config's `quantization_config.quant_method` names, where
+    it is one of EXPERT_FORMATS (the engine profiles' MoE constants may hold a key of that
+    name beside "fp4"): openai/gpt-oss-120b ("quant_method": "mxfp4") → "mxfp4"; a config
+    without one, or with another method (fp8, modelopt NVFP4) → None."""
+    quant = cfg.get("quantization_config")
+    method = quant.get("quant_method") if isinstance(quant, Mapping) else None
+    return str(method) if method in EXPERT_FORMATS else None
 
 
 def _mtp_layers(cfg: Mapping[str, Any]) -> int:
