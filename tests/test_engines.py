@@ -241,29 +241,41 @@ def test_a_deployment_validates_on_construction() -> None:
 
 
 def test_mxfp4_experts_run_their_own_kernels() -> None:
-    """gpt-oss ships MXFP4 experts (config quant_method "mxfp4"); TensorRT-LLM runs them on
-    Blackwell with MXFP8 activations (its GPT-OSS deployment guide), a kernel of its own in
-    the per-op tables: 21.5 µs a MoE layer at few tokens on B200, where the NVFP4 kernels
-    of DeepSeek-R1's checkpoint take 40.3. A profile without an "mxfp4" key (vLLM) prices
-    both with its "fp4" constants, and a cached rate of one never serves the other."""
+    """gpt-oss ships MXFP4 experts (config quant_method "mxfp4"), which the engines run with
+    kernels of their own, keyed by the activations they multiply with: TensorRT-LLM on
+    Blackwell with MXFP8 (its GPT-OSS deployment guide), 21.5 µs a MoE layer at few tokens
+    on B200 where DeepSeek-R1's NVFP4 experts take 40.3; vLLM with BF16 by default (21.9
+    µs) and MXFP8 where a run sets VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8 (the engine block's
+    `mxfp4_activations: mxfp8`, 28.1 µs); a chip without the MXFP8 kernel (H200) takes the
+    BF16 one. A cached rate of one model or setting never serves another."""
     from inferplan.efficiency import expert_kernel
     from inferplan.models import expert_format
     assert catalog_model("gpt-oss-120b").expert_format == "mxfp4"
     assert catalog_model("deepseek-r1").expert_format is None
     assert expert_format({"quantization_config": {"quant_method": "fp8"}}) is None
     assert expert_kernel("fp4", "mxfp4") == ("mxfp4", "fp4")
-    assert expert_kernel("fp8", "mxfp4") == ("fp8",)
+    assert expert_kernel("fp4", "mxfp4", "mxfp8") == ("mxfp4_mxfp8", "mxfp4", "fp4")
+    assert expert_kernel("fp8", "mxfp4", "mxfp8") == ("fp8",)
     dtypes = {"weights": "bf16", "compute": "bf16", "experts": "fp4", "kv": "fp8"}
-    rates = {}
-    for engine in ("trtllm", "vllm"):
-        for model in ("gpt-oss-120b", "deepseek-r1"):
-            dep, _ = make(model=model, hardware="b200", chips=8, parallelism={"tp": 8},
-                          engine=engine, dtypes=dtypes)
-            rates[engine, model] = efficiency_for(dep).moe_fixed_s
-    trt = engine_profile("trtllm").ops_for("b200")
-    assert rates["trtllm", "gpt-oss-120b"] == trt.moe_fixed_s["mxfp4"] == pytest.approx(21.5e-6)
-    assert rates["trtllm", "deepseek-r1"] == trt.moe_fixed_s["fp4"] == pytest.approx(40.3e-6)
-    assert rates["vllm", "gpt-oss-120b"] == rates["vllm", "deepseek-r1"]
+
+    def fixed_s(model: str, engine: object, chip: str = "b200") -> float | None:
+        dep, _ = make(model=model, hardware=chip, chips=8, parallelism={"tp": 8},
+                      engine=engine, dtypes=dtypes)
+        return efficiency_for(dep).moe_fixed_s
+
+    trt, vllm = (engine_profile(e).ops_for("b200") for e in ("trtllm", "vllm"))
+    assert fixed_s("gpt-oss-120b", "trtllm") == trt.moe_fixed_s["mxfp4_mxfp8"] \
+        == pytest.approx(21.5e-6)
+    assert fixed_s("deepseek-r1", "trtllm") == trt.moe_fixed_s["fp4"] == pytest.approx(40.3e-6)
+    assert fixed_s("gpt-oss-120b", "trtllm", "h200-sxm") == \
+        engine_profile("trtllm").ops_for("h200-sxm").moe_fixed_s["mxfp4"]
+    assert fixed_s("gpt-oss-120b", "vllm") == vllm.moe_fixed_s["mxfp4"] == pytest.approx(21.9e-6)
+    assert fixed_s("gpt-oss-120b", {"name": "vllm", "mxfp4_activations": "mxfp8"}) == \
+        vllm.moe_fixed_s["mxfp4_mxfp8"] == pytest.approx(28.1e-6)
+    assert fixed_s("deepseek-r1", {"name": "vllm", "mxfp4_activations": "mxfp8"}) == \
+        vllm.moe_fixed_s["fp4"]
+    with pytest.raises(InferplanError, match=r"engine\.mxfp4_activations"):
+        resolve_engine({"name": "vllm", "mxfp4_activations": "fp6"})
 
 
 def test_routed_experts_compute_at_the_fused_moe_rate() -> None:

@@ -184,7 +184,8 @@ def test_recipes_are_sourced_and_use_only_scheduler_overrides() -> None:
                   "conc_min", "conc_max", "measured_from", "measured_to"}
     overrides = {"max_num_batched_tokens", "max_num_seqs", "cuda_graph_max_batch",
                  "recv_interval_steps", "chunked_prefill", "cuda_graphs",
-                 "adp_balance_timeout_steps", "adp_balance_batching_steps"}
+                 "adp_balance_timeout_steps", "adp_balance_batching_steps",
+                 "mxfp4_activations"}
     env = {"conc": 64, "isl": 8192, "osl": 1024, "tp": 8}
     assert inferencex_recipes()
     for entry in inferencex_recipes():
@@ -197,9 +198,12 @@ def test_recipes_are_sourced_and_use_only_scheduler_overrides() -> None:
         assert set(entry["engine"]) - {"name"} <= overrides, entry
         assert entry.get("kv", "fp8") in ("fp8", "bf16")
         for key, value in entry["engine"].items():
-            if key != "name":
+            if key == "mxfp4_activations":             # a word flag, as written
+                assert recipe_value(value, env) == value == "mxfp8"
+            elif key != "name":
                 assert isinstance(recipe_value(value, env), (int, bool)), (key, value)
     assert recipe_value("max((conc + isl + 64 + 63) // 64 * 64, 8192)", env) == 8320
+    assert recipe_value("conc", env) == 64 and recipe_value("mxfp8", env) == "mxfp8"
     with pytest.raises(InferplanError, match="integer arithmetic"):
         recipe_value("__import__('os').getcwd()", env)
 

@@ -193,14 +193,19 @@ def _by_dtype(table: dict[str, float], dtype: str) -> float | None:
     return table.get(dtype, table.get("default"))
 
 
-def expert_kernel(dtype: str, checkpoint_format: str | None) -> tuple[str, ...]:
+def expert_kernel(dtype: str, checkpoint_format: str | None,
+                  activations: str = "bf16") -> tuple[str, ...]:
     """The keys of an engine's MoE constants that price the experts, most specific first:
     4-bit experts of a checkpoint with a format of its own (`ModelSpec.expert_format`)
-    run that format's kernels where the profile measured them, else the dtype's.
-    gpt-oss (MXFP4) with fp4 experts: ("mxfp4", "fp4"); DeepSeek-R1 NVFP4: ("fp4",)."""
-    if dtype == "fp4" and checkpoint_format is not None:
-        return (checkpoint_format, dtype)
-    return (dtype,)
+    run that format's kernels where the profile measured them (with 8-bit activations,
+    `ops.mxfp4_activations` "mxfp8", the kernels keyed "<format>_mxfp8" first), else the
+    dtype's. gpt-oss (MXFP4) with fp4 experts: ("mxfp4", "fp4"), under MXFP8 activations
+    ("mxfp4_mxfp8", "mxfp4", "fp4"); DeepSeek-R1 NVFP4: ("fp4",)."""
+    if dtype != "fp4" or checkpoint_format is None:
+        return (dtype,)
+    if activations != "bf16":
+        return (f"{checkpoint_format}_{activations}", checkpoint_format, dtype)
+    return (checkpoint_format, dtype)
 
 
 def _by_kernel(table: dict[str, float], keys: tuple[str, ...]) -> float | None:
@@ -404,7 +409,8 @@ def _realistic_efficiency(key: _RatesKey) -> Efficiency:
     widths = ops.gemm_half_width.get(compute, ops.gemm_half_width.get("default", {}))
     latency = ops.allreduce_latency_s.get(engine.scheduler.allreduce if graphs else "nccl", {})
     own = _own_attention_rates(deployment, ops, table, share)
-    moe_kernel = expert_kernel(deployment.dtypes.expert_weights, deployment.model.expert_format)
+    moe_kernel = expert_kernel(deployment.dtypes.expert_weights, deployment.model.expert_format,
+                               ops.mxfp4_activations)
     return replace(Efficiency(
         matmul_flops_per_s=matmul_rate_for(chip, compute, ops, table) * share,
         attention_flops_per_s=attention_rate,

@@ -38,7 +38,7 @@ OVERRIDABLE = ("cuda_graphs", "allreduce", "max_num_batched_tokens", "max_num_se
                "overlap_speculative", "step_host_s", "step_host_per_sequence_s")
 #: Op-cost fields a scenario's `engine:` block may override (on every chip): how the
 #: engine builds a model's layers, which differs between an engine's releases.
-OVERRIDABLE_OPS = ("linear_attention_gemms",)
+OVERRIDABLE_OPS = ("linear_attention_gemms", "mxfp4_activations")
 
 
 class _Frozen(BaseModel):
@@ -186,6 +186,10 @@ class OpCosts(_Frozen):
     #: prefill runs eagerly: its attention kernel and its indexer's (`cost.eager_ops_per_layer`);
     #: 1 where unstated
     sparse_attention_eager_kernels: int = Field(default=1, ge=1)
+    #: the activations an MXFP4 checkpoint's experts multiply with (`efficiency.expert_kernel`):
+    #: "mxfp8" picks the MoE constants keyed "mxfp4_mxfp8" where the chip has them, "bf16"
+    #: (or none such) those keyed "mxfp4"
+    mxfp4_activations: Literal["bf16", "mxfp8"] = "bf16"
     attention_memory_fraction: float | None = Field(default=None, gt=0, le=1)
     attention_compute_fraction: float | None = Field(default=None, gt=0, le=1)
     elementwise_ops_per_layer: int = Field(default=0, ge=0)

@@ -73,9 +73,12 @@ _ARITHMETIC: dict[type[ast.operator], Callable[[int, int], int]] = {
 
 
 def recipe_value(value: Any, env: Mapping[str, int]) -> Any:
-    """A recipe value for one run: a number or flag as written, or a script's integer
-    arithmetic over `env` (conc, isl, osl, tp) with + - * // min max, e.g. "2 * isl"."""
+    """A recipe value for one run: a number or flag as written (a word that names none of
+    `env`, such as "mxfp8", stays a word), or a script's integer arithmetic over `env`
+    (conc, isl, osl, tp) with + - * // min max, e.g. "2 * isl"."""
     if not isinstance(value, str):
+        return value
+    if value.isidentifier() and value not in env and value not in ("min", "max"):
         return value
 
     def ev(node: ast.expr) -> int:
