@@ -579,7 +579,7 @@ MOE_DTYPE_KEYS: tuple[tuple[str, str], ...] = (
 
 
 #: The MoE kernels an MXFP4 checkpoint (openai/gpt-oss: config.json quant_method "mxfp4")
-#: runs, per engine, by the activations it multiplies with, written as the expert dtype
+#: runs, by the activations it multiplies with, written as the expert dtype
 #: keys "mxfp4" (BF16 activations: w4a16_mxfp4) and "mxfp4_mxfp8" (MXFP8 activations:
 #: w4a8_mxfp4_mxfp8) beside "fp4" (NVFP4 where the chip has it); the engine profile's
 #: `ops.mxfp4_activations` says which path runs. TensorRT-LLM (its GPT-OSS deployment
@@ -588,10 +588,9 @@ MOE_DTYPE_KEYS: tuple[tuple[str, str], ...] = (
 #: mxfp4.py `get_mxfp4_backend`: SM100 with FlashInfer runs MXFP4 x BF16 unless
 #: VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8 selects MXFP4 x MXFP8). SGLang picks its MXFP4
 #: runner by flags; not sourced, so no key (its "fp4" constants apply).
-MXFP4_MOE_KERNELS: dict[str, dict[str, str]] = {
-    "trtllm": {"mxfp4": "w4a16_mxfp4", "mxfp4_mxfp8": "w4a8_mxfp4_mxfp8"},
-    "vllm": {"mxfp4": "w4a16_mxfp4", "mxfp4_mxfp8": "w4a8_mxfp4_mxfp8"},
-}
+MXFP4_MOE_KERNELS: dict[str, str] = {"mxfp4": "w4a16_mxfp4", "mxfp4_mxfp8": "w4a8_mxfp4_mxfp8"}
+#: the engines whose MXFP4 path is sourced (above)
+MXFP4_ENGINES = ("trtllm", "vllm")
 
 
 def moe_small_tokens(path: Path, hbm: float) -> dict[str, dict[str, Any]]:
@@ -749,13 +748,13 @@ def pick_moe_dtypes(fits: dict[str, dict[str, Any]], engine: str = ""
                     ) -> dict[str, tuple[str, dict[str, Any]]]:
     """Our dtype -> (table dtype, its fit): the first table dtype of MOE_DTYPE_KEYS that
     has a fit (fp8_block before fp8; nvfp4 before w4a16_mxfp4), and for an engine of
-    MXFP4_MOE_KERNELS its MXFP4 keys whose kernel has a fit."""
+    MXFP4_ENGINES the MXFP4_MOE_KERNELS keys whose kernel has a fit."""
     out: dict[str, tuple[str, dict[str, Any]]] = {}
     for table_dtype, ours in MOE_DTYPE_KEYS:
         if ours not in out and table_dtype in fits:
             out[ours] = (table_dtype, fits[table_dtype])
-    for ours, table_dtype in MXFP4_MOE_KERNELS.get(engine, {}).items():
-        if table_dtype in fits:
+    for ours, table_dtype in MXFP4_MOE_KERNELS.items():
+        if engine in MXFP4_ENGINES and table_dtype in fits:
             out[ours] = (table_dtype, fits[table_dtype])
     return out
 

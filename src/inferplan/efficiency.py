@@ -190,7 +190,7 @@ def core_fusion_fraction(deployment: Deployment, table: dict[str, Any]) -> float
 
 def _by_dtype(table: dict[str, float], dtype: str) -> float | None:
     """`table[dtype]`, else `table['default']`, else None."""
-    return table.get(dtype, table.get("default"))
+    return _by_kernel(table, (dtype,))
 
 
 def expert_kernel(dtype: str, checkpoint_format: str | None,
