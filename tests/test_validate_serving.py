@@ -24,6 +24,7 @@ from inferplan.validate_serving import (
     inferencex_recipe,
     inferencex_recipes,
     map_serving_row,
+    predict_serving,
     read_serving_rows,
     recipe_value,
     run_serving_validation,
@@ -109,7 +110,8 @@ def test_cli_json_and_bad_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     from inferplan.cli import main
     text = bundled_serving_text().splitlines()
     small = tmp_path / "runs.csv"
-    small.write_text("\n".join([text[0], *[t for t in text[1:] if "Qwen/Qwen3-32B" in t][:20]]))
+    small.write_text("\n".join([text[0], *[t for t in text[1:] if "Qwen/Qwen3-32B" in t
+                                            and "silicon_concurrency=" in t][:20]]))
     monkeypatch.setattr(sys, "argv", ["inferplan", "validate", str(small), "--json"])
     with pytest.raises(SystemExit) as done:
         main()
@@ -392,21 +394,29 @@ def test_gap_analysis_runs_take_the_limits_of_aiconfigurators_generator() -> Non
     assert generated_engine(sglang, "sglang", 8) == {}
 
 
-def test_rows_without_a_stated_concurrency_get_their_own_summary() -> None:
-    """A run whose source does not state its client concurrency (aiconfigurator's Dynamo
-    benchmark runs: no silicon_concurrency=, a blank concurrency in the id) is scored in
-    every group, and each summary holding such rows is repeated over the rows that state it."""
-    unstated = [r for r in ROWS if r["model_path"] == "Qwen/Qwen3-32B" and r["mode"] == "agg"
-                and "silicon_concurrency=" not in r["silicon_data_source"]]
-    stated = [r for r in ROWS if r["model_path"] == "Qwen/Qwen3-32B" and r["mode"] == "agg"
-              and "silicon_concurrency=" in r["silicon_data_source"]][:6]
-    assert unstated and all("_c_" in r["id"] for r in unstated)
-    cases, _ = run_serving_validation(unstated[:2] + stated, catalog_model, catalog_chip)
-    assert [c.concurrency_stated for c in cases] == [False, False] + [True] * 6
-    assert cases[0].scenario["workload"]["concurrency"] == int(unstated[0]["batch_size"])
-    table = {s.group: s for s in serving_table(cases)}
-    assert table["dense rows"].rows == table["all agg rows"].rows == 8
-    assert table["dense rows" + validate_serving.STATED].rows == 6
-    assert table["all agg rows" + validate_serving.STATED].rows == 6
-    alone = {s.group for s in serving_table(cases[2:])}
-    assert not any(g.endswith(validate_serving.STATED) for g in alone)
+def test_gap_analysis_rows_without_a_stated_concurrency_are_not_scored() -> None:
+    """A gap-analysis run whose source does not state its client concurrency (a blank
+    concurrency in the id) is skipped with the reason, agg and disaggregated alike: its
+    batch_size is the configuration's max batch size. Its own figures say so: at tp 2 the
+    48 sequences it would hold need 21 ms a decode step, and it measured 11.6 ms."""
+    unstated = [r for r in ROWS if validate_serving.unknown_concurrency(r)]
+    assert len([r for r in unstated if r["mode"] == "agg"]) == 12
+    assert len([r for r in unstated if r["mode"] == "disagg"]) == 7
+    assert all("_c_" in r["id"] and "silicon_concurrency=" not in r["silicon_data_source"]
+               for r in unstated)
+    cases, skipped = run_serving_validation(unstated, catalog_model, catalog_chip)
+    assert not cases
+    assert {s.reason for s in skipped} == {
+        validate_serving.UNKNOWN_CONCURRENCY,
+        "disaggregated row: " + validate_serving.UNKNOWN_CONCURRENCY}
+    row = next(r for r in unstated if r["id"].endswith("vllm_agg_4000x1000_c_tp2_0_epnone_3"))
+    case = map_serving_row({**row, "silicon_data_source": "silicon_concurrency=48"})
+    assert isinstance(case, ServingCase)
+    predicted = predict_serving(case, catalog_model, catalog_chip)
+    assert isinstance(predicted, ServingCase)
+    assert predicted.pred_tpot_s > 1.8 * float(row["silicon_tpot_ms"]) / 1e3
+    stated = [r for r in ROWS if "aic-auto-gap-analysis/" in r["silicon_data_source"]
+              and "silicon_concurrency=" in r["silicon_data_source"]]
+    inferencemax = [r for r in ROWS if r["client_protocol"] == "inferencemax"]
+    assert stated and inferencemax
+    assert not any(validate_serving.unknown_concurrency(r) for r in stated + inferencemax)

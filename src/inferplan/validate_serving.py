@@ -129,6 +129,33 @@ def stated_concurrency(row: Mapping[str, str]) -> int | None:
     return int(found.group(1)) if found else None
 
 
+#: Why a gap-analysis row without a stated client concurrency is not scored
+UNKNOWN_CONCURRENCY = (
+    "the source states no client concurrency (no silicon_concurrency=): in aiconfigurator's "
+    "gap-analysis runs batch_size is then the engine's max batch size, and each "
+    "configuration was benchmarked at several concurrencies")
+
+
+def unknown_concurrency(row: Mapping[str, str]) -> bool:
+    """Whether a row is an aiconfigurator gap-analysis run (source under
+    aic-auto-gap-analysis/) whose source does not state its client concurrency (a blank
+    concurrency in the id, "_c_"). Such a row's batch_size (decode_batch_size for a
+    disaggregated one) is the max batch size the configuration was deployed with, not the
+    clients of the measured run: aiconfigurator's benchmark script
+    (generator/config/backend_templates/benchmark/bench_run.sh.j2) runs every configuration
+    at 1, 2, 8, 16, 32, 64 and 128 clients and at workers × max_batch_size × 0.95/1/1.05,
+    and the row does not say which. The rows' own figures show it: Qwen3-32B fp8, vLLM
+    0.12, tp 2, 4000/1000 tokens, batch_size 48, measured TPOT 11.6 ms, where one
+    decode-only step of 48 sequences at 4,500 tokens of context reads 9.4 ms of KV and
+    5.8 ms of weights (inferplan: 21.3 ms) and its TTFT (185 ms) is that of one or two
+    clients; DeepSeek-R1 on GB200 at batch_size 28 waited 39.7 s for its first token.
+    A closed loop needs its C, so these rows (12 agg, 7 disaggregated in serving_dev.csv)
+    are not scored; a row with silicon_concurrency= stated, or from any other source,
+    is."""
+    return ("aic-auto-gap-analysis/" in row.get("silicon_data_source", "")
+            and stated_concurrency(row) is None)
+
+
 def release_tuple(version: str) -> tuple[int, ...] | None:
     """A release string's leading numbers: "0.12.0" → (0, 12, 0), "1.2.0rc6.post1" →
     (1, 2, 0); None for blank or named builds ("nightly-dev", "gpt-oss-dev")."""
@@ -274,9 +301,6 @@ class ServingCase:
     pred_ttft_s: float = float("nan")
     pred_tpot_s: float = float("nan")
     disaggregated: bool = False       # prefill and decode pools (`scenario.disaggregated`)
-    #: the source states the run's client concurrency (`stated_concurrency`); where it does
-    #: not, the scenario's is the row's batch_size, the engine's max_batch_size
-    concurrency_stated: bool = True
 
 
 @dataclass(frozen=True)
@@ -373,6 +397,8 @@ def map_serving_row(row: Mapping[str, str]) -> ServingCase | ServingSkip:
     disagg = row["mode"] == "disagg"
     if row["mode"] not in ("agg", "disagg"):
         return ServingSkip(rid, f"mode '{row['mode']}' is not mapped")
+    if unknown_concurrency(row):
+        return ServingSkip(rid, ("disaggregated row: " if disagg else "") + UNKNOWN_CONCURRENCY)
     found = []
     for key, column, missing in LOOKUPS:
         value = table[key].get(row[column])
@@ -447,8 +473,7 @@ def map_serving_row(row: Mapping[str, str]) -> ServingCase | ServingSkip:
         dense=model in table["dense_models"], scenario=scenario,
         ttft_s=float(row["silicon_ttft_ms"]) / 1e3, tpot_s=float(row["silicon_tpot_ms"]) / 1e3,
         peer_ttft_s=_optional_s(row.get("aic_ttft_ms", "")),
-        peer_tpot_s=_optional_s(row.get("aic_tpot_ms", "")), disaggregated=disagg,
-        concurrency_stated=stated is not None)
+        peer_tpot_s=_optional_s(row.get("aic_tpot_ms", "")), disaggregated=disagg)
 
 
 #: (deployment, closed-loop workload) -> (mean TTFT, mean TPOT) in seconds
@@ -614,19 +639,9 @@ def serving_stats(group: str, cases: Sequence[ServingCase]) -> ServingStats:
         peer_ttft_mape=theirs("ttft") if peer else None)
 
 
-#: Suffix of a summary group restricted to the rows whose source states the client
-#: concurrency (`ServingCase.concurrency_stated`)
-STATED = ", concurrency stated"
-
-
 def serving_table(cases: Sequence[ServingCase]) -> list[ServingStats]:
     """One row per (model, chip, engine) group (disaggregated groups apart, "(disagg)"),
-    then dense agg rows, all agg rows and all disaggregated rows; where some of a summary's
-    rows do not state their client concurrency, the summary again over those that do
-    (`STATED`): the others are priced at the row's batch_size, which for aiconfigurator's
-    Dynamo benchmark runs is the workers' max_batch_size, not the concurrency measured
-    (its bench_run.sh sweeps 1, 2, 8 ... 128 clients and workers x max_batch_size x
-    0.95/1/1.05, with no record of which point a row is)."""
+    then dense agg rows, all agg rows and all disaggregated rows."""
     groups = sorted({c.group for c in cases})
     table = [serving_stats(g, [c for c in cases if c.group == g]) for g in groups]
     agg = [c for c in cases if not c.disaggregated]
@@ -637,9 +652,6 @@ def serving_table(cases: Sequence[ServingCase]) -> list[ServingStats]:
         if not members:
             continue
         table.append(serving_stats(name, members))
-        stated = [c for c in members if c.concurrency_stated]
-        if stated and len(stated) < len(members):
-            table.append(serving_stats(name + STATED, stated))
     return table
 
 
