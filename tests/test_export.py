@@ -250,25 +250,3 @@ def test_attention_dp_on_trtllm_is_an_option_over_every_tp_rank(tmp_path: Path) 
     path.write_text(ADP.format(ranks=4))
     code, out = invoke("export", str(path), "--engine", "trtllm")
     assert code == 2 and "parallelism.attention_dp" in out and "tp=8" in out
-
-
-@pytest.mark.parametrize("engine", ["vllm", "sglang", "trtllm"])
-def test_a_stream_interval_exports_where_it_is_not_the_default(engine: str,
-                                                               tmp_path: Path) -> None:
-    """A scenario's `stream_interval: 10` becomes vLLM's and SGLang's --stream-interval 10
-    and TensorRT-LLM's stream_interval option; the default, 1, writes nothing."""
-    path = tmp_path / "s.yaml"
-    base = ("model: qwen3-32b\nhardware: h100-sxm\nchips: 8\nparallelism: {tp: 8}\n"
-            "workload: {input_len: 1024, output_len: 512, concurrency: 64}\n")
-    path.write_text(base + f"engine: {{name: {engine}, stream_interval: 10}}\n")
-    data = plan_json(str(path))
-    serve = list(data["serve"])  # type: ignore[call-overload]
-    if engine == "trtllm":
-        assert data["extra_options"]["stream_interval"] == 10  # type: ignore[index]
-    else:
-        assert serve[serve.index("--stream-interval") + 1] == "10"
-    path.write_text(base + f"engine: {engine}\n")
-    plain = plan_json(str(path))
-    assert "--stream-interval" not in list(plain["serve"])  # type: ignore[call-overload]
-    assert "stream_interval" not in (plain.get("extra_options") or {})  # type: ignore[operator]
-    assert flag_table()[engine].flags["stream_interval"].source.strip()

@@ -357,10 +357,6 @@ def plan_export(deployment: Deployment, workload: Workload, engine: str) -> Expo
                 Setting("token_budget", deployment.token_budget, f["token_budget"])]
     if "chunked_prefill" in f:
         settings.append(Setting("chunked_prefill", sched.chunked_prefill, f["chunked_prefill"]))
-    if "stream_interval" in f:       # written where it is not the engines' default, 1
-        settings.append(Setting("stream_interval",
-                                sched.stream_interval if sched.stream_interval != 1 else None,
-                                f["stream_interval"]))
     settings.append(Setting("kv_dtype", dtype_value(flags, engine, "kv_dtype", dt.kv),
                             f["kv_dtype"]))
     settings.append(Setting("weights", dtype_value(flags, engine, "weights", dt.weights),
