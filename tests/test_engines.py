@@ -164,7 +164,7 @@ def test_prompt_steps_run_eagerly_where_graphs_hold_decodes_only() -> None:
     does not, and an expected 0.25 prompt
     chunks of 512 (64 + 128 expected tokens, under the 256 captured) pays a quarter.
     vLLM's piecewise graphs take a 64 + 256-token mixed step, not a 64 + 1024 one."""
-    from inferplan.cost import Segment, mixed_step_cost, streaming_host_s
+    from inferplan.cost import Segment, mixed_step_cost
     dep, _ = make(model="qwen3-32b", hardware="h200-sxm", chips=1, engine="sglang")
     ops = engine_profile("sglang").ops_for("h200-sxm")
     host = 64 * 8 * ops.eager_op_host_s
@@ -180,14 +180,10 @@ def test_prompt_steps_run_eagerly_where_graphs_hold_decodes_only() -> None:
         return float(fixed_kernel_time_s(model, eff, 64 + extra_tokens)
                      - fixed_kernel_time_s(model, eff, 64))
 
-    def streamed(sequences: float) -> float:  # the prompts' own streamed output
-        return float(streaming_host_s(dep, sequences))
-
     base = overhead(dep, 0.0, 512.0)
-    assert overhead(dep, 1.0, 512.0) - base - kernels(512) - streamed(1.0) == pytest.approx(
-        host, rel=1e-6)
-    assert overhead(dep, 0.25, 512.0) - base - kernels(128) - streamed(0.25) == pytest.approx(
-        host / 4, rel=1e-6)
+    assert overhead(dep, 1.0, 512.0) - base - kernels(512) == pytest.approx(host, rel=1e-6)
+    assert overhead(dep, 0.25, 512.0) - base - kernels(128) == pytest.approx(host / 4,
+                                                                             rel=1e-6)
     vllm, _ = make(model="qwen3-32b", hardware="h200-sxm", chips=1, engine="vllm")
     vllm_host = 64 * 8 * engine_profile("vllm").ops_for("h200-sxm").eager_op_host_s
     # beside the host time only the fixed kernel costs move (a few hundred µs)
@@ -633,31 +629,3 @@ def test_vllm_sizes_its_graphs_from_a_stated_sequence_cap() -> None:
     sglang = resolve_engine("sglang").scheduler.cuda_graph_max_batch
     assert resolve_engine({"name": "sglang", "max_num_seqs": 4}).scheduler \
         .cuda_graph_max_batch == sglang
-
-
-def test_streamed_output_costs_a_step_per_running_sequence() -> None:
-    """SGLang builds and sends each streaming request's output in its step loop once
-    every --stream-interval tokens, overlap schedule or not: 128 running sequences at 27 µs
-    a sequence add 3.456 ms to a decode step streamed every token, a tenth of it at
-    --stream-interval 10; engines without the cost (vLLM's output processing runs in its
-    API server process) and `ideal` runs pay nothing."""
-    from inferplan.cost import streaming_host_s
-    sglang, _ = make(model="qwen3-32b", hardware="h100-sxm", chips=8,
-                     parallelism={"tp": 8}, engine="sglang")
-    assert sglang.engine.scheduler.stream_interval == 1
-    assert sglang.engine.scheduler.overlap_scheduling
-    assert float(streaming_host_s(sglang, 128)) == pytest.approx(3.456e-3, rel=1e-9)
-    every10, _ = make(model="qwen3-32b", hardware="h100-sxm", chips=8,
-                      parallelism={"tp": 8}, engine={"name": "sglang", "stream_interval": 10})
-    assert float(streaming_host_s(every10, 128)) == pytest.approx(3.456e-4, rel=1e-9)
-    step = float(step_cost(sglang, "decode", 128, 1, 1300).latency_s)
-    assert step - float(step_cost(every10, "decode", 128, 1, 1300).latency_s) == (
-        pytest.approx(0.9 * 3.456e-3, rel=1e-6))
-    ideal, _ = make(model="qwen3-32b", hardware="h100-sxm", chips=8, parallelism={"tp": 8},
-                    engine="sglang", efficiency="ideal")
-    vllm, _ = make(model="qwen3-32b", hardware="h100-sxm", chips=8, parallelism={"tp": 8},
-                   engine="vllm")
-    assert float(streaming_host_s(ideal, 128)) == float(streaming_host_s(vllm, 128)) == 0.0
-    with pytest.raises(InferplanError, match="stream_interval"):
-        make(model="qwen3-32b", hardware="h100-sxm", chips=8, parallelism={"tp": 8},
-             engine={"name": "sglang", "stream_interval": 0})

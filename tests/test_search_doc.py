@@ -38,15 +38,14 @@ def test_block_output_is_current(block: Block) -> None:
 
 def test_what_the_prose_says_of_the_engines() -> None:
     # "TensorRT-LLM holds both ends of the frontier: the lowest TTFT at every layout and
-    # load ... SGLang's prompt-only steps give the lowest TPOT at tp 2 from 64 clients up
-    # and at tp 4 with 128, ... from 32 clients up its TTFT is the highest at the same
-    # layout; it does not reach the frontier"
+    # load ... SGLang's prompt-only steps give the lowest TPOT from 64 clients up, ... from
+    # 32 clients up its TTFT is the highest at the same layout; it reaches the frontier once"
     raw = yaml.safe_load(Path(SPACE).read_text(encoding="utf-8"))
     result = run_search(parse_space(raw), catalog_model, catalog_chip)
     (front,) = frontiers(result)
     engines = [result.scenario(p.index)["engine"] for p in front.points]
     assert engines[0] == "trtllm" and engines[-1] == "trtllm"
-    assert "sglang" not in engines
+    assert engines.count("sglang") == 1
     timed: dict[tuple[int, int], dict[str, tuple[float, float]]] = {}
     for i in range(result.point_group.size):
         s = result.scenario(i)
@@ -55,12 +54,12 @@ def test_what_the_prose_says_of_the_engines() -> None:
             key = (s["parallelism"]["tp"], s["workload"]["concurrency"])
             timed.setdefault(key, {})[s["engine"]] = (ttft, float(result.cols.tpot_s[i]))
     assert len(timed) == 12
-    for (tp, clients), by_engine in timed.items():
+    for (_, clients), by_engine in timed.items():
         ttfts = {e: v[0] for e, v in by_engine.items()}
         tpots = {e: v[1] for e, v in by_engine.items()}
         assert ttfts["trtllm"] == min(ttfts.values())
         assert (ttfts["sglang"] == max(ttfts.values())) == (clients >= 32)
-        assert (tpots["sglang"] == min(tpots.values())) == (
-            (tp == 2 and clients >= 64) or (tp == 4 and clients == 128))
+        if clients >= 64:
+            assert tpots["sglang"] == min(tpots.values())
         if clients == 8:
-            assert max(tpots.values()) < 1.06 * min(tpots.values())
+            assert max(tpots.values()) < 1.05 * min(tpots.values())

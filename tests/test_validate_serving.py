@@ -156,7 +156,6 @@ def _scenario(row: dict[str, str]) -> dict[str, object]:
 
 def test_inferencemax_rows_take_their_launch_script_flags() -> None:
     """dsr1_fp8_b200.sh (TP8): --scheduler-recv-interval 30 from CONC 16 (10 below),
-    --stream-interval 30,
     --chunked-prefill-size 32768, --max-running-requests / --cuda-graph-max-bs 128,
     fp8_e4m3 KV; a TRT-LLM script's max_num_tokens worked out from CONC and ISL."""
     def pick(model: str, backend: str, precision: str, conc: int, **more: str) -> dict[str, str]:
@@ -166,9 +165,9 @@ def test_inferencemax_rows_take_their_launch_script_flags() -> None:
                     in r["silicon_data_source"] and all(r[k] == v for k, v in more.items()))
 
     busy = _scenario(pick("deepseek-ai/DeepSeek-R1", "sglang", "fp8", 64, tp_size="8"))
-    assert busy["engine"] == {"name": "sglang", "stream_interval": 30,
-                              "recv_interval_steps": 30, "max_num_seqs": 128,
-                              "cuda_graph_max_batch": 128, "max_num_batched_tokens": 32768}
+    assert busy["engine"] == {"name": "sglang", "recv_interval_steps": 30,
+                              "max_num_seqs": 128, "cuda_graph_max_batch": 128,
+                              "max_num_batched_tokens": 32768}
     assert busy["dtypes"]["kv"] == "fp8"  # type: ignore[index]
     quiet = _scenario(pick("deepseek-ai/DeepSeek-R1", "sglang", "fp8", 4, tp_size="8"))
     assert quiet["engine"]["recv_interval_steps"] == 10  # type: ignore[index]
@@ -186,7 +185,7 @@ def test_recipes_are_sourced_and_use_only_scheduler_overrides() -> None:
     conditions = {"model", "hardware", "precision", "tp", "attention_dp", "isl", "osl",
                   "conc_min", "conc_max", "measured_from", "measured_to"}
     overrides = {"max_num_batched_tokens", "max_num_seqs", "cuda_graph_max_batch",
-                 "recv_interval_steps", "stream_interval", "chunked_prefill", "cuda_graphs",
+                 "recv_interval_steps", "chunked_prefill", "cuda_graphs",
                  "adp_balance_timeout_steps", "adp_balance_batching_steps",
                  "mxfp4_activations"}
     env = {"conc": 64, "isl": 8192, "osl": 1024, "tp": 8}

@@ -888,24 +888,6 @@ def synchronous_host_s(deployment: Deployment | DeploymentRows, sequences: npt.A
                       * np.asarray(sequences, dtype=np.float64), dtype=np.float64)
 
 
-def streaming_host_s(deployment: Deployment | DeploymentRows, sequences: npt.ArrayLike
-                     ) -> FloatArray:
-    """Host time a step waits for while the engine streams its running sequences' output:
-    stream_host_per_sequence_s · sequences / stream_interval (each sequence's output is
-    built and sent once every `stream_interval` tokens), whether or not the engine
-    overlaps its scheduling; 0 under `ideal`.
-
-    SGLang (27 µs a sequence), 128 running sequences streamed every token: 3.46 ms a step;
-    with `--stream-interval 10`: 0.35 ms.
-    """
-    first = deployment.members[0] if isinstance(deployment, DeploymentRows) else deployment
-    sched = first.engine.scheduler
-    if first.efficiency == "ideal" or not sched.stream_host_per_sequence_s:
-        return np.zeros(())
-    return np.asarray(sched.stream_host_per_sequence_s / sched.stream_interval
-                      * np.asarray(sequences, dtype=np.float64), dtype=np.float64)
-
-
 def step_cost(deployment: Deployment | DeploymentRows, phase: str, batch: npt.ArrayLike,
               new_tokens: npt.ArrayLike, cached_tokens: npt.ArrayLike) -> StepCost:
     """Cost of one step of `batch` sequences adding `new_tokens` onto `cached_tokens`.
@@ -1113,7 +1095,6 @@ def _step_terms(deployment: Deployment | DeploymentRows, segments: list[Segment]
     # on the tokens' shape (rows, not rows × contexts), broadcast where it is added
     overhead = (model.num_layers * eff.per_layer_overhead_s
                 + eff.per_step_overhead_s + synchronous_host_s(dep, sequences)
-                + streaming_host_s(dep, sequences)
                 + fixed_kernel_time_s(model, eff, tokens, layout.tp)
                 + eager_host_s(model, layout, eff, eager_share(
                     eff, graph_batch_per_rank(graph_size, layout.attention_dp_ranks(model)),

@@ -35,8 +35,7 @@ OVERRIDABLE = ("cuda_graphs", "allreduce", "max_num_batched_tokens", "max_num_se
                "chunked_prefill", "kv_admission", "cuda_graph_max_batch",
                "recv_interval_steps", "frontend_s", "adp_balance_timeout_steps",
                "adp_balance_batching_steps", "moe_exchange", "overlap_scheduling",
-               "overlap_speculative", "step_host_s", "step_host_per_sequence_s",
-               "stream_interval", "stream_host_per_sequence_s")
+               "overlap_speculative", "step_host_s", "step_host_per_sequence_s")
 #: Op-cost fields a scenario's `engine:` block may override (on every chip): how the
 #: engine builds a model's layers, which differs between an engine's releases.
 OVERRIDABLE_OPS = ("linear_attention_gemms", "mxfp4_activations")
@@ -124,14 +123,6 @@ class Scheduler(_Frozen):
     #: previous step
     step_host_s: float = Field(default=0.0, ge=0)
     step_host_per_sequence_s: float = Field(default=0.0, ge=0)
-    #: tokens a streaming request's output waits for before the engine sends it (SGLang,
-    #: vLLM `--stream-interval`, TensorRT-LLM `stream_interval`; 1: every token, the
-    #: default of every engine); the first token goes out at once
-    stream_interval: int = Field(default=1, ge=1, le=10_000)
-    #: host seconds the engine's step loop spends on one running sequence's streamed
-    #: output (building and sending it), paid by a step whether or not the engine overlaps
-    #: its scheduling, once every `stream_interval` tokens (`cost.streaming_host_s`)
-    stream_host_per_sequence_s: float = Field(default=0.0, ge=0)
     allreduce: Literal["custom", "nccl", "xla"]
     sources: dict[str, str]
 

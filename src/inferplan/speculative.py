@@ -122,12 +122,11 @@ def draft_deployment(target: Deployment, draft: ModelSpec) -> Deployment:
     """
     check_draft(target.model, draft, target.chip, target.layout, target.chips)
     sched = target.engine.scheduler
-    if sched.step_host_s or sched.step_host_per_sequence_s or sched.stream_host_per_sequence_s:
+    if sched.step_host_s or sched.step_host_per_sequence_s:
         # the draft's passes run inside the target's engine step, whose host work the
-        # verify pays once (`cost.synchronous_host_s`, `cost.streaming_host_s`)
+        # verify pays once (`cost.synchronous_host_s`)
         engine = target.engine.model_copy(update={"scheduler": sched.model_copy(
-            update={"step_host_s": 0.0, "step_host_per_sequence_s": 0.0,
-                    "stream_host_per_sequence_s": 0.0})})
+            update={"step_host_s": 0.0, "step_host_per_sequence_s": 0.0})})
         return replace(target, model=draft, speculative=None, engine=engine)
     return replace(target, model=draft, speculative=None)
 
