@@ -104,6 +104,10 @@ def recipe_env(row: Mapping[str, str], concurrency: int, tp: int) -> dict[str, i
     return {"conc": concurrency, "isl": int(row["isl"]), "osl": int(row["osl"]), "tp": tp}
 
 
+#: Where aiconfigurator's gap-analysis runs name their source file (silicon_data_source)
+GAP_ANALYSIS_SOURCE = "aic-auto-gap-analysis/"
+
+
 def generated_engine(row: Mapping[str, str], engine: str, concurrency: int) -> dict[str, Any]:
     """The scheduler limits aiconfigurator's config generator set for a run of its gap
     analysis: an agg `aiperf-fixed?` row whose source file lies under
@@ -113,7 +117,7 @@ def generated_engine(row: Mapping[str, str], engine: str, concurrency: int) -> d
     {"max_num_batched_tokens": 2532, "max_num_seqs": 8} (8 + 1024 + 1500)."""
     source = row.get("silicon_data_source", "")
     if (row["client_protocol"] != "aiperf-fixed?" or row["mode"] != "agg"
-            or "aic-auto-gap-analysis/" not in source or "image=" in source):
+            or GAP_ANALYSIS_SOURCE not in source or "image=" in source):
         return {}
     env = recipe_env(row, concurrency, _int(row["tp_size"]))
     for entry in serving_mapping().get("generated_engines", []):
@@ -152,7 +156,7 @@ def unknown_concurrency(row: Mapping[str, str]) -> bool:
     A closed loop needs its C, so these rows (12 agg, 7 disaggregated in serving_dev.csv)
     are not scored; a row with silicon_concurrency= stated, or from any other source,
     is."""
-    return ("aic-auto-gap-analysis/" in row.get("silicon_data_source", "")
+    return (GAP_ANALYSIS_SOURCE in row.get("silicon_data_source", "")
             and stated_concurrency(row) is None)
 
 
